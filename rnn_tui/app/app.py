@@ -1,0 +1,414 @@
+"""The playground: trains in a thread worker, shows the loss live, predicts as the user types."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from rnn_tui.app import jobs
+from rnn_tui.app.commands import COMMANDS, command_bindings, ctrl_bindings
+from rnn_tui.app.messages import BaselineReady, Saved, SetupReady, TrainingProgress
+from rnn_tui.app.screens import ConfirmScreen, HelpScreen, PathScreen
+from rnn_tui.app.session import PredictionSession
+from rnn_tui.app.settings import Settings, SettingsScreen
+from rnn_tui.app.widgets import (
+    CompletionSuggester,
+    HiddenStrip,
+    LossPanel,
+    ProbChart,
+    PromptInput,
+    SampleLine,
+    StatusLine,
+    TypingPanel,
+    to_model_text,
+)
+from rnn_tui.checkpoint import Checkpoint, save_checkpoint
+from rnn_tui.config import ModelConfig, TrainConfig
+from rnn_tui.corpus import Corpus, load_corpus
+from rnn_tui.errors import RnnTuiError
+from rnn_tui.trainer import Progress, Trainer
+
+SAMPLE_INTERVAL = 3.0  # seconds between new samples while training
+SAMPLE_CHARS = 160
+PROMPT_BINDINGS = ctrl_bindings()
+
+
+class Prompt(PromptInput):
+    BINDINGS = PROMPT_BINDINGS
+
+
+class RnnTuiApp(App[int]):
+    """The main screen is the app's default screen; modal screens sit on top of it."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "rnn-tui"
+    BINDINGS = command_bindings()
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        checkpoint: Checkpoint | None = None,
+        preset: str | None = None,
+        *,
+        start_paused: bool = False,
+        top_k: int = 10,
+        temperature: float = 1.0,
+        baseline: bool = True,
+        sample_interval: float = SAMPLE_INTERVAL,
+    ) -> None:
+        super().__init__()
+        self.corpus, self.model_config, self.train_config = corpus, model_config, train_config
+        self.preset = preset
+        self._initial_checkpoint = checkpoint
+        self.paused = start_paused  # the user's choice; survives resets and rebuilds
+        self.top_k, self.temperature = top_k, temperature
+        self.baseline_enabled = baseline
+        self.sample_interval = sample_interval
+        self.session = PredictionSession()
+        self.trainer: Trainer | None = None
+        self.progress: Progress | None = None
+        self.generation = 0  # one per trainer: progress from a replaced trainer is ignored
+        self.run_state = "paused" if start_paused else "training"
+        self.fault = threading.Event()  # test hook: set it and the training thread raises
+        self.show_baseline = False
+        self.baseline_bpc: float | None = None
+        self.baseline_note = "fitting…" if baseline else "off"
+        self.save_path = ""
+        self._train_worker: Worker | None = None
+        self._snapshot_step = -1
+        self._sample_key: tuple | None = None
+        self._last_message = ""
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        yield LossPanel(id="loss")
+        yield Prompt(
+            placeholder="type here: the network guesses the next character",
+            suggester=CompletionSuggester(self._complete),
+            id="prompt",
+        )
+        with Horizontal(id="middle"):
+            with Horizontal(id="charts"):
+                yield ProbChart("next char: network", id="net-chart")
+                yield ProbChart("next char: n-gram", id="base-chart")
+            with Vertical(id="side"):
+                yield TypingPanel(id="typing")
+                yield HiddenStrip(id="hidden")
+        yield SampleLine(id="sample")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        ckpt = self._initial_checkpoint
+        self._initial_checkpoint = None
+        self._start(self.corpus, self.model_config, self.train_config, ckpt, self.preset)
+        self.query_one("#prompt").focus()
+        self.set_interval(self.sample_interval, self._tick_sample)
+
+    # -- training ----------------------------------------------------------------------------
+    def _start(self, corpus, model_config, train_config, checkpoint=None, preset=None) -> None:
+        """Replace the trainer (the old worker is cancelled) and start training the new one."""
+        trainer = jobs.make_trainer(corpus, model_config, train_config, checkpoint, preset)
+        new_corpus = corpus is not self.corpus or self.trainer is None
+        self.generation += 1
+        self.trainer = trainer
+        self.corpus, self.model_config, self.train_config, self.preset = (
+            corpus, model_config, train_config, preset)
+        if self.paused:
+            trainer.pause()
+        self.run_state = "paused" if self.paused else "training"
+        self.progress = trainer.progress(self.run_state, None, 0.0)
+        self._last_message = ""
+        self._set_snapshot(trainer.snapshot())
+        self._train_worker = self._train(trainer, self.generation)
+        if new_corpus:
+            self._start_baseline()
+        self._show_training()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training")
+    def _train(self, trainer: Trainer, generation: int) -> Progress:
+        stop = get_current_worker().cancelled_event
+        return jobs.run_training(
+            trainer, stop, lambda p: self.post_message(TrainingProgress(generation, p)), self.fault
+        )
+
+    def on_training_progress(self, message: TrainingProgress) -> None:
+        if message.generation != self.generation or self.run_state == "error":
+            return
+        p = self.progress = message.progress
+        if p.state != "stopped":
+            self.run_state = p.state
+        if p.snapshot is not None and p.snapshot.step != self._snapshot_step:
+            self._set_snapshot(p.snapshot)
+        if p.message and p.message != self._last_message:
+            self._last_message = p.message
+            self.notify(p.message, title="training", severity="warning", timeout=8)
+        self._show_training()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        text = str(error) if isinstance(error, RnnTuiError) else f"{type(error).__name__}: {error}"
+        if worker.group == "training":
+            if worker is self._train_worker:
+                self.run_state = "error"
+                self._show_training()
+                self.notify(f"{text}\npress r to reset, o for settings", title="training failed",
+                            severity="error", timeout=15)
+        elif worker.group == "baseline":
+            self.baseline_note = "failed"
+            self._show_training()
+            self.notify(text, title="n-gram baseline", severity="warning")
+        else:
+            self.notify(text, title="not done", severity="error", timeout=10)
+
+    # -- the n-gram baseline -----------------------------------------------------------------
+    def _start_baseline(self) -> None:
+        self.baseline_bpc = None
+        self.session.set_baseline(None)
+        if self.baseline_enabled:
+            self.baseline_note = "fitting…"
+            self._fit_baseline(self.corpus, self.train_config.val_fraction)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="baseline")
+    def _fit_baseline(self, corpus: Corpus, val_fraction: float) -> None:
+        model, bpc = jobs.fit_baseline(corpus, val_fraction)
+        self.post_message(BaselineReady(corpus.name, model, bpc))
+
+    def on_baseline_ready(self, message: BaselineReady) -> None:
+        if message.corpus_name != self.corpus.name:
+            return
+        self.baseline_bpc = message.val_bpc
+        self.baseline_note = f"{message.model.order}-gram KN"
+        self.session.set_baseline(message.model)
+        self._show_training()
+        self._show_predictions()
+
+    # -- predictions -------------------------------------------------------------------------
+    def _set_snapshot(self, snapshot) -> None:
+        self._snapshot_step = snapshot.step
+        self.session.set_snapshot(snapshot)
+        self._show_predictions()
+        self._refresh_suggestion()
+
+    def _complete(self, value: str) -> str:
+        """The suggester's question: the completion of `value` (the session follows the input)."""
+        self.session.set_text(to_model_text(value))
+        from rnn_tui.app.widgets.prompt import printable_prefix
+
+        return printable_prefix(self.session.completion())
+
+    def _refresh_suggestion(self) -> None:
+        """New weights: show the new completion of the same text as ghost text."""
+        from textual.suggester import SuggestionReady
+
+        prompt = self.query_one("#prompt", Prompt)
+        if prompt.value:
+            rest = printable_prefix_of(self.session.completion())
+            prompt.post_message(SuggestionReady(prompt.value, prompt.value + rest))
+
+    def on_input_changed(self, event: Prompt.Changed) -> None:
+        if event.input.id != "prompt":
+            return
+        self.session.set_text(to_model_text(event.value))
+        self._show_predictions()
+
+    def _show_predictions(self) -> None:
+        s = self.session
+        self.query_one("#net-chart", ProbChart).show(s.top_k(self.top_k))
+        if self.show_baseline:
+            note = "fitting…" if self.baseline_note == "fitting…" else f"baseline {self.baseline_note}"
+            self.query_one("#base-chart", ProbChart).show(
+                s.baseline_top_k(self.top_k), title=f"next char: {self.baseline_note}", note=note)
+        self.query_one("#typing", TypingPanel).show(s.stats, s.last_unknown)
+        self.query_one("#hidden", HiddenStrip).show(s.hidden())
+
+    def _tick_sample(self, force: bool = False) -> None:
+        """A new sample every few seconds while training, or when the text or settings changed."""
+        if self.session.predictor is None:
+            return
+        key = (self.session.text, self._snapshot_step, self.temperature, self.generation)
+        if not force and self.run_state != "training" and key == self._sample_key:
+            return
+        self._sample_key = key
+        prime = self.corpus.text[:12]
+        shown, cont = self.session.sample(prime, SAMPLE_CHARS, self.temperature, seed=self._snapshot_step)
+        self.query_one("#sample", SampleLine).show(shown, cont, self.temperature)
+
+    def _show_training(self) -> None:
+        self.screen.set_class(self.run_state == "paused", "-paused")
+        self.screen.set_class(self.run_state == "error", "-error")
+        self.query_one("#status", StatusLine).show(self.corpus, self.model_config, self.run_state, self.progress)
+        self.query_one("#loss", LossPanel).show(self.progress, self.baseline_bpc, self.baseline_note)
+        self.refresh_bindings()
+
+    # -- commands ----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Dim what cannot be done now: step unless paused, pause in the error state."""
+        if action == "step":
+            return None if self.run_state not in ("paused",) else True
+        if action == "toggle_pause":
+            return None if self.run_state == "error" else True
+        return True
+
+    def action_toggle_pause(self) -> None:
+        if self.trainer is None or self.run_state == "error":
+            self.notify("training has stopped with an error: r resets", severity="warning")
+            return
+        self.paused = not self.paused
+        if self.paused:
+            self.trainer.pause()
+        else:
+            self.trainer.resume()
+        self.run_state = "paused" if self.paused else "training"
+        self._show_training()
+
+    def action_step(self) -> None:
+        if self.run_state != "paused":
+            self.notify("single steps work while paused: pause first", severity="information")
+            return
+        self.trainer.step_once()
+
+    def action_reset(self) -> None:
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._start(self.corpus, self.model_config, self.train_config, None, self.preset)
+                self.notify("model reset to fresh weights")
+
+        self.push_screen(ConfirmScreen("Reset the model to fresh weights?\nWhat it has learnt is lost "
+                                       "unless you saved it.", yes="Reset"), answer)
+
+    def action_settings(self) -> None:
+        current = Settings(self.corpus.name, self.preset, self.model_config, self.train_config,
+                           self.temperature, self.top_k)
+        self.push_screen(SettingsScreen(current), self._apply_settings)
+
+    def _apply_settings(self, new: Settings | None) -> None:
+        if new is None:
+            return
+        self.temperature, self.top_k = new.temperature, new.top_k
+        self._show_predictions()
+        self._tick_sample(force=True)
+        same_corpus = new.corpus == self.corpus.name
+        model = new.model if same_corpus else self.model_config  # compared for the current vocab
+        if same_corpus and model == self.model_config and new.train == replace(new.train, lr=new.train.lr) \
+                and replace(new.train, lr=self.train_config.lr) == self.train_config:
+            if new.train.lr != self.train_config.lr:
+                self.trainer.set_lr(new.train.lr)
+                self.train_config = new.train
+                self.notify(f"learning rate {new.train.lr:g}")
+            self.preset = new.preset
+            return
+        keep = same_corpus and new.model == self.model_config and new.train.seed == self.train_config.seed
+        what = "The weights are kept." if keep else "The model starts again from fresh weights."
+        question = f"Restart training with these settings?\n{new.model.describe()}, corpus {new.corpus}. {what}"
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            if same_corpus:
+                ckpt = self.trainer.to_checkpoint() if keep else None
+                self._restart(self.corpus, new.model, new.train, ckpt, new.preset, "settings applied")
+            else:
+                self._load_corpus(new)
+
+        self.push_screen(ConfirmScreen(question, yes="Restart"), answer)
+
+    def _restart(self, corpus, model_config, train_config, ckpt, preset, note: str) -> None:
+        try:
+            self._start(corpus, model_config, train_config, ckpt, preset)
+        except RnnTuiError as e:
+            self.notify(str(e), title="not applied", severity="error", timeout=10)
+            return
+        self.notify(note)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="io")
+    def _load_corpus(self, new: Settings) -> None:
+        corpus = load_corpus(new.corpus)
+        model = replace(new.model, vocab_size=len(corpus.vocab))
+        self.post_message(SetupReady(corpus, model, new.train, None, new.preset,
+                                     f"corpus '{corpus.name}': {len(corpus.text):,} chars"))
+
+    def on_setup_ready(self, message: SetupReady) -> None:
+        self._restart(message.corpus, message.model_config, message.train_config, message.checkpoint,
+                      message.preset, message.note)
+
+    def default_path(self) -> str:
+        stem = os.path.splitext(os.path.basename(self.corpus.name))[0] or "model"
+        return self.save_path or f"rnn-tui-{stem}.npz"
+
+    def action_save(self) -> None:
+        def chosen(path: str | None) -> None:
+            if path:
+                self.save_path = path
+                self._save(self.trainer, path)
+
+        self.push_screen(PathScreen("Save a checkpoint to", self.default_path()), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="io")
+    def _save(self, trainer: Trainer, path: str) -> None:
+        ckpt = trainer.to_checkpoint()
+        save_checkpoint(path, ckpt)
+        self.post_message(Saved(path, ckpt.step))
+
+    def on_saved(self, message: Saved) -> None:
+        self.notify(f"saved {message.path} (step {message.step})")
+
+    def action_load(self) -> None:
+        def chosen(path: str | None) -> None:
+            if path:
+                self.save_path = path
+                self._load_checkpoint(path, self.corpus)
+
+        self.push_screen(PathScreen("Load a checkpoint from", self.default_path()), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="io")
+    def _load_checkpoint(self, path: str, current: Corpus) -> None:
+        ckpt, corpus, note = jobs.load_for_checkpoint(path, current)
+        train = ckpt.train_config or self.train_config
+        self.post_message(SetupReady(corpus, ckpt.model_config, train, ckpt, None, note))
+
+    def action_toggle_baseline(self) -> None:
+        self.show_baseline = not self.show_baseline
+        self.query_one("#charts").set_class(self.show_baseline, "-baseline")
+        self._show_predictions()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_focus_input(self) -> None:
+        self.query_one("#prompt").focus()
+
+    def action_leave_input(self) -> None:
+        self.screen.set_focus(None)
+
+    async def action_quit(self) -> None:
+        """Stop the training thread at once (it notices within a step) and leave."""
+        if self._train_worker is not None:
+            self._train_worker.cancel()
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for c in COMMANDS:
+            if c.action != "quit":  # Textual's own "Quit" is there already and calls action_quit
+                yield SystemCommand(c.label.capitalize(), c.help, getattr(self, f"action_{c.action}"))
+
+
+def printable_prefix_of(text: str) -> str:
+    from rnn_tui.app.widgets.prompt import printable_prefix
+
+    return printable_prefix(text)

@@ -1,0 +1,108 @@
+"""The work the app does on worker threads: training, fitting the baseline, loading. No Textual."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from rnn_tui.checkpoint import Checkpoint, load_checkpoint
+from rnn_tui.config import ModelConfig, TrainConfig
+from rnn_tui.corpus import Corpus, load_corpus
+from rnn_tui.errors import CheckpointError
+from rnn_tui.ngram import NgramModel
+from rnn_tui.presets import get_preset, lesson_batches
+from rnn_tui.trainer import Progress, Trainer
+
+PUBLISH_INTERVAL = 0.2  # seconds between progress messages (each carries a snapshot)
+VAL_INTERVAL = 5.0  # seconds between validations
+VAL_CHARS = 20_000  # validation (and the baseline's figure) uses the first this many val chars
+
+_blas_limit = None
+
+
+def limit_blas_threads() -> None:
+    """BLAS on one thread while the app trains (if threadpoolctl is there; the CLI sets env vars)."""
+    global _blas_limit
+    if _blas_limit is None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            _blas_limit = False
+        else:
+            _blas_limit = threadpool_limits(1)
+
+
+class InjectedFault(RuntimeError):
+    """Raised inside the training thread on request (a test hook for the error state)."""
+
+
+def run_training(
+    trainer: Trainer,
+    stop: threading.Event,
+    publish: Callable[[Progress], None],
+    fault: threading.Event,
+) -> Progress:
+    """Train until `stop`; every progress goes to `publish`. `fault` set makes the next one raise."""
+    limit_blas_threads()
+
+    def on_progress(progress: Progress) -> None:
+        if fault.is_set():
+            fault.clear()
+            raise InjectedFault("injected fault (test hook)")
+        publish(progress)
+
+    return trainer.run(
+        stop, on_progress, interval=PUBLISH_INTERVAL, val_interval=VAL_INTERVAL, val_chars=VAL_CHARS
+    )
+
+
+def make_trainer(
+    corpus: Corpus,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    checkpoint: Checkpoint | None = None,
+    preset: str | None = None,
+) -> Trainer:
+    """A Trainer; a lesson preset on its own corpus brings its fixed windows as the batches."""
+    batches = None
+    if preset:
+        p = get_preset(preset)
+        same = all(getattr(train_config, k) == p.train.get(k) for k in ("seq_len", "batch"))
+        if p.lesson_inputs and p.corpus == corpus.name and same:
+            batches = lesson_batches(p, corpus.vocab)
+    return Trainer(corpus, model_config, train_config, checkpoint=checkpoint, batches=batches)
+
+
+def validation_text(corpus: Corpus, val_fraction: float) -> tuple[str, str]:
+    """(training text, validation text) exactly as the trainer splits and validates them."""
+    train_ids, val_ids = corpus.split(val_fraction)
+    return corpus.vocab.decode(train_ids), corpus.vocab.decode(val_ids[: VAL_CHARS + 1])
+
+
+def fit_baseline(corpus: Corpus, val_fraction: float) -> tuple[NgramModel, float | None]:
+    """The Kneser-Ney baseline fitted on the training split, and its bpc on the validation text."""
+    train_text, val_text = validation_text(corpus, val_fraction)
+    model = NgramModel.fit(train_text, vocab=corpus.vocab)
+    return model, (model.bits_per_char(val_text) if val_text else None)
+
+
+def load_for_checkpoint(path: str, current: Corpus) -> tuple[Checkpoint, Corpus, str]:
+    """Read a checkpoint and find a corpus with its vocabulary: the current one, else its own.
+
+    Refuses (CheckpointError) when neither has the checkpoint's vocabulary.
+    """
+    ckpt = load_checkpoint(path)
+    if ckpt.vocab == current.vocab:
+        return ckpt, current, f"loaded {path} (step {ckpt.step})"
+    why = f"its vocabulary ({len(ckpt.vocab)} chars) differs from corpus '{current.name}' ({len(current.vocab)})"
+    if not ckpt.corpus:
+        raise CheckpointError(f"cannot load {path}: {why} and it names no corpus")
+    try:
+        corpus = load_corpus(ckpt.corpus)
+    except Exception as e:  # CorpusError, or anything else a strange path does
+        raise CheckpointError(f"cannot load {path}: {why}, and its corpus cannot be read ({e})") from None
+    if corpus.vocab != ckpt.vocab:
+        raise CheckpointError(
+            f"cannot load {path}: {why}, and its corpus '{ckpt.corpus}' now has another vocabulary"
+        )
+    return ckpt, corpus, f"loaded {path} (step {ckpt.step}); switched corpus to '{corpus.name}'"

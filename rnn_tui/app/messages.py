@@ -1,0 +1,51 @@
+"""Messages from the worker threads to the UI: small dataclasses carrying immutable results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from rnn_tui.checkpoint import Checkpoint
+from rnn_tui.config import ModelConfig, TrainConfig
+from rnn_tui.corpus import Corpus
+from rnn_tui.predict import NextCharModel
+from rnn_tui.trainer import Progress
+
+
+@dataclass
+class TrainingProgress(Message):
+    """The trainer's whole state (not an increment), so a newer one replaces a queued older one."""
+
+    generation: int  # which trainer sent it: messages of a replaced trainer are ignored
+    progress: Progress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TrainingProgress) and message.generation == self.generation
+
+
+@dataclass
+class BaselineReady(Message):
+    """The n-gram baseline, fitted on the training split, and its bits per char on the validation text."""
+
+    corpus_name: str
+    model: NextCharModel
+    val_bpc: float | None
+
+
+@dataclass
+class SetupReady(Message):
+    """A corpus (and maybe a checkpoint) loaded off the UI thread, ready to train."""
+
+    corpus: Corpus
+    model_config: ModelConfig
+    train_config: TrainConfig
+    checkpoint: Checkpoint | None
+    preset: str | None
+    note: str  # what the user is told once it is in place
+
+
+@dataclass
+class Saved(Message):
+    path: str
+    step: int

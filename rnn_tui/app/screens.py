@@ -1,0 +1,105 @@
+"""Modal screens: help, a yes/no confirmation and a file path prompt."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from rnn_tui.app.commands import COMMANDS, key_display
+
+EDITING_KEYS = (
+    ("esc", "", "leave the input: single keys become commands"),
+    ("i / enter", "", "back to typing"),
+    ("", "tab / →", "accept the ghost-text completion"),
+    ("", "enter", "type a newline (shown as ⏎)"),
+    ("^p", "^p", "command palette: every command by name"),
+)
+
+
+def help_table() -> Table:
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    table.add_column("command", style="bold cyan", no_wrap=True)
+    table.add_column("typing", style="bold cyan", no_wrap=True)
+    table.add_column("what it does")
+    for c in COMMANDS:
+        table.add_row(key_display(c.key), key_display(c.ctrl), c.help)
+    table.add_section()
+    for row in EDITING_KEYS:
+        table.add_row(*row)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box", classes="dialog"):
+            yield Label("rnn-tui: keys", classes="dialog-title")
+            yield Static(
+                Text(
+                    "You start in the input: type, and the chart shows the network's guess for the next "
+                    "character. Commands work while typing on ctrl keys; Escape switches to single keys.",
+                    style="dim",
+                ),
+                id="help-intro",
+            )
+            yield Static(help_table(), id="help-table")
+            yield Label("esc close", classes="dialog-hint")
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A question; y / Enter on Yes answers True, n / Escape False."""
+
+    BINDINGS = [Binding("y", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
+
+    def __init__(self, question: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.question, self.yes = question, yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.yes} (y)", variant="warning", id="yes")
+                yield Button("Cancel (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class PathScreen(ModalScreen[str | None]):
+    """Asks for a file path; Enter accepts, Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, title: str, default: str) -> None:
+        super().__init__()
+        self.title_text, self.default = title, default
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(self.default, placeholder="file.npz", id="path")
+            yield Label("enter ok · esc cancel · relative paths start in the current folder",
+                        classes="dialog-hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        path = event.value.strip()
+        if path:
+            self.dismiss(path)
+        else:
+            self.notify("give a file name", severity="warning")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,99 @@
+"""What the user typed, seen through the network (and the n-gram baseline): no Textual here.
+
+The predictors advance one character per keystroke; a new snapshot or an edit other than
+appending re-feeds the text, bounded to its last CONTEXT_CHARS characters.
+"""
+
+from __future__ import annotations
+
+from rnn_tui.metrics import TypingStats, word_completion
+from rnn_tui.model import ParamSnapshot
+from rnn_tui.predict import NextCharModel, Predictor
+
+CONTEXT_CHARS = 300  # a re-feed runs over at most this many of the last characters
+COMPLETION_CHARS = 30  # the ghost text completes a word of at most this many more characters
+
+
+class PredictionSession:
+    """The network's predictor and the baseline's, fed with the user's text; typing counters."""
+
+    def __init__(self) -> None:
+        self.text = ""  # model text: real characters (newline, tab), not their glyphs
+        self.predictor: Predictor | None = None
+        self.baseline: NextCharModel | None = None
+        self.stats = TypingStats()
+        self.last_unknown: str | None = None  # the most recent typed char outside the vocabulary
+        self.refeeds = 0  # how many times the whole (bounded) text was fed again
+
+    @property
+    def vocab(self):
+        return self.predictor.vocab if self.predictor is not None else None
+
+    # -- inputs ------------------------------------------------------------------------------
+    def set_snapshot(self, snapshot: ParamSnapshot) -> None:
+        """A new set of weights: rebuild the predictor and run the bounded text through it once."""
+        self.predictor = Predictor(snapshot)
+        self._refeed()
+
+    def set_baseline(self, model: NextCharModel | None) -> None:
+        self.baseline = model.clone() if model is not None else None
+        if self.baseline is not None:
+            self.baseline.reset()
+            self.baseline.feed_text(self.text[-CONTEXT_CHARS:])
+
+    def set_text(self, text: str) -> None:
+        """The input changed: one step per appended character, a bounded re-feed otherwise."""
+        if text == self.text:
+            return
+        old, self.text = self.text, text
+        if self.predictor is None:
+            return
+        if text.startswith(old) and len(text) - len(old) <= 4:
+            for ch in text[len(old) :]:
+                self._feed(ch)
+        else:
+            self._refeed()
+
+    def _refeed(self) -> None:
+        self.refeeds += 1
+        self.stats.reset()
+        self.last_unknown = None
+        for model in (self.predictor, self.baseline):
+            if model is not None:
+                model.reset()
+        for ch in self.text[-CONTEXT_CHARS:]:
+            self._feed(ch)
+
+    def _feed(self, ch: str) -> None:
+        self.stats.update(self.predictor, ch)  # scored before the model sees it
+        if not self.predictor.feed(ch):
+            self.last_unknown = ch
+        if self.baseline is not None:
+            self.baseline.feed(ch)
+
+    # -- outputs -----------------------------------------------------------------------------
+    def top_k(self, k: int) -> list[tuple[str, float]]:
+        return self.predictor.top_k(k) if self.predictor is not None else []
+
+    def baseline_top_k(self, k: int) -> list[tuple[str, float]]:
+        return self.baseline.top_k(k) if self.baseline is not None else []
+
+    def completion(self) -> str:
+        """The network's greedy guess at the rest of the word (after a space: at the next word)."""
+        if self.predictor is None or not self.text:
+            return ""
+        return word_completion(self.predictor, COMPLETION_CHARS)
+
+    def hidden(self):
+        return self.predictor.hidden if self.predictor is not None else None
+
+    def sample(self, prime: str, length: int, temperature: float, seed: int) -> tuple[str, str]:
+        """(prime shown, continuation): from the user's text, or from `prime` when nothing is typed."""
+        if self.predictor is None:
+            return "", ""
+        if self.text:
+            return self.text[-40:], self.predictor.sample(length, temperature, seed)
+        model = self.predictor.clone()
+        model.reset()
+        model.feed_text(prime)
+        return prime, model.sample(length, temperature, seed)

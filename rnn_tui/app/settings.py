@@ -1,0 +1,169 @@
+"""The settings screen: every knob in one form, validated by the engine's own config classes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from rnn_tui.config import CELLS, OPTIMIZERS, ModelConfig, TrainConfig
+from rnn_tui.corpus import BUILTIN_CORPORA
+from rnn_tui.errors import ConfigError
+from rnn_tui.presets import PRESETS
+
+MAX_TEMPERATURE = 10.0
+MAX_TOP_K = 30
+
+# field id -> label; the order of the form (two columns)
+FIELDS = {
+    "corpus": "corpus", "preset": "preset",
+    "cell": "cell", "hidden": "hidden",
+    "layers": "layers", "embed": "embed (0=1-hot)",
+    "seq_len": "BPTT length", "batch": "batch",
+    "lr": "learning rate", "optimizer": "optimizer",
+    "clip": "clip (0=off)", "seed": "seed",
+    "temperature": "temperature", "top_k": "top-k",
+}
+SELECTS = {"preset": tuple(PRESETS), "cell": CELLS, "optimizer": OPTIMIZERS}
+INTS = ("hidden", "layers", "embed", "seq_len", "batch", "seed", "top_k")
+FLOATS = ("lr", "clip", "temperature")
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: str
+    preset: str | None
+    model: ModelConfig  # vocab_size is the current corpus's; the app fixes it for another corpus
+    train: TrainConfig
+    temperature: float
+    top_k: int
+
+
+def check_corpus(name: str) -> str:
+    """A quick check before the (possibly slow) load: a built-in name or an existing file."""
+    name = name.strip()
+    if not name:
+        raise ConfigError("corpus: give a built-in name or a file path")
+    if name not in BUILTIN_CORPORA and not os.path.isfile(name):
+        raise ConfigError(f"no corpus file {name!r}; the built-in corpora are {', '.join(BUILTIN_CORPORA)}")
+    return name
+
+
+def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: float) -> Settings:
+    """Settings from the form's raw values; ConfigError names the field and its allowed range."""
+    v = dict(values)
+    for name in INTS:
+        try:
+            v[name] = int(str(v[name]).strip())
+        except ValueError:
+            raise ConfigError(f"{FIELDS[name]} must be a whole number (got {v[name]!r})") from None
+    for name in FLOATS:
+        try:
+            v[name] = float(str(v[name]).strip())
+        except ValueError:
+            raise ConfigError(f"{FIELDS[name]} must be a number (got {v[name]!r})") from None
+    model = ModelConfig(vocab_size, v["cell"], v["hidden"], v["layers"], v["embed"])
+    train = TrainConfig(v["seq_len"], v["batch"], v["lr"], v["optimizer"], v["clip"], v["seed"], val_fraction)
+    if not 0 <= v["temperature"] <= MAX_TEMPERATURE:
+        raise ConfigError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], 0 meaning greedy (got {v['temperature']})")
+    if not 1 <= v["top_k"] <= MAX_TOP_K:
+        raise ConfigError(f"top-k must be a whole number from 1 to {MAX_TOP_K} (got {v['top_k']})")
+    preset = v["preset"] if v["preset"] in PRESETS else None
+    return Settings(check_corpus(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"])
+
+
+def form_values(s: Settings) -> dict[str, object]:
+    m, t = s.model, s.train
+    return {
+        "corpus": s.corpus, "preset": s.preset, "cell": m.cell, "hidden": m.hidden, "layers": m.layers,
+        "embed": m.embed, "seq_len": t.seq_len, "batch": t.batch, "lr": f"{t.lr:g}",
+        "optimizer": t.optimizer, "clip": f"{t.clip:g}", "seed": t.seed,
+        "temperature": f"{s.temperature:g}", "top_k": s.top_k,
+    }
+
+
+def preset_values(name: str) -> dict[str, object]:
+    """The form's values for a preset: its corpus, model and training (defaults elsewhere)."""
+    p = PRESETS[name]
+    model = ModelConfig(vocab_size=2, **p.model)
+    train = TrainConfig(**p.train)
+    values = form_values(Settings(p.corpus, name, model, train, 1.0, 10))
+    for key in ("preset", "temperature", "top_k"):
+        del values[key]
+    return values
+
+
+class SettingsScreen(ModalScreen[Settings | None]):
+    """Enter or Apply validates; the result goes back to the app, which asks before rebuilding."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("ctrl+s", "apply", "apply")]
+
+    def __init__(self, current: Settings) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        values = form_values(self.current)
+        with Vertical(id="settings-box", classes="dialog"):
+            yield Label("settings", classes="dialog-title")
+            with Grid(id="settings-grid"):
+                for name, label in FIELDS.items():
+                    yield Label(label, classes="field-label")
+                    if name in SELECTS:
+                        options = [(o, o) for o in SELECTS[name]]
+                        yield Select(options, value=values[name] if values[name] else Select.NULL,
+                                     allow_blank=name == "preset", prompt="(none)", compact=True, id=name)
+                    else:
+                        yield Input(str(values[name]), compact=True, id=name)
+            yield Static(id="settings-error")
+            yield Label("learning rate, temperature and top-k apply at once; "
+                        "other changes restart training after you confirm", classes="dialog-hint")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Apply (enter)", variant="primary", id="apply")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#corpus", Input).focus()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "preset" and event.value in PRESETS:
+            for name, value in preset_values(str(event.value)).items():
+                widget = self.query_one(f"#{name}")
+                if isinstance(widget, Select):
+                    widget.value = value
+                else:
+                    widget.value = str(value)
+
+    def values(self) -> dict[str, object]:
+        out = {}
+        for name in FIELDS:
+            widget = self.query_one(f"#{name}")
+            value = widget.value
+            out[name] = None if value is Select.NULL else value
+        return out
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_apply()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "apply":
+            self.action_apply()
+        else:
+            self.dismiss(None)
+
+    def action_apply(self) -> None:
+        try:
+            settings = parse_settings(self.values(), self.current.model.vocab_size, self.current.train.val_fraction)
+        except ConfigError as e:
+            self.query_one("#settings-error", Static).update(f"[b red]✖[/] {e}")
+            return
+        self.dismiss(settings)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

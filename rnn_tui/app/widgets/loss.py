@@ -1,0 +1,59 @@
+"""The loss panel: a sparkline of the training loss and the figures beside it."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Sparkline, Static
+
+from rnn_tui.app.format import bpc
+from rnn_tui.trainer import Progress
+
+
+def _mean(values) -> float:
+    return sum(values) / len(values)
+
+
+class LossPanel(Horizontal):
+    """Sparkline of the trainer's bounded loss history (<= 300 points, each a mean over steps)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "training loss"
+        self._history: tuple[float, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="spark-box"):
+            yield Sparkline([], summary_function=_mean, id="spark")
+            yield Static(id="spark-range")
+        yield Static(id="loss-numbers")
+
+    @property
+    def points(self) -> int:
+        return len(self._history)
+
+    def show(self, progress: Progress | None, baseline_bpc: float | None, baseline_note: str) -> None:
+        if progress is not None and progress.loss_history != self._history:
+            self._history = progress.loss_history
+            self.query_one("#spark", Sparkline).data = list(self._history)
+            hi, lo = max(self._history), min(self._history)
+            self.query_one("#spark-range", Static).update(
+                Text(f"{len(self._history)} points · max {hi:.2f} · min {lo:.2f} nats/char", style="dim")
+            )
+        numbers = Text()
+        if progress is None:
+            numbers.append("starting…", style="dim")
+        else:
+            numbers.append("train  ", style="dim")
+            numbers.append(f"{bpc(progress.bpc)} bpc", style="bold")
+            numbers.append(f"  {progress.loss:.3f} nats\n", style="dim")
+            numbers.append("val    ", style="dim")
+            numbers.append(f"{bpc(progress.val_bpc)} bpc\n", style="bold")
+        numbers.append("n-gram ", style="dim")
+        numbers.append(f"{bpc(baseline_bpc)} bpc", style="bold")
+        if baseline_note:
+            numbers.append(f" {baseline_note}", style="dim")
+        if progress is not None:
+            numbers.append(f"\nlr {progress.lr:.2g} · |g| {progress.grad_norm:.2f}", style="dim")
+        self.query_one("#loss-numbers", Static).update(numbers)

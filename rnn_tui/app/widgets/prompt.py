@@ -1,0 +1,79 @@
+"""The input the user types into, with the network's word completion as ghost text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import events
+from textual.binding import Binding
+from textual.suggester import Suggester
+from textual.widgets import Input
+
+from rnn_tui.glyphs import GLYPHS
+
+MAX_TEXT = 2000  # longer text loses its start: the models only look at the last few hundred
+TYPED_GLYPHS = {"\n": GLYPHS["\n"], "\t": GLYPHS["\t"]}  # Enter and pasted tabs show as these
+
+
+def to_model_text(value: str) -> str:
+    """The input's text with its newline and tab glyphs turned back into the characters."""
+    for ch, g in TYPED_GLYPHS.items():
+        value = value.replace(g, ch)
+    return value
+
+
+def to_input_text(text: str) -> str:
+    for ch, g in TYPED_GLYPHS.items():
+        text = text.replace(ch, g)
+    return text
+
+
+class CompletionSuggester(Suggester):
+    """Asks the app for the greedy completion of the current word (the model changes, so no cache)."""
+
+    def __init__(self, complete: Callable[[str], str]) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.complete = complete
+
+    async def get_suggestion(self, value: str) -> str | None:
+        rest = self.complete(value)
+        return value + rest if rest else None
+
+
+def printable_prefix(text: str) -> str:
+    """The start of `text` up to its first character that cannot sit in a one-line input."""
+    for i, ch in enumerate(text):
+        if not ch.isprintable():
+            return text[:i]
+    return text
+
+
+class PromptInput(Input):
+    """Enter types a newline (shown as ⏎); Tab or Right accepts the ghost text; Escape leaves."""
+
+    BINDINGS = [
+        Binding("enter", "newline", "newline", show=False),
+        Binding("tab", "accept", "accept completion", show=False),
+        Binding("escape", "app.leave_input", "commands"),
+    ]
+
+    def action_newline(self) -> None:
+        self.insert_text_at_cursor(TYPED_GLYPHS["\n"])
+
+    def action_accept(self) -> None:
+        """Accept the suggestion (Right does that at the end of the text); otherwise do nothing."""
+        if self.cursor_at_end:
+            self.action_cursor_right()
+
+    def _on_paste(self, event: events.Paste) -> None:
+        """Paste keeps newlines (as glyphs) and at most MAX_TEXT characters."""
+        event.stop()
+        text = to_input_text(event.text)[-MAX_TEXT:]
+        if text:
+            start, end = sorted(self.selection)
+            self.replace(text, start, end)
+
+    def watch_value(self, value: str) -> None:
+        if len(value) > MAX_TEXT:
+            self.value = value[-MAX_TEXT:]
+            self.cursor_position = len(self.value)

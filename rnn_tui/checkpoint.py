@@ -1,0 +1,293 @@
+"""Checkpoints as one .npz file: no pickle, written atomically, every field validated on load."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import lzma
+import math
+import os
+import secrets
+import stat
+import struct
+import tokenize
+import zipfile
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn_tui.config import ModelConfig, TrainConfig
+from rnn_tui.corpus import Vocab
+from rnn_tui.errors import CheckpointError, ConfigError, CorpusError
+
+FORMAT_VERSION = 1
+MAX_META_CHARS = 1_000_000  # the JSON `meta` string; a vocabulary of MAX_VOCAB chars needs ~70k
+OPT_PREFIX = "opt."
+
+# What a damaged or hostile archive can raise while numpy and zipfile read it (numpy's header
+# parser lets tokenize.TokenError out).
+_READ_ERRORS = (
+    ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError,
+    NotImplementedError, RuntimeError, struct.error, KeyError, OverflowError, MemoryError,
+    SyntaxError, tokenize.TokenError,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """Everything needed to rebuild a model and resume its training."""
+
+    model_config: ModelConfig
+    vocab: Vocab
+    params: dict[str, np.ndarray]
+    train_config: TrainConfig | None = None
+    step: int = 0
+    corpus: str = ""
+    seed: int = 0
+    optimizer_state: dict[str, np.ndarray] | None = None
+
+
+def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
+    """Write `ckpt` to `path` atomically: a temp file in the same directory, fsync, rename.
+
+    Params are stored as float32; optimizer arrays as float32, integer scalars (Adam's `t`) as
+    int64. On any OSError the temp file is removed, the old checkpoint is left untouched and
+    CheckpointError says why. A crash may leave a `.<name>.<random>.tmp` file behind, never a
+    partial file at `path`.
+    """
+    path = os.fspath(path)
+    arrays = _to_arrays(ckpt)
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    created = False
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode follows the umask
+        created = True
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise CheckpointError(f"cannot save checkpoint {path!r}: {e.strerror or e}") from None
+        raise
+    with contextlib.suppress(OSError):  # best effort: the rename has happened already
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _to_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:
+    shapes = ckpt.model_config.param_shapes()
+    if len(ckpt.vocab) != ckpt.model_config.vocab_size:
+        raise CheckpointError(
+            f"refusing to save: vocabulary has {len(ckpt.vocab)} characters, "
+            f"model expects {ckpt.model_config.vocab_size}"
+        )
+    if set(ckpt.params) != set(shapes):
+        raise CheckpointError(f"refusing to save: parameters {sorted(ckpt.params)} != {list(shapes)}")
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model": ckpt.model_config.to_dict(),
+        "train": ckpt.train_config.to_dict() if ckpt.train_config else None,
+        "vocab": list(ckpt.vocab.chars),
+        "step": int(ckpt.step),
+        "corpus": str(ckpt.corpus),
+        "seed": int(ckpt.seed),
+    }
+    arrays = {"meta": np.array(json.dumps(meta, ensure_ascii=False))}
+    for name, shape in shapes.items():
+        p = np.asarray(ckpt.params[name], dtype=np.float32)
+        if p.shape != shape:
+            raise CheckpointError(f"refusing to save: parameter {name!r} has shape {p.shape}, not {shape}")
+        _check_finite(f"refusing to save: parameter {name!r}", p)
+        arrays[name] = p
+    for key, value in (ckpt.optimizer_state or {}).items():
+        v = np.asarray(value)
+        v = v.astype(np.int64) if v.dtype.kind in "iu" and v.ndim == 0 else v.astype(np.float32)
+        _check_finite(f"refusing to save: optimizer state {key!r}", v)
+        arrays[OPT_PREFIX + key] = v
+    return arrays
+
+
+def _check_finite(what: str, a: np.ndarray) -> None:
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise CheckpointError(f"{what} contains {'NaN' if np.isnan(a).any() else 'infinite values'}")
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read and validate a checkpoint; CheckpointError (one line, naming the file) if anything is off.
+
+    Sizes come from the validated meta and every array header is checked before its data is
+    read, so a hostile file cannot make us allocate more than a valid model of its size.
+    Params must be float32 (either byte order); optimizer arrays may be any float width (read
+    as float32) or, for counters like `t`, integers (read as int64).
+    """
+    path = os.fspath(path)
+    where = f"checkpoint {path!r}"
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise CheckpointError(f"{where} is a directory, not a .npz file")
+        if not stat.S_ISREG(st.st_mode):
+            raise CheckpointError(f"{where} is not a regular file")
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise CheckpointError(f"{where} does not exist") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read {where}: {e.strerror or e}") from None
+    with f:  # our handle: np.load leaks its own when the zip directory is corrupt
+        try:
+            if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+                raise CheckpointError(f"{where} is not an .npz checkpoint (not a zip archive)")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
+                return _read(npz, where)
+        except CheckpointError:
+            raise
+        except _READ_ERRORS as e:
+            if isinstance(e, ValueError) and "pickle" in str(e):
+                raise CheckpointError(f"{where} contains a pickled object array; refusing to load it") from None
+            detail = " ".join(str(e).split())[:200]
+            raise CheckpointError(f"{where} is truncated or corrupt ({type(e).__name__}: {detail})") from None
+
+
+def _read(npz, where: str) -> Checkpoint:
+    files = list(npz.files)
+    members = set(npz.zip.namelist())
+    if len(set(files)) != len(files):
+        raise CheckpointError(f"{where} holds the same array name twice")
+    if "meta" not in files:
+        raise CheckpointError(f"{where} has no 'meta' entry")
+    headers = {name: _header(npz, name, members, where) for name in files}
+    meta_shape, meta_dtype = headers["meta"]
+    if meta_shape != () or meta_dtype.kind != "U" or meta_dtype.itemsize // 4 > MAX_META_CHARS:
+        raise CheckpointError(f"{where}: 'meta' must be one JSON string")
+    meta = _parse_meta(str(npz["meta"][()]), where)
+    model = meta["model"]
+    shapes = model.param_shapes()
+
+    opt_names = [n for n in files if n.startswith(OPT_PREFIX)]
+    missing = [n for n in shapes if n not in headers]
+    extra = sorted(set(files) - set(shapes) - set(opt_names) - {"meta"})
+    if missing:
+        raise CheckpointError(f"{where} is missing parameter array(s): {', '.join(missing)}")
+    if extra:
+        raise CheckpointError(f"{where} has unexpected array(s): {', '.join(extra)}")
+    for name, shape in shapes.items():
+        got_shape, dtype = headers[name]
+        if got_shape != shape:
+            raise CheckpointError(f"{where}: parameter {name!r} has shape {got_shape}, expected {shape}")
+        if dtype.kind != "f" or dtype.itemsize != 4:
+            raise CheckpointError(f"{where}: parameter {name!r} has dtype {dtype}, expected float32")
+    biggest = max(math.prod(s) for s in shapes.values())
+    for name in opt_names:
+        _check_opt_header(name[len(OPT_PREFIX):], *headers[name], shapes, biggest, where)
+
+    params = {name: _load_array(npz, name, f"{where}: parameter {name!r}") for name in shapes}
+    opt = {n[len(OPT_PREFIX):]: _load_array(npz, n, f"{where}: optimizer state {n!r}") for n in opt_names}
+    return Checkpoint(
+        model_config=model, vocab=meta["vocab"], params=params, train_config=meta["train"],
+        step=meta["step"], corpus=meta["corpus"], seed=meta["seed"], optimizer_state=opt or None,
+    )
+
+
+def _header(npz, name: str, members: set[str], where: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an array's .npy header, without reading its data."""
+    member = name + ".npy"
+    if member not in members:
+        raise CheckpointError(f"{where} has an entry {name!r} that is not an array")
+    with npz.zip.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise CheckpointError(f"{where}: array {name!r} uses unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise CheckpointError(f"{where} contains a pickled object array ({name!r}); refusing to load it")
+    if dtype.kind not in "fiuU" or dtype.subdtype is not None or dtype.names is not None:
+        raise CheckpointError(f"{where}: array {name!r} has unsupported dtype {dtype}")
+    return tuple(shape), dtype
+
+
+def _check_opt_header(key, shape, dtype, shapes, biggest, where) -> None:
+    what = f"{where}: optimizer state {OPT_PREFIX + key!r}"
+    if dtype.kind not in "fiu":
+        raise CheckpointError(f"{what} has dtype {dtype}, expected numbers")
+    param = key.rsplit(".", 1)[-1]
+    if key == "t":
+        if shape != ():
+            raise CheckpointError(f"{what} must be a scalar, not shape {shape}")
+    elif param in shapes:
+        if shape != shapes[param]:
+            raise CheckpointError(f"{what} has shape {shape}, expected {shapes[param]} like {param!r}")
+    elif math.prod(shape) > biggest:
+        raise CheckpointError(f"{what} is larger than any parameter ({shape})")
+
+
+def _load_array(npz, name: str, what: str) -> np.ndarray:
+    a = npz[name]
+    if a.dtype.kind == "f":
+        _check_finite(what, a)
+        a = np.asarray(a, dtype=np.float32, order="C")
+        _check_finite(what, a)  # a float64 beyond float32's range became inf
+        return a
+    a = np.asarray(a, dtype=np.int64, order="C")
+    if (a < 0).any():
+        raise CheckpointError(f"{what} is negative (or too large)")
+    return a
+
+
+def _parse_meta(text: str, where: str) -> dict:
+    try:
+        meta = json.loads(text)
+    except (ValueError, RecursionError):
+        raise CheckpointError(f"{where}: 'meta' is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{where}: 'meta' is not a JSON object")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise CheckpointError(
+            f"{where} has format version {version!r}; this rnn-tui reads version {FORMAT_VERSION}"
+        )
+    try:
+        if not isinstance(meta.get("model"), dict):
+            raise ConfigError("no model settings")
+        model = ModelConfig.from_dict(meta["model"])
+        train = meta.get("train")
+        if train is not None and not isinstance(train, dict):
+            raise ConfigError("train settings are not an object")
+        train = TrainConfig.from_dict(train) if train is not None else None
+    except (ConfigError, TypeError) as e:
+        raise CheckpointError(f"{where} has invalid settings: {e}") from None
+    chars = meta.get("vocab")
+    if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+        raise CheckpointError(f"{where}: vocabulary must be a list of single characters")
+    if len(chars) != model.vocab_size:
+        raise CheckpointError(
+            f"{where}: vocabulary has {len(chars)} characters, the model expects {model.vocab_size}"
+        )
+    if chars != sorted(set(chars)):
+        raise CheckpointError(f"{where}: vocabulary has repeated or unsorted characters")
+    try:
+        vocab = Vocab(chars)
+    except CorpusError as e:
+        raise CheckpointError(f"{where}: {e}") from None
+    for key in ("step", "seed"):
+        value = meta.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{where}: {key} must be a whole number >= 0 (got {value!r})")
+    corpus = meta.get("corpus", "")
+    if not isinstance(corpus, str):
+        raise CheckpointError(f"{where}: corpus name must be a string")
+    return {"model": model, "train": train, "vocab": vocab, "step": meta.get("step", 0),
+            "seed": meta.get("seed", 0), "corpus": corpus}

@@ -1,0 +1,375 @@
+"""The `rnn-tui` command: the app by default, and headless subcommands for scripts (`--json`)."""
+
+from __future__ import annotations
+
+import os
+
+# BLAS on one thread, before numpy loads: on two cores a second BLAS thread fights the UI thread
+# (and the training thread) and throughput collapses. An explicit setting by the user wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+from rnn_tui.errors import ConfigError, RnnTuiError  # noqa: E402
+
+COMMANDS: dict[str, Callable] = {}
+
+
+def command(name: str):
+    def register(fn):
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one `error:` line and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+# -- option groups -------------------------------------------------------------------------
+def _positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be at least 1 (got {value})")
+        return value
+
+    return parse
+
+
+def _number(name: str, lo: float = -math.inf, lo_open: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number (got {text!r})") from None
+        if not math.isfinite(value) or value < lo or (lo_open and value == lo):
+            rel = ">" if lo_open else ">="
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number {rel} {lo:g} (got {text})")
+        return value
+
+    return parse
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("corpus and model")
+    g.add_argument("--corpus", help="built-in corpus (abcde, alphabet, zen, stdlib) or a UTF-8 text file")
+    g.add_argument("--preset", help="named starting point (see 'rnn-tui presets'; default: zen)")
+    g.add_argument("--cell", choices=("rnn", "lstm", "gru"))
+    g.add_argument("--hidden", type=int, help="hidden units per layer (1-1024)")
+    g.add_argument("--layers", type=int, help="recurrent layers (1-3)")
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument("--embed", type=int, metavar="N", help="learned embedding of N dimensions")
+    mode.add_argument("--onehot", action="store_true", help="one-hot input (the default)")
+    t = p.add_argument_group("training")
+    t.add_argument("--seq-len", type=int, help="BPTT chunk length T (1-1024)")
+    t.add_argument("--batch", type=int, help="parallel streams B (1-1024)")
+    t.add_argument("--lr", type=float, help="learning rate, in (0, 10]")
+    t.add_argument("--optimizer", choices=("sgd", "momentum", "adagrad", "adam"))
+    t.add_argument("--clip", type=float, help="global gradient-norm clip, 0 for none")
+    t.add_argument("--seed", type=int, help="random seed (0 to 2^32-1)")
+
+
+def build_setup(args: argparse.Namespace, checkpoint=None):
+    """(corpus, model config, train config, lesson batches or None) from the options."""
+    from rnn_tui.config import ModelConfig, TrainConfig
+    from rnn_tui.corpus import load_corpus
+    from rnn_tui.presets import Preset, get_preset, lesson_batches, preset_configs
+
+    if args.preset:
+        preset = get_preset(args.preset)
+    elif args.corpus:  # a corpus of the user's: the general-purpose defaults of the config classes
+        preset = Preset("default", "", args.corpus)
+    else:  # nothing said: the zen preset, small enough to learn visibly within seconds
+        preset = get_preset("zen")
+    if checkpoint is not None:
+        preset = Preset(
+            preset.name, "", checkpoint.corpus or preset.corpus,
+            {k: v for k, v in checkpoint.model_config.to_dict().items() if k != "vocab_size"},
+            checkpoint.train_config.to_dict() if checkpoint.train_config else {},
+        )
+    corpus = load_corpus(args.corpus or preset.corpus)
+    model = {k: getattr(args, k) for k in ("cell", "hidden", "layers", "embed") if getattr(args, k) is not None}
+    if args.onehot:
+        model["embed"] = 0
+    train = {
+        k: getattr(args, k)
+        for k in ("seq_len", "batch", "lr", "optimizer", "clip", "seed")
+        if getattr(args, k) is not None
+    }
+    if checkpoint is not None:
+        if model and any(model[k] != getattr(checkpoint.model_config, k) for k in model):
+            raise ConfigError("model options cannot change the shape of a checkpoint being resumed")
+        if corpus.vocab != checkpoint.vocab:
+            raise ConfigError(
+                f"corpus '{corpus.name}' has another vocabulary ({len(corpus.vocab)} characters) "
+                f"than the checkpoint ({len(checkpoint.vocab)})"
+            )
+    model_config, train_config = preset_configs(preset, len(corpus.vocab), model, train)
+    assert isinstance(model_config, ModelConfig) and isinstance(train_config, TrainConfig)
+    return corpus, model_config, train_config, lesson_batches(preset, corpus.vocab)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _print_json(data: dict) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# -- commands ------------------------------------------------------------------------------
+@command("app")
+def cmd_app(args) -> int:
+    from rnn_tui.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(args.load) if args.load else None
+    corpus, model_config, train_config, _ = build_setup(args, checkpoint)
+    from rnn_tui.app import run_app
+
+    return run_app(corpus, model_config, train_config, checkpoint=checkpoint, preset=args.preset) or 0
+
+
+@command("train")
+def cmd_train(args) -> int:
+    import threading
+
+    from rnn_tui.checkpoint import load_checkpoint, save_checkpoint
+    from rnn_tui.trainer import Trainer
+
+    if args.steps is not None and args.seconds is not None:
+        raise ConfigError("give --steps or --seconds, not both")
+    checkpoint = load_checkpoint(args.resume) if args.resume else None
+    corpus, model_config, train_config, batches = build_setup(args, checkpoint)
+    trainer = Trainer(corpus, model_config, train_config, checkpoint=checkpoint, batches=batches)
+    seconds = args.seconds if args.steps is None and args.seconds is not None else None
+    if args.steps is None and args.seconds is None:
+        seconds = 60.0
+    stop = threading.Event()
+    final = None
+    console = _console(stderr=True)
+    show = not args.json and console.is_terminal
+    if not args.json:
+        console.print(
+            f"training {model_config.describe()} on {corpus.name} "
+            f"({len(corpus.text):,} chars, vocab {len(corpus.vocab)}) "
+            f"for {f'{args.steps} steps' if args.steps is not None else f'{seconds:g} s'}"
+        )
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(), console=console, disable=not show, transient=False,
+    ) as bar:
+        task = bar.add_task("train", total=args.steps or seconds, info="")
+
+        def on_progress(p) -> None:
+            val = f"  val {p.val_bpc:.3f}" if p.val_bpc is not None else ""
+            bar.update(task, completed=(p.step - start_step) if args.steps else p.elapsed,
+                       info=f"step {p.step}  loss {p.loss:.3f}  {p.bpc:.3f} bpc{val}  {p.chars_per_sec:,.0f} ch/s")
+
+        start_step = trainer.step
+        try:
+            final = trainer.run(stop, on_progress, steps=args.steps, seconds=seconds, interval=0.25)
+        except KeyboardInterrupt:
+            stop.set()
+            final = trainer.progress("stopped", None, 0.0)
+            console.print("interrupted: keeping what was learnt so far")
+    if args.out:
+        save_checkpoint(args.out, trainer.to_checkpoint())
+    result = {
+        "corpus": corpus.name, "model": model_config.to_dict(), "train": train_config.to_dict(),
+        "step": final.step, "loss": final.loss, "bpc": final.bpc, "val_bpc": final.val_bpc,
+        "chars_per_sec": final.chars_per_sec, "seconds": final.elapsed,
+        "skipped_steps": final.skipped_steps, "out": args.out,
+    }
+    if args.json:
+        _print_json(result)
+    else:
+        val = f"{final.val_bpc:.3f}" if final.val_bpc is not None else "n/a"
+        print(
+            f"step {final.step}: train loss {final.loss:.4f} nats ({final.bpc:.3f} bpc), "
+            f"validation {val} bpc, {final.chars_per_sec:,.0f} chars/s over {final.elapsed:.1f} s"
+        )
+        if final.message:
+            print(final.message)
+        print(f"saved {args.out}" if args.out else "not saved (give --out FILE.npz to keep the model)")
+    return 0
+
+
+def _load_predictor(path: str):
+    from rnn_tui.checkpoint import load_checkpoint
+    from rnn_tui.model import ParamSnapshot
+    from rnn_tui.predict import Predictor
+
+    ckpt = load_checkpoint(path)
+    snap = ParamSnapshot.of(ckpt.model_config, ckpt.vocab, ckpt.params, ckpt.step)
+    return ckpt, Predictor(snap)
+
+
+@command("predict")
+def cmd_predict(args) -> int:
+    from rnn_tui.glyphs import format_prob, glyph
+
+    if args.top < 1:
+        raise ConfigError(f"--top must be at least 1 (got {args.top})")
+    _, pred = _load_predictor(args.checkpoint)
+    known = pred.feed_text(args.text)
+    unknown = sorted(set(ch for ch in args.text if ch not in pred.vocab))
+    top = pred.top_k(args.top)
+    if args.json:
+        _print_json({
+            "text": args.text, "known_chars": known, "unknown": unknown,
+            "top": [{"char": c, "prob": p} for c, p in top],
+            "greedy": pred.greedy(),
+        })
+        return 0
+    console = _console()
+    if unknown:
+        console.print(f"[dim]not in the vocabulary, skipped: {' '.join(map(repr, unknown))}[/]")
+    width = 40
+    for ch, p in top:
+        bar = "█" * max(1, round(p * width)) if p >= 0.5 / width else "▏"
+        console.print(f"{glyph(ch):>4} {format_prob(p)} [cyan]{bar}[/]")
+    console.print(f"[dim]greedy completion:[/] {args.text}[bold]{pred.greedy()}[/]")
+    return 0
+
+
+@command("sample")
+def cmd_sample(args) -> int:
+    if args.length < 0:
+        raise ConfigError(f"--length must be 0 or more (got {args.length})")
+    if args.temperature < 0 or not math.isfinite(args.temperature):
+        raise ConfigError(f"--temperature must be a finite number >= 0, 0 meaning greedy (got {args.temperature})")
+    _, pred = _load_predictor(args.checkpoint)
+    pred.feed_text(args.prime)
+    text = pred.sample(args.length, temperature=args.temperature, seed=args.seed)
+    if args.json:
+        _print_json({"prime": args.prime, "sample": text, "temperature": args.temperature, "seed": args.seed})
+    else:
+        print(args.prime + text)
+    return 0
+
+
+@command("gradcheck")
+def cmd_gradcheck(args) -> int:
+    from rnn_tui.gradcheck import TOLERANCE, run_all
+
+    results = run_all(seed=args.seed)
+    ok = all(r.ok for r in results)
+    if args.json:
+        _print_json({
+            "tolerance": TOLERANCE, "ok": ok,
+            "cases": [{"case": r.case, "worst": r.worst, "errors": r.errors} for r in results],
+        })
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"gradient check: float64 central differences, pass below {TOLERANCE:g}")
+        table.add_column("case")
+        table.add_column("worst tensor")
+        table.add_column("relative error", justify="right")
+        table.add_column("")
+        for r in results:
+            name = max(r.errors, key=r.errors.get)
+            table.add_row(r.case, name, f"{r.worst:.2e}", "[green]ok[/]" if r.ok else "[red]FAIL[/]")
+        _console().print(table)
+    return 0 if ok else 1
+
+
+@command("presets")
+def cmd_presets(args) -> int:
+    from rnn_tui.presets import PRESETS
+
+    if args.json:
+        _print_json({n: {"description": p.description, "corpus": p.corpus, "model": p.model,
+                         "train": p.train} for n, p in PRESETS.items()})
+    else:
+        for name, p in PRESETS.items():
+            print(f"{name:16} {p.description}")
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------------------
+def make_parser() -> argparse.ArgumentParser:
+    from rnn_tui import __version__
+
+    parser = _Parser(
+        prog="rnn-tui",
+        description="Watch a from-scratch NumPy recurrent network learn to predict the next letter.",
+        epilog="With no command, the playground app starts (rnn-tui app --help for its options).",
+    )
+    parser.add_argument("--version", action="version", version=f"rnn-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+
+    p = sub.add_parser("app", help="the playground (the default): train live, type, watch predictions")
+    add_model_options(p)
+    p.add_argument("--load", metavar="FILE.npz", help="start from a checkpoint")
+
+    p = sub.add_parser("train", help="train headless, with a progress bar, and save a checkpoint")
+    add_model_options(p)
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive_int("--steps"), help="number of training steps")
+    length.add_argument("--seconds", type=_number("--seconds", 0, lo_open=True), help="training time (default 60)")
+    p.add_argument("--out", metavar="FILE.npz", help="where to save the checkpoint")
+    p.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint (exactly)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("predict", help="the next-character distribution after TEXT")
+    p.add_argument("checkpoint", metavar="FILE.npz")
+    p.add_argument("text")
+    p.add_argument("--top", type=int, default=10, help="how many characters (default 10)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("sample", help="generate text from a checkpoint")
+    p.add_argument("checkpoint", metavar="FILE.npz")
+    p.add_argument("--prime", default="", help="text to start from")
+    p.add_argument("--length", type=int, default=200)
+    p.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("gradcheck", help="check every gradient against finite differences")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("presets", help="list the named presets and lessons")
+    p.add_argument("--json", action="store_true")
+
+    for extra in EXTRA_PARSERS:
+        extra(sub)
+    return parser
+
+
+EXTRA_PARSERS: list[Callable] = []  # later modules (eval, compare, bench, series, serve) add theirs
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = make_parser()
+    known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    if not argv or (argv[0] not in known and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "app")
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except RnnTuiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

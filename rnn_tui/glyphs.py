@@ -1,0 +1,26 @@
+"""Visible stand-ins for characters that print as nothing (space, newline, tab, control codes)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+GLYPHS = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
+
+
+def glyph(ch: str) -> str:
+    """One printable cell-ish string for `ch`: whitespace and control characters made visible."""
+    if ch in GLYPHS:
+        return GLYPHS[ch]
+    if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+    return ch
+
+
+def visible(text: str) -> str:
+    return "".join(glyph(ch) for ch in text)
+
+
+def format_prob(p: float) -> str:
+    """A probability as a percentage with a precision that fits its size: 93.1%, 4.52%, 0.03%."""
+    pct = 100.0 * p
+    return f"{pct:5.1f}%" if pct >= 10 else f"{pct:5.2f}%"

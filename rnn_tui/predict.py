@@ -1,0 +1,170 @@
+"""Next-character prediction with an incremental hidden state: one step per typed character.
+
+The recurrence is the training code's own (`cells.py`), run for T = 1, B = 1, so prediction and
+training can never disagree about the math.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnn_tui.cells import RECURRENCES, param_names
+from rnn_tui.model import ParamSnapshot
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """A float64 probability vector from logits; temperature scales the logits first."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = np.exp(z - z.max())
+    return z / z.sum()
+
+
+def is_word_end(ch: str) -> bool:
+    """Where a word completion stops: whitespace (space, newline, tab, ...)."""
+    return ch.isspace()
+
+
+class NextCharModel:
+    """What every next-character model offers (the network's Predictor and the n-gram baseline).
+
+    Subclasses implement `vocab`, `reset`, `feed`, `probs` and `clone`; the rest is shared.
+    """
+
+    vocab = None
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def feed(self, ch: str) -> bool:
+        raise NotImplementedError
+
+    @property
+    def probs(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def clone(self) -> NextCharModel:
+        raise NotImplementedError
+
+    def feed_text(self, text: str) -> int:
+        """Feed every character; unknown ones are skipped. Returns how many were known."""
+        return sum(self.feed(ch) for ch in text)
+
+    def top_k(self, k: int = 10) -> list[tuple[str, float]]:
+        p = self.probs
+        k = min(k, p.size)
+        best = np.argpartition(-p, k - 1)[:k]
+        best = best[np.argsort(-p[best], kind="stable")]
+        return [(self.vocab.chars[i], float(p[i])) for i in best]
+
+    def greedy(self, max_len: int = 40, stop_at_word_end: bool = True) -> str:
+        """The most likely continuation, up to the end of the word; the state is left unchanged."""
+        model, out = self.clone(), []
+        for _ in range(max_len):
+            ch = self.vocab.chars[int(np.argmax(model.probs))]
+            if stop_at_word_end and is_word_end(ch):
+                break
+            out.append(ch)
+            model.feed(ch)
+        return "".join(out)
+
+    def sample(self, length: int, temperature: float = 1.0, seed: int | None = None) -> str:
+        """Draw a continuation; temperature 0 means greedy. The state is left unchanged."""
+        if temperature == 0:
+            return self.greedy(length, stop_at_word_end=False)
+        rng = np.random.default_rng(seed)
+        model, out = self.clone(), []
+        for _ in range(length):
+            p = model.probs
+            if temperature != 1.0:
+                p = np.power(p, 1.0 / temperature)
+                p /= p.sum()
+            ch = self.vocab.chars[int(rng.choice(p.size, p=p))]
+            out.append(ch)
+            model.feed(ch)
+        return "".join(out)
+
+
+class Predictor(NextCharModel):
+    """The network over an immutable snapshot, fed one character at a time."""
+
+    def __init__(self, snapshot: ParamSnapshot) -> None:
+        self.snapshot = snapshot
+        self.config = cfg = snapshot.config
+        self.vocab = snapshot.vocab
+        p = snapshot.params
+        self.names = [param_names(cfg.cell, f"_{l}" if l else "") for l in range(cfg.layers)]
+        # Layer 0's input projection for every character, so a keystroke is a row lookup.
+        Wx, bx, _, _ = self.names[0]
+        table = p["E"] @ p[Wx] if cfg.embed else p[Wx].copy()
+        table += p[bx]
+        self._table = table
+        self._init_buffers()
+        self.reset()
+
+    def _init_buffers(self) -> None:
+        cfg = self.config
+        self.layers = [RECURRENCES[cfg.cell](cfg.hidden, np.float32) for _ in range(cfg.layers)]
+        for layer in self.layers:
+            layer.ensure(1, 1)
+        self._P = [np.zeros((1, 1, layer.G), np.float32) for layer in self.layers]
+        self.state = [np.zeros(layer.state_shape(1), np.float32) for layer in self.layers]
+        self._h = np.zeros((1, cfg.hidden), np.float32)
+        self._logits = np.zeros((1, cfg.vocab_size), np.float32)
+
+    def reset(self) -> None:
+        for s in self.state:
+            s.fill(0.0)
+        self._h.fill(0.0)
+        self._probs: np.ndarray | None = None
+        self.fed = 0
+
+    def feed(self, ch: str) -> bool:
+        i = self.vocab.id(ch)
+        if i is None:
+            return False
+        self.feed_id(i)
+        return True
+
+    def feed_id(self, i: int) -> None:
+        p = self.snapshot.params
+        h = None
+        for l, layer in enumerate(self.layers):
+            Wx, bx, Wh, bh = self.names[l]
+            P = self._P[l]
+            if l == 0:
+                P[0, 0] = self._table[i]
+            else:
+                np.matmul(h, p[Wx], out=P[0])
+                P[0] += p[bx]
+            h = layer.forward(P, self.state[l], p[Wh], p[bh] if bh else None)[0]
+            layer.final_state(out=self.state[l])
+        self._h[...] = h
+        self._probs = None
+        self.fed += 1
+
+    @property
+    def logits(self) -> np.ndarray:
+        np.matmul(self._h, self.snapshot.params["Why"], out=self._logits)
+        self._logits += self.snapshot.params["by"]
+        return self._logits[0]
+
+    @property
+    def probs(self) -> np.ndarray:
+        if self._probs is None:
+            self._probs = softmax(self.logits)
+        return self._probs
+
+    @property
+    def hidden(self) -> np.ndarray:
+        """The top layer's h_t, shape (H,)."""
+        return self._h[0].copy()
+
+    def clone(self) -> Predictor:
+        twin = object.__new__(Predictor)
+        twin.__dict__.update(self.__dict__)
+        twin._init_buffers()
+        for mine, theirs in zip(twin.state, self.state, strict=True):
+            mine[...] = theirs
+        twin._h[...] = self._h
+        twin._probs = self._probs
+        return twin

@@ -1,0 +1,306 @@
+"""The training loop: minibatches of BPTT chunks, optimizer steps, validation, progress and snapshots.
+
+It knows nothing of any UI: it takes a `threading.Event` to stop and a callback for progress.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn_tui.checkpoint import Checkpoint
+from rnn_tui.config import ModelConfig, TrainConfig
+from rnn_tui.corpus import BatchStream, Corpus, eval_chunks
+from rnn_tui.errors import ConfigError
+from rnn_tui.model import LN2, CharModel, ParamSnapshot
+from rnn_tui.optim import clip_global_norm_, global_norm, make_optimizer
+
+HISTORY_POINTS = 300  # the loss history never holds more points than this
+MIN_LR = 1e-7
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Everything a reader needs about the training so far; immutable, safe to pass across threads."""
+
+    step: int
+    loss: float  # smoothed training loss, nats per character
+    bpc: float  # the same in bits per character
+    chars_per_sec: float
+    grad_norm: float
+    val_bpc: float | None
+    elapsed: float  # training seconds, pauses excluded
+    lr: float
+    loss_history: tuple[float, ...]
+    snapshot: ParamSnapshot | None
+    state: str  # "training" | "paused" | "stopped" | "error"
+    message: str = ""
+    skipped_steps: int = 0
+
+
+class LossHistory:
+    """A bounded curve of the whole run: when full, neighbouring points merge (each a mean of 2^k steps)."""
+
+    def __init__(self, max_points: int = HISTORY_POINTS) -> None:
+        self.max_points = max_points - max_points % 2
+        self.points: list[float] = []
+        self.per_point = 1
+        self._sum = 0.0
+        self._count = 0
+
+    def add(self, loss: float) -> None:
+        self._sum += loss
+        self._count += 1
+        if self._count == self.per_point:
+            self.points.append(self._sum / self._count)
+            self._sum, self._count = 0.0, 0
+            if len(self.points) >= self.max_points:
+                p = self.points
+                self.points = [(p[i] + p[i + 1]) / 2 for i in range(0, len(p), 2)]
+                self.per_point *= 2
+
+    def values(self) -> tuple[float, ...]:
+        return tuple(self.points)
+
+
+class Trainer:
+    """Owns a model, its optimizer and the data stream; steps until told to stop."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        checkpoint: Checkpoint | None = None,
+        batches=None,
+    ) -> None:
+        """`batches` replaces the BPTT stream through the corpus (a lesson's fixed windows)."""
+        if model_config.vocab_size != len(corpus.vocab):
+            raise ConfigError(
+                f"the model expects {model_config.vocab_size} characters, corpus '{corpus.name}' has {len(corpus.vocab)}"
+            )
+        self.corpus = corpus
+        self.model_config = model_config
+        self.train_config = train_config
+        params = checkpoint.params if checkpoint is not None else None
+        self.model = CharModel(model_config, seed=train_config.seed, params=params)
+        self.optimizer = make_optimizer(train_config.optimizer, self.model.params, train_config.lr)
+        self.step = 0
+        if checkpoint is not None:
+            self.step = checkpoint.step
+            if checkpoint.optimizer_state and (
+                checkpoint.train_config is None
+                or checkpoint.train_config.optimizer == train_config.optimizer
+            ):
+                self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        self.train_ids, self.val_ids = corpus.split(train_config.val_fraction)
+        self.stream = batches or BatchStream(self.train_ids, train_config.batch, train_config.seq_len)
+        self.carry_state = getattr(self.stream, "carry_state", True)
+        self.state = self.model.zero_state(train_config.batch)
+        self._zero_state = self.model.zero_state(train_config.batch)
+        self.history = LossHistory()
+        self.smoothed_loss = math.log(len(corpus.vocab))
+        self.last_loss = self.smoothed_loss
+        self.grad_norm = 0.0
+        self.val_bpc: float | None = None
+        self.skipped_steps = 0
+        self.message = ""
+        self.elapsed = 0.0
+        self._lock = threading.RLock()  # held for a whole step: readers never see half an update
+        self._running = threading.Event()
+        self._running.set()
+        self._pending_steps = 0
+        self._pending_lr: float | None = None
+        self._good = self.model.snapshot(corpus.vocab, self.step)  # last known-finite parameters
+
+    # -- thread-safe controls ----------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def step_once(self) -> None:
+        """Ask for one training step while paused."""
+        with self._lock:
+            self._pending_steps += 1  # the paused loop polls for it every 50 ms
+
+    def set_lr(self, lr: float) -> None:
+        TrainConfig(lr=lr)  # validates the range
+        with self._lock:
+            self._pending_lr = lr
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.lr
+
+    # -- one step ----------------------------------------------------------------------------
+    def train_step(self) -> float:
+        """One minibatch: forward, BPTT, clip, update. A non-finite loss or gradient is rolled back."""
+        with self._lock:
+            if self._pending_lr is not None:
+                self.optimizer.lr, self._pending_lr = self._pending_lr, None
+            inputs, targets = self.stream.next()
+            state = self.state if self.carry_state else self._zero_state
+            loss, final = self.model.loss_and_grads(inputs, targets, state)
+            norm = global_norm(self.model.grads)
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                self._diverged(loss)
+                return loss
+            clip_global_norm_(self.model.grads, self.train_config.clip, norm)
+            self.optimizer.step(self.model.grads)
+            self.state = final
+            self.step += 1
+            self.grad_norm = norm
+            self.last_loss = loss
+            self.smoothed_loss = loss if self.step == 1 else 0.98 * self.smoothed_loss + 0.02 * loss
+            self.history.add(loss)
+            return loss
+
+    def _diverged(self, loss: float) -> None:
+        """Restore the last good parameters, clear the optimizer's moments, halve the learning rate."""
+        self.skipped_steps += 1
+        for name, value in self._good.params.items():
+            self.model.params[name][...] = value
+        for v in self.optimizer.state.values():
+            v.fill(0.0)
+        self.optimizer.t = 0
+        self.optimizer.lr = max(self.optimizer.lr / 2, MIN_LR)
+        self.state = self.model.zero_state(self.train_config.batch)
+        self.message = (
+            f"diverged at step {self.step} (loss {loss}): rolled back to step {self._good.step}, "
+            f"learning rate lowered to {self.optimizer.lr:.3g}"
+        )
+
+    # -- evaluation, snapshots ---------------------------------------------------------------
+    def validate(self, max_chars: int | None = 20_000) -> float:
+        """Bits per character on (the start of) the validation split, from a zero state."""
+        ids = self.val_ids if max_chars is None else self.val_ids[: max_chars + 1]
+        total, count = 0.0, 0
+        with self._lock:
+            state = None
+            for inputs, targets in eval_chunks(ids, self.train_config.batch, self.train_config.seq_len):
+                if state is None or state[0].shape[-2] != inputs.shape[1]:
+                    state = self.model.zero_state(inputs.shape[1])
+                loss, state = self.model.loss(inputs, targets, state)
+                total += loss * inputs.size
+                count += inputs.size
+        if count == 0:
+            return float("nan")
+        self.val_bpc = total / count / LN2
+        return self.val_bpc
+
+    def snapshot(self) -> ParamSnapshot:
+        """An immutable copy of the parameters; also remembered as the rollback point if finite."""
+        with self._lock:
+            snap = self.model.snapshot(self.corpus.vocab, self.step)
+        if all(np.isfinite(v).all() for v in snap.params.values()):
+            self._good = snap
+        return snap
+
+    def to_checkpoint(self) -> Checkpoint:
+        with self._lock:
+            return Checkpoint(
+                model_config=self.model_config,
+                vocab=self.corpus.vocab,
+                params={k: v.copy() for k, v in self.model.params.items()},
+                train_config=self.train_config.with_(lr=self.optimizer.lr),
+                step=self.step,
+                corpus=self.corpus.name,
+                seed=self.train_config.seed,
+                optimizer_state=self.optimizer.state_dict(),
+            )
+
+    def progress(self, state: str, snapshot: ParamSnapshot | None, chars_per_sec: float) -> Progress:
+        return Progress(
+            step=self.step,
+            loss=self.smoothed_loss,
+            bpc=self.smoothed_loss / LN2,
+            chars_per_sec=chars_per_sec,
+            grad_norm=self.grad_norm,
+            val_bpc=self.val_bpc,
+            elapsed=self.elapsed,
+            lr=self.optimizer.lr,
+            loss_history=self.history.values(),
+            snapshot=snapshot,
+            state=state,
+            message=self.message,
+            skipped_steps=self.skipped_steps,
+        )
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(
+        self,
+        stop: threading.Event,
+        on_progress: Callable[[Progress], None] | None = None,
+        *,
+        steps: int | None = None,
+        seconds: float | None = None,
+        interval: float = 0.1,
+        val_interval: float = 5.0,
+        val_chars: int | None = 20_000,
+    ) -> Progress:
+        """Train until `stop` is set, `steps` more steps are done or `seconds` of training pass.
+
+        Progress (with a fresh snapshot) is published every `interval` seconds, by time rather
+        than by step count, and validation runs every `val_interval` seconds.
+        """
+        chars_per_step = self.train_config.batch * self.train_config.seq_len
+        target_step = None if steps is None else self.step + steps
+        rate, window_chars, window_t = 0.0, 0, 0.0
+        last_publish = last_val = time.perf_counter()
+        was_paused = None
+
+        def publish(state: str) -> None:
+            if on_progress is not None:
+                on_progress(self.progress(state, self.snapshot(), rate))
+
+        while not stop.is_set():
+            if target_step is not None and self.step >= target_step:
+                break
+            if seconds is not None and self.elapsed >= seconds:
+                break
+            if not self._running.is_set():
+                with self._lock:
+                    single = self._pending_steps > 0
+                    if single:
+                        self._pending_steps -= 1
+                if not single:
+                    if was_paused is not True:
+                        publish("paused")
+                        was_paused = True
+                    self._running.wait(0.05)
+                    continue
+            t0 = time.perf_counter()
+            self.train_step()
+            dt = time.perf_counter() - t0
+            self.elapsed += dt
+            window_chars += chars_per_step
+            window_t += dt
+            now = time.perf_counter()
+            if window_t >= 0.5:  # throughput over the last half second of training
+                rate, window_chars, window_t = window_chars / window_t, 0, 0.0
+            elif rate == 0.0:
+                rate = window_chars / window_t
+            if val_interval and now - last_val >= val_interval:
+                self.validate(val_chars)
+                last_val = time.perf_counter()
+            paused = not self._running.is_set()
+            if now - last_publish >= interval or paused:
+                publish("paused" if paused else "training")
+                last_publish, was_paused = now, paused
+        if val_interval:
+            self.validate(val_chars)
+        final = self.progress("stopped", self.snapshot(), rate)
+        if on_progress is not None:
+            on_progress(final)
+        return final

@@ -1,0 +1,375 @@
+"""The engine's math: gradients, sanity numbers, determinism, optimizers, trainer and predictor."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from rnn_tui.cells import RECURRENCES
+from rnn_tui.config import CELLS, ModelConfig, TrainConfig
+from rnn_tui.corpus import load_corpus
+from rnn_tui.errors import ConfigError
+from rnn_tui.gradcheck import (
+    TOLERANCE,
+    check_model,
+    numeric_gradient,
+    relative_error,
+    standard_cases,
+)
+from rnn_tui.model import CharModel
+from rnn_tui.optim import clip_global_norm_, global_norm, make_optimizer
+from rnn_tui.predict import Predictor, softmax
+from rnn_tui.presets import PRESETS, lesson_accuracy, lesson_batches, preset_configs
+from rnn_tui.trainer import LossHistory, Trainer
+
+CASES = list(standard_cases())
+
+
+@pytest.mark.parametrize("case,config", CASES, ids=[c for c, _ in CASES])
+def test_gradients_match_finite_differences(case, config):
+    errors = check_model(config, seed=1)
+    # every parameter tensor and the initial state of every layer is checked
+    assert set(errors) == set(config.param_shapes()) | {f"state0[{l}]" for l in range(config.layers)}
+    bad = {k: v for k, v in errors.items() if not v < TOLERANCE}
+    assert not bad, f"{case}: {bad}"
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_gradients_with_lesson_mask(cell):
+    """Targets < 0 do not count (lessons score the last step only): the gradient must agree."""
+    config = ModelConfig(vocab_size=5, cell=cell, hidden=3)
+    model = CharModel(config, seed=2, dtype=np.float64)
+    rng = np.random.default_rng(3)
+    inputs = rng.integers(0, 5, size=(4, 2))
+    targets = np.full((4, 2), -1)
+    targets[-1] = [1, 4]
+    state = model.zero_state(2)
+    model.loss_and_grads(inputs, targets, state)
+    for name, value in model.params.items():
+        analytic = model.grads[name].copy()
+        numeric = numeric_gradient(lambda: model.loss(inputs, targets, state)[0], value)
+        assert relative_error(analytic, numeric) < TOLERANCE, name
+
+
+def test_gradient_check_catches_a_wrong_gradient():
+    """The reference must decide: a deliberately broken backward pass fails the check."""
+    config = ModelConfig(vocab_size=5, cell="rnn", hidden=4)
+    original = RECURRENCES["rnn"].backward
+
+    def broken(self, dhs, Wh, dWh, dbh=None):
+        dA, dh = original(self, dhs, Wh, dWh, dbh)
+        dWh *= 1.01
+        return dA, dh
+
+    RECURRENCES["rnn"].backward = broken
+    try:
+        errors = check_model(config)
+    finally:
+        RECURRENCES["rnn"].backward = original
+    assert errors["Whh"] > 1e-3
+    assert errors["Wxh"] < TOLERANCE
+
+
+def test_vanilla_cell_is_the_textbook_equation():
+    """h_t = tanh(x_t Wxh + h_{t-1} Whh + bh), y_t = softmax(h_t Why + by), same weights every step."""
+    config = ModelConfig(vocab_size=6, cell="rnn", hidden=5)
+    model = CharModel(config, seed=4, dtype=np.float64)
+    p = model.params
+    ids = [1, 3, 0, 5, 2]
+    h = np.zeros(5)
+    loss = 0.0
+    for t in range(len(ids) - 1):
+        x = np.eye(6)[ids[t]]
+        h = np.tanh(x @ p["Wxh"] + h @ p["Whh"] + p["bh"])
+        y = softmax(h @ p["Why"] + p["by"])
+        loss -= math.log(y[ids[t + 1]])
+    inputs = np.array(ids[:-1])[:, None]
+    targets = np.array(ids[1:])[:, None]
+    got, _ = model.loss(inputs, targets, model.zero_state(1))
+    assert got == pytest.approx(loss / (len(ids) - 1), rel=1e-12)
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_lstm_and_gru_follow_pytorch_equations():
+    """One step of each cell against PyTorch's documented equations, written out plainly."""
+    rng = np.random.default_rng(5)
+    H, B = 3, 2
+    x_proj = rng.standard_normal((1, B, 4 * H))  # x W_ih + b
+    h0, c0 = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    Wh = rng.standard_normal((H, 4 * H))
+    lstm = RECURRENCES["lstm"](H, np.float64)
+    h1 = lstm.forward(x_proj.copy(), np.stack([h0, c0]), Wh)[0]
+    pre = x_proj[0] + h0 @ Wh
+    i, f, g, o = _sig(pre[:, :H]), _sig(pre[:, H : 2 * H]), np.tanh(pre[:, 2 * H : 3 * H]), _sig(pre[:, 3 * H :])
+    c1 = f * c0 + i * g
+    np.testing.assert_allclose(h1, o * np.tanh(c1), rtol=1e-12)
+    np.testing.assert_allclose(lstm.final_state()[1], c1, rtol=1e-12)
+
+    gx = rng.standard_normal((1, B, 3 * H))  # x W_ih + b_ih
+    Wh3, bh = rng.standard_normal((H, 3 * H)), rng.standard_normal(3 * H)
+    gru = RECURRENCES["gru"](H, np.float64)
+    h1 = gru.forward(gx.copy(), h0, Wh3, bh)[0]
+    gh = h0 @ Wh3 + bh
+    r = _sig(gx[0, :, :H] + gh[:, :H])
+    z = _sig(gx[0, :, H : 2 * H] + gh[:, H : 2 * H])
+    n = np.tanh(gx[0, :, 2 * H :] + r * gh[:, 2 * H :])
+    np.testing.assert_allclose(h1, (1 - z) * n + z * h0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gates_are_stable_at_extreme_preactivations(cell):
+    H = 2
+    layer = RECURRENCES[cell](H, np.float32)
+    P = np.array([[[-1e4, 1e4] * (layer.G // 2)]], dtype=np.float32)
+    state0 = np.zeros(layer.state_shape(1), np.float32)
+    bh = np.zeros(layer.G, np.float32)
+    h = layer.forward(P, state0, np.zeros((H, layer.G), np.float32), bh)
+    assert np.all(np.isfinite(h)) and np.all(np.abs(h) <= 1)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("embed", [0, 8])
+def test_untrained_loss_is_about_ln_vocab(cell, embed):
+    config = ModelConfig(vocab_size=40, cell=cell, hidden=32, layers=2, embed=embed)
+    model = CharModel(config, seed=0)
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.integers(0, 40, (16, 8)), rng.integers(0, 40, (16, 8))
+    loss, state = model.loss(inputs, targets, model.zero_state(8))
+    assert loss == pytest.approx(math.log(40), abs=0.05)
+    assert all(s.dtype == np.float32 for s in state)
+    assert all(p.dtype == np.float32 for p in model.params.values())
+
+
+def test_chunk_probabilities_sum_to_one():
+    config = ModelConfig(vocab_size=7, cell="gru", hidden=6)
+    model = CharModel(config, seed=0)
+    inputs = np.zeros((3, 2), dtype=np.int32)
+    model.loss(inputs, inputs, model.zero_state(2))
+    probs = model._ws[(3, 2)].logits
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_chunked_forward_equals_one_long_forward():
+    """Carrying the hidden state from chunk to chunk is exactly one long sequence."""
+    config = ModelConfig(vocab_size=9, cell="lstm", hidden=8, layers=2)
+    model = CharModel(config, seed=0, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 9, (13, 3))
+    whole, _ = model.loss(ids[:-1], ids[1:], model.zero_state(3))
+    state, total = model.zero_state(3), 0.0
+    for a, b in [(0, 5), (5, 12)]:
+        loss, state = model.loss(ids[a:b], ids[a + 1 : b + 1], state)
+        total += loss * (b - a)
+    assert total / 12 == pytest.approx(whole, rel=1e-12)
+
+
+def test_predictor_matches_the_training_forward():
+    """One keystroke at a time gives the same distributions as the batched chunk forward."""
+    config = ModelConfig(vocab_size=5, cell="lstm", hidden=6, layers=2, embed=3)
+    corpus = load_corpus("abcde")
+    model = CharModel(config, seed=7)
+    pred = Predictor(model.snapshot(corpus.vocab))
+    text = "abcdeab"
+    ids = corpus.vocab.encode(text)
+    model.loss(ids[:-1, None], ids[1:, None], model.zero_state(1))
+    chunk_probs = model._ws[(len(ids) - 1, 1)].logits
+    for t, ch in enumerate(text[:-1]):
+        assert pred.feed(ch)
+        np.testing.assert_allclose(pred.probs, chunk_probs[t], rtol=1e-4, atol=1e-6)
+    assert pred.probs.sum() == pytest.approx(1.0)
+
+
+def test_predictor_unknown_chars_top_k_greedy_sample():
+    corpus = load_corpus("abcde")
+    config = ModelConfig(vocab_size=5, cell="rnn", hidden=8)
+    pred = Predictor(CharModel(config, seed=0).snapshot(corpus.vocab))
+    pred.feed_text("ab")
+    before = pred.probs.copy()
+    assert not pred.feed("Z")  # unknown: skipped, state unchanged
+    np.testing.assert_array_equal(pred.probs, before)
+    top = pred.top_k(3)
+    assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
+    assert len(top) == 3 and top[0][1] == pytest.approx(before.max())
+    hidden = pred.hidden.copy()
+    g = pred.greedy(10, stop_at_word_end=False)
+    assert len(g) == 10 and set(g) <= set("abcde")
+    np.testing.assert_array_equal(pred.hidden, hidden)  # greedy does not move the state
+    assert pred.sample(20, temperature=0.8, seed=1) == pred.sample(20, temperature=0.8, seed=1)
+    assert pred.sample(10, temperature=0) == g
+    twin = pred.clone()
+    twin.feed("c")
+    np.testing.assert_array_equal(pred.hidden, hidden)
+
+
+def test_optimizers_reduce_a_quadratic():
+    for name, lr in {"sgd": 0.1, "momentum": 0.02, "adagrad": 0.5, "adam": 0.1}.items():
+        params = {"w": np.array([3.0, -2.0])}
+        opt = make_optimizer(name, params, lr)
+        for _ in range(300):
+            opt.step({"w": 2 * params["w"]})  # gradient of |w|^2
+        assert np.abs(params["w"]).max() < 0.3, name
+
+
+def test_adam_first_step_moves_each_weight_by_lr():
+    params = {"w": np.array([1.0, 1.0])}
+    opt = make_optimizer("adam", params, 0.01)
+    opt.step({"w": np.array([5.0, -0.001])})
+    np.testing.assert_allclose(params["w"], [0.99, 1.01], rtol=1e-5)
+
+
+def test_global_norm_clipping():
+    grads = {"a": np.array([3.0]), "b": np.array([[4.0]])}
+    norm = global_norm(grads)
+    assert norm == 5.0
+    clip_global_norm_(grads, 1.0, norm)
+    assert global_norm(grads) == pytest.approx(1.0)
+    grads = {"a": np.array([0.3])}
+    assert clip_global_norm_(grads, 1.0, 0.3) == 1.0 and grads["a"][0] == 0.3
+
+
+def test_loss_history_stays_bounded_and_keeps_the_whole_curve():
+    h = LossHistory(10)
+    for i in range(1000):
+        h.add(float(i))
+    assert 5 <= len(h.values()) <= 10
+    assert h.values() == tuple(sorted(h.values()))
+    assert h.values()[0] < 100
+
+
+def _tiny_trainer(seed=0, **train):
+    corpus = load_corpus("zen")
+    config = ModelConfig(vocab_size=len(corpus.vocab), cell="rnn", hidden=16)
+    return Trainer(corpus, config, TrainConfig(seq_len=8, batch=4, seed=seed, **train))
+
+
+def test_same_seed_same_loss_curve_bit_for_bit():
+    a, b = _tiny_trainer(3), _tiny_trainer(3)
+    la = [a.train_step() for _ in range(20)]
+    lb = [b.train_step() for _ in range(20)]
+    assert la == lb
+    c = _tiny_trainer(4)
+    assert [c.train_step() for _ in range(20)] != la
+
+
+def test_training_lowers_the_loss_on_zen():
+    trainer = _tiny_trainer(lr=1e-2)
+    first = trainer.validate()
+    for _ in range(300):
+        trainer.train_step()
+    assert trainer.smoothed_loss < math.log(len(trainer.corpus.vocab)) - 1.0
+    assert trainer.validate() < first - 0.5
+
+
+def test_run_publishes_progress_and_stops_on_event():
+    trainer = _tiny_trainer()
+    stop = threading.Event()
+    seen = []
+
+    def on_progress(p):
+        seen.append(p)
+        if len(seen) == 3:
+            stop.set()
+
+    final = trainer.run(stop, on_progress, interval=0.0, val_interval=0)
+    assert final.state == "stopped" and final.step == trainer.step
+    assert all(p.snapshot is not None for p in seen)
+    snap = seen[0].snapshot
+    with pytest.raises(ValueError):
+        snap.params["Whh"][0, 0] = 1.0  # snapshots are read-only copies
+    assert seen[0].snapshot.step < final.step
+
+
+def test_pause_stops_steps_and_step_once_advances_one():
+    trainer = _tiny_trainer()
+    trainer.pause()
+    stop = threading.Event()
+    thread = threading.Thread(target=trainer.run, args=(stop,), kwargs={"val_interval": 0})
+    thread.start()
+    try:
+        threading.Event().wait(0.2)
+        assert trainer.step == 0
+        trainer.step_once()
+        for _ in range(100):
+            if trainer.step == 1:
+                break
+            threading.Event().wait(0.02)
+        threading.Event().wait(0.15)
+        assert trainer.step == 1
+        trainer.resume()
+        for _ in range(100):
+            if trainer.step > 5:
+                break
+            threading.Event().wait(0.02)
+        assert trainer.step > 5
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_divergence_rolls_back_and_lowers_the_learning_rate():
+    trainer = _tiny_trainer()
+    for _ in range(3):
+        trainer.train_step()
+    trainer.snapshot()
+    good = {k: v.copy() for k, v in trainer.model.params.items()}
+    trainer.model.params["Why"][0, 0] = np.nan  # as if an update had blown up
+    lr = trainer.lr
+    trainer.train_step()
+    assert trainer.skipped_steps == 1
+    assert trainer.lr == lr / 2
+    assert "diverged" in trainer.message
+    for k, v in trainer.model.params.items():
+        np.testing.assert_array_equal(v, good[k])
+    assert math.isfinite(trainer.train_step())
+
+
+def test_set_lr_applies_at_the_next_step_and_validates():
+    trainer = _tiny_trainer()
+    trainer.set_lr(0.5)
+    trainer.train_step()
+    assert trainer.lr == 0.5
+    with pytest.raises(ConfigError):
+        trainer.set_lr(-1.0)
+
+
+@pytest.mark.parametrize("name", [n for n, p in PRESETS.items() if p.lesson_inputs])
+def test_tutorial_lessons_reach_full_accuracy_quickly(name):
+    import time
+
+    preset = PRESETS[name]
+    corpus = load_corpus(preset.corpus)
+    model_config, train_config = preset_configs(preset, len(corpus.vocab))
+    assert model_config.hidden == 3 and train_config.lr == 0.01
+    trainer = Trainer(corpus, model_config, train_config, batches=lesson_batches(preset, corpus.vocab))
+    start = time.perf_counter()
+    acc = 0.0
+    while acc < 1.0 and time.perf_counter() - start < 2.0:
+        for _ in range(25):
+            trainer.train_step()
+        acc = lesson_accuracy(Predictor(trainer.snapshot()), preset.lesson_inputs)
+    assert acc == 1.0, f"{name}: {acc:.0%} after {trainer.step} steps"
+
+
+def test_engine_does_not_import_textual():
+    code = (
+        "import sys\n"
+        "import rnn_tui.cells, rnn_tui.model, rnn_tui.optim, rnn_tui.trainer, rnn_tui.predict\n"
+        "import rnn_tui.corpus, rnn_tui.checkpoint, rnn_tui.gradcheck, rnn_tui.presets, rnn_tui.config\n"
+        "import importlib.util\n"
+        "for m in ('rnn_tui.ngram', 'rnn_tui.metrics', 'rnn_tui.series'):\n"
+        "    if importlib.util.find_spec(m): __import__(m)\n"
+        "assert 'textual' not in sys.modules, 'textual imported'\n"
+        "print('clean')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "clean"
