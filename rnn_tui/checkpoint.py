@@ -11,8 +11,10 @@ import secrets
 import stat
 import struct
 import tokenize
+import warnings
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,13 +26,14 @@ from rnn_tui.errors import CheckpointError, ConfigError, CorpusError
 FORMAT_VERSION = 1
 MAX_META_CHARS = 1_000_000  # the JSON `meta` string; a vocabulary of MAX_VOCAB chars needs ~70k
 OPT_PREFIX = "opt."
+MAX_ENTRIES = 1000  # arrays in one file; the largest model with optimizer state has under 100
 
 # What a damaged or hostile archive can raise while numpy and zipfile read it (numpy's header
-# parser lets tokenize.TokenError out).
+# parser lets TypeError and tokenize.TokenError out).
 _READ_ERRORS = (
     ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError,
     NotImplementedError, RuntimeError, struct.error, KeyError, OverflowError, MemoryError,
-    SyntaxError, tokenize.TokenError,
+    SyntaxError, TypeError, tokenize.TokenError,
 )
 
 
@@ -143,25 +146,35 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{where} does not exist") from None
     except OSError as e:
         raise CheckpointError(f"cannot read {where}: {e.strerror or e}") from None
-    with f:  # our handle: np.load leaks its own when the zip directory is corrupt
-        try:
-            if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
-                raise CheckpointError(f"{where} is not an .npz checkpoint (not a zip archive)")
-            f.seek(0)
-            with np.load(f, allow_pickle=False) as npz:
-                return _read(npz, where)
-        except CheckpointError:
-            raise
-        except _READ_ERRORS as e:
-            if isinstance(e, ValueError) and "pickle" in str(e):
-                raise CheckpointError(f"{where} contains a pickled object array; refusing to load it") from None
-            detail = " ".join(str(e).split())[:200]
-            raise CheckpointError(f"{where} is truncated or corrupt ({type(e).__name__}: {detail})") from None
+    with f:  # our own handle: np.load leaks the one it opens when the zip directory is corrupt
+        if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+            raise CheckpointError(f"{where} is not an .npz checkpoint (not a zip archive)")
+        f.seek(0)
+        with _reading(where):
+            npz = np.load(f, allow_pickle=False)
+        with npz:
+            return _read(npz, where)
+
+
+@contextlib.contextmanager
+def _reading(where: str) -> Iterator[None]:
+    """Turn what numpy and zipfile raise on damaged bytes into one CheckpointError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's header parser warns about odd literals
+            yield
+    except _READ_ERRORS as e:
+        if isinstance(e, ValueError) and "pickle" in str(e):
+            raise CheckpointError(f"{where} contains a pickled object array; refusing to load it") from None
+        detail = _one_line(str(e))
+        raise CheckpointError(f"{where} is truncated or corrupt ({type(e).__name__}: {detail})") from None
 
 
 def _read(npz, where: str) -> Checkpoint:
     files = list(npz.files)
     members = set(npz.zip.namelist())
+    if len(files) > MAX_ENTRIES:
+        raise CheckpointError(f"{where} holds {len(files)} entries, more than {MAX_ENTRIES}")
     if len(set(files)) != len(files):
         raise CheckpointError(f"{where} holds the same array name twice")
     if "meta" not in files:
@@ -170,7 +183,9 @@ def _read(npz, where: str) -> Checkpoint:
     meta_shape, meta_dtype = headers["meta"]
     if meta_shape != () or meta_dtype.kind != "U" or meta_dtype.itemsize // 4 > MAX_META_CHARS:
         raise CheckpointError(f"{where}: 'meta' must be one JSON string")
-    meta = _parse_meta(str(npz["meta"][()]), where)
+    with _reading(where):
+        text = str(npz["meta"][()])
+    meta = _parse_meta(text, where)
     model = meta["model"]
     shapes = model.param_shapes()
 
@@ -191,8 +206,9 @@ def _read(npz, where: str) -> Checkpoint:
     for name in opt_names:
         _check_opt_header(name[len(OPT_PREFIX):], *headers[name], shapes, biggest, where)
 
-    params = {name: _load_array(npz, name, f"{where}: parameter {name!r}") for name in shapes}
-    opt = {n[len(OPT_PREFIX):]: _load_array(npz, n, f"{where}: optimizer state {n!r}") for n in opt_names}
+    params = {n: _load_array(npz, n, where, f"{where}: parameter {n!r}") for n in shapes}
+    opt = {n[len(OPT_PREFIX):]: _load_array(npz, n, where, f"{where}: optimizer state {n!r}")
+           for n in opt_names}
     return Checkpoint(
         model_config=model, vocab=meta["vocab"], params=params, train_config=meta["train"],
         step=meta["step"], corpus=meta["corpus"], seed=meta["seed"], optimizer_state=opt or None,
@@ -204,7 +220,7 @@ def _header(npz, name: str, members: set[str], where: str) -> tuple[tuple[int, .
     member = name + ".npy"
     if member not in members:
         raise CheckpointError(f"{where} has an entry {name!r} that is not an array")
-    with npz.zip.open(member) as f:
+    with _reading(where), npz.zip.open(member) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
             shape, _, dtype = np.lib.format.read_array_header_1_0(f)
@@ -234,8 +250,9 @@ def _check_opt_header(key, shape, dtype, shapes, biggest, where) -> None:
         raise CheckpointError(f"{what} is larger than any parameter ({shape})")
 
 
-def _load_array(npz, name: str, what: str) -> np.ndarray:
-    a = npz[name]
+def _load_array(npz, name: str, where: str, what: str) -> np.ndarray:
+    with _reading(where):
+        a = npz[name]
     if a.dtype.kind == "f":
         _check_finite(what, a)
         a = np.asarray(a, dtype=np.float32, order="C")
@@ -245,6 +262,12 @@ def _load_array(npz, name: str, what: str) -> np.ndarray:
     if (a < 0).any():
         raise CheckpointError(f"{what} is negative (or too large)")
     return a
+
+
+def _one_line(text: str) -> str:
+    """At most 200 printable characters on one line: nothing in a file can inject escapes."""
+    text = " ".join(text.split())[:200]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _parse_meta(text: str, where: str) -> dict:
@@ -257,7 +280,8 @@ def _parse_meta(text: str, where: str) -> dict:
     version = meta.get("format_version")
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise CheckpointError(
-            f"{where} has format version {version!r}; this rnn-tui reads version {FORMAT_VERSION}"
+            f"{where} has format version {_one_line(repr(version))}; "
+            f"this rnn-tui reads version {FORMAT_VERSION}"
         )
     try:
         if not isinstance(meta.get("model"), dict):
@@ -268,7 +292,7 @@ def _parse_meta(text: str, where: str) -> dict:
             raise ConfigError("train settings are not an object")
         train = TrainConfig.from_dict(train) if train is not None else None
     except (ConfigError, TypeError) as e:
-        raise CheckpointError(f"{where} has invalid settings: {e}") from None
+        raise CheckpointError(f"{where} has invalid settings: {_one_line(str(e))}") from None
     chars = meta.get("vocab")
     if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
         raise CheckpointError(f"{where}: vocabulary must be a list of single characters")
@@ -285,7 +309,8 @@ def _parse_meta(text: str, where: str) -> dict:
     for key in ("step", "seed"):
         value = meta.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise CheckpointError(f"{where}: {key} must be a whole number >= 0 (got {value!r})")
+            got = _one_line(repr(value))
+            raise CheckpointError(f"{where}: {key} must be a whole number >= 0 (got {got})")
     corpus = meta.get("corpus", "")
     if not isinstance(corpus, str):
         raise CheckpointError(f"{where}: corpus name must be a string")

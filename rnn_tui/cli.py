@@ -10,6 +10,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import importlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
@@ -268,8 +269,9 @@ def cmd_sample(args) -> int:
 @command("gradcheck")
 def cmd_gradcheck(args) -> int:
     from rnn_tui.gradcheck import TOLERANCE, run_all
+    from rnn_tui.series import series_gradcheck
 
-    results = run_all(seed=args.seed)
+    results = run_all(seed=args.seed) + series_gradcheck(seed=args.seed)
     ok = all(r.ok for r in results)
     if args.json:
         _print_json({
@@ -350,12 +352,20 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("presets", help="list the named presets and lessons")
     p.add_argument("--json", action="store_true")
 
-    for extra in EXTRA_PARSERS:
-        extra(sub)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
     return parser
 
 
-EXTRA_PARSERS: list[Callable] = []  # later modules (eval, compare, bench, series, serve) add theirs
+# Modules that add their own subcommands: each has `register(subparsers)`, which adds a parser and
+# `set_defaults(run=function)`. They must import nothing heavy at module level (start-up time).
+SUBCOMMAND_MODULES = ("rnn_tui.lab_cli", "rnn_tui.series_cli", "rnn_tui.bench", "rnn_tui.serve")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -366,10 +376,14 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "app")
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        run = getattr(args, "run", None) or COMMANDS[args.command]
+        return run(args)
     except RnnTuiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rnn-tui ... | head`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -19,12 +19,12 @@ MAX_SEQ_LEN = 1024
 MAX_BATCH = 1024
 
 
-def _check_int(name: str, value: object, lo: int, hi: int) -> None:
+def check_int(name: str, value: object, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ConfigError(f"{name} must be a whole number from {lo} to {hi} (got {value!r})")
 
 
-def _check_float(name: str, value: object, lo: float, hi: float, lo_open: bool = False) -> None:
+def check_float(name: str, value: object, lo: float, hi: float, lo_open: bool = False) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (value > lo if lo_open else value >= lo) and value <= hi
     if not ok:
@@ -32,7 +32,7 @@ def _check_float(name: str, value: object, lo: float, hi: float, lo_open: bool =
         raise ConfigError(f"{name} must be a number in {bracket}{lo:g}, {hi:g}] (got {value!r})")
 
 
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
 
@@ -48,11 +48,11 @@ class ModelConfig:
     embed: int = 0
 
     def __post_init__(self) -> None:
-        _check_int("vocab size", self.vocab_size, 2, MAX_VOCAB)
-        _check_choice("cell", self.cell, CELLS)
-        _check_int("hidden", self.hidden, 1, MAX_HIDDEN)
-        _check_int("layers", self.layers, 1, MAX_LAYERS)
-        _check_int("embed", self.embed, 0, MAX_EMBED)
+        check_int("vocab size", self.vocab_size, 2, MAX_VOCAB)
+        check_choice("cell", self.cell, CELLS)
+        check_int("hidden", self.hidden, 1, MAX_HIDDEN)
+        check_int("layers", self.layers, 1, MAX_LAYERS)
+        check_int("embed", self.embed, 0, MAX_EMBED)
 
     @property
     def input_mode(self) -> str:
@@ -99,7 +99,7 @@ class ModelConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown model settings: {', '.join(repr(k) for k in sorted(map(str, unknown)))}")
         return cls(**d)
 
 
@@ -116,13 +116,13 @@ class TrainConfig:
     val_fraction: float = 0.1
 
     def __post_init__(self) -> None:
-        _check_int("seq-len", self.seq_len, 1, MAX_SEQ_LEN)
-        _check_int("batch", self.batch, 1, MAX_BATCH)
-        _check_float("lr", self.lr, 0.0, 10.0, lo_open=True)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_float("clip", self.clip, 0.0, 1e6)
-        _check_int("seed", self.seed, 0, 2**32 - 1)
-        _check_float("val fraction", self.val_fraction, 0.0, 0.5)
+        check_int("seq-len", self.seq_len, 1, MAX_SEQ_LEN)
+        check_int("batch", self.batch, 1, MAX_BATCH)
+        check_float("lr", self.lr, 0.0, 10.0, lo_open=True)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_float("clip", self.clip, 0.0, 1e6)
+        check_int("seed", self.seed, 0, 2**32 - 1)
+        check_float("val fraction", self.val_fraction, 0.0, 0.5)
 
     def to_dict(self) -> dict:
         return asdict(self)

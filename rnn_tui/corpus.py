@@ -22,8 +22,8 @@ import numpy as np
 from rnn_tui.config import MAX_VOCAB
 from rnn_tui.errors import CorpusError
 
-# Files above this size are refused before a single byte is read ("corpus file 'x' is
-# 2.1 GB, more than the 100 MB limit"): the text, its code points and its ids all live in memory.
+# Files above this size are refused before a single byte is read ("corpus file 'x' is 2.1 GB,
+# more than the 100 MB limit"): the text, its code points and its ids all live in memory.
 MAX_CORPUS_BYTES = 100_000_000
 STDLIB_MAX_CHARS = 1_000_000  # the `stdlib` corpus stops at the last whole docstring under this
 
@@ -167,7 +167,7 @@ def _read_text_file(path: str) -> str:
     if not stat.S_ISREG(st.st_mode):
         raise CorpusError(f"{where} is not a regular file")
     if st.st_size > MAX_CORPUS_BYTES:
-        raise CorpusError(f"{where} is {_mb(st.st_size)}, more than the {_mb(MAX_CORPUS_BYTES)} limit")
+        raise CorpusError(f"{where} is {_size(st.st_size)}, more than the {_size(MAX_CORPUS_BYTES)} limit")
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CORPUS_BYTES + 1)
@@ -176,7 +176,7 @@ def _read_text_file(path: str) -> str:
     except OSError as e:
         raise CorpusError(f"cannot read {where}: {e.strerror or e}") from None
     if len(data) > MAX_CORPUS_BYTES:  # it grew after the stat
-        raise CorpusError(f"{where} is more than the {_mb(MAX_CORPUS_BYTES)} limit")
+        raise CorpusError(f"{where} is more than the {_size(MAX_CORPUS_BYTES)} limit")
     skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         text = data[skip:].decode("utf-8")
@@ -199,8 +199,10 @@ def _read_text_file(path: str) -> str:
     return text
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n < 1e9 else f"{n / 1e9:.1f} GB"
+def _size(n: int) -> str:
+    if n >= 1e9:
+        return f"{n / 1e9:.3g} GB"
+    return f"{n / 1e6:.3g} MB" if n >= 1e6 else f"{n:,} bytes"
 
 
 def _builtin_text(name: str) -> str:
@@ -305,9 +307,15 @@ class BatchStream:
         self.batch, self.seq_len = batch, seq_len
         self.transitions = len(ids) - 1
         self._src, self._dst = ids[:-1], ids[1:]
-        starts = np.arange(batch, dtype=np.int64) * self.transitions // batch
-        self._pos = (starts[None, :] + np.arange(seq_len)[:, None]) % self.transitions  # (T, B)
-        self.chunks = 0  # how many chunks have been handed out
+        self._starts = np.arange(batch, dtype=np.int64) * self.transitions // batch
+        self._pos = np.empty((seq_len, batch), dtype=np.int64)  # transition index per (t, b)
+        self.seek(0)
+
+    def seek(self, chunk: int) -> None:
+        """Go to where the stream is after `chunk` calls to next() (e.g. the step of a resume)."""
+        first = (self._starts + chunk * self.seq_len) % self.transitions
+        np.remainder(first[None, :] + np.arange(self.seq_len)[:, None], self.transitions, out=self._pos)
+        self.chunks = chunk  # how many chunks have been handed out
 
     def next(self) -> tuple[np.ndarray, np.ndarray]:
         """inputs, targets: new int32 arrays of shape (seq_len, batch); targets[t] = inputs[t + 1]."""

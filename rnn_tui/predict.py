@@ -51,9 +51,7 @@ class NextCharModel:
 
     def top_k(self, k: int = 10) -> list[tuple[str, float]]:
         p = self.probs
-        k = min(k, p.size)
-        best = np.argpartition(-p, k - 1)[:k]
-        best = best[np.argsort(-p[best], kind="stable")]
+        best = np.argsort(-p, kind="stable")[:k]  # ties in vocabulary order, as metrics ranks them
         return [(self.vocab.chars[i], float(p[i])) for i in best]
 
     def greedy(self, max_len: int = 40, stop_at_word_end: bool = True) -> str:

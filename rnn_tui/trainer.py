@@ -103,6 +103,8 @@ class Trainer:
         self.carry_state = getattr(self.stream, "carry_state", True)
         self.state = self.model.zero_state(train_config.batch)
         self._zero_state = self.model.zero_state(train_config.batch)
+        if checkpoint is not None and checkpoint.optimizer_state:
+            self._restore_position(checkpoint.optimizer_state)
         self.history = LossHistory()
         self.smoothed_loss = math.log(len(corpus.vocab))
         self.last_loss = self.smoothed_loss
@@ -117,6 +119,14 @@ class Trainer:
         self._pending_steps = 0
         self._pending_lr: float | None = None
         self._good = self.model.snapshot(corpus.vocab, self.step)  # last known-finite parameters
+
+    def _restore_position(self, saved: dict) -> None:
+        """Where the stream was and the hidden state it carried, so a resumed run is exact."""
+        if "stream_chunks" in saved and hasattr(self.stream, "seek"):
+            self.stream.seek(int(saved["stream_chunks"]))
+        carried = [saved.get(f"carry.{l}") for l in range(len(self.state))]
+        if all(c is not None and c.shape == s.shape for c, s in zip(carried, self.state, strict=True)):
+            self.state = [np.array(c, dtype=s.dtype) for c, s in zip(carried, self.state, strict=True)]
 
     # -- thread-safe controls ----------------------------------------------------------------
     @property
@@ -217,7 +227,13 @@ class Trainer:
                 step=self.step,
                 corpus=self.corpus.name,
                 seed=self.train_config.seed,
-                optimizer_state=self.optimizer.state_dict(),
+                # Training state for an exact resume: the optimizer's, then the data position
+                # and the hidden state carried into the next chunk.
+                optimizer_state={
+                    **self.optimizer.state_dict(),
+                    "stream_chunks": np.array(getattr(self.stream, "chunks", 0), dtype=np.int64),
+                    **{f"carry.{l}": s for l, s in enumerate(self.state)},
+                },
             )
 
     def progress(self, state: str, snapshot: ParamSnapshot | None, chars_per_sec: float) -> Progress:

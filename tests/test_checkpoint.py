@@ -195,7 +195,8 @@ def test_no_meta(tmp_path):
 @pytest.mark.parametrize(
     "change, pattern",
     [
-        ({"model": {"vocab_size": 4, "cell": "transformer"}}, r"invalid settings: cell must be one of rnn, lstm, gru"),
+        ({"model": {"vocab_size": 4, "cell": "transformer"}},
+         r"invalid settings: cell must be one of rnn, lstm, gru"),
         ({"model": {"vocab_size": 4, "colour": "red"}}, "invalid settings: unknown model settings: colour"),
         ({"model": {"cell": "rnn"}}, "invalid settings: .*vocab_size"),
         ({"train": {"seq_len": 0}}, "invalid settings: seq-len must be a whole number"),
@@ -257,7 +258,8 @@ def test_big_endian_float32_accepted(tmp_path):
 @pytest.mark.parametrize(
     "key, value, pattern",
     [
-        ("opt.m.Whh", np.zeros((3, 3), np.float32), r"'opt.m.Whh' has shape \(3, 3\), expected \(4, 4\) like 'Whh'"),
+        ("opt.m.Whh", np.zeros((3, 3), np.float32),
+         r"'opt.m.Whh' has shape \(3, 3\), expected \(4, 4\) like 'Whh'"),
         ("opt.t", np.zeros(2), "'opt.t' must be a scalar"),
         ("opt.v.by", np.array([1, np.nan, 0, 0], np.float32), "'opt.v.by' contains NaN"),
         ("opt.lr", np.full(17, 0.1), "'opt.lr' is larger than any parameter"),
@@ -277,6 +279,22 @@ def test_duplicate_member_refused(tmp_path):
     with zipfile.ZipFile(path, "a") as zf, pytest.warns(UserWarning, match="Duplicate name"):
         zf.writestr("Whh.npy", npy_header((4, 4)) + bytes(64))
     refused(path, "same array name twice")
+
+
+def test_hostile_text_is_escaped_in_messages(tmp_path):
+    meta, arrays = valid_arrays()
+    meta["model"]["\x1b[2J"] = 1  # a terminal escape as an unknown setting
+    msg = refused(write_npz(tmp_path / "m.npz", meta, arrays), "unknown model settings")
+    assert "\x1b" not in msg and "\\x1b[2J" in msg
+    meta, arrays = valid_arrays()
+    meta["step"] = ["x"] * 10_000
+    assert len(refused(write_npz(tmp_path / "s.npz", meta, arrays), "step must be")) < 400
+
+
+def test_too_many_entries(tmp_path, monkeypatch):
+    monkeypatch.setattr(ckpt_mod, "MAX_ENTRIES", 5)
+    meta, arrays = valid_arrays()
+    refused(write_npz(tmp_path / "m.npz", meta, arrays), "holds 6 entries, more than 5")
 
 
 def test_non_array_member_refused(tmp_path):
@@ -313,7 +331,8 @@ def test_absurd_hidden_in_meta_allocates_nothing(tmp_path):
                "Wxh.npy": npy_header((4, 10**9)), "bh.npy": npy_header((10**9,))}
     path = raw_npz(tmp_path / "huge.npz", members)
     msg = []
-    peak = peak_bytes_while(lambda: msg.append(refused(path, "hidden must be a whole number from 1 to 1024")))
+    pattern = "hidden must be a whole number from 1 to 1024"
+    peak = peak_bytes_while(lambda: msg.append(refused(path, pattern)))
     assert "(got 1000000000)" in msg[0]
     assert peak < 5_000_000
 
@@ -408,7 +427,8 @@ def test_save_overwrites_and_keeps_mode(tmp_path):
 
 
 def current_umask():
-    out = subprocess.run([sys.executable, "-c", "import os; print(os.umask(0))"], capture_output=True, text=True)
+    code = "import os; print(os.umask(0))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return int(out.stdout)
 
 

@@ -81,7 +81,8 @@ def test_gradcheck_command():
     out = run("gradcheck", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["ok"] and len(data["cases"]) == 12
+    assert data["ok"] and len(data["cases"]) == 24
+    assert sum(c["case"].startswith("series ") for c in data["cases"]) == 12
     assert all(c["worst"] < 1e-6 for c in data["cases"])
 
 

@@ -1,6 +1,9 @@
 """Hypothesis: whatever bytes the loaders are given, they load or raise their own error type."""
 
+import io
 import itertools
+import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -96,5 +99,71 @@ def test_mutated_checkpoint_loads_or_checkpoint_error(fuzz_dir, valid_ckpt_bytes
     else:
         assert set(c.params) == set(c.model_config.param_shapes())
         assert all(p.dtype == np.float32 and np.isfinite(p).all() for p in c.params.values())
+    finally:
+        path.unlink()
+
+
+@pytest.fixture(scope="module")
+def valid_members(fuzz_dir, valid_ckpt_bytes):
+    path = fuzz_dir / "members.npz"
+    path.write_bytes(valid_ckpt_bytes)
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def rezip(path, members):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+header_bytes = st.sampled_from(list(b"0123456789'(),:{} -<>fiuUOSVbc?|e\x00\xff\n"))
+member_mutation = st.one_of(
+    mutation,
+    st.tuples(st.just("set"), st.integers(0, 127), header_bytes),  # aim at the .npy header
+    st.tuples(st.just("insert"), st.integers(0, 127), st.binary(min_size=1, max_size=4)),
+)
+
+
+@FUZZ
+@given(data=st.data(), ops=st.lists(member_mutation, min_size=1, max_size=3))
+def test_mutated_array_contents_load_or_checkpoint_error(fuzz_dir, valid_members, data, ops):
+    """Damage inside one .npy member of an intact zip (CRCs valid), reaching numpy's parsers."""
+    name = data.draw(st.sampled_from(sorted(valid_members)))
+    path = fuzz_dir / f"a{next(_names)}.npz"
+    rezip(path, {**valid_members, name: mutate(valid_members[name], ops)})
+    try:
+        load_checkpoint(path)
+    except CheckpointError as e:
+        assert "\n" not in str(e)
+    finally:
+        path.unlink()
+
+
+scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=4)
+json_values = (
+    scalars | st.lists(scalars, max_size=3) | st.dictionaries(st.text(max_size=4), scalars, max_size=2)
+)
+META_KEYS = ["format_version", "model", "train", "vocab", "step", "corpus", "seed"]
+MODEL_KEYS = ["vocab_size", "cell", "hidden", "layers", "embed"]
+
+
+@FUZZ
+@given(
+    meta_changes=st.dictionaries(st.sampled_from(META_KEYS), json_values, max_size=2),
+    model_changes=st.dictionaries(st.sampled_from(MODEL_KEYS), json_values, max_size=2),
+)
+def test_odd_meta_values_load_or_checkpoint_error(fuzz_dir, valid_members, meta_changes, model_changes):
+    meta = json.loads(str(np.lib.format.read_array(io.BytesIO(valid_members["meta.npy"]))))
+    meta["model"].update(model_changes)
+    meta.update(meta_changes)
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.array(json.dumps(meta)))
+    path = fuzz_dir / f"j{next(_names)}.npz"
+    rezip(path, {**valid_members, "meta.npy": buf.getvalue()})
+    try:
+        load_checkpoint(path)
+    except CheckpointError as e:
+        assert "\n" not in str(e)
     finally:
         path.unlink()

@@ -11,6 +11,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.suggester import SuggestionReady
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -31,6 +32,7 @@ from rnn_tui.app.widgets import (
     TypingPanel,
     to_model_text,
 )
+from rnn_tui.app.widgets.prompt import printable_prefix
 from rnn_tui.checkpoint import Checkpoint, save_checkpoint
 from rnn_tui.config import ModelConfig, TrainConfig
 from rnn_tui.corpus import Corpus, load_corpus
@@ -39,6 +41,7 @@ from rnn_tui.trainer import Progress, Trainer
 
 SAMPLE_INTERVAL = 3.0  # seconds between new samples while training
 SAMPLE_CHARS = 160
+PRIME_CHARS = 12  # while nothing is typed, predictions follow the corpus's first characters
 PROMPT_BINDINGS = ctrl_bindings()
 
 
@@ -51,6 +54,7 @@ class RnnTuiApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "rnn-tui"
+    AUTO_FOCUS = ""  # closing a dialog must not move focus into the input (command mode stays)
     BINDINGS = command_bindings()
 
     def __init__(
@@ -89,6 +93,7 @@ class RnnTuiApp(App[int]):
         self._snapshot_step = -1
         self._sample_key: tuple | None = None
         self._last_message = ""
+        self._shown_state = ""
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -101,8 +106,8 @@ class RnnTuiApp(App[int]):
         )
         with Horizontal(id="middle"):
             with Horizontal(id="charts"):
-                yield ProbChart("next char: network", id="net-chart")
-                yield ProbChart("next char: n-gram", id="base-chart")
+                yield ProbChart("network", id="net-chart")
+                yield ProbChart("n-gram", id="base-chart")
             with Vertical(id="side"):
                 yield TypingPanel(id="typing")
                 yield HiddenStrip(id="hidden")
@@ -121,6 +126,7 @@ class RnnTuiApp(App[int]):
         """Replace the trainer (the old worker is cancelled) and start training the new one."""
         trainer = jobs.make_trainer(corpus, model_config, train_config, checkpoint, preset)
         new_corpus = corpus is not self.corpus or self.trainer is None
+        self.session.prime = corpus.text[:PRIME_CHARS]
         self.generation += 1
         self.trainer = trainer
         self.corpus, self.model_config, self.train_config, self.preset = (
@@ -144,7 +150,7 @@ class RnnTuiApp(App[int]):
         )
 
     def on_training_progress(self, message: TrainingProgress) -> None:
-        if message.generation != self.generation or self.run_state == "error":
+        if message.generation != self.generation or self.run_state == "error" or not self.is_running:
             return
         p = self.progress = message.progress
         if p.state != "stopped":
@@ -158,7 +164,7 @@ class RnnTuiApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if event.state != WorkerState.ERROR:
+        if event.state != WorkerState.ERROR or not self.is_running:
             return
         error = worker.error
         text = str(error) if isinstance(error, RnnTuiError) else f"{type(error).__name__}: {error}"
@@ -189,10 +195,11 @@ class RnnTuiApp(App[int]):
         self.post_message(BaselineReady(corpus.name, model, bpc))
 
     def on_baseline_ready(self, message: BaselineReady) -> None:
-        if message.corpus_name != self.corpus.name:
+        if message.corpus_name != self.corpus.name or not self.is_running:
             return
         self.baseline_bpc = message.val_bpc
         self.baseline_note = f"{message.model.order}-gram KN"
+        self.query_one("#base-chart", ProbChart).title = f"{message.model.order}-gram"
         self.session.set_baseline(message.model)
         self._show_training()
         self._show_predictions()
@@ -207,17 +214,13 @@ class RnnTuiApp(App[int]):
     def _complete(self, value: str) -> str:
         """The suggester's question: the completion of `value` (the session follows the input)."""
         self.session.set_text(to_model_text(value))
-        from rnn_tui.app.widgets.prompt import printable_prefix
-
         return printable_prefix(self.session.completion())
 
     def _refresh_suggestion(self) -> None:
         """New weights: show the new completion of the same text as ghost text."""
-        from textual.suggester import SuggestionReady
-
         prompt = self.query_one("#prompt", Prompt)
         if prompt.value:
-            rest = printable_prefix_of(self.session.completion())
+            rest = printable_prefix(self.session.completion())
             prompt.post_message(SuggestionReady(prompt.value, prompt.value + rest))
 
     def on_input_changed(self, event: Prompt.Changed) -> None:
@@ -228,38 +231,38 @@ class RnnTuiApp(App[int]):
 
     def _show_predictions(self) -> None:
         s = self.session
-        self.query_one("#net-chart", ProbChart).show(s.top_k(self.top_k))
+        self.query_one("#net-chart", ProbChart).show(s.top_k(self.top_k), s.context)
         if self.show_baseline:
-            note = "fitting…" if self.baseline_note == "fitting…" else f"baseline {self.baseline_note}"
-            self.query_one("#base-chart", ProbChart).show(
-                s.baseline_top_k(self.top_k), title=f"next char: {self.baseline_note}", note=note)
+            self.query_one("#base-chart", ProbChart).show(s.baseline_top_k(self.top_k), s.context,
+                                                          note=self.baseline_note)
         self.query_one("#typing", TypingPanel).show(s.stats, s.last_unknown)
         self.query_one("#hidden", HiddenStrip).show(s.hidden())
 
     def _tick_sample(self, force: bool = False) -> None:
         """A new sample every few seconds while training, or when the text or settings changed."""
-        if self.session.predictor is None:
+        if not self.is_running or self.session.predictor is None:
             return
-        key = (self.session.text, self._snapshot_step, self.temperature, self.generation)
+        key = (self.session.context, self._snapshot_step, self.temperature, self.generation)
         if not force and self.run_state != "training" and key == self._sample_key:
             return
         self._sample_key = key
-        prime = self.corpus.text[:12]
-        shown, cont = self.session.sample(prime, SAMPLE_CHARS, self.temperature, seed=self._snapshot_step)
-        self.query_one("#sample", SampleLine).show(shown, cont, self.temperature)
+        text = self.session.sample(SAMPLE_CHARS, self.temperature, seed=self._snapshot_step)
+        self.query_one("#sample", SampleLine).show(self.session.context[-40:], text, self.temperature)
 
     def _show_training(self) -> None:
-        self.screen.set_class(self.run_state == "paused", "-paused")
-        self.screen.set_class(self.run_state == "error", "-error")
         self.query_one("#status", StatusLine).show(self.corpus, self.model_config, self.run_state, self.progress)
         self.query_one("#loss", LossPanel).show(self.progress, self.baseline_bpc, self.baseline_note)
-        self.refresh_bindings()
+        if self.run_state != self._shown_state:  # the footer is rebuilt on a bindings refresh
+            self._shown_state = self.run_state
+            self.screen.set_class(self.run_state == "paused", "-paused")
+            self.screen.set_class(self.run_state == "error", "-error")
+            self.refresh_bindings()
 
     # -- commands ----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Dim what cannot be done now: step unless paused, pause in the error state."""
         if action == "step":
-            return None if self.run_state not in ("paused",) else True
+            return self.run_state == "paused"  # hidden while training: it only works paused
         if action == "toggle_pause":
             return None if self.run_state == "error" else True
         return True
@@ -303,9 +306,8 @@ class RnnTuiApp(App[int]):
         self._show_predictions()
         self._tick_sample(force=True)
         same_corpus = new.corpus == self.corpus.name
-        model = new.model if same_corpus else self.model_config  # compared for the current vocab
-        if same_corpus and model == self.model_config and new.train == replace(new.train, lr=new.train.lr) \
-                and replace(new.train, lr=self.train_config.lr) == self.train_config:
+        live_only = replace(new.train, lr=self.train_config.lr) == self.train_config
+        if same_corpus and new.model == self.model_config and live_only:
             if new.train.lr != self.train_config.lr:
                 self.trainer.set_lr(new.train.lr)
                 self.train_config = new.train
@@ -406,9 +408,3 @@ class RnnTuiApp(App[int]):
         for c in COMMANDS:
             if c.action != "quit":  # Textual's own "Quit" is there already and calls action_quit
                 yield SystemCommand(c.label.capitalize(), c.help, getattr(self, f"action_{c.action}"))
-
-
-def printable_prefix_of(text: str) -> str:
-    from rnn_tui.app.widgets.prompt import printable_prefix
-
-    return printable_prefix(text)

@@ -31,7 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("settings", "o", "ctrl+o", "settings", "Settings: corpus, preset, model, training, sampling",
             typing_footer=True),
     Command("save", "s", "ctrl+s", "save", "Save a checkpoint (.npz)", typing_footer=True),
-    Command("load", "l", "ctrl+l", "load", "Load a checkpoint (.npz)"),
+    Command("load", "l", "ctrl+l", "load", "Load a checkpoint (.npz)", footer=False),
     Command("toggle_baseline", "b", "ctrl+g", "n-gram", "Show the n-gram baseline's chart beside the network's"),
     Command("help", "question_mark", "f1", "help", "Help: every key", typing_footer=True),
     Command("quit", "q", "ctrl+q", "quit", "Quit (stops training, restores the terminal)", typing_footer=True),

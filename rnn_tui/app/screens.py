@@ -39,17 +39,16 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box", classes="dialog"):
-            yield Label("rnn-tui: keys", classes="dialog-title")
+            yield Label("rnn-tui: keys  [dim](esc closes)[/]", classes="dialog-title")
             yield Static(
                 Text(
-                    "You start in the input: type, and the chart shows the network's guess for the next "
-                    "character. Commands work while typing on ctrl keys; Escape switches to single keys.",
+                    "Typing (the start): letters type, commands are on ctrl keys. Escape switches to "
+                    "command mode: single keys; i or Enter goes back to typing.",
                     style="dim",
                 ),
                 id="help-intro",
             )
             yield Static(help_table(), id="help-table")
-            yield Label("esc close", classes="dialog-hint")
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -65,8 +64,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.yes} (y)", variant="warning", id="yes")
-                yield Button("Cancel (n)", id="no")
+                yield Button(f"{self.yes} (y)", variant="warning", compact=True, id="yes")
+                yield Button("Cancel (n)", compact=True, id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -81,6 +80,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class PathScreen(ModalScreen[str | None]):
     """Asks for a file path; Enter accepts, Escape cancels."""
 
+    AUTO_FOCUS = "Input"
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, title: str, default: str) -> None:

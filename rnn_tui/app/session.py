@@ -17,7 +17,8 @@ COMPLETION_CHARS = 30  # the ghost text completes a word of at most this many mo
 class PredictionSession:
     """The network's predictor and the baseline's, fed with the user's text; typing counters."""
 
-    def __init__(self) -> None:
+    def __init__(self, prime: str = "") -> None:
+        self.prime = prime  # what the models are fed while nothing is typed (not scored)
         self.text = ""  # model text: real characters (newline, tab), not their glyphs
         self.predictor: Predictor | None = None
         self.baseline: NextCharModel | None = None
@@ -26,8 +27,9 @@ class PredictionSession:
         self.refeeds = 0  # how many times the whole (bounded) text was fed again
 
     @property
-    def vocab(self):
-        return self.predictor.vocab if self.predictor is not None else None
+    def context(self) -> str:
+        """The text the predictions follow: the typed text, or the prime while nothing is typed."""
+        return self.text or self.prime
 
     # -- inputs ------------------------------------------------------------------------------
     def set_snapshot(self, snapshot: ParamSnapshot) -> None:
@@ -39,7 +41,7 @@ class PredictionSession:
         self.baseline = model.clone() if model is not None else None
         if self.baseline is not None:
             self.baseline.reset()
-            self.baseline.feed_text(self.text[-CONTEXT_CHARS:])
+            self.baseline.feed_text(self.text[-CONTEXT_CHARS:] or self.prime)
 
     def set_text(self, text: str) -> None:
         """The input changed: one step per appended character, a bounded re-feed otherwise."""
@@ -48,7 +50,7 @@ class PredictionSession:
         old, self.text = self.text, text
         if self.predictor is None:
             return
-        if text.startswith(old) and len(text) - len(old) <= 4:
+        if old and text.startswith(old) and len(text) - len(old) <= 4:
             for ch in text[len(old) :]:
                 self._feed(ch)
         else:
@@ -61,6 +63,8 @@ class PredictionSession:
         for model in (self.predictor, self.baseline):
             if model is not None:
                 model.reset()
+                if not self.text:
+                    model.feed_text(self.prime)
         for ch in self.text[-CONTEXT_CHARS:]:
             self._feed(ch)
 
@@ -79,7 +83,7 @@ class PredictionSession:
         return self.baseline.top_k(k) if self.baseline is not None else []
 
     def completion(self) -> str:
-        """The network's greedy guess at the rest of the word (after a space: at the next word)."""
+        """The network's greedy guess at the rest of the typed word (after a space: the next word)."""
         if self.predictor is None or not self.text:
             return ""
         return word_completion(self.predictor, COMPLETION_CHARS)
@@ -87,13 +91,6 @@ class PredictionSession:
     def hidden(self):
         return self.predictor.hidden if self.predictor is not None else None
 
-    def sample(self, prime: str, length: int, temperature: float, seed: int) -> tuple[str, str]:
-        """(prime shown, continuation): from the user's text, or from `prime` when nothing is typed."""
-        if self.predictor is None:
-            return "", ""
-        if self.text:
-            return self.text[-40:], self.predictor.sample(length, temperature, seed)
-        model = self.predictor.clone()
-        model.reset()
-        model.feed_text(prime)
-        return prime, model.sample(length, temperature, seed)
+    def sample(self, length: int, temperature: float, seed: int) -> str:
+        """A continuation of the context (no state change); temperature 0 is greedy."""
+        return self.predictor.sample(length, temperature, seed) if self.predictor is not None else ""

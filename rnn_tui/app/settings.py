@@ -121,11 +121,11 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     else:
                         yield Input(str(values[name]), compact=True, id=name)
             yield Static(id="settings-error")
-            yield Label("learning rate, temperature and top-k apply at once; "
-                        "other changes restart training after you confirm", classes="dialog-hint")
+            yield Label("learning rate, temperature, top-k apply at once; other changes restart "
+                        "training", classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Apply (enter)", variant="primary", id="apply")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Apply (enter)", variant="primary", compact=True, id="apply")
+                yield Button("Cancel (esc)", compact=True, id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#corpus", Input).focus()

@@ -3,7 +3,12 @@
 from rnn_tui.app.widgets.chart import ProbChart
 from rnn_tui.app.widgets.hidden import HiddenStrip
 from rnn_tui.app.widgets.loss import LossPanel
-from rnn_tui.app.widgets.prompt import CompletionSuggester, PromptInput, to_input_text, to_model_text
+from rnn_tui.app.widgets.prompt import (
+    CompletionSuggester,
+    PromptInput,
+    to_input_text,
+    to_model_text,
+)
 from rnn_tui.app.widgets.sample import SampleLine
 from rnn_tui.app.widgets.status import StatusLine
 from rnn_tui.app.widgets.typing_panel import TypingPanel

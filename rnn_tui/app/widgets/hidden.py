@@ -18,7 +18,7 @@ def _palette(rgb: tuple[int, int, int]) -> list[Style]:
     styles = []
     for i in range(LEVELS + 1):
         t = i / LEVELS
-        mix = tuple(round(b + (c - b) * t) for b, c in zip(BACKGROUND, rgb))
+        mix = tuple(round(b + (c - b) * t) for b, c in zip(BACKGROUND, rgb, strict=True))
         styles.append(Style(bgcolor=Color.from_rgb(*mix)))
     return styles
 
@@ -42,11 +42,11 @@ class HiddenStrip(Widget):
     def render(self) -> Text:
         h = self.values
         if h is None:
-            return Text("hidden state h_t", style="bold")
+            return Text("hidden h_t", style="bold")
         width, rows = max(self.size.width, 1), max(self.size.height - 1, 1)
         shown = min(len(h), width * rows)
-        text = Text("hidden state h_t", style="bold")
-        text.append(f"  {shown} of {len(h)} units" if shown < len(h) else f"  {len(h)} units", style="dim")
+        text = Text("hidden h_t", style="bold")
+        text.append(f" · {shown} of {len(h)} units" if shown < len(h) else f" · {len(h)} units", style="dim")
         levels = np.minimum(np.abs(np.nan_to_num(h[:shown])) * LEVELS, LEVELS).round().astype(int)
         for i in range(shown):
             if i % width == 0:

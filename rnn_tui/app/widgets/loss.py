@@ -37,10 +37,11 @@ class LossPanel(Horizontal):
         if progress is not None and progress.loss_history != self._history:
             self._history = progress.loss_history
             self.query_one("#spark", Sparkline).data = list(self._history)
-            hi, lo = max(self._history), min(self._history)
-            self.query_one("#spark-range", Static).update(
-                Text(f"{len(self._history)} points · max {hi:.2f} · min {lo:.2f} nats/char", style="dim")
-            )
+            summary = ""
+            if self._history:
+                hi, lo = max(self._history), min(self._history)
+                summary = f"{len(self._history)} points · max {hi:.2f} · min {lo:.2f} nats/char"
+            self.query_one("#spark-range", Static).update(Text(summary, style="dim"))
         numbers = Text()
         if progress is None:
             numbers.append("starting…", style="dim")

@@ -5,12 +5,17 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from rnn_tui.glyphs import visible
+from rnn_tui.glyphs import glyph
+
+
+def readable(text: str) -> str:
+    """Spaces stay spaces (the line wraps at words); newline, tab and control chars get glyphs."""
+    return "".join(ch if ch == " " else glyph(ch) for ch in text)
 
 
 class SampleLine(Static):
     def show(self, prime: str, continuation: str, temperature: float) -> None:
         text = Text(f"sample T={temperature:g} ", style="bold")
-        text.append(visible(prime), style="dim")
-        text.append(visible(continuation))
+        text.append(readable(prime), style="dim underline")
+        text.append(readable(continuation))
         self.update(text)

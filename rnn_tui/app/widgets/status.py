@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
@@ -13,25 +14,31 @@ from rnn_tui.trainer import Progress
 STATE_ICONS = {"training": "▶", "paused": "⏸", "stopped": "■", "error": "✖"}
 
 
+def status_parts(corpus: Corpus, model: ModelConfig, state: str, progress: Progress | None,
+                 short: bool) -> list[str]:
+    name = corpus.name if len(corpus.name) <= 16 else "…" + corpus.name[-15:]
+    chars, v = count(len(corpus.text)), len(corpus.vocab)
+    parts = [f"{name} {chars}ch V{v}" if short else f"{name} · {chars} chars · vocab {v}"]
+    parts.append(model.describe().replace("one-hot", "1-hot").replace(",", "") if short else model.describe())
+    parts.append(f"{STATE_ICONS.get(state, '?')} {state}")
+    if progress is not None:
+        rate = f"{count(progress.chars_per_sec)} c/s" if short else f"{count(progress.chars_per_sec)} chars/s"
+        parts += [f"step {progress.step:,}", rate, duration(progress.elapsed)]
+    return parts
+
+
 class StatusLine(Static):
-    """One line; its CSS class (-training, -paused, -error) colours the state."""
+    """One line, shortened to fit; its CSS class (-training, -paused, -error) colours it."""
 
     def show(self, corpus: Corpus, model: ModelConfig, state: str, progress: Progress | None) -> None:
         for name in STATE_ICONS:
             self.set_class(state == name, f"-{name}")
-        name = corpus.name if len(corpus.name) <= 16 else "…" + corpus.name[-15:]
-        text = Text()
-        text.append(f" {name}", style="bold")
-        text.append(f" {count(len(corpus.text))} chars V{len(corpus.vocab)}")
-        text.append(" │ ", style="dim")
-        text.append(model.describe())
-        text.append(" │ ", style="dim")
-        text.append(f"{STATE_ICONS.get(state, '?')} {state}", style="bold")
-        if progress is not None:
-            text.append(" │ ", style="dim")
-            text.append(f"step {progress.step:,}")
-            text.append(" │ ", style="dim")
-            text.append(f"{count(progress.chars_per_sec)} ch/s")
-            text.append(" │ ", style="dim")
-            text.append(duration(progress.elapsed))
+        parts = status_parts(corpus, model, state, progress, short=False)
+        if cell_len(" " + " │ ".join(parts)) > self.size.width:
+            parts = status_parts(corpus, model, state, progress, short=True)
+        text = Text(" ")
+        for i, part in enumerate(parts):
+            if i:
+                text.append(" │ ", style="dim")
+            text.append(part, style="bold" if i in (0, 2) else "")
         self.update(text)

@@ -13,10 +13,13 @@ from rnn_tui.metrics import TypingStats
 class TypingPanel(Static):
     def show(self, stats: TypingStats, unknown: str | None) -> None:
         text = Text("your typing", style="bold")
-        text.append(f"  {stats.total} chars\n" if stats.total else "  type to score the model\n", style="dim")
-        text.append(f"top-1 {stats.top1:>3} {rate(stats.top1_rate):>4}   ")
-        text.append(f"top-3 {stats.top3:>3} {rate(stats.top3_rate):>4}\n")
-        text.append(f"bits/char {bpc(stats.bpc)}")
+        text.append(f" · {stats.total} chars\n", style="dim")
+        text.append("top-1 ", style="dim")
+        text.append(f"{rate(stats.top1_rate):>4}", style="bold")
+        text.append("   top-3 ", style="dim")
+        text.append(f"{rate(stats.top3_rate):>4}\n", style="bold")
+        text.append("bits/char ", style="dim")
+        text.append(bpc(stats.bpc), style="bold")
         if unknown is not None:
             text.append(f"\n{glyph(unknown)!r} not in vocabulary (skipped)", style="italic dim")
         self.update(text)

@@ -1,0 +1,533 @@
+"""`rnn-tui bench`: training throughput (beside PyTorch when it is installed), FLOPs, keystroke latency, start-up.
+
+Every measurement of ours and of PyTorch runs in a worker process of its own, and the two are driven
+one repetition at a time in A B A B order: both see the same machine, and they never share a thread
+pool (in one process PyTorch and NumPy fight over their threads). Numbers are medians of repetitions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+CELLS = ("rnn", "lstm", "gru")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+FULL = {"hidden": (128, 256, 512), "batch": (1, 32, 64), "repeats": 7, "rep_seconds": 0.25}
+QUICK = {"hidden": (256,), "batch": (1, 32), "repeats": 3, "rep_seconds": 0.08}
+FLOPS_FORMULA = (
+    "FLOPs/char = 6*H*(G*H + V): 2 FLOPs a multiply-add, forward (x1) + backward (x2: the input and "
+    "weight gradients) for the recurrent (H x G*H) and output (H x V) matmuls; G = 1 rnn, 4 lstm, "
+    "3 gru; one-hot input is a row lookup; elementwise work is not counted"
+)
+TORCH_HINT = (
+    "PyTorch is not installed here: for the comparison, run the same command from a separate venv "
+    "holding torch and this package (python -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install "
+    "torch -e .); PyTorch is never a dependency of rnn-tui"
+)
+
+
+def flops_per_char(cell: str, hidden: int, vocab: int) -> int:
+    """Model FLOPs of one training character (see FLOPS_FORMULA)."""
+    return 6 * hidden * (GATES[cell] * hidden + vocab)
+
+
+# =============================================================================================
+# Worker side: a process that builds one configuration at a time and times repetitions of it.
+# =============================================================================================
+class _OursCase:
+    """Our engine exactly as the Trainer drives it: loss_and_grads, global norm, clip, Adam."""
+
+    def __init__(self, cell: str, hidden: int, batch: int, seq_len: int, vocab: int) -> None:
+        import numpy as np
+
+        from rnn_tui.config import ModelConfig
+        from rnn_tui.model import CharModel
+        from rnn_tui.optim import clip_global_norm_, global_norm, make_optimizer
+
+        self.model = CharModel(ModelConfig(vocab_size=vocab, cell=cell, hidden=hidden), seed=0)
+        self.opt = make_optimizer("adam", self.model.params, 2e-3)
+        ids = np.random.default_rng(0).integers(0, vocab, (seq_len + 1, batch)).astype(np.int32)
+        self.inputs, self.targets = ids[:-1], ids[1:]
+        self.state = self.model.zero_state(batch)
+        self._norm, self._clip = global_norm, clip_global_norm_
+
+    def step(self) -> None:
+        m = self.model
+        _, self.state = m.loss_and_grads(self.inputs, self.targets, self.state)
+        self._clip(m.grads, 5.0, self._norm(m.grads))
+        self.opt.step(m.grads)
+
+
+class _TorchCase:
+    """The same model in PyTorch: nn.RNN/LSTM/GRU on one-hot input + Linear + cross-entropy + Adam + clip."""
+
+    def __init__(self, cell: str, hidden: int, batch: int, seq_len: int, vocab: int) -> None:
+        import torch
+
+        torch.manual_seed(0)
+        kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+        self.torch, self.cell = torch, cell
+        self.rnn = kind(vocab, hidden)
+        self.out = torch.nn.Linear(hidden, vocab)
+        self.params = list(self.rnn.parameters()) + list(self.out.parameters())
+        self.opt = torch.optim.Adam(self.params, lr=2e-3)
+        g = torch.Generator().manual_seed(0)
+        ids = torch.randint(0, vocab, (seq_len + 1, batch), generator=g)
+        # The one-hot input is built once (in our engine it is a row lookup, free either way).
+        self.x = torch.nn.functional.one_hot(ids[:-1], vocab).float()
+        self.y = ids[1:].reshape(-1)
+        h = torch.zeros(1, batch, hidden)
+        self.state = (h, h.clone()) if cell == "lstm" else h
+        self.hidden = hidden
+
+    def step(self) -> None:
+        torch = self.torch
+        out, state = self.rnn(self.x, self.state)
+        loss = torch.nn.functional.cross_entropy(self.out(out.reshape(-1, self.hidden)), self.y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 5.0)
+        self.opt.step()
+        self.state = tuple(s.detach() for s in state) if self.cell == "lstm" else state.detach()
+
+
+def _time_steps(step, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - t0) / n
+
+
+class _Worker:
+    """What runs inside a worker process: answers one JSON request per input line."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.key: tuple | None = None
+        self.case = None
+        self.n = 1
+        if kind == "torch":
+            import torch
+
+            torch.set_num_threads(int(os.environ.get("RNN_TUI_BENCH_THREADS", "1")))
+
+    def handle(self, req: dict) -> dict:
+        op = req["op"]
+        if op == "info":
+            return self.info()
+        if op == "prepare":  # build the case and warm it up; pick steps per repetition
+            key = tuple(req[k] for k in ("cell", "hidden", "batch", "seq_len", "vocab"))
+            self.case = None  # free the previous configuration first
+            cls = _TorchCase if self.kind == "torch" else _OursCase
+            self.case, self.key = cls(*key), key
+            self.case.step()
+            dt = _time_steps(self.case.step, 2)
+            warm = max(2, int(req["warmup_seconds"] / dt))
+            dt = _time_steps(self.case.step, min(warm, 50))
+            self.n = max(1, round(req["rep_seconds"] / dt))
+            return {"steps_per_rep": self.n}
+        if op == "rep":
+            return {"step_time": _time_steps(self.case.step, self.n)}
+        if op == "matmul":
+            return {"gflops": matmul_gflops(req.get("n", 1024))}
+        if op == "keystroke":
+            return keystroke_latency(req["cell"], req["hidden"], req["vocab"], req.get("prefix", 64))
+        raise ValueError(f"unknown request {op!r}")
+
+    def info(self) -> dict:
+        if self.kind == "torch":
+            import torch
+
+            return {"version": torch.__version__, "threads": torch.get_num_threads()}
+        import numpy as np
+
+        info = {"numpy": np.__version__, "blas": None}
+        try:
+            from threadpoolctl import threadpool_info
+        except ImportError:
+            return info
+        for pool in threadpool_info():
+            if pool.get("user_api") == "blas":
+                info["blas"] = (
+                    f"{pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')} "
+                    f"kernel, {pool.get('num_threads')} thread(s)"
+                )
+        return info
+
+
+def _worker_main(kind: str) -> int:
+    worker = _Worker(kind)
+    for line in sys.stdin:
+        try:
+            reply = worker.handle(json.loads(line))
+        except Exception as exc:  # reported to the parent, which says what failed
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements that run inside our worker (one process, BLAS threads as configured).
+# ---------------------------------------------------------------------------------------------
+def matmul_gflops(n: int = 1024, seconds: float = 0.3) -> float:
+    """The machine's large-matrix float32 matmul rate (GFLOP/s), the median of a few products."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    out = np.empty((n, n), np.float32)
+    np.matmul(a, b, out=out)
+    times, start = [], time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < seconds and len(times) < 15):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / _median(times) / 1e9
+
+
+def keystroke_latency(cell: str, hidden: int, vocab: int, prefix: int = 64) -> dict:
+    """Microseconds for one keystroke (Predictor.feed + .probs) and for re-running a prefix."""
+    import numpy as np
+
+    from rnn_tui.config import ModelConfig
+    from rnn_tui.corpus import Vocab
+    from rnn_tui.model import CharModel
+    from rnn_tui.predict import Predictor
+
+    chars = [chr(c) for c in range(32, 127)][: vocab - 1] + ["\n"]
+    voc = Vocab(chars)
+    model = CharModel(ModelConfig(vocab_size=len(voc), cell=cell, hidden=hidden), seed=0)
+    pred = Predictor(model.snapshot(voc))
+    text = "".join(np.random.default_rng(0).choice(voc.chars, 4096))
+
+    def one_key(i=[0]):  # noqa: B006 -- a counter that walks the text
+        pred.feed(text[i[0] % len(text)])
+        i[0] += 1
+        return pred.probs
+
+    def rerun():
+        pred.reset()
+        pred.feed_text(text[:prefix])
+        return pred.probs
+
+    return {
+        "cell": cell, "hidden": hidden, "vocab": len(voc),
+        "keystroke_us": _median_us(one_key, 2000), "prefix": prefix,
+        "prefix_us": _median_us(rerun, 40),
+    }
+
+
+def _median_us(fn, n: int, repeats: int = 7) -> float:
+    for _ in range(max(1, n // 10)):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        times.append((time.perf_counter() - t0) / n)
+    return _median(times) * 1e6
+
+
+def _median(xs) -> float:
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+# =============================================================================================
+# Parent side: drive the workers, gather rows, print.
+# =============================================================================================
+class WorkerProcess:
+    """A worker process (ours or PyTorch's) and its request/reply pipe."""
+
+    def __init__(self, kind: str, threads: int) -> None:
+        env = dict(os.environ)
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+        env["RNN_TUI_BENCH_THREADS"] = str(threads)
+        self.kind = kind
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rnn_tui.bench", "--worker", kind],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        )
+
+    def ask(self, **req) -> dict:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.kind} worker exited (code {self.proc.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"the {self.kind} worker failed: {reply['error']}")
+        return reply
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@dataclass
+class Row:
+    cell: str
+    hidden: int
+    batch: int
+    seq_len: int
+    vocab: int
+    ours_chars_per_sec: float = 0.0
+    torch_chars_per_sec: float | None = None
+    ratio: float | None = None  # ours / PyTorch throughput
+    flops_per_char: int = 0
+    gflops: float = 0.0  # model FLOPs per second reached by our training
+    fraction_of_matmul: float = 0.0
+    ours_step_ms: list[float] = field(default_factory=list)
+    torch_step_ms: list[float] = field(default_factory=list)
+
+
+def measure_training(configs, ours: WorkerProcess, torch_w: WorkerProcess | None, *, repeats: int,
+                     rep_seconds: float, matmul: float, on_row=None) -> list[Row]:
+    rows = []
+    for cell, hidden, batch, seq_len, vocab in configs:
+        spec = {"cell": cell, "hidden": hidden, "batch": batch, "seq_len": seq_len, "vocab": vocab,
+                "rep_seconds": rep_seconds, "warmup_seconds": max(0.1, rep_seconds)}
+        sides = [ours] + ([torch_w] if torch_w else [])
+        for w in sides:
+            w.ask(op="prepare", **spec)
+        times: dict[str, list[float]] = {w.kind: [] for w in sides}
+        for _ in range(repeats):  # A B A B: each repetition of ours next to one of PyTorch's
+            for w in sides:
+                times[w.kind].append(w.ask(op="rep")["step_time"])
+        row = Row(cell, hidden, batch, seq_len, vocab)
+        chars = batch * seq_len
+        row.ours_chars_per_sec = chars / _median(times["ours"])
+        row.ours_step_ms = [round(t * 1e3, 4) for t in times["ours"]]
+        if torch_w:
+            row.torch_chars_per_sec = chars / _median(times["torch"])
+            row.torch_step_ms = [round(t * 1e3, 4) for t in times["torch"]]
+            row.ratio = row.ours_chars_per_sec / row.torch_chars_per_sec
+        row.flops_per_char = flops_per_char(cell, hidden, vocab)
+        row.gflops = row.flops_per_char * row.ours_chars_per_sec / 1e9
+        row.fraction_of_matmul = row.gflops / matmul if matmul else 0.0
+        rows.append(row)
+        if on_row:
+            on_row(row)
+    return rows
+
+
+def torch_available() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None
+
+
+# -- start-up time -------------------------------------------------------------------------
+def startup_time(timeout: float = 20.0) -> dict:
+    """Seconds from launching `python -m rnn_tui` to its first painted frame (see _first_frame)."""
+    try:
+        from importlib.util import find_spec
+
+        if find_spec("rnn_tui.app") is None or find_spec("textual") is None:
+            return {"seconds": None, "note": "app not available"}
+    except ImportError:
+        return {"seconds": None, "note": "app not available"}
+    return _first_frame(timeout)
+
+
+def _first_frame(timeout: float) -> dict:
+    raise NotImplementedError  # filled in below
+
+
+# -- the command ---------------------------------------------------------------------------
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="measure training speed (beside PyTorch if installed), keystroke latency and start-up",
+        description="Training throughput for rnn/lstm/gru over hidden sizes and batches, model "
+        "FLOPs, keystroke latency and start-up time. Numbers are medians of repetitions; "
+        "ratios to PyTorch come from the same run, alternating repetitions.",
+    )
+    p.add_argument("--quick", action="store_true", help="a short run (under 30 s): hidden 256, batch 1 and 32")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--cells", default=None, help="comma-separated cells (default rnn,lstm,gru)")
+    p.add_argument("--hidden", default=None, help="comma-separated hidden sizes (default 128,256,512)")
+    p.add_argument("--batch", default=None, help="comma-separated batch sizes (default 1,32,64)")
+    p.add_argument("--seq-len", type=int, default=64, help="BPTT length T (default 64)")
+    p.add_argument("--vocab", type=int, default=100, help="vocabulary size (default 100)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS / PyTorch threads (default: OPENBLAS_NUM_THREADS, which rnn-tui sets to 1)")
+    p.add_argument("--repeats", type=int, default=None, help="repetitions per row (default 7, quick 3)")
+    p.add_argument("--rep-seconds", type=float, default=None, help="seconds per repetition")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: train, keystroke, startup")
+    p.set_defaults(run=run)
+
+
+def _ints(text: str | None, default, name: str) -> tuple[int, ...]:
+    from rnn_tui.errors import ConfigError
+
+    if text is None:
+        return tuple(default)
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"--{name} takes comma-separated whole numbers (got {text!r})") from None
+    if not values or min(values) < 1:
+        raise ConfigError(f"--{name} takes comma-separated whole numbers >= 1 (got {text!r})")
+    return values
+
+
+def _options(args) -> dict:
+    from rnn_tui.config import MAX_HIDDEN
+    from rnn_tui.errors import ConfigError
+
+    base = QUICK if args.quick else FULL
+    cells = tuple(c.strip() for c in (args.cells or ",".join(CELLS)).split(",") if c.strip())
+    bad = [c for c in cells if c not in CELLS]
+    if bad or not cells:
+        raise ConfigError(f"--cells takes a comma-separated list of {', '.join(CELLS)} (got {args.cells!r})")
+    hidden = _ints(args.hidden, base["hidden"], "hidden")
+    if max(hidden) > MAX_HIDDEN:
+        raise ConfigError(f"--hidden is at most {MAX_HIDDEN}")
+    batch = _ints(args.batch, base["batch"], "batch")
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if skip - {"train", "keystroke", "startup"}:
+        raise ConfigError(f"--skip takes train, keystroke, startup (got {args.skip!r})")
+    if not 1 <= args.seq_len <= 1024 or not 2 <= args.vocab <= 1000:
+        raise ConfigError("--seq-len is 1-1024 and --vocab 2-1000")
+    threads = args.threads or int(os.environ.get("OPENBLAS_NUM_THREADS", "1") or 1)
+    return {
+        "configs": [(c, h, b, args.seq_len, args.vocab) for c in cells for h in hidden for b in batch],
+        "repeats": args.repeats or base["repeats"],
+        "rep_seconds": args.rep_seconds or base["rep_seconds"],
+        "threads": max(1, threads), "skip": skip,
+    }
+
+
+def machine_info() -> dict:
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.release()}"}
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    opts = _options(args)
+    console = Console(stderr=True, highlight=False)
+    quiet = args.json or not console.is_terminal
+    use_torch = not args.no_torch and "train" not in opts["skip"] and torch_available()
+    started = time.perf_counter()
+    result: dict = {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "command": "rnn-tui " + " ".join(sys.argv[1:] if sys.argv[1:2] == ["bench"] else ["bench"]),
+        "machine": machine_info(), "threads": opts["threads"], "flops_formula": FLOPS_FORMULA,
+    }
+    ours = WorkerProcess("ours", opts["threads"])
+    torch_w = WorkerProcess("torch", opts["threads"]) if use_torch else None
+    try:
+        result["numpy"] = ours.ask(op="info")
+        result["torch"] = torch_w.ask(op="info") if torch_w else None
+        result["matmul_gflops"] = ours.ask(op="matmul", n=1024)["gflops"]
+        rows: list[Row] = []
+        if "train" not in opts["skip"]:
+            def progress(row: Row) -> None:
+                if not quiet:
+                    console.print(f"[dim]{row.cell} {row.hidden} x{row.batch}: "
+                                  f"{row.ours_chars_per_sec:,.0f} chars/s[/]")
+
+            rows = measure_training(opts["configs"], ours, torch_w, repeats=opts["repeats"],
+                                    rep_seconds=opts["rep_seconds"], matmul=result["matmul_gflops"],
+                                    on_row=progress)
+        result["training"] = [asdict(r) for r in rows]
+        result["keystroke"] = []
+        if "keystroke" not in opts["skip"]:
+            for cell in ("rnn", "lstm"):
+                result["keystroke"].append(ours.ask(op="keystroke", cell=cell, hidden=256, vocab=args.vocab))
+    finally:
+        ours.close()
+        if torch_w:
+            torch_w.close()
+    result["startup"] = None if "startup" in opts["skip"] else startup_time()
+    result["seconds"] = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_report(result, use_torch)
+    return 0
+
+
+def print_report(result: dict, with_torch: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    blas = (result.get("numpy") or {}).get("blas") or "BLAS unknown (pip install threadpoolctl)"
+    m = result["machine"]
+    console.print(f"[bold]rnn-tui bench[/]  {result['date']}  {m['cpu']}, {m['cores']} cores, "
+                  f"{result['threads']} thread(s); numpy {result['numpy']['numpy']}, {blas}")
+    console.print(f"float32 matmul 1024^3: {result['matmul_gflops']:.1f} GFLOP/s")
+    if result["training"]:
+        torch = result.get("torch")
+        title = "training throughput: forward + backward + clip + Adam, T={}, vocab {}".format(
+            result["training"][0]["seq_len"], result["training"][0]["vocab"])
+        table = Table(title=title, title_justify="left")
+        for col in ("cell", "hidden", "batch"):
+            table.add_column(col, justify="right" if col != "cell" else "left")
+        table.add_column("ours chars/s", justify="right")
+        if torch:
+            table.add_column(f"PyTorch {torch['version']}", justify="right")
+            table.add_column("ours/PyTorch", justify="right")
+        table.add_column("MFLOP/char", justify="right")
+        table.add_column("GFLOP/s", justify="right")
+        table.add_column("of matmul", justify="right")
+        for r in result["training"]:
+            cells = [r["cell"], str(r["hidden"]), str(r["batch"]), f"{r['ours_chars_per_sec']:,.0f}"]
+            if torch:
+                ratio = r["ratio"]
+                style = "green" if ratio >= 1 else "yellow"
+                cells += [f"{r['torch_chars_per_sec']:,.0f}", f"[{style}]{ratio:.2f}x[/]"]
+            cells += [f"{r['flops_per_char'] / 1e6:.3f}", f"{r['gflops']:.1f}",
+                      f"{r['fraction_of_matmul']:.0%}"]
+            table.add_row(*cells)
+        console.print(table)
+        console.print(f"[dim]{result['flops_formula']}[/]")
+        if not with_torch:
+            console.print(f"[dim]{TORCH_HINT}[/]")
+    for k in result.get("keystroke") or []:
+        console.print(f"keystroke ({k['cell']} {k['hidden']}, vocab {k['vocab']}): "
+                      f"feed + probs {k['keystroke_us']:.1f} us; re-run a {k['prefix']}-char prefix "
+                      f"{k['prefix_us'] / 1e3:.2f} ms")
+    s = result.get("startup")
+    if s is not None:
+        if s.get("seconds") is None:
+            console.print(f"start-up to first frame: {s.get('note', 'not measured')}")
+        else:
+            console.print(f"start-up to first frame: {s['seconds']:.2f} s ({s.get('note', '')})")
+    console.print(f"[dim]benchmark took {result['seconds']:.1f} s[/]")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        raise SystemExit(_worker_main(sys.argv[2]))
+    raise SystemExit("usage: rnn-tui bench (this module's own entry point is for its workers)")

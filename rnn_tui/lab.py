@@ -1,0 +1,63 @@
+"""The type-ahead lab: the network and the n-gram baseline measured the same way on the same text."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+from rnn_tui.corpus import Corpus
+from rnn_tui.metrics import EvalReport, evaluate
+from rnn_tui.ngram import DEFAULT_ORDER, NgramModel
+
+DEFAULT_EVAL_CHARS = 20_000  # the char-by-char walk (with word completions) costs ~0.1-0.2 ms a char
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One held-out text, each model's report on it, and how long each took to build."""
+
+    corpus: str
+    chars: int
+    reports: dict[str, EvalReport]  # model label -> report
+    build_seconds: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {
+            "corpus": self.corpus,
+            "chars": self.chars,
+            "models": {
+                label: {**asdict(r), "topk": {str(k): v for k, v in r.topk.items()},
+                        "build_seconds": self.build_seconds.get(label)}
+                for label, r in self.reports.items()
+            },
+        }
+
+
+def held_out_text(corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = DEFAULT_EVAL_CHARS) -> str:
+    """The start of the validation split (the corpus's last `val_fraction`) as text."""
+    _, val_ids = corpus.split(val_fraction)
+    text = corpus.vocab.decode(val_ids)
+    return text if max_chars is None else text[:max_chars]
+
+
+def fit_baseline(corpus: Corpus, vocab, order: int = DEFAULT_ORDER, val_fraction: float = 0.1) -> NgramModel:
+    """Interpolated Kneser-Ney on the training split, over the network's vocabulary."""
+    train_ids, _ = corpus.split(val_fraction)
+    return NgramModel.fit(corpus.vocab.decode(train_ids), order=order, vocab=vocab)
+
+
+def compare(corpus: Corpus, models: dict, text: str, build_seconds: dict[str, float] | None = None) -> Comparison:
+    """Evaluate every model (label -> next-char model) on `text` with the same metrics."""
+    reports = {}
+    for label, model in models.items():
+        model.reset()
+        reports[label] = evaluate(model, text)
+        model.reset()
+    return Comparison(corpus.name, len(text), reports, dict(build_seconds or {}))
+
+
+def timed(fn, *args, **kwargs):
+    """(result, seconds) of one call."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start

@@ -1,0 +1,406 @@
+"""The playground driven through Textual's pilot: every binding and flow of the main screen.
+
+Tiny models (hidden 16, batch 4, BPTT 8) keep the training thread from starving the pilot.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from rnn_tui.app import RnnTuiApp
+from rnn_tui.app.commands import COMMANDS
+from rnn_tui.app.screens import ConfirmScreen, HelpScreen, PathScreen
+from rnn_tui.app.settings import SettingsScreen
+from rnn_tui.app.widgets import LossPanel, ProbChart, PromptInput, StatusLine
+from rnn_tui.checkpoint import save_checkpoint
+from rnn_tui.config import ModelConfig, TrainConfig
+from rnn_tui.corpus import load_corpus
+from rnn_tui.trainer import Trainer
+
+SIZE = (80, 24)
+pytestmark = pytest.mark.asyncio
+
+
+def make_app(paused: bool = True, corpus: str = "zen", **kw) -> RnnTuiApp:
+    c = load_corpus(corpus)
+    model = ModelConfig(len(c.vocab), cell="rnn", hidden=16)
+    train = TrainConfig(seq_len=8, batch=4, lr=0.01)
+    return RnnTuiApp(c, model, train, start_paused=paused, **kw)
+
+
+async def until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
+    """Wait for a condition on the app's state (never a fixed sleep)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def chart_rows(app: RnnTuiApp, which: str = "#net-chart") -> list[tuple[str, float]]:
+    return list(app.query_one(which, ProbChart).rows)
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
+
+
+async def test_chart_shows_top_k_probabilities_that_change_with_typing():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        rows = chart_rows(app)
+        assert len(rows) == 10
+        assert 0 < sum(p for _, p in rows) <= 1 + 1e-9
+        assert [p for _, p in rows] == sorted((p for _, p in rows), reverse=True)
+        await type_text(pilot, "Beau")
+        after = chart_rows(app)
+        assert after != rows and sum(p for _, p in after) <= 1 + 1e-9
+        assert app.session.text == "Beau" and app.session.stats.total == 4
+        assert app.query_one("#prompt", PromptInput).value == "Beau"
+
+
+async def test_space_types_while_typing_and_pauses_in_command_mode():
+    app = make_app()  # paused: with a busy training thread every pilot key press waits ~1 s
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "a b")
+        assert app.query_one("#prompt", PromptInput).value == "a b"
+        assert app.run_state == "paused"
+        await pilot.press("escape")
+        assert app.focused is None
+        await pilot.press("space")
+        assert app.run_state == "training" and not app.trainer.paused
+        await pilot.press("space")
+        assert app.run_state == "paused" and app.trainer.paused
+        await pilot.press("i")
+        assert app.focused is app.query_one("#prompt")
+
+
+async def test_sparkline_gets_points_while_training():
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one("#loss", LossPanel)
+        await until(pilot, lambda: panel.points >= 3, what="loss points")
+        assert len(app.query_one("#spark").data) == panel.points
+        assert app.progress.step > 0
+        assert "train" in str(app.query_one("#loss-numbers").render())
+
+
+async def test_pause_really_stops_steps_and_n_steps_once():
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.progress.step > 0, what="training")
+        await pilot.press("ctrl+t")  # pause while typing
+        assert app.run_state == "paused"
+        await pilot.pause(0.3)  # a step in flight finishes
+        step = app.trainer.step
+        await pilot.pause(0.5)
+        assert app.trainer.step == step
+        await pilot.press("escape", "n")
+        await until(pilot, lambda: app.trainer.step == step + 1, what="one step")
+        await until(pilot, lambda: app.progress.step == step + 1, what="the step's progress")
+        await pilot.pause(0.3)
+        assert app.trainer.step == step + 1
+        await pilot.press("ctrl+n")  # the ctrl key works in command mode too
+        await until(pilot, lambda: app.trainer.step == step + 2, what="a second step")
+
+
+async def test_step_is_refused_while_training():
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_step()
+        await pilot.pause()
+        assert any("paused" in n.message for n in app._notifications)
+
+
+async def test_settings_change_the_model_after_confirmation():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, SettingsScreen)
+        app.screen.query_one("#hidden").value = "24"
+        app.screen.query_one("#cell").value = "gru"
+        app.screen.query_one("#temperature").value = "0.5"
+        await pilot.press("ctrl+s")  # apply
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        assert app.model_config.cell == "gru" and app.model_config.hidden == 24
+        assert app.trainer.model_config.hidden == 24
+        assert app.session.hidden().shape == (24,)
+        assert app.temperature == 0.5
+        assert "gru 24" in str(app.query_one("#status", StatusLine).render())
+
+
+async def test_settings_cancelled_confirmation_keeps_the_model():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        trainer = app.trainer
+        await pilot.press("ctrl+o")
+        app.screen.query_one("#layers").value = "2"
+        await pilot.press("ctrl+s", "n")
+        assert app.trainer is trainer and app.model_config.layers == 1
+
+
+async def test_settings_refuse_bad_values_with_a_clear_message():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        screen = app.screen
+        for field, value, words in [
+            ("hidden", "0", "hidden must be a whole number from 1 to 1024"),
+            ("hidden", "abc", "hidden must be a whole number"),
+            ("lr", "-1", "lr must be a number in (0, 10]"),
+            ("temperature", "-2", "temperature must be in [0, 10]"),
+            ("corpus", "/no/such/file.txt", "no corpus file '/no/such/file.txt'"),
+        ]:
+            old = screen.query_one(f"#{field}").value
+            screen.query_one(f"#{field}").value = value
+            await pilot.press("ctrl+s")
+            assert app.screen is screen
+            assert words in str(screen.query_one("#settings-error").render())
+            screen.query_one(f"#{field}").value = old
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SettingsScreen)
+
+
+async def test_learning_rate_applies_live_without_a_rebuild():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        trainer = app.trainer
+        await pilot.press("ctrl+o")
+        app.screen.query_one("#lr").value = "0.002"
+        await pilot.press("ctrl+s")
+        assert not isinstance(app.screen, (SettingsScreen, ConfirmScreen))
+        assert app.trainer is trainer and app.train_config.lr == 0.002
+        await pilot.press("escape", "n")
+        await until(pilot, lambda: trainer.lr == 0.002, what="the new learning rate")
+
+
+async def test_settings_switch_corpus():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        app.screen.query_one("#corpus").value = "alphabet"
+        await pilot.press("ctrl+s", "y")
+        await until(pilot, lambda: app.corpus.name == "alphabet", what="the new corpus")
+        assert len(app.session.predictor.vocab) == 27 == app.model_config.vocab_size
+        await until(pilot, lambda: app.baseline_bpc is not None, what="the new baseline")
+
+
+async def test_preset_fills_the_form():
+    app = make_app(preset="zen")  # the configs differ from the preset's: opening must keep them
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        screen = app.screen
+        await pilot.pause()
+        assert screen.query_one("#preset").value == "zen"
+        assert screen.query_one("#hidden").value == "16"  # opening the form changes nothing
+        screen.query_one("#preset").value = "alphabet"
+        await pilot.pause()
+        assert screen.query_one("#corpus").value == "alphabet"
+        assert screen.query_one("#cell").value == "rnn"
+        assert screen.query_one("#seq_len").value == "16"
+
+
+async def test_reset_asks_then_starts_from_fresh_weights():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        first = app.trainer
+        await pilot.press("escape", "r")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.trainer is first
+        await pilot.press("r", "y")
+        assert app.trainer is not first and app.trainer.step == 0
+        assert app.run_state == "paused"  # the user's pause survives a reset
+
+
+async def test_save_then_load_restores_the_same_predictions(tmp_path):
+    path = str(tmp_path / "m.npz")
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.progress.step >= 5, what="some training")
+        await pilot.press("ctrl+t")
+        await pilot.pause(0.3)
+        await type_text(pilot, "Beau")
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, PathScreen)
+        app.screen.query_one("#path").value = path
+        await pilot.press("enter")
+        await until(pilot, lambda: any("saved" in n.message for n in app._notifications), what="the save")
+        saved_rows, saved_step = chart_rows(app), app.trainer.step
+        await pilot.press("ctrl+r", "y")
+        assert chart_rows(app) != saved_rows
+        await pilot.press("ctrl+l")
+        assert app.screen.query_one("#path").value == path  # the last path is the default
+        await pilot.press("enter")
+        await until(pilot, lambda: app.trainer.step == saved_step, what="the load")
+        assert chart_rows(app) == saved_rows
+
+
+async def test_load_with_another_vocabulary_switches_corpus(tmp_path):
+    alphabet = load_corpus("alphabet")
+    trainer = Trainer(alphabet, ModelConfig(len(alphabet.vocab), "rnn", 8), TrainConfig(seq_len=8, batch=2))
+    trainer.train_step()
+    save_checkpoint(tmp_path / "a.npz", trainer.to_checkpoint())
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+l")
+        app.screen.query_one("#path").value = str(tmp_path / "a.npz")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.corpus.name == "alphabet", what="the corpus switch")
+        assert app.model_config.hidden == 8 and app.trainer.step == 1
+
+
+async def test_load_refuses_bad_files_and_keeps_going(tmp_path):
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        trainer = app.trainer
+        for name in ("bad.npz", "missing.npz"):
+            await pilot.press("ctrl+l")
+            app.screen.query_one("#path").value = str(tmp_path / name)
+            await pilot.press("enter")
+            await until(pilot, lambda: len(app._notifications) > 0, what="a message")
+            assert app.trainer is trainer
+        messages = " ".join(n.message for n in app._notifications)
+        assert "not an .npz checkpoint" in messages and "does not exist" in messages
+
+
+async def test_save_to_an_unwritable_place_says_so(tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+s")
+        app.screen.query_one("#path").value = str(tmp_path / "no" / "such" / "dir" / "m.npz")
+        await pilot.press("enter")
+        await until(pilot, lambda: len(app._notifications) > 0, what="a message")
+        assert "cannot save checkpoint" in " ".join(n.message for n in app._notifications)
+
+
+async def test_forced_worker_error_shows_error_state_and_reset_recovers():
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.progress.step > 0, what="training")
+        app.fault.set()
+        await until(pilot, lambda: app.run_state == "error", what="the error state")
+        assert app.screen.has_class("-error")
+        assert "error" in str(app.query_one("#status", StatusLine).render())
+        assert any("injected fault" in n.message for n in app._notifications)
+        await pilot.press("ctrl+r", "y")
+        assert app.run_state == "training" and not app.screen.has_class("-error")
+        step = app.progress.step
+        await until(pilot, lambda: app.progress.step > step, what="training again")
+
+
+async def test_unknown_characters_are_shown_and_skipped():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "Be")
+        rows = chart_rows(app)
+        app.query_one("#prompt", PromptInput).insert_text_at_cursor("é")
+        await pilot.pause()
+        assert "'é' not in vocabulary" in str(app.query_one("#typing").render())
+        assert chart_rows(app) == rows  # the prediction continues from the known context
+        await type_text(pilot, "a")
+        assert app.session.text == "Beéa" and app.session.stats.unknown == 1
+
+
+async def test_enter_types_a_newline_and_tab_accepts_the_completion():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "Be")
+        await pilot.press("enter")
+        assert app.query_one("#prompt", PromptInput).value == "Be⏎"
+        assert app.session.text == "Be\n"
+        await type_text(pilot, "B")
+        prompt = app.query_one("#prompt", PromptInput)
+        await until(pilot, lambda: prompt._suggestion.startswith("Be⏎B"), what="a suggestion")
+        suggestion = prompt._suggestion
+        await pilot.press("tab")
+        assert prompt.value == suggestion and app.focused is prompt
+
+
+async def test_baseline_chart_toggles_beside_the_network():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.baseline_bpc is not None, what="the baseline")
+        assert "gram" in str(app.query_one("#loss-numbers").render())
+        await pilot.press("ctrl+g")
+        charts = app.query_one("#charts")
+        assert charts.has_class("-baseline")
+        base = chart_rows(app, "#base-chart")
+        assert len(base) == 10 and sum(p for _, p in base) <= 1 + 1e-9
+        assert app.query_one("#base-chart").region.width > 0
+        await pilot.press("escape", "b")
+        assert not charts.has_class("-baseline")
+
+
+async def test_help_screen_lists_every_command():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one("#help-table")
+        assert table.region.bottom <= SIZE[1]
+        await pilot.press("escape", "escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_every_command_is_in_the_palette_and_bound():
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        names = {c.title for c in app.get_system_commands(app.screen)}
+        for c in COMMANDS:
+            assert c.label.capitalize() in names or c.action == "quit"
+        assert "Quit" in names
+        keys = {b.key for b in app.BINDINGS}
+        assert {c.key for c in COMMANDS} <= keys and {c.ctrl for c in COMMANDS} <= keys
+
+
+async def test_resize_to_80x24_and_back_keeps_the_layout():
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        for size in [(80, 24), (140, 45), (80, 24)]:
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            for wid in ("#status", "#loss", "#prompt", "#net-chart", "#typing", "#hidden", "#sample"):
+                region = app.query_one(wid).region
+                assert region.width > 0 and region.height > 0, wid
+                assert region.bottom <= size[1] and region.right <= size[0], wid
+            assert app.query_one("#net-chart").region.height >= 11
+
+
+async def test_quit_stops_the_training_thread():
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.progress.step > 0, what="training")
+        worker = app._train_worker
+        await pilot.press("ctrl+q")
+    deadline = time.monotonic() + 5
+    while not worker.is_finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.is_finished
+    assert app.return_code == 0
+
+
+async def test_hidden_strip_follows_keystrokes():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        strip = app.query_one("#hidden")
+        before = np.array(strip.values)
+        await type_text(pilot, "B")
+        assert strip.values.shape == (16,) and not np.array_equal(strip.values, before)
+
+
+@pytest.mark.parametrize("key", ["space", "n", "r", "o", "s", "l", "b", "q"])
+async def test_command_letters_type_while_the_input_has_focus(key):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        trainer = app.trainer
+        await pilot.press(key)
+        assert app.query_one("#prompt", PromptInput).value == {"space": " "}.get(key, key)
+        assert app.trainer is trainer and app.is_running and app.screen is app.screen_stack[0]
