@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -52,7 +53,7 @@ class Prompt(PromptInput):
 class RnnTuiApp(App[int]):
     """The main screen is the app's default screen; modal screens sit on top of it."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "rnn-tui"
     AUTO_FOCUS = ""  # closing a dialog must not move focus into the input (command mode stays)
     BINDINGS = command_bindings()
