@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 CELLS = ("rnn", "lstm", "gru")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-FULL = {"hidden": (128, 256, 512), "batch": (1, 32, 64), "repeats": 7, "rep_seconds": 0.25}
+FULL = {"hidden": (128, 256, 512), "batch": (1, 32, 64), "repeats": 9, "rep_seconds": 0.15}
 QUICK = {"hidden": (256,), "batch": (1, 32), "repeats": 3, "rep_seconds": 0.08}
 FLOPS_FORMULA = (
     "FLOPs/char = 6*H*(G*H + V): 2 FLOPs a multiply-add, forward (x1) + backward (x2: the input and "
@@ -95,11 +95,18 @@ class _TorchCase:
         self.state = tuple(s.detach() for s in state) if self.cell == "lstm" else state.detach()
 
 
+def clock():
+    """The clock of every measurement: the process's CPU time by default (on a shared machine
+    it does not count the time other programs hold the core), wall time with --clock wall."""
+    return time.perf_counter if os.environ.get("RNN_TUI_BENCH_CLOCK") == "wall" else time.process_time
+
+
 def _time_steps(step, n: int) -> float:
-    t0 = time.perf_counter()
+    now = clock()
+    t0 = now()
     for _ in range(n):
         step()
-    return (time.perf_counter() - t0) / n
+    return (now() - t0) / n
 
 
 class _Worker:
@@ -135,7 +142,8 @@ class _Worker:
         if op == "matmul":
             return {"gflops": matmul_gflops(req.get("n", 1024))}
         if op == "keystroke":
-            return keystroke_latency(req["cell"], req["hidden"], req["vocab"], req.get("prefix", 64))
+            return keystroke_latency(req["cell"], req["hidden"], req["vocab"], req.get("prefix", 64),
+                                     req.get("keys", 2000))
         raise ValueError(f"unknown request {op!r}")
 
     def info(self) -> dict:
@@ -182,15 +190,15 @@ def matmul_gflops(n: int = 1024, seconds: float = 0.3) -> float:
     a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
     out = np.empty((n, n), np.float32)
     np.matmul(a, b, out=out)
-    times, start = [], time.perf_counter()
+    now, times, start = clock(), [], time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < seconds and len(times) < 15):
-        t0 = time.perf_counter()
+        t0 = now()
         np.matmul(a, b, out=out)
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return 2 * n**3 / _median(times) / 1e9
 
 
-def keystroke_latency(cell: str, hidden: int, vocab: int, prefix: int = 64) -> dict:
+def keystroke_latency(cell: str, hidden: int, vocab: int, prefix: int = 64, keys: int = 2000) -> dict:
     """Microseconds for one keystroke (Predictor.feed + .probs) and for re-running a prefix."""
     import numpy as np
 
@@ -199,7 +207,8 @@ def keystroke_latency(cell: str, hidden: int, vocab: int, prefix: int = 64) -> d
     from rnn_tui.model import CharModel
     from rnn_tui.predict import Predictor
 
-    chars = [chr(c) for c in range(32, 127)][: vocab - 1] + ["\n"]
+    printable = [chr(c) for c in range(32, 127)] + [chr(c) for c in range(0xA1, 0x500)]
+    chars = printable[: vocab - 1] + ["\n"]
     voc = Vocab(chars)
     model = CharModel(ModelConfig(vocab_size=len(voc), cell=cell, hidden=hidden), seed=0)
     pred = Predictor(model.snapshot(voc))
@@ -215,22 +224,81 @@ def keystroke_latency(cell: str, hidden: int, vocab: int, prefix: int = 64) -> d
         pred.feed_text(text[:prefix])
         return pred.probs
 
+    ours, ref = _paired_us(one_key, _reference_keystroke(cell, hidden, len(voc)), keys)
     return {
         "cell": cell, "hidden": hidden, "vocab": len(voc),
-        "keystroke_us": _median_us(one_key, 2000), "prefix": prefix,
-        "prefix_us": _median_us(rerun, 40),
+        "keystroke_us": _median(ours), "reference_us": _median(ref),
+        "vs_reference": _median([a / b for a, b in zip(ours, ref, strict=True)]),
+        "prefix": prefix, "prefix_us": _median_us(rerun, max(1, keys // 50)),
     }
 
 
-def _median_us(fn, n: int, repeats: int = 7) -> float:
-    for _ in range(max(1, n // 10)):
-        fn()
-    times = []
+def _reference_keystroke(cell: str, hidden: int, vocab: int):
+    """The least NumPy can do for one keystroke, written out flat: the input row, the recurrence,
+    the logits, a float64 softmax; no framework around it. A yardstick measured in the same run:
+    it tells how fast this machine is right now (rnn and lstm only)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    G = GATES[cell] * hidden
+    Wh = (rng.standard_normal((hidden, G)) * 0.05).astype(np.float32)
+    table = rng.standard_normal((vocab, G)).astype(np.float32)
+    Why = (rng.standard_normal((hidden, vocab)) * 0.05).astype(np.float32)
+    by = np.zeros(vocab, np.float32)
+    h, c, tmp = (np.zeros((1, hidden), np.float32) for _ in range(3))
+    z, logits = np.zeros((1, G), np.float32), np.zeros((1, vocab), np.float32)
+    scale = np.full(G, 0.5, np.float32)
+    scale[2 * hidden : 3 * hidden] = 1.0  # LSTM: tanh for g, sigmoid = 0.5 + 0.5 tanh(x/2) for i, f, o
+    offset = np.where(scale == 0.5, 0.5, 0.0).astype(np.float32)
+    i, f, g, o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4)) if cell == "lstm" else [None] * 4
+
+    def key(k=[0]):  # noqa: B006 -- a counter over the vocabulary
+        k[0] = (k[0] + 1) % vocab
+        np.matmul(h, Wh, out=z)
+        np.add(z, table[k[0]], out=z)
+        if cell == "lstm":
+            np.multiply(z, scale, out=z)
+            np.tanh(z, out=z)
+            np.multiply(z, scale, out=z)
+            np.add(z, offset, out=z)
+            np.multiply(c, f, out=c)
+            np.multiply(i, g, out=tmp)
+            np.add(c, tmp, out=c)
+            np.tanh(c, out=tmp)
+            np.multiply(o, tmp, out=h)
+        else:
+            np.tanh(z, out=h)
+        np.matmul(h, Why, out=logits)
+        np.add(logits, by, out=logits)
+        p = np.subtract(logits[0], logits.max(), dtype=np.float64)
+        np.exp(p, out=p)
+        p /= p.sum()
+        return p
+
+    return key
+
+
+def _paired_us(fn_a, fn_b, n: int, repeats: int = 9) -> tuple[list[float], list[float]]:
+    """Microseconds a call of each, repetitions alternating A B A B (so both see the same load)."""
+    a, b = [], []
+    for fn in (fn_a, fn_b):
+        for _ in range(max(1, n // 10)):
+            fn()
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        a.append(_median_us(fn_a, n, repeats=1, warm=False))
+        b.append(_median_us(fn_b, n, repeats=1, warm=False))
+    return a, b
+
+
+def _median_us(fn, n: int, repeats: int = 7, warm: bool = True) -> float:
+    for _ in range(max(1, n // 10) if warm else 0):
+        fn()
+    now, times = clock(), []
+    for _ in range(repeats):
+        t0 = now()
         for _ in range(n):
             fn()
-        times.append((time.perf_counter() - t0) / n)
+        times.append((now() - t0) / n)
     return _median(times) * 1e6
 
 
@@ -246,8 +314,8 @@ def _median(xs) -> float:
 class WorkerProcess:
     """A worker process (ours or PyTorch's) and its request/reply pipe."""
 
-    def __init__(self, kind: str, threads: int) -> None:
-        env = dict(os.environ)
+    def __init__(self, kind: str, threads: int, clock: str = "cpu") -> None:
+        env = dict(os.environ, RNN_TUI_BENCH_CLOCK=clock)
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(threads)
         env["RNN_TUI_BENCH_THREADS"] = str(threads)
@@ -287,7 +355,7 @@ class Row:
     vocab: int
     ours_chars_per_sec: float = 0.0
     torch_chars_per_sec: float | None = None
-    ratio: float | None = None  # ours / PyTorch throughput
+    ratio: float | None = None  # ours / PyTorch throughput: the median of adjacent repetitions' ratios
     flops_per_char: int = 0
     gflops: float = 0.0  # model FLOPs per second reached by our training
     fraction_of_matmul: float = 0.0
@@ -315,7 +383,7 @@ def measure_training(configs, ours: WorkerProcess, torch_w: WorkerProcess | None
         if torch_w:
             row.torch_chars_per_sec = chars / _median(times["torch"])
             row.torch_step_ms = [round(t * 1e3, 4) for t in times["torch"]]
-            row.ratio = row.ours_chars_per_sec / row.torch_chars_per_sec
+            row.ratio = _median([b / a for a, b in zip(times["ours"], times["torch"], strict=True)])
         row.flops_per_char = flops_per_char(cell, hidden, vocab)
         row.gflops = row.flops_per_char * row.ours_chars_per_sec / 1e9
         row.fraction_of_matmul = row.gflops / matmul if matmul else 0.0
@@ -332,20 +400,101 @@ def torch_available() -> bool:
 
 
 # -- start-up time -------------------------------------------------------------------------
-def startup_time(timeout: float = 20.0) -> dict:
-    """Seconds from launching `python -m rnn_tui` to its first painted frame (see _first_frame)."""
+STARTUP_SIZE = (80, 24)  # columns, rows of the pseudo-terminal
+
+
+def startup_time(runs: int = 3, timeout: float = 20.0) -> dict:
+    """Seconds from launching `python -m rnn_tui` to its first whole painted frame (median of runs).
+
+    The app runs in a pseudo-terminal of its own; the frame counts as painted when every row of
+    the screen has been written after the switch to the alternate screen (or, failing that, at the
+    end of the first burst of output).
+    """
+    from importlib.util import find_spec
+
     try:
-        from importlib.util import find_spec
-
-        if find_spec("rnn_tui.app") is None or find_spec("textual") is None:
-            return {"seconds": None, "note": "app not available"}
+        have_app = find_spec("rnn_tui.app") is not None and find_spec("textual") is not None
     except ImportError:
+        have_app = False
+    if not have_app:
         return {"seconds": None, "note": "app not available"}
-    return _first_frame(timeout)
+    try:
+        import pty  # noqa: F401 -- POSIX only
+    except ImportError:
+        return {"seconds": None, "note": "needs a POSIX pseudo-terminal"}
+    times = []
+    for _ in range(runs):
+        t = _first_frame(timeout)
+        if t is None:
+            return {"seconds": None, "note": f"no frame within {timeout:g} s"}
+        times.append(t)
+    return {"seconds": _median(times), "runs": [round(t, 3) for t in times],
+            "note": f"python -m rnn_tui in a {STARTUP_SIZE[0]}x{STARTUP_SIZE[1]} pseudo-terminal, "
+                    f"median of {runs}"}
 
 
-def _first_frame(timeout: float) -> dict:
-    raise NotImplementedError  # filled in below
+def _first_frame(timeout: float) -> float | None:
+    import fcntl
+    import pty
+    import re
+    import select
+    import signal
+    import struct
+    import tempfile
+    import termios
+
+    cols, rows = STARTUP_SIZE
+    row_moves = re.compile(rb"\x1b\[(\d+);\d+H")
+    with tempfile.TemporaryDirectory() as cwd:
+        start = time.perf_counter()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the app, as a user starts it, in a scratch directory
+            try:
+                os.chdir(cwd)
+                os.environ["TERM"] = "xterm-256color"
+                os.execv(sys.executable, [sys.executable, "-m", "rnn_tui"])
+            finally:
+                os._exit(127)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        out, seen, painted, last = b"", set(), None, None
+        try:
+            while painted is None and time.perf_counter() - start < timeout:
+                ready, _, _ = select.select([fd], [], [], 0.02)
+                now = time.perf_counter()
+                if not ready:
+                    if last is not None and seen and now - last > 0.02:
+                        painted = last  # the first burst of drawing is over
+                    continue
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except OSError:  # the app exited
+                    break
+                out += chunk
+                screen = out.find(b"\x1b[?1049h")
+                if screen < 0:
+                    continue
+                seen.update(int(m.group(1)) for m in row_moves.finditer(out, screen))
+                last = now
+                if len(seen & set(range(1, rows + 1))) == rows:
+                    painted = now
+        finally:
+            os.kill(pid, signal.SIGTERM)
+            _reap(pid)
+            os.close(fd)
+    return None if painted is None else painted - start
+
+
+def _reap(pid: int, grace: float = 3.0) -> None:
+    import signal
+
+    deadline = time.perf_counter() + grace
+    while time.perf_counter() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 # -- the command ---------------------------------------------------------------------------
@@ -368,6 +517,9 @@ def register(subparsers) -> None:
                    help="BLAS / PyTorch threads (default: OPENBLAS_NUM_THREADS, which rnn-tui sets to 1)")
     p.add_argument("--repeats", type=int, default=None, help="repetitions per row (default 7, quick 3)")
     p.add_argument("--rep-seconds", type=float, default=None, help="seconds per repetition")
+    p.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                   help="time steps by the worker's CPU time (default: robust when other programs "
+                   "share the machine) or by the wall clock")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: train, keystroke, startup")
     p.set_defaults(run=run)
@@ -410,7 +562,7 @@ def _options(args) -> dict:
         "configs": [(c, h, b, args.seq_len, args.vocab) for c in cells for h in hidden for b in batch],
         "repeats": args.repeats or base["repeats"],
         "rep_seconds": args.rep_seconds or base["rep_seconds"],
-        "threads": max(1, threads), "skip": skip,
+        "threads": max(1, threads), "skip": skip, "clock": args.clock,
     }
 
 
@@ -441,10 +593,11 @@ def run(args) -> int:
     result: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "command": "rnn-tui " + " ".join(sys.argv[1:] if sys.argv[1:2] == ["bench"] else ["bench"]),
-        "machine": machine_info(), "threads": opts["threads"], "flops_formula": FLOPS_FORMULA,
+        "machine": machine_info(), "threads": opts["threads"], "clock": opts["clock"],
+        "flops_formula": FLOPS_FORMULA,
     }
-    ours = WorkerProcess("ours", opts["threads"])
-    torch_w = WorkerProcess("torch", opts["threads"]) if use_torch else None
+    ours = WorkerProcess("ours", opts["threads"], opts["clock"])
+    torch_w = WorkerProcess("torch", opts["threads"], opts["clock"]) if use_torch else None
     try:
         result["numpy"] = ours.ask(op="info")
         result["torch"] = torch_w.ask(op="info") if torch_w else None
@@ -463,12 +616,13 @@ def run(args) -> int:
         result["keystroke"] = []
         if "keystroke" not in opts["skip"]:
             for cell in ("rnn", "lstm"):
-                result["keystroke"].append(ours.ask(op="keystroke", cell=cell, hidden=256, vocab=args.vocab))
+                result["keystroke"].append(ours.ask(op="keystroke", cell=cell, hidden=256,
+                                                    vocab=args.vocab, keys=800 if args.quick else 2000))
     finally:
         ours.close()
         if torch_w:
             torch_w.close()
-    result["startup"] = None if "startup" in opts["skip"] else startup_time()
+    result["startup"] = None if "startup" in opts["skip"] else startup_time(1 if args.quick else 3)
     result["seconds"] = time.perf_counter() - started
     if args.json:
         print(json.dumps(result, indent=2))
@@ -482,6 +636,8 @@ def print_report(result: dict, with_torch: bool) -> None:
     from rich.table import Table
 
     console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 120  # a file or a pipe: room for the whole table
     blas = (result.get("numpy") or {}).get("blas") or "BLAS unknown (pip install threadpoolctl)"
     m = result["machine"]
     console.print(f"[bold]rnn-tui bench[/]  {result['date']}  {m['cpu']}, {m['cores']} cores, "
@@ -515,9 +671,10 @@ def print_report(result: dict, with_torch: bool) -> None:
         if not with_torch:
             console.print(f"[dim]{TORCH_HINT}[/]")
     for k in result.get("keystroke") or []:
-        console.print(f"keystroke ({k['cell']} {k['hidden']}, vocab {k['vocab']}): "
-                      f"feed + probs {k['keystroke_us']:.1f} us; re-run a {k['prefix']}-char prefix "
-                      f"{k['prefix_us'] / 1e3:.2f} ms")
+        console.print(f"keystroke ({k['cell']} {k['hidden']}, vocab {k['vocab']}): Predictor.feed + "
+                      f".probs {k['keystroke_us']:.1f} us (a flat NumPy reference step: "
+                      f"{k['reference_us']:.1f} us in this run, ours {k['vs_reference']:.2f}x); "
+                      f"re-run a {k['prefix']}-char prefix {k['prefix_us'] / 1e3:.2f} ms")
     s = result.get("startup")
     if s is not None:
         if s.get("seconds") is None:

@@ -7,6 +7,15 @@ Conventions, written once:
 - `hs` has T + 1 rows and `hs[0]` is the initial state, so `hs[t]` is h_{t-1} for output step t
   (min-char-rnn's `hs[-1] = hprev` trick, shifted by one so no negative index is needed).
 - The hot loop writes into preallocated buffers with `out=`: nothing is allocated per time step.
+
+Speed, and why the code looks the way it does (each point measured, see `rnn-tui bench`):
+- sigma(x) = 0.5 + 0.5 tanh(x / 2): with the sigmoid gates' pre-activations halved, one tanh over
+  all gates and one multiply-add give every activation of a step. Halving is exact in floating point.
+  The model can hand over P already halved (`prepared=True`, see `input_params`).
+- Backward coefficients (everything backward needs that the forward pass alone decides, e.g.
+  i(1-i)g) are computed by the forward pass when a backward pass follows (`for_backward`), a block
+  of time steps at a time, while the block's gates are still in cache: whole-chunk passes over
+  (T, B, 4H) arrays are memory-bound, one call per step costs Python overhead at small batches.
 """
 
 from __future__ import annotations
@@ -14,6 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from rnn_tui.config import GATES
+
+BLOCK_FLOATS = 1 << 15  # backward coefficients are computed for about this many gate values at once
+CALL_FLOATS = 4096  # a NumPy call costs about as much as a multiply over this many floats
 
 
 def param_names(cell: str, sfx: str = "") -> tuple[str, str, str, str | None]:
@@ -25,17 +37,35 @@ def param_names(cell: str, sfx: str = "") -> tuple[str, str, str, str | None]:
     return "Wx" + sfx, "bx" + sfx, "Wh" + sfx, "bh" + sfx
 
 
+def _sigmoid_fold(gates: int, hidden: int, sigmoid_gates: tuple[int, ...], dtype):
+    """Per-column scale and offset that turn tanh into the logistic function on chosen gates."""
+    scale = np.ones(gates * hidden, dtype)
+    offset = np.zeros(gates * hidden, dtype)
+    for k in sigmoid_gates:
+        scale[k * hidden : (k + 1) * hidden] = 0.5
+        offset[k * hidden : (k + 1) * hidden] = 0.5
+    return scale, offset
+
+
 class Recurrence:
     """One layer's recurrence over a chunk of T steps for a batch of B streams."""
 
     cell = ""
+    sigmoid_gates: tuple[int, ...] = ()
 
     def __init__(self, hidden: int, dtype: np.dtype) -> None:
         self.H = hidden
         self.G = GATES[self.cell] * hidden
         self.dtype = np.dtype(dtype)
         self.shape: tuple[int, int] | None = None
+        self.coefficients_ready = False
         self._sets: dict[tuple[int, int], dict] = {}
+        self.scale = self.offset = None
+        if self.sigmoid_gates:
+            self.scale, self.offset = _sigmoid_fold(
+                GATES[self.cell], hidden, self.sigmoid_gates, self.dtype
+            )
+        self._WhS = np.zeros((hidden, self.G), self.dtype)
 
     def state_shape(self, batch: int) -> tuple[int, ...]:
         return (batch, self.H)
@@ -52,8 +82,10 @@ class Recurrence:
         if bufs is None:
             if len(self._sets) >= 3:
                 self._sets.pop(next(iter(self._sets)))
-            self.alloc(T, B)  # sets the buffers as attributes; a cell holds no other arrays
+            self.tb = max(1, min(T, BLOCK_FLOATS // (B * self.G)))  # steps per coefficient block
+            self.alloc(T, B)  # sets the buffers as attributes
             bufs = {k: v for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
+            bufs["tb"] = self.tb
             self._sets[(T, B)] = bufs
         self.__dict__.update(bufs)
         self.shape = (T, B)
@@ -64,8 +96,76 @@ class Recurrence:
     def alloc(self, T: int, B: int) -> None:
         raise NotImplementedError
 
-    def forward(self, P: np.ndarray, state0: np.ndarray, Wh: np.ndarray, bh) -> np.ndarray:
-        """Run T steps; return the hidden states h_1..h_T as a (T, B, H) view."""
+    def _blocks(self, T: int) -> tuple[tuple[int, int], ...]:
+        """Time blocks [t0, t1) of about BLOCK_FLOATS gate values each, in order."""
+        if T <= self.tb:
+            return ((0, T),)
+        return tuple((t0, min(t0 + self.tb, T)) for t0 in range(0, T, self.tb))
+
+    def _coefficients(self, t0: int, t1: int) -> None:
+        """Fill the backward coefficients of steps t0..t1-1 (their forward pass is done)."""
+        raise NotImplementedError
+
+    def _ensure_coefficients(self, T: int) -> None:
+        """Backward after a forward that did not compute the coefficients (for_backward=False)."""
+        if not self.coefficients_ready:
+            for t0, t1 in self._blocks(T):
+                self._coefficients(t0, t1)
+        self.coefficients_ready = False
+
+    # -- the sigmoid fold ----------------------------------------------------------------------
+    def input_params(self, Wx: np.ndarray, bx: np.ndarray, bh) -> tuple[np.ndarray, np.ndarray]:
+        """(Wx', b') so that x @ Wx' + b' is the P that `forward(..., prepared=True)` takes.
+
+        The sigmoid gates' columns are halved; the GRU also moves the r and z parts of its
+        recurrent bias here (they are simply added), leaving only b_hn inside the loop.
+        """
+        if self.scale is None:
+            return Wx, bx
+        b = bx * self.scale
+        if bh is not None:
+            n = 2 * self.H
+            b[:n] += bh[:n] * self.scale[:n]
+        return Wx * self.scale, b
+
+    def _prepare(self, P: np.ndarray, bh) -> None:
+        """Do to P in place what `input_params` does to the weights (for callers that did not)."""
+        if self.scale is not None:
+            P *= self.scale
+            if bh is not None:
+                n = 2 * self.H
+                P[..., :n] += bh[:n] * self.scale[:n]
+
+    def _recurrent_weights(self, Wh: np.ndarray, T: int, B: int) -> tuple[np.ndarray, bool]:
+        """Wh with the sigmoid columns halved, or Wh as is and True: then the loop halves h @ Wh
+        (or, when P is not halved either, the sum h @ Wh + P: one multiply for both).
+
+        Scaling the weights costs H x G multiplies per chunk, scaling the products T x B x G and a
+        call a step: the cheaper one wins (one keystroke, T = B = 1, must not touch every weight).
+        """
+        if self.scale is None:
+            return Wh, False
+        if T * (CALL_FLOATS + B * self.G) < self.H * self.G:
+            return Wh, True
+        np.multiply(Wh, self.scale, out=self._WhS)
+        return self._WhS, False
+
+    def _transposed(self, Wh: np.ndarray, B: int) -> np.ndarray:
+        """Wh^T for backward's dh = dz @ Wh^T: a contiguous copy multiplies faster for B > 1, but
+        the copy (a transpose, slow) costs more than it saves when each step is one vector."""
+        if B == 1:
+            return Wh.T
+        self.WhT[...] = Wh.T
+        return self.WhT
+
+    # -- the interface ---------------------------------------------------------------------------
+    def forward(self, P, state0, Wh, bh=None, prepared=False, for_backward=False) -> np.ndarray:
+        """Run T steps; return the hidden states h_1..h_T as a (T, B, H) view.
+
+        P (T, B, G) is x_t @ Wx + bx for every step (it may be modified in place); `prepared` says
+        it was made with `input_params` instead. `for_backward` also computes the backward
+        coefficients.
+        """
         raise NotImplementedError
 
     def final_state(self, out: np.ndarray | None = None) -> np.ndarray:
@@ -73,7 +173,10 @@ class Recurrence:
         raise NotImplementedError
 
     def backward(self, dhs: np.ndarray, Wh: np.ndarray, dWh: np.ndarray, dbh) -> tuple:
-        """Given dL/dh_t for every t, return (dL/dP as (T, B, G), dL/dstate0); fill dWh (and dbh)."""
+        """Given dL/dh_t for every t, return (dL/dP as (T, B, G), dL/dstate0); fill dWh (and dbh).
+
+        dL/dP is the gradient with respect to x_t @ Wx + bx as the caller computed it (not halved).
+        """
         raise NotImplementedError
 
 
@@ -89,16 +192,20 @@ class RNNRecurrence(Recurrence):
         self.dh = self._buf(B, H)
         self.WhT = self._buf(H, H)
 
-    def forward(self, P, state0, Wh, bh=None):
+    def forward(self, P, state0, Wh, bh=None, prepared=False, for_backward=False):
         T, B, _ = P.shape
         self.ensure(T, B)
         hs = self.hs
         hs[0] = state0
-        for t in range(T):
-            h = hs[t + 1]
-            np.matmul(hs[t], Wh, out=h)
-            h += P[t]
-            np.tanh(h, out=h)
+        for t0, t1 in self._blocks(T):
+            for t in range(t0, t1):
+                h = hs[t + 1]
+                np.matmul(hs[t], Wh, out=h)
+                h += P[t]
+                np.tanh(h, out=h)
+            if for_backward:
+                self._coefficients(t0, t1)
+        self.coefficients_ready = for_backward
         return hs[1:]
 
     def final_state(self, out=None):
@@ -107,13 +214,17 @@ class RNNRecurrence(Recurrence):
         out[...] = self.hs[-1]
         return out
 
+    def _coefficients(self, t0, t1):
+        a = self.dA[t0:t1]  # tanh' = 1 - h^2: the backward loop then only carries dh
+        h = self.hs[t0 + 1 : t1 + 1]
+        np.multiply(h, h, out=a)
+        np.subtract(1.0, a, out=a)
+
     def backward(self, dhs, Wh, dWh, dbh=None):
-        T = dhs.shape[0]
-        hs, dA, dh, WhT = self.hs, self.dA, self.dh, self.WhT
-        # tanh' = 1 - h^2 for every step at once; the loop then only carries dh.
-        np.multiply(hs[1:], hs[1:], out=dA)
-        np.subtract(1.0, dA, out=dA)
-        WhT[...] = Wh.T  # a contiguous transpose multiplies faster than a transposed view
+        T, B, _ = dhs.shape
+        hs, dA, dh = self.hs, self.dA, self.dh
+        self._ensure_coefficients(T)
+        WhT = self._transposed(Wh, B)
         dh.fill(0.0)
         for t in reversed(range(T)):
             a = dA[t]
@@ -125,29 +236,11 @@ class RNNRecurrence(Recurrence):
         return dA, dh.copy()
 
 
-def _sigmoid_fold(gates: int, hidden: int, sigmoid_gates: tuple[int, ...], dtype):
-    """Per-column scale and offset that turn tanh into the logistic function on chosen gates.
-
-    sigma(x) = 0.5 + 0.5 tanh(x / 2): with the sigmoid gates' pre-activations halved (by scaling
-    their weight columns once per chunk), one tanh over all gates and one multiply-add give every
-    activation of a step.
-    """
-    scale = np.ones(gates * hidden, dtype)
-    offset = np.zeros(gates * hidden, dtype)
-    for k in sigmoid_gates:
-        scale[k * hidden : (k + 1) * hidden] = 0.5
-        offset[k * hidden : (k + 1) * hidden] = 0.5
-    return scale, offset
-
-
 class LSTMRecurrence(Recurrence):
     """PyTorch's LSTM, gates i, f, g, o in that order: c_t = f*c + i*g, h_t = o*tanh(c_t)."""
 
     cell = "lstm"
-
-    def __init__(self, hidden, dtype):
-        super().__init__(hidden, dtype)
-        self.scale, self.offset = _sigmoid_fold(4, hidden, (0, 1, 3), self.dtype)
+    sigmoid_gates = (0, 1, 3)
 
     def state_shape(self, batch):
         return (2, batch, self.H)  # [h, c]
@@ -157,40 +250,49 @@ class LSTMRecurrence(Recurrence):
         self.hs = self._buf(T + 1, B, H)
         self.cs = self._buf(T + 1, B, H)
         self.gates = self._buf(T, B, 4 * H)  # activated i, f, g, o
+        self.gi, self.gf, self.gg, self.go = (self.gates[..., k * H : (k + 1) * H] for k in range(4))
         self.tanh_c = self._buf(T, B, H)
         self.K = self._buf(T, B, 4, H)  # d(gate pre-activation) / d(dc or dh), per step
-        self.Kc = self._buf(T, B, H)  # d(c_t) / d(h_t) through tanh
+        self.Kc = self._buf(T, B, H)  # d(c_t) / d(h_t) through tanh, per step
         self.dZ = self._buf(T, B, 4, H)
         self.dh = self._buf(B, H)
         self.dc = self._buf(B, H)
         self.tmp = self._buf(B, H)
-        self.WhS = self._buf(H, 4 * H)
         self.WhT = self._buf(4 * H, H)
 
-    def forward(self, P, state0, Wh, bh=None):
+    def forward(self, P, state0, Wh, bh=None, prepared=False, for_backward=False):
         T, B, _ = P.shape
         self.ensure(T, B)
-        H = self.H
         hs, cs, gates, tanh_c, tmp = self.hs, self.cs, self.gates, self.tanh_c, self.tmp
+        gi, gf, gg, go = self.gi, self.gf, self.gg, self.go
         scale, offset = self.scale, self.offset
-        np.multiply(Wh, scale, out=self.WhS)
-        P *= scale
+        W, halve = self._recurrent_weights(Wh, T, B)
+        early, late = halve and prepared, halve and not prepared  # when to halve h @ Wh
+        if not (prepared or late):
+            self._prepare(P, None)
         hs[0] = state0[0]
         cs[0] = state0[1]
-        for t in range(T):
-            z = gates[t]
-            np.matmul(hs[t], self.WhS, out=z)
-            z += P[t]
-            np.tanh(z, out=z)
-            z *= scale
-            z += offset
-            i, f, g, o = z[:, :H], z[:, H : 2 * H], z[:, 2 * H : 3 * H], z[:, 3 * H :]
-            c = cs[t + 1]
-            np.multiply(f, cs[t], out=c)
-            np.multiply(i, g, out=tmp)
-            c += tmp
-            np.tanh(c, out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=hs[t + 1])
+        for t0, t1 in self._blocks(T):
+            for t in range(t0, t1):
+                z = gates[t]
+                np.matmul(hs[t], W, out=z)
+                if early:
+                    z *= scale
+                z += P[t]
+                if late:
+                    z *= scale
+                np.tanh(z, out=z)
+                z *= scale
+                z += offset
+                c = cs[t + 1]
+                np.multiply(gf[t], cs[t], out=c)  # c_t = f * c_{t-1} + i * g
+                np.multiply(gi[t], gg[t], out=tmp)
+                c += tmp
+                np.tanh(c, out=tanh_c[t])
+                np.multiply(go[t], tanh_c[t], out=hs[t + 1])
+            if for_backward:
+                self._coefficients(t0, t1)
+        self.coefficients_ready = for_backward
         return hs[1:]
 
     def final_state(self, out=None):
@@ -200,10 +302,10 @@ class LSTMRecurrence(Recurrence):
         out[1] = self.cs[-1]
         return out
 
-    def _coefficients(self) -> None:
-        """Everything backward needs that depends on the forward pass only, for all steps at once."""
+    def _coefficients(self, t0, t1):
         H = self.H
-        G, K, Kc, tc = self.gates, self.K, self.Kc, self.tanh_c
+        G, tc = self.gates[t0:t1], self.tanh_c[t0:t1]
+        K, Kc = self.K[t0:t1], self.Kc[t0:t1]
         i, f, g, o = G[..., :H], G[..., H : 2 * H], G[..., 2 * H : 3 * H], G[..., 3 * H :]
         Ki, Kf, Kg, Ko = K[:, :, 0], K[:, :, 1], K[:, :, 2], K[:, :, 3]
         np.subtract(1.0, i, out=Ki)  # di = dc * g * i(1-i)
@@ -211,7 +313,7 @@ class LSTMRecurrence(Recurrence):
         Ki *= g
         np.subtract(1.0, f, out=Kf)  # df = dc * c_{t-1} * f(1-f)
         Kf *= f
-        Kf *= self.cs[:-1]
+        Kf *= self.cs[t0:t1]
         np.multiply(g, g, out=Kg)  # dg = dc * i * (1-g^2)
         np.subtract(1.0, Kg, out=Kg)
         Kg *= i
@@ -223,13 +325,11 @@ class LSTMRecurrence(Recurrence):
         Kc *= o
 
     def backward(self, dhs, Wh, dWh, dbh=None):
-        T = dhs.shape[0]
+        T, B, _ = dhs.shape
         H = self.H
-        gates, K, Kc, dZ, dh, dc, tmp, WhT = (
-            self.gates, self.K, self.Kc, self.dZ, self.dh, self.dc, self.tmp, self.WhT,
-        )
-        self._coefficients()
-        WhT[...] = Wh.T
+        gf, K, Kc, dZ, dh, dc, tmp = self.gf, self.K, self.Kc, self.dZ, self.dh, self.dc, self.tmp
+        self._ensure_coefficients(T)
+        WhT = self._transposed(Wh, B)
         dh.fill(0.0)
         dc.fill(0.0)
         dcb = dc[:, None, :]
@@ -240,7 +340,7 @@ class LSTMRecurrence(Recurrence):
             np.multiply(dh, Kc[t], out=tmp)
             dc += tmp
             np.multiply(dcb, K[t, :, :3], out=dz[:, :3])  # di, df, dg in one broadcast
-            dc *= gates[t, :, H : 2 * H]
+            dc *= gf[t]
             np.matmul(dz.reshape(-1, 4 * H), WhT, out=dh)
         dZ2 = dZ.reshape(T, -1, 4 * H)
         np.matmul(self.hs[:-1].reshape(-1, H).T, dZ2.reshape(-1, 4 * H), out=dWh)
@@ -251,54 +351,61 @@ class GRURecurrence(Recurrence):
     """PyTorch's GRU, gates r, z, n: n = tanh(P_n + r * (h @ W_hn + b_hn)), h_t = (1-z)*n + z*h."""
 
     cell = "gru"
-
-    def __init__(self, hidden, dtype):
-        super().__init__(hidden, dtype)
-        self.scale, self.offset = _sigmoid_fold(3, hidden, (0, 1), self.dtype)
-        self.scale2, self.offset2 = self.scale[: 2 * hidden], self.offset[: 2 * hidden]
+    sigmoid_gates = (0, 1)
 
     def alloc(self, T, B):
         H = self.H
         self.hs = self._buf(T + 1, B, H)
         self.gates = self._buf(T, B, 3 * H)  # activated r, z, n
-        self.gh = self._buf(T, B, 3 * H)  # h_{t-1} @ Wh + bh (its n part is needed by backward)
+        self.gr, self.gz, self.gn = (self.gates[..., k * H : (k + 1) * H] for k in range(3))
+        self.gh = self._buf(T, B, 3 * H)  # h_{t-1} @ Wh (its n part, + b_hn, is needed by backward)
         self.K = self._buf(T, B, 3, H)  # per-step coefficients of backward
         self.dP = self._buf(T, B, 3, H)
         self.dGH = self._buf(T, B, 3 * H)
         self.dh = self._buf(B, H)
         self.tmp = self._buf(B, H)
-        self.WhS = self._buf(H, 3 * H)
-        self.bhS = self._buf(3 * H)
         self.WhT = self._buf(3 * H, H)
 
-    def forward(self, P, state0, Wh, bh):
+    def forward(self, P, state0, Wh, bh, prepared=False, for_backward=False):
         T, B, _ = P.shape
         self.ensure(T, B)
         H = self.H
         hs, gates, gh, tmp = self.hs, self.gates, self.gh, self.tmp
-        scale2, offset2 = self.scale2, self.offset2
-        np.multiply(Wh, self.scale, out=self.WhS)  # r and z columns halved (see _sigmoid_fold)
-        np.multiply(bh, self.scale, out=self.bhS)
-        P *= self.scale
+        gr, gz, gn = self.gr, self.gz, self.gn
+        W, halve = self._recurrent_weights(Wh, T, B)
+        late = halve and not prepared  # neither P nor h @ Wh halved: halve their sum
+        if not (prepared or late):
+            self._prepare(P, bh)  # r, z halved and their recurrent bias added
+        bhn = bh[2 * H :]
         hs[0] = state0
-        for t in range(T):
-            a, ght = gates[t], gh[t]
-            np.matmul(hs[t], self.WhS, out=ght)
-            ght += self.bhS
-            rz = a[:, : 2 * H]
-            np.add(P[t, :, : 2 * H], ght[:, : 2 * H], out=rz)
-            np.tanh(rz, out=rz)
-            rz *= scale2
-            rz += offset2
-            r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-            np.multiply(r, ght[:, 2 * H :], out=n)
-            n += P[t, :, 2 * H :]
-            np.tanh(n, out=n)
-            # h_t = n + z * (h_{t-1} - n)
-            h = hs[t + 1]
-            np.subtract(hs[t], n, out=tmp)
-            tmp *= z
-            np.add(n, tmp, out=h)
+        for t0, t1 in self._blocks(T):
+            for t in range(t0, t1):
+                a, ght = gates[t], gh[t]
+                np.matmul(hs[t], W, out=ght)
+                if halve and not late:
+                    ght[:, : 2 * H] *= 0.5
+                ght[:, 2 * H :] += bhn
+                rz = a[:, : 2 * H]
+                if late:  # (P + b_h) + h @ Wh, then halved: the same rounding as the other ways
+                    np.add(P[t, :, : 2 * H], bh[: 2 * H], out=rz)
+                    rz += ght[:, : 2 * H]
+                    rz *= 0.5
+                else:
+                    np.add(P[t, :, : 2 * H], ght[:, : 2 * H], out=rz)
+                np.tanh(rz, out=rz)  # r and z are both sigmoids: 0.5 + 0.5 tanh(x / 2)
+                rz *= 0.5
+                rz += 0.5
+                n = gn[t]
+                np.multiply(gr[t], ght[:, 2 * H :], out=n)
+                n += P[t, :, 2 * H :]
+                np.tanh(n, out=n)
+                # h_t = n + z * (h_{t-1} - n)
+                np.subtract(hs[t], n, out=tmp)
+                tmp *= gz[t]
+                np.add(n, tmp, out=hs[t + 1])
+            if for_backward:
+                self._coefficients(t0, t1)
+        self.coefficients_ready = for_backward
         return hs[1:]
 
     def final_state(self, out=None):
@@ -307,12 +414,12 @@ class GRURecurrence(Recurrence):
         out[...] = self.hs[-1]
         return out
 
-    def _coefficients(self) -> None:
+    def _coefficients(self, t0, t1):
         H = self.H
-        G, K = self.gates, self.K
+        G, K = self.gates[t0:t1], self.K[t0:t1]
         r, z, n = G[..., :H], G[..., H : 2 * H], G[..., 2 * H :]
         Kr, Kz, Kn = K[:, :, 0], K[:, :, 1], K[:, :, 2]
-        np.subtract(self.hs[:-1], n, out=Kz)  # daz = dh * (h_{t-1} - n) * z(1-z)
+        np.subtract(self.hs[t0:t1], n, out=Kz)  # daz = dh * (h_{t-1} - n) * z(1-z)
         Kz *= z
         np.subtract(1.0, z, out=Kn)  # reuse: Kn = 1 - z for the next line
         Kz *= Kn
@@ -321,29 +428,26 @@ class GRURecurrence(Recurrence):
         Kn *= Kr
         np.subtract(1.0, r, out=Kr)  # dar = dan * gh_n * r(1-r)
         Kr *= r
-        Kr *= self.gh[..., 2 * H :]
+        Kr *= self.gh[t0:t1, :, 2 * H :]
 
     def backward(self, dhs, Wh, dWh, dbh):
-        T = dhs.shape[0]
+        T, B, _ = dhs.shape
         H = self.H
-        gates, K, dP, dGH, dh, tmp, WhT = (
-            self.gates, self.K, self.dP, self.dGH, self.dh, self.tmp, self.WhT,
-        )
-        self._coefficients()
-        WhT[...] = Wh.T
+        gr, gz, K, dP, dGH, dh, tmp = self.gr, self.gz, self.K, self.dP, self.dGH, self.dh, self.tmp
+        self._ensure_coefficients(T)
+        WhT = self._transposed(Wh, B)
         dh.fill(0.0)
         dhb = dh[:, None, :]
         for t in reversed(range(T)):
             dp, dg = dP[t], dGH[t]
-            r, z = gates[t, :, :H], gates[t, :, H : 2 * H]
             dh += dhs[t]
             np.multiply(dhb, K[t, :, 1:], out=dp[:, 1:])  # daz and dan in one broadcast
             np.multiply(dp[:, 2], K[t, :, 0], out=dp[:, 0])  # dar
             # the hidden projection's gradient: r and z parts as the input's, n part scaled by r
             dg[:, : 2 * H] = dp[:, :2].reshape(-1, 2 * H)
-            np.multiply(dp[:, 2], r, out=dg[:, 2 * H :])
+            np.multiply(dp[:, 2], gr[t], out=dg[:, 2 * H :])
             # dh_{t-1} = dh * z + dGH_t @ Wh^T
-            dh *= z
+            dh *= gz[t]
             np.matmul(dg, WhT, out=tmp)
             dh += tmp
         np.matmul(self.hs[:-1].reshape(-1, H).T, dGH.reshape(-1, 3 * H), out=dWh)

@@ -142,11 +142,13 @@ def cmd_app(args) -> int:
     corpus, model_config, train_config, _ = build_setup(args, checkpoint)
     from rnn_tui.app import run_app
 
-    return run_app(corpus, model_config, train_config, checkpoint=checkpoint, preset=args.preset) or 0
+    preset = args.preset or (None if args.corpus or checkpoint else "zen")
+    return run_app(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset) or 0
 
 
 @command("train")
 def cmd_train(args) -> int:
+    import dataclasses
     import threading
 
     from rnn_tui.checkpoint import load_checkpoint, save_checkpoint
@@ -190,6 +192,8 @@ def cmd_train(args) -> int:
             stop.set()
             final = trainer.progress("stopped", None, 0.0)
             console.print("interrupted: keeping what was learnt so far")
+    if trainer.val_ids.size > 1:  # the final figure over the whole validation split
+        final = dataclasses.replace(final, val_bpc=trainer.validate(None))
     if args.out:
         save_checkpoint(args.out, trainer.to_checkpoint())
     result = {

@@ -140,6 +140,28 @@ class Predictor(NextCharModel):
         self._probs = None
         self.fed += 1
 
+    def feed_text(self, text: str) -> int:
+        """Feed a whole text as one chunk (T = len, B = 1): the same steps, far fewer calls."""
+        ids = self.vocab.encode(text)
+        if len(ids) < 4:
+            for i in ids:
+                self.feed_id(int(i))
+            return len(ids)
+        p, T = self.snapshot.params, len(ids)
+        x = None
+        for l, layer in enumerate(self.layers):
+            Wx, bx, Wh, bh = self.names[l]
+            if l == 0:
+                P = self._table[ids][:, None, :]
+            else:
+                P = (x.reshape(T, -1) @ p[Wx] + p[bx])[:, None, :]
+            x = layer.forward(P, self.state[l], p[Wh], p[bh] if bh else None)
+            layer.final_state(out=self.state[l])
+        self._h[...] = x[-1]
+        self._probs = None
+        self.fed += T
+        return T
+
     @property
     def logits(self) -> np.ndarray:
         np.matmul(self._h, self.snapshot.params["Why"], out=self._logits)

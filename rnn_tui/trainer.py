@@ -314,7 +314,7 @@ class Trainer:
             if now - last_publish >= interval or paused:
                 publish("paused" if paused else "training")
                 last_publish, was_paused = now, paused
-        if val_interval:
+        if val_interval and not stop.is_set():  # stopped by the user: quit or reset at once
             self.validate(val_chars)
         final = self.progress("stopped", self.snapshot(), rate)
         if on_progress is not None:

@@ -204,6 +204,31 @@ async def test_preset_fills_the_form():
         assert screen.query_one("#seq_len").value == "16"
 
 
+async def test_a_lesson_preset_trains_on_its_fixed_windows():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        app.screen.query_one("#preset").value = "abcde-4"
+        await pilot.pause()
+        await pilot.press("ctrl+s", "y")
+        await until(pilot, lambda: app.corpus.name == "abcde", what="the lesson's corpus")
+        assert app.preset == "abcde-4" and type(app.trainer.stream).__name__ == "LessonBatches"
+        assert app.model_config.hidden == 3 and app.train_config.seq_len == 4
+
+
+async def test_paste_keeps_the_last_chars_and_makes_newlines_visible():
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one("#prompt", PromptInput)
+        prompt.post_message(events.Paste("Simple\tis\x07 better\n" * 50_000))
+        await pilot.pause()
+        assert len(prompt.value) == 2000 and prompt.value.endswith("Simple⇥is better⏎")
+        assert app.session.text.endswith("Simple\tis better\n")
+        assert 0 < app.session.stats.total <= 300  # the re-feed is bounded
+
+
 async def test_reset_asks_then_starts_from_fresh_weights():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -322,6 +347,17 @@ async def test_enter_types_a_newline_and_tab_accepts_the_completion():
         assert prompt.value == suggestion and app.focused is prompt
 
 
+async def test_a_late_suggestion_request_does_not_rewind_the_predictions():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "Beau")
+        rows = chart_rows(app)
+        assert app._complete("Be") == ""  # the suggester's worker asking about an older value
+        assert app.session.text == "Beau"
+        app._show_predictions()
+        assert chart_rows(app) == rows
+
+
 async def test_baseline_chart_toggles_beside_the_network():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -355,8 +391,8 @@ async def test_every_command_is_in_the_palette_and_bound():
     async with app.run_test(size=SIZE):
         names = {c.title for c in app.get_system_commands(app.screen)}
         for c in COMMANDS:
-            assert c.label.capitalize() in names or c.action == "quit"
-        assert "Quit" in names
+            assert c.help in names or c.action == "quit"
+        assert "Quit" in names  # Textual's own, which calls action_quit
         keys = {b.key for b in app.BINDINGS}
         assert {c.key for c in COMMANDS} <= keys and {c.ctrl for c in COMMANDS} <= keys
 

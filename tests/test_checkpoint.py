@@ -197,7 +197,7 @@ def test_no_meta(tmp_path):
     [
         ({"model": {"vocab_size": 4, "cell": "transformer"}},
          r"invalid settings: cell must be one of rnn, lstm, gru"),
-        ({"model": {"vocab_size": 4, "colour": "red"}}, "invalid settings: unknown model settings: colour"),
+        ({"model": {"vocab_size": 4, "colour": "red"}}, "invalid settings: unknown model settings: 'colour'"),
         ({"model": {"cell": "rnn"}}, "invalid settings: .*vocab_size"),
         ({"train": {"seq_len": 0}}, "invalid settings: seq-len must be a whole number"),
         ({"train": "fast"}, "invalid settings: train settings are not an object"),

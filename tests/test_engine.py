@@ -185,6 +185,13 @@ def test_predictor_matches_the_training_forward():
         assert pred.feed(ch)
         np.testing.assert_allclose(pred.probs, chunk_probs[t], rtol=1e-4, atol=1e-6)
     assert pred.probs.sum() == pytest.approx(1.0)
+    whole = Predictor(model.snapshot(corpus.vocab))
+    assert whole.feed_text(text[:-1] + "Z") == len(text) - 1  # one chunk; the unknown Z skipped
+    np.testing.assert_allclose(whole.probs, pred.probs, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(whole.hidden, pred.hidden, rtol=1e-5, atol=1e-7)
+    whole.feed("a")
+    pred.feed("a")
+    np.testing.assert_allclose(whole.probs, pred.probs, rtol=1e-5, atol=1e-7)
 
 
 def test_predictor_unknown_chars_top_k_greedy_sample():

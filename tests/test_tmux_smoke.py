@@ -42,9 +42,12 @@ def test_app_paints_predicts_and_quits_in_tmux():
     def keys(*k: str) -> None:
         subprocess.run([*tmux, "send-keys", "-t", "smoke", *k], check=True, timeout=10)
 
+    socket = None
     try:
         subprocess.run([*tmux, "new-session", "-d", "-s", "smoke", "-x", "80", "-y", "24", app],
                        check=True, timeout=10, env={**os.environ, "TERM": "xterm-256color"})
+        socket = subprocess.run([*tmux, "display-message", "-p", "#{socket_path}"], capture_output=True,
+                                text=True, timeout=10).stdout.strip()
         wait_for(lambda s: "training loss" in s and "%" in s, "first frame")
         keys("-l", "Beautiful is b")
         screen = wait_for(lambda s: "Beautiful is b" in s and SPARK.search(s), "typed text and sparkline")
@@ -56,3 +59,5 @@ def test_app_paints_predicts_and_quits_in_tmux():
         wait_for(lambda s: "EXITED=0" in s, "clean exit", timeout=10)
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=10)
+        if socket:
+            Path(socket).unlink(missing_ok=True)

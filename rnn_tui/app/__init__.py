@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from rnn_tui.app.app import RnnTuiApp
-from rnn_tui.checkpoint import Checkpoint
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import Corpus
+import os
+
+# 120 frames a second at most (Textual's default is 60): a keystroke's chart then waits at most
+# ~8 ms for the next frame. Read when Textual is first imported; the user's own setting wins.
+os.environ.setdefault("TEXTUAL_FPS", "120")
+
+from rnn_tui.app.app import RnnTuiApp  # noqa: E402
+from rnn_tui.checkpoint import Checkpoint  # noqa: E402
+from rnn_tui.config import ModelConfig, TrainConfig  # noqa: E402
+from rnn_tui.corpus import Corpus  # noqa: E402
 
 
 def run_app(

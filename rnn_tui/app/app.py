@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 
 from textual import work
@@ -17,11 +15,11 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from rnn_tui.app import jobs
-from rnn_tui.app.commands import COMMANDS, command_bindings, ctrl_bindings
-from rnn_tui.app.messages import BaselineReady, Saved, SetupReady, TrainingProgress
-from rnn_tui.app.screens import ConfirmScreen, HelpScreen, PathScreen
+from rnn_tui.app.commands import COMMANDS, command_bindings, ctrl_bindings, key_display
+from rnn_tui.app.messages import BaselineReady, TrainingProgress
+from rnn_tui.app.screens import ConfirmScreen, HelpScreen
 from rnn_tui.app.session import PredictionSession
-from rnn_tui.app.settings import Settings, SettingsScreen
+from rnn_tui.app.setup_actions import SetupActions
 from rnn_tui.app.widgets import (
     CompletionSuggester,
     HiddenStrip,
@@ -34,14 +32,14 @@ from rnn_tui.app.widgets import (
     to_model_text,
 )
 from rnn_tui.app.widgets.prompt import printable_prefix
-from rnn_tui.checkpoint import Checkpoint, save_checkpoint
+from rnn_tui.checkpoint import Checkpoint
 from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import Corpus, load_corpus
+from rnn_tui.corpus import Corpus
 from rnn_tui.errors import RnnTuiError
 from rnn_tui.trainer import Progress, Trainer
 
-SAMPLE_INTERVAL = 3.0  # seconds between new samples while training
-SAMPLE_CHARS = 160
+SAMPLE_INTERVAL = 4.0  # seconds between new samples while training
+SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns
 PRIME_CHARS = 12  # while nothing is typed, predictions follow the corpus's first characters
 PROMPT_BINDINGS = ctrl_bindings()
 
@@ -50,7 +48,7 @@ class Prompt(PromptInput):
     BINDINGS = PROMPT_BINDINGS
 
 
-class RnnTuiApp(App[int]):
+class RnnTuiApp(SetupActions, App[int]):
     """The main screen is the app's default screen; modal screens sit on top of it."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
@@ -95,6 +93,7 @@ class RnnTuiApp(App[int]):
         self._sample_key: tuple | None = None
         self._last_message = ""
         self._shown_state = ""
+        self._completion: tuple[tuple, str] = ((), "")
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -103,6 +102,7 @@ class RnnTuiApp(App[int]):
         yield Prompt(
             placeholder="type here: the network guesses the next character",
             suggester=CompletionSuggester(self._complete),
+            on_text=self._text_changed,
             id="prompt",
         )
         with Horizontal(id="middle"):
@@ -121,6 +121,7 @@ class RnnTuiApp(App[int]):
         self._start(self.corpus, self.model_config, self.train_config, ckpt, self.preset)
         self.query_one("#prompt").focus()
         self.set_interval(self.sample_interval, self._tick_sample)
+        self.call_after_refresh(self._tick_sample, True)  # the first sample, after the first frame
 
     # -- training ----------------------------------------------------------------------------
     def _start(self, corpus, model_config, train_config, checkpoint=None, preset=None) -> None:
@@ -213,21 +214,24 @@ class RnnTuiApp(App[int]):
         self._refresh_suggestion()
 
     def _complete(self, value: str) -> str:
-        """The suggester's question: the completion of `value` (the session follows the input)."""
-        self.session.set_text(to_model_text(value))
-        return printable_prefix(self.session.completion())
+        """The suggester's question: the completion of `value`, which the session already holds
+        (the input hands every new value to `_text_changed` first). Cached for the current
+        weights: the suggester and a new snapshot both ask."""
+        if to_model_text(value) != self.session.text:
+            return ""  # a stale question: the input has changed since (it ignores the answer too)
+        key = (value, self.generation, self._snapshot_step)
+        if self._completion[0] != key:
+            self._completion = (key, printable_prefix(self.session.completion()))
+        return self._completion[1]
 
     def _refresh_suggestion(self) -> None:
         """New weights: show the new completion of the same text as ghost text."""
         prompt = self.query_one("#prompt", Prompt)
         if prompt.value:
-            rest = printable_prefix(self.session.completion())
-            prompt.post_message(SuggestionReady(prompt.value, prompt.value + rest))
+            prompt.post_message(SuggestionReady(prompt.value, prompt.value + self._complete(prompt.value)))
 
-    def on_input_changed(self, event: Prompt.Changed) -> None:
-        if event.input.id != "prompt":
-            return
-        self.session.set_text(to_model_text(event.value))
+    def _text_changed(self, value: str) -> None:
+        self.session.set_text(to_model_text(value))
         self._show_predictions()
 
     def _show_predictions(self) -> None:
@@ -295,95 +299,6 @@ class RnnTuiApp(App[int]):
         self.push_screen(ConfirmScreen("Reset the model to fresh weights?\nWhat it has learnt is lost "
                                        "unless you saved it.", yes="Reset"), answer)
 
-    def action_settings(self) -> None:
-        current = Settings(self.corpus.name, self.preset, self.model_config, self.train_config,
-                           self.temperature, self.top_k)
-        self.push_screen(SettingsScreen(current), self._apply_settings)
-
-    def _apply_settings(self, new: Settings | None) -> None:
-        if new is None:
-            return
-        self.temperature, self.top_k = new.temperature, new.top_k
-        self._show_predictions()
-        self._tick_sample(force=True)
-        same_corpus = new.corpus == self.corpus.name
-        live_only = replace(new.train, lr=self.train_config.lr) == self.train_config
-        if same_corpus and new.model == self.model_config and live_only:
-            if new.train.lr != self.train_config.lr:
-                self.trainer.set_lr(new.train.lr)
-                self.train_config = new.train
-                self.notify(f"learning rate {new.train.lr:g}")
-            self.preset = new.preset
-            return
-        keep = same_corpus and new.model == self.model_config and new.train.seed == self.train_config.seed
-        what = "The weights are kept." if keep else "The model starts again from fresh weights."
-        question = f"Restart training with these settings?\n{new.model.describe()}, corpus {new.corpus}. {what}"
-
-        def answer(yes: bool | None) -> None:
-            if not yes:
-                return
-            if same_corpus:
-                ckpt = self.trainer.to_checkpoint() if keep else None
-                self._restart(self.corpus, new.model, new.train, ckpt, new.preset, "settings applied")
-            else:
-                self._load_corpus(new)
-
-        self.push_screen(ConfirmScreen(question, yes="Restart"), answer)
-
-    def _restart(self, corpus, model_config, train_config, ckpt, preset, note: str) -> None:
-        try:
-            self._start(corpus, model_config, train_config, ckpt, preset)
-        except RnnTuiError as e:
-            self.notify(str(e), title="not applied", severity="error", timeout=10)
-            return
-        self.notify(note)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="io")
-    def _load_corpus(self, new: Settings) -> None:
-        corpus = load_corpus(new.corpus)
-        model = replace(new.model, vocab_size=len(corpus.vocab))
-        self.post_message(SetupReady(corpus, model, new.train, None, new.preset,
-                                     f"corpus '{corpus.name}': {len(corpus.text):,} chars"))
-
-    def on_setup_ready(self, message: SetupReady) -> None:
-        self._restart(message.corpus, message.model_config, message.train_config, message.checkpoint,
-                      message.preset, message.note)
-
-    def default_path(self) -> str:
-        stem = os.path.splitext(os.path.basename(self.corpus.name))[0] or "model"
-        return self.save_path or f"rnn-tui-{stem}.npz"
-
-    def action_save(self) -> None:
-        def chosen(path: str | None) -> None:
-            if path:
-                self.save_path = path
-                self._save(self.trainer, path)
-
-        self.push_screen(PathScreen("Save a checkpoint to", self.default_path()), chosen)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="io")
-    def _save(self, trainer: Trainer, path: str) -> None:
-        ckpt = trainer.to_checkpoint()
-        save_checkpoint(path, ckpt)
-        self.post_message(Saved(path, ckpt.step))
-
-    def on_saved(self, message: Saved) -> None:
-        self.notify(f"saved {message.path} (step {message.step})")
-
-    def action_load(self) -> None:
-        def chosen(path: str | None) -> None:
-            if path:
-                self.save_path = path
-                self._load_checkpoint(path, self.corpus)
-
-        self.push_screen(PathScreen("Load a checkpoint from", self.default_path()), chosen)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="io")
-    def _load_checkpoint(self, path: str, current: Corpus) -> None:
-        ckpt, corpus, note = jobs.load_for_checkpoint(path, current)
-        train = ckpt.train_config or self.train_config
-        self.post_message(SetupReady(corpus, ckpt.model_config, train, ckpt, None, note))
-
     def action_toggle_baseline(self) -> None:
         self.show_baseline = not self.show_baseline
         self.query_one("#charts").set_class(self.show_baseline, "-baseline")
@@ -407,5 +322,6 @@ class RnnTuiApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for c in COMMANDS:
-            if c.action != "quit":  # Textual's own "Quit" is there already and calls action_quit
-                yield SystemCommand(c.label.capitalize(), c.help, getattr(self, f"action_{c.action}"))
+            if c.action != "quit":  # Textual's own "Quit" is there already
+                keys = f"key {key_display(c.key)} · while typing {key_display(c.ctrl)}"
+                yield SystemCommand(c.help, keys, getattr(self, f"action_{c.action}"))

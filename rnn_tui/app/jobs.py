@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from rnn_tui.checkpoint import Checkpoint, load_checkpoint
 from rnn_tui.config import ModelConfig, TrainConfig
 from rnn_tui.corpus import Corpus, load_corpus
 from rnn_tui.errors import CheckpointError
-from rnn_tui.ngram import NgramModel
 from rnn_tui.presets import get_preset, lesson_batches
 from rnn_tui.trainer import Progress, Trainer
 
-PUBLISH_INTERVAL = 0.2  # seconds between progress messages (each carries a snapshot)
+PUBLISH_INTERVAL = 0.25  # seconds between progress messages (each carries a snapshot)
 VAL_INTERVAL = 5.0  # seconds between validations
 VAL_CHARS = 20_000  # validation (and the baseline's figure) uses the first this many val chars
 
@@ -42,18 +43,25 @@ def run_training(
     publish: Callable[[Progress], None],
     fault: threading.Event,
 ) -> Progress:
-    """Train until `stop`; every progress goes to `publish`. `fault` set makes the next one raise."""
+    """Train until `stop`; every progress goes to `publish`. `fault` set makes the next one raise.
+
+    Validation runs here, between publications, rather than inside `Trainer.run`: then a stop
+    (quit, reset, new settings) is not held up by the final validation `run` does on its way out.
+    """
     limit_blas_threads()
+    last_val = time.perf_counter()
 
     def on_progress(progress: Progress) -> None:
+        nonlocal last_val
         if fault.is_set():
             fault.clear()
             raise InjectedFault("injected fault (test hook)")
+        if progress.state == "training" and time.perf_counter() - last_val >= VAL_INTERVAL:
+            progress = replace(progress, val_bpc=trainer.validate(VAL_CHARS))
+            last_val = time.perf_counter()
         publish(progress)
 
-    return trainer.run(
-        stop, on_progress, interval=PUBLISH_INTERVAL, val_interval=VAL_INTERVAL, val_chars=VAL_CHARS
-    )
+    return trainer.run(stop, on_progress, interval=PUBLISH_INTERVAL, val_interval=0)
 
 
 def make_trainer(
@@ -79,10 +87,14 @@ def validation_text(corpus: Corpus, val_fraction: float) -> tuple[str, str]:
     return corpus.vocab.decode(train_ids), corpus.vocab.decode(val_ids[: VAL_CHARS + 1])
 
 
-def fit_baseline(corpus: Corpus, val_fraction: float) -> tuple[NgramModel, float | None]:
-    """The Kneser-Ney baseline fitted on the training split, and its bpc on the validation text."""
-    train_text, val_text = validation_text(corpus, val_fraction)
-    model = NgramModel.fit(train_text, vocab=corpus.vocab)
+def fit_baseline(corpus: Corpus, val_fraction: float):
+    """The Kneser-Ney baseline fitted on the training split, and its bpc on the validation text.
+
+    (NgramModel, bpc or None). Imported here, on the worker thread: start-up does not wait for it."""
+    from rnn_tui.lab import fit_baseline as fit
+
+    _, val_text = validation_text(corpus, val_fraction)
+    model = fit(corpus, corpus.vocab, val_fraction=val_fraction)
     return model, (model.bits_per_char(val_text) if val_text else None)
 
 

@@ -6,12 +6,12 @@ appending re-feeds the text, bounded to its last CONTEXT_CHARS characters.
 
 from __future__ import annotations
 
-from rnn_tui.metrics import TypingStats, word_completion
+from rnn_tui.metrics import TypingStats
 from rnn_tui.model import ParamSnapshot
 from rnn_tui.predict import NextCharModel, Predictor
 
 CONTEXT_CHARS = 300  # a re-feed runs over at most this many of the last characters
-COMPLETION_CHARS = 30  # the ghost text completes a word of at most this many more characters
+COMPLETION_CHARS = 20  # the ghost text completes a word of at most this many more characters
 
 
 class PredictionSession:
@@ -86,7 +86,7 @@ class PredictionSession:
         """The network's greedy guess at the rest of the typed word (after a space: the next word)."""
         if self.predictor is None or not self.text:
             return ""
-        return word_completion(self.predictor, COMPLETION_CHARS)
+        return self.predictor.greedy(COMPLETION_CHARS, stop_at_word_end=True)
 
     def hidden(self):
         return self.predictor.hidden if self.predictor is not None else None

@@ -106,6 +106,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
     def __init__(self, current: Settings) -> None:
         super().__init__()
         self.current = current
+        self.preset = current.preset  # the preset whose values the form was last filled with
 
     def compose(self) -> ComposeResult:
         values = form_values(self.current)
@@ -121,8 +122,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     else:
                         yield Input(str(values[name]), compact=True, id=name)
             yield Static(id="settings-error")
-            yield Label("learning rate, temperature, top-k apply at once; other changes restart "
-                        "training", classes="dialog-hint")
+            yield Label("lr, temperature, top-k apply at once; other changes restart training",
+                        classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply (enter)", variant="primary", compact=True, id="apply")
                 yield Button("Cancel (esc)", compact=True, id="cancel")
@@ -131,7 +132,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
         self.query_one("#corpus", Input).focus()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "preset" and event.value in PRESETS:
+        """Choosing another preset fills the form (the Select also reports its first value)."""
+        if event.select.id == "preset" and event.value in PRESETS and event.value != self.preset:
+            self.preset = event.value
             for name, value in preset_values(str(event.value)).items():
                 widget = self.query_one(f"#{name}")
                 if isinstance(widget, Select):

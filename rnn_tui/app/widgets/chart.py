@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from rich.cells import cell_len
-from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
+from rnn_tui.app.widgets.strips import StyleCache, line
 from rnn_tui.glyphs import format_prob, glyph, visible
 
 EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -21,13 +22,18 @@ def bar(fraction: float, width: int) -> str:
 
 
 class ProbChart(Widget):
-    """Top-k (char, probability) rows: a visible glyph, a bar scaled to 100 %, the percentage."""
+    """Top-k (char, probability) rows: a visible glyph, a bar scaled to 100 %, the percentage.
 
-    COMPONENT_CLASSES = {"chart--bar", "chart--top"}
+    A heading names the model and the text the prediction follows (cut to fit).
+    """
+
+    COMPONENT_CLASSES = {"chart--title", "chart--dim", "chart--bar", "chart--top"}
     DEFAULT_CSS = """
     ProbChart { height: auto; }
+    ProbChart > .chart--title { text-style: bold; }
+    ProbChart > .chart--dim { color: $text-muted; }
     ProbChart > .chart--bar { color: $primary; }
-    ProbChart > .chart--top { color: $accent; }
+    ProbChart > .chart--top { color: $accent; text-style: bold; }
     """
 
     def __init__(self, title: str, *, id: str | None = None) -> None:
@@ -36,42 +42,54 @@ class ProbChart(Widget):
         self.rows: list[tuple[str, float]] = []
         self.context = ""  # the text the prediction follows, shown after the title if it fits
         self.note = ""  # shown instead of rows when there are none (e.g. "fitting...")
+        self._lines: list[Strip] | None = None
+        self._styles = StyleCache(self, *self.COMPONENT_CLASSES)
         self.render_count = 0
-        self.last_render = 0.0  # perf_counter() at the last render, for latency measurements
+        self.last_render = 0.0  # perf_counter() when the lines were last built (latency checks)
 
     def show(self, rows: list[tuple[str, float]], context: str = "", note: str = "") -> None:
         relayout = len(rows) != len(self.rows)
         self.rows, self.context, self.note = rows, context, note
+        self._lines = None
         self.refresh(layout=relayout)
-
-    def heading(self, width: int) -> Text:
-        text = Text(self.title, style="bold")
-        room = width - cell_len(self.title) - 12
-        if self.context and room >= 4:
-            tail = visible(self.context[-room:])
-            text.append(" after “", style="dim")
-            text.append(tail if len(self.context) <= room else "…" + tail[1:])
-            text.append("”", style="dim")
-        return text
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return 1 + max(len(self.rows), 1)
 
-    def render(self) -> Text:
+    def on_resize(self) -> None:
+        self._lines = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._lines = None
+
+    def render_line(self, y: int) -> Strip:
+        if self._lines is None:
+            self._lines = self._build(self.size.width)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
+
+    def _build(self, width: int) -> list[Strip]:
         self.render_count += 1
         self.last_render = time.perf_counter()
-        text = self.heading(self.size.width)
+        styles = self._styles
+        base, title, dim = styles["base"], styles["chart--title"], styles["chart--dim"]
+        heading = [(self.title, title)]
+        room = width - cell_len(self.title) - 12
+        if self.context and room >= 4:
+            tail = visible(self.context[-room:])
+            heading += [(" after “", dim), (tail if len(self.context) <= room else "…" + tail[1:], None),
+                        ("”", dim)]
+        lines = [line(heading, width, base)]
         if not self.rows:
-            text.append("\n" + (self.note or "no prediction yet"), style="dim")
-            return text
+            return lines + [line([(self.note or "no prediction yet", dim)], width, base)]
         labels = [glyph(ch) for ch, _ in self.rows]
         label_w = max(cell_len(s) for s in labels)
-        width = max(self.size.width - label_w - 9, 4)
-        top_style = self.get_component_rich_style("chart--top")
-        bar_style = self.get_component_rich_style("chart--bar")
+        bar_w = max(width - label_w - 9, 4)
+        top, bars = styles["chart--top"], styles["chart--bar"]
         for i, ((_, p), label) in enumerate(zip(self.rows, labels, strict=True)):
-            text.append("\n")
-            text.append(label + " " * (label_w - cell_len(label)), style="bold" if i == 0 else "")
-            text.append(" " + bar(p, width), style=top_style if i == 0 else bar_style)
-            text.append(" " + format_prob(p))
-        return text
+            pad = " " * (label_w - cell_len(label))
+            lines.append(line([(label + pad, title if i == 0 else None),
+                               (" " + bar(p, bar_w), top if i == 0 else bars),
+                               (" " + format_prob(p), None)], width, base))
+        return lines

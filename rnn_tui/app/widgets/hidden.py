@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from rich.color import Color
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
+
+from rnn_tui.app.widgets.strips import StyleCache, line
 
 NEGATIVE = (70, 130, 230)
 POSITIVE = (235, 90, 60)
@@ -24,6 +27,7 @@ def _palette(rgb: tuple[int, int, int]) -> list[Style]:
 
 
 NEG_STYLES, POS_STYLES = _palette(NEGATIVE), _palette(POSITIVE)
+TITLE, DIM = Style(bold=True), Style(dim=True)
 
 
 class HiddenStrip(Widget):
@@ -34,23 +38,36 @@ class HiddenStrip(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.values: np.ndarray | None = None
+        self._lines: list[Strip] | None = None
+        self._styles = StyleCache(self)
 
     def show(self, values: np.ndarray | None) -> None:
         self.values = values
+        self._lines = None
         self.refresh()
 
-    def render(self) -> Text:
-        h = self.values
+    def on_resize(self) -> None:
+        self._lines = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._lines = None
+
+    def render_line(self, y: int) -> Strip:
+        if self._lines is None:
+            self._lines = self._build(max(self.size.width, 1), max(self.size.height - 1, 1))
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
+
+    def _build(self, width: int, rows: int) -> list[Strip]:
+        h, base = self.values, self._styles["base"]
         if h is None:
-            return Text("hidden h_t", style="bold")
-        width, rows = max(self.size.width, 1), max(self.size.height - 1, 1)
+            return [line([("hidden h_t", TITLE)], width, base)]
         shown = min(len(h), width * rows)
-        text = Text("hidden h_t", style="bold")
-        text.append(f" · {shown} of {len(h)} units" if shown < len(h) else f" · {len(h)} units", style="dim")
+        note = f" · {shown}/{len(h)} units" if shown < len(h) else f" · {len(h)} units"
+        lines = [line([("hidden h_t", TITLE), (note, DIM)], width, base)]
         levels = np.minimum(np.abs(np.nan_to_num(h[:shown])) * LEVELS, LEVELS).round().astype(int)
-        for i in range(shown):
-            if i % width == 0:
-                text.append("\n")
-            styles = POS_STYLES if h[i] >= 0 else NEG_STYLES
-            text.append(" ", style=styles[levels[i]])
-        return text
+        cells = [Segment(" ", (POS_STYLES if v >= 0 else NEG_STYLES)[k]) for v, k in zip(h[:shown], levels, strict=True)]
+        for start in range(0, shown, width):
+            lines.append(Strip(cells[start : start + width]).adjust_cell_length(width).apply_style(base))
+        return lines

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -15,6 +17,9 @@ def _mean(values) -> float:
     return sum(values) / len(values)
 
 
+SPARK_INTERVAL = 1.0  # seconds between sparkline redraws while training (each re-buckets all points)
+
+
 class LossPanel(Horizontal):
     """Sparkline of the trainer's bounded loss history (<= 300 points, each a mean over steps)."""
 
@@ -22,6 +27,7 @@ class LossPanel(Horizontal):
         super().__init__(id=id)
         self.border_title = "training loss"
         self._history: tuple[float, ...] = ()
+        self._drawn = 0.0  # monotonic time of the last sparkline redraw
 
     def compose(self) -> ComposeResult:
         with Vertical(id="spark-box"):
@@ -34,14 +40,17 @@ class LossPanel(Horizontal):
         return len(self._history)
 
     def show(self, progress: Progress | None, baseline_bpc: float | None, baseline_note: str) -> None:
-        if progress is not None and progress.loss_history != self._history:
+        now = time.monotonic()
+        due = now - self._drawn >= SPARK_INTERVAL or progress is None or progress.state != "training"
+        if progress is not None and due and progress.loss_history != self._history:
+            self._drawn = now
             self._history = progress.loss_history
             self.query_one("#spark", Sparkline).data = list(self._history)
             summary = ""
             if self._history:
                 hi, lo = max(self._history), min(self._history)
                 summary = f"{len(self._history)} points · max {hi:.2f} · min {lo:.2f} nats/char"
-            self.query_one("#spark-range", Static).update(Text(summary, style="dim"))
+            self.query_one("#spark-range", Static).update(Text(summary, style="dim"), layout=False)
         numbers = Text()
         if progress is None:
             numbers.append("starting…", style="dim")
@@ -57,4 +66,4 @@ class LossPanel(Horizontal):
             numbers.append(f" {baseline_note}", style="dim")
         if progress is not None:
             numbers.append(f"\nlr {progress.lr:.2g} · |g| {progress.grad_norm:.2f}", style="dim")
-        self.query_one("#loss-numbers", Static).update(numbers)
+        self.query_one("#loss-numbers", Static).update(numbers, layout=False)

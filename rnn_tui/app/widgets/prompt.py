@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from textual import events
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.suggester import Suggester
 from textual.widgets import Input
 
@@ -49,13 +50,26 @@ def printable_prefix(text: str) -> str:
 
 
 class PromptInput(Input):
-    """Enter types a newline (shown as ⏎); Tab or Right accepts the ghost text; Escape leaves."""
+    """Enter types a newline (shown as ⏎); Tab or Right accepts the ghost text; Escape leaves.
+
+    `on_text` is called with every new value from the value's watcher, before the input's own
+    repaint is queued, so the widgets it refreshes are drawn in the same frame as the input
+    (from a Changed message they would come a frame later).
+    """
 
     BINDINGS = [
         Binding("enter", "newline", "newline", show=False),
         Binding("tab", "accept", "accept completion", show=False),
         Binding("escape", "app.leave_input", "commands"),
     ]
+
+    def __init__(self, *, on_text: Callable[[str], None], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.on_text = on_text
+
+    def validate_virtual_size(self, size: Size) -> Size:
+        """Never narrower than the box: typing short text then needs no layout pass per key."""
+        return Size(max(size.width, self.content_size.width), size.height)
 
     def action_newline(self) -> None:
         self.insert_text_at_cursor(TYPED_GLYPHS["\n"])
@@ -66,9 +80,12 @@ class PromptInput(Input):
             self.action_cursor_right()
 
     def _on_paste(self, event: events.Paste) -> None:
-        """Paste keeps newlines (as glyphs) and at most MAX_TEXT characters."""
+        """Paste keeps newlines and tabs (as glyphs), drops other control characters, and keeps
+        at most the last MAX_TEXT characters."""
         event.stop()
-        text = to_input_text(event.text)[-MAX_TEXT:]
+        event.prevent_default()  # Input's own handler would paste the first line again
+        kept = "".join(ch for ch in event.text[-4 * MAX_TEXT :] if ch.isprintable() or ch in TYPED_GLYPHS)
+        text = to_input_text(kept)[-MAX_TEXT:]
         if text:
             start, end = sorted(self.selection)
             self.replace(text, start, end)
@@ -77,3 +94,5 @@ class PromptInput(Input):
         if len(value) > MAX_TEXT:
             self.value = value[-MAX_TEXT:]
             self.cursor_position = len(self.value)
+        else:
+            self.on_text(value)

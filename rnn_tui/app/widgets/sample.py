@@ -18,4 +18,4 @@ class SampleLine(Static):
         text = Text(f"sample T={temperature:g} ", style="bold")
         text.append(readable(prime), style="dim underline")
         text.append(readable(continuation))
-        self.update(text)
+        self.update(text, layout=False)  # a fixed size: no layout pass per update

@@ -15,10 +15,11 @@ STATE_ICONS = {"training": "▶", "paused": "⏸", "stopped": "■", "error": "�
 
 
 def status_parts(corpus: Corpus, model: ModelConfig, state: str, progress: Progress | None,
-                 short: bool) -> list[str]:
+                 short: int) -> list[str]:
+    """The status line's pieces; `short` 0, 1 or 2 says how hard to abbreviate them."""
     name = corpus.name if len(corpus.name) <= 16 else "…" + corpus.name[-15:]
     chars, v = count(len(corpus.text)), len(corpus.vocab)
-    parts = [f"{name} {chars}ch V{v}" if short else f"{name} · {chars} chars · vocab {v}"]
+    parts = [[f"{name} · {chars} chars · vocab {v}", f"{name} {chars}ch V{v}", f"{name} V{v}"][short]]
     parts.append(model.describe().replace("one-hot", "1-hot").replace(",", "") if short else model.describe())
     parts.append(f"{STATE_ICONS.get(state, '?')} {state}")
     if progress is not None:
@@ -30,15 +31,29 @@ def status_parts(corpus: Corpus, model: ModelConfig, state: str, progress: Progr
 class StatusLine(Static):
     """One line, shortened to fit; its CSS class (-training, -paused, -error) colours it."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: tuple | None = None  # what show() was last given, to refit on resize
+
     def show(self, corpus: Corpus, model: ModelConfig, state: str, progress: Progress | None) -> None:
         for name in STATE_ICONS:
             self.set_class(state == name, f"-{name}")
-        parts = status_parts(corpus, model, state, progress, short=False)
-        if cell_len(" " + " │ ".join(parts)) > self.size.width:
-            parts = status_parts(corpus, model, state, progress, short=True)
+        self._shown = (corpus, model, state, progress)
+        self._fit()
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            self._fit()
+
+    def _fit(self) -> None:
+        """The longest form of the line that fits the current width."""
+        for short in (0, 1, 2):
+            parts = status_parts(*self._shown, short)
+            if cell_len(" " + " │ ".join(parts)) <= self.size.width:
+                break
         text = Text(" ")
         for i, part in enumerate(parts):
             if i:
                 text.append(" │ ", style="dim")
             text.append(part, style="bold" if i in (0, 2) else "")
-        self.update(text)
+        self.update(text, layout=False)  # a fixed size: no layout pass per update

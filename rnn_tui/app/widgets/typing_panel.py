@@ -22,4 +22,4 @@ class TypingPanel(Static):
         text.append(bpc(stats.bpc), style="bold")
         if unknown is not None:
             text.append(f"\n{glyph(unknown)!r} not in vocabulary (skipped)", style="italic dim")
-        self.update(text)
+        self.update(text, layout=False)  # a fixed size: no layout pass per update

@@ -1,0 +1,242 @@
+"""`rnn-tui serve`: the playground in a web browser through textual-serve, one app process a tab."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+WEB_EXTRA = "pip install 'rnn-tui[web]'"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+TEMPLATE = "app_index.html"  # textual-serve's page template, the one Server renders at "/"
+
+# Tags that would make the browser fetch something from another host: textual-serve's template
+# links a Google Fonts stylesheet although the package ships the font. They are dropped.
+_EXTERNAL_TAG = re.compile(
+    r"""<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//[^>]*>"""
+    r"""|<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script\s*>""",
+    re.I,
+)
+# Relative URLs in place of the absolute ones textual-serve builds from --host and --port, so the
+# page also works through an SSH tunnel on another port, by another host name, or on 0.0.0.0.
+_RELATIVE = (
+    ("{{ config.static.url }}", "static/"),
+    ('data-session-websocket-url="{{ app_websocket_url }}"', 'data-session-websocket-url=""'),
+)
+_FONTS = (  # the Roboto Mono that textual-serve ships in static/fonts, and xterm.js asks for
+    ("RobotoMono-VariableFont_wght.ttf", "normal"),
+    ("RobotoMono-Italic-VariableFont_wght.ttf", "italic"),
+)
+_HEAD = """
+    <title>{{ application.name }}</title>
+    %(preload)s
+    <style>
+%(faces)s
+    </style>
+    <script>
+      // Start the terminal once its font is ready: xterm.js measures the cell size and draws
+      // its glyph atlas when it opens, so a font arriving later would leave the fallback's metrics.
+      (function () {
+        var start = window.onload;
+        if (typeof start !== "function" || !document.fonts) return;
+        window.onload = function (event) {
+          var fonts = Promise.all([
+            document.fonts.load('16px "Roboto Mono"'),
+            document.fonts.load('bold 16px "Roboto Mono"'),
+          ]);
+          var timeout = new Promise(function (resolve) { setTimeout(resolve, 2000); });
+          Promise.race([fonts, timeout]).catch(function () {}).then(function () {
+            start.call(window, event);
+          });
+        };
+      })();
+    </script>
+"""
+_BODY_END = """
+    <script>
+      // The websocket of this page's own address: right however the browser reached the server.
+      (function () {
+        var url = new URL("ws", window.location.href);
+        url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+        url.search = "";
+        document.querySelectorAll(".textual-terminal").forEach(function (el) {
+          if (!el.dataset.sessionWebsocketUrl) el.dataset.sessionWebsocketUrl = url.href;
+        });
+      })();
+    </script>
+"""
+
+
+def register(subparsers) -> None:
+    app_parser = subparsers.choices.get("app")
+    p = subparsers.add_parser(
+        "serve",
+        help="the playground in a web browser (needs the 'web' extra: textual-serve)",
+        description="Serve the playground over HTTP: each browser tab that opens the page gets its "
+        "own app process, started with this Python interpreter and the app options given here. "
+        "The page needs nothing from the internet. Binds 127.0.0.1 unless told otherwise; anyone "
+        "who can reach the port can run the app, so use --host 0.0.0.0 only on a trusted network "
+        "(or an SSH tunnel: ssh -L 8000:127.0.0.1:8000 host).",
+        parents=[app_parser] if app_parser is not None else [],
+        add_help=app_parser is None,  # the app parser's -h/--help comes with it
+    )
+    server = p.add_argument_group("server")
+    server.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
+    server.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                        help=f"TCP port (default {DEFAULT_PORT})")
+    forwarded = app_parser._actions if app_parser is not None else []  # noqa: SLF001
+    p.set_defaults(run=run, _app_actions=[a for a in forwarded if a.dest != "help"])
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--port must be a whole number (got {text!r})") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"--port must be from 1 to 65535 (got {value})")
+    return value
+
+
+def app_arguments(args: argparse.Namespace) -> list[str]:
+    """The `rnn-tui app` options given to `serve`, as command-line words to pass on."""
+    words: list[str] = []
+    for action in getattr(args, "_app_actions", ()):
+        value = getattr(args, action.dest, action.default)
+        if value == action.default or not action.option_strings:
+            continue
+        option = action.option_strings[-1]  # the long form
+        if action.nargs == 0:  # store_true / store_false / store_const
+            words.append(option)
+        elif isinstance(value, (list, tuple)):
+            words += [option, *map(str, value)]
+        else:
+            words.append(f"{option}={value}")  # one word: a value may start with '-'
+    return words
+
+
+def app_command(args: argparse.Namespace) -> str:
+    """The shell command textual-serve runs for each browser tab."""
+    argv = [sys.executable, "-m", "rnn_tui", "app", *app_arguments(args)]
+    if os.name == "posix":
+        return "exec " + shlex.join(argv)  # exec: the app is the process textual-serve signals
+    return subprocess.list2cmdline(argv)
+
+
+def page_template(upstream: str) -> str:
+    """textual-serve's page with nothing fetched from other hosts and relative URLs."""
+    page = _EXTERNAL_TAG.sub("", upstream)
+    for old, new in _RELATIVE:
+        page = page.replace(old, new)
+    preload = (  # the upright face only: the app uses no italics, so that one loads on demand
+        f'<link rel="preload" href="static/fonts/{_FONTS[0][0]}" as="font" type="font/ttf" crossorigin />'
+    )
+    faces = "\n".join(
+        f'      @font-face {{ font-family: "Roboto Mono"; font-style: {style}; '
+        f"font-weight: 100 700; font-display: block; "
+        f'src: url("static/fonts/{name}") format("truetype"); }}'
+        for name, style in _FONTS
+    )
+    head = _HEAD % {"preload": preload, "faces": faces}
+    if re.search(r"<title\b", page, re.I):
+        head = head.replace("<title>{{ application.name }}</title>", "", 1)
+    page = page.replace("</head>", head + "  </head>", 1)
+    return page.replace("</body>", _BODY_END + "  </body>", 1)
+
+
+def _write_template(server_module_file: str, directory: Path) -> Path | None:
+    """Our page template in `directory`, or None when textual-serve's own cannot be read."""
+    upstream = Path(server_module_file).parent / "templates" / TEMPLATE
+    try:
+        text = upstream.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    (directory / TEMPLATE).write_text(page_template(text), encoding="utf-8")
+    return directory
+
+
+def _url(host: str, port: int) -> str:
+    shown = "localhost" if host in ("", "0.0.0.0", "::") else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def _check_setup(args: argparse.Namespace) -> None:
+    """Fail here, with one error line, on options that would fail in every browser tab."""
+    from rnn_tui.checkpoint import load_checkpoint
+    from rnn_tui.cli import build_setup
+
+    checkpoint = load_checkpoint(args.load) if getattr(args, "load", None) else None
+    build_setup(args, checkpoint)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import tempfile
+
+    from rnn_tui.errors import RnnTuiError
+
+    try:
+        import textual_serve.server as ts
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing in ("textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2"):
+            raise RnnTuiError(f"'rnn-tui serve' needs textual-serve: {WEB_EXTRA}") from None
+        raise
+    _check_setup(args)
+    url = _url(args.host, args.port)
+    command = app_command(args)
+
+    class Server(ts.Server):
+        tabs: set = set()  # the websocket handlers of open browser tabs
+
+        async def handle_websocket(self, request):
+            task = asyncio.current_task()
+            self.tabs.add(task)
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                self.tabs.discard(task)
+
+        async def on_shutdown(self, app) -> None:
+            # Ctrl+C: end each tab's session now. textual-serve leaves them open, and aiohttp then
+            # waits up to a minute for them before it exits. Cancelled, each handler tells its app
+            # to quit and waits for it (textual-serve's own clean-up).
+            for task in list(self.tabs):
+                task.cancel()
+            await asyncio.wait(list(self.tabs) or [asyncio.sleep(0)], timeout=10)
+
+        async def on_startup(self, app) -> None:  # textual-serve's hook; replaces its banner
+            where = f"[bold]{url}[/]"
+            if args.host in ("", "0.0.0.0", "::"):
+                where = f"every address of this machine, port {args.port} (here: {where})"
+            self.console.print(
+                f"rnn-tui: serving the playground on {where} "
+                "(each browser tab runs its own app; Ctrl+C stops the server)",
+                highlight=False, soft_wrap=True,
+            )
+
+    with tempfile.TemporaryDirectory(prefix="rnn-tui-serve-") as tmp:
+        templates = _write_template(ts.__file__, Path(tmp))
+        options = {"templates_path": templates} if templates else {}
+        server = Server(command, host=args.host, port=args.port, title="rnn-tui",
+                        public_url=url, **options)
+        if templates is None:
+            server.console.print("rnn-tui: textual-serve's page template was not found; its own "
+                                 "page may load a web font from the internet")
+        try:
+            server.serve()
+        except OSError as exc:
+            reason = {
+                errno.EADDRINUSE: f"port {args.port} is in use: choose another with --port",
+                errno.EADDRNOTAVAIL: f"{args.host!r} is not an address of this machine",
+                errno.EACCES: f"no permission to listen on port {args.port}: use one above 1023",
+            }.get(exc.errno, exc.strerror or str(exc))
+            raise RnnTuiError(f"cannot serve on {args.host}:{args.port}: {reason}") from None
+    return 0

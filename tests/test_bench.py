@@ -1,0 +1,120 @@
+"""`rnn-tui bench` runs and reports in a stable shape (its numbers are never asserted), and the
+engine's fast paths compute the same math as the plain ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rnn_tui import cells
+from rnn_tui.bench import flops_per_char
+from rnn_tui.config import ModelConfig
+from rnn_tui.gradcheck import TOLERANCE, check_model
+from rnn_tui.model import scatter_rows
+
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+TINY = ["--cells", "rnn,gru", "--hidden", "8", "--batch", "1,2", "--seq-len", "4", "--vocab", "10",
+        "--repeats", "2", "--rep-seconds", "0.01"]
+
+
+def bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnn_tui", "bench", *args],
+                          capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def test_bench_json_shape():
+    out = bench("--quick", *TINY, "--no-torch", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    for key in ("date", "command", "machine", "threads", "clock", "flops_formula", "matmul_gflops",
+                "training", "keystroke", "startup", "seconds"):
+        assert key in result, key
+    assert result["threads"] == 1 and result["clock"] == "cpu"
+    assert result["matmul_gflops"] > 0
+    assert [(r["cell"], r["batch"]) for r in result["training"]] == [
+        ("rnn", 1), ("rnn", 2), ("gru", 1), ("gru", 2)]
+    for row in result["training"]:
+        assert row["hidden"] == 8 and row["seq_len"] == 4 and row["vocab"] == 10
+        assert row["ours_chars_per_sec"] > 0 and len(row["ours_step_ms"]) == 2
+        assert row["torch_chars_per_sec"] is None and row["ratio"] is None
+        assert row["flops_per_char"] == flops_per_char(row["cell"], 8, 10)
+        assert 0 < row["fraction_of_matmul"]
+    assert [k["cell"] for k in result["keystroke"]] == ["rnn", "lstm"]
+    for k in result["keystroke"]:
+        assert k["hidden"] == 256 and k["keystroke_us"] > 0 and k["prefix_us"] > 0
+    startup = result["startup"]
+    assert set(startup) >= {"seconds", "note"}
+    assert startup["seconds"] is None or 0 < startup["seconds"] < 60
+
+
+def test_bench_table_says_how_to_compare_with_pytorch():
+    out = bench("--quick", *TINY, "--no-torch", "--skip", "keystroke,startup")
+    assert out.returncode == 0, out.stderr
+    assert "ours chars/s" in out.stdout and "FLOPs/char" in out.stdout
+    assert "PyTorch" in out.stdout  # the hint: how to get the comparison
+
+
+@pytest.mark.parametrize("args,word", [
+    (["--cells", "rnn,transformer"], "--cells"),
+    (["--hidden", "12,x"], "--hidden"),
+    (["--batch", "0"], "--batch"),
+    (["--skip", "everything"], "--skip"),
+])
+def test_bench_rejects_bad_options_in_one_line(args, word):
+    out = bench(*args, "--json")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and word in lines[0], out.stderr
+
+
+def test_flops_formula():
+    # 6 H (G H + V): rnn 128 over 100 characters, lstm four gates
+    assert flops_per_char("rnn", 128, 100) == 6 * 128 * (128 + 100)
+    assert flops_per_char("lstm", 256, 100) == 6 * 256 * (4 * 256 + 100)
+
+
+# -- the fast paths keep the math ----------------------------------------------------------------
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("embed", [0, 3])
+def test_gradients_with_one_step_coefficient_blocks(monkeypatch, cell, embed):
+    """Backward coefficients computed a block of steps at a time, here one step a block."""
+    monkeypatch.setattr(cells, "BLOCK_FLOATS", 1)
+    config = ModelConfig(vocab_size=5, cell=cell, hidden=4, layers=2, embed=embed)
+    errors = check_model(config, T=9, B=3, seed=2)  # 27 rows over 5 ids: per-id sums in scatter_rows
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("n,vocab,width", [(64, 100, 33), (2048, 100, 17), (7, 5, 3), (1, 5, 2)])
+def test_scatter_rows_matches_add_at(n, vocab, width):
+    rng = np.random.default_rng(n)
+    ids = rng.integers(0, vocab, n)
+    rows = rng.standard_normal((n, width))
+    expected = np.zeros((vocab, width))
+    np.add.at(expected, ids, rows)
+    got = np.full((vocab, width), np.nan)
+    scatter_rows(got, ids, rows)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_one_step_scales_products_not_weights_with_the_same_result(cell):
+    """T = B = 1 (a keystroke) halves h @ Wh instead of Wh: exactly the same numbers."""
+    H = 64
+    rng = np.random.default_rng(0)
+    layer = cells.RECURRENCES[cell](H, np.float32)
+    Wh = rng.standard_normal((H, layer.G)).astype(np.float32) / 8
+    bh = rng.standard_normal(layer.G).astype(np.float32)
+    P = rng.standard_normal((9, 1, layer.G)).astype(np.float32)
+    state = np.zeros(layer.state_shape(1), np.float32)
+    whole = layer.forward(P.copy(), state, Wh, bh).copy()  # T = 9: scaled weights
+    assert not layer._recurrent_weights(Wh, 9, 1)[1]
+    assert layer._recurrent_weights(Wh, 1, 1)[1]
+    for t in range(9):  # one step at a time: scaled products
+        h = layer.forward(P[t : t + 1].copy(), state, Wh, bh)
+        state = layer.final_state()
+        np.testing.assert_array_equal(h[0], whole[t])
