@@ -194,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
     command = app_command(args)
 
     class Server(ts.Server):
-        tabs: set = set()  # the websocket handlers of open browser tabs
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.tabs: set[asyncio.Task] = set()  # the websocket handlers of open browser tabs
 
         async def handle_websocket(self, request):
             task = asyncio.current_task()

@@ -131,7 +131,10 @@ def test_browser_page_paints_and_predicts(tmp_path, record_property):
     assert report["chart_before"] != report["chart_after"], report["after"]
     assert len(report["chart_after"]) >= 5, report["after"]
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert report["app_processes_left"] == 0
+    assert report["apps_with_two_tabs"] == 2  # one app process a tab
+    assert report["apps_after_closing_one"] == 1
+    assert report["server_exit"] == 0 and report["server_stop_s"] < 15, report
+    assert report["processes_left"] == 0  # no app outlives the server
 
 
 # The page's terminal is not a global: catch the object that owns it when textual.js assigns its
@@ -294,14 +297,25 @@ async def browser_session(shot: Path, tmp: Path, width: int = 1280, height: int 
                 cdp = Cdp(ws)
                 report = await drive_page(cdp, f"http://{origin}/", shot)
                 report["absolute_urls"] = absolute
+                # a second tab gets a second app process; closing the first ends the first app
+                apps = lambda: group_alive(server.pid) - 1  # noqa: E731 (the server leads its group)
+                async with http.put(f"http://127.0.0.1:{devtools[0]}/json/new?http://{origin}/"):
+                    pass
+                with contextlib.suppress(AssertionError):
+                    await wait_for(lambda: apps() >= 2, "a second app process", 20)
+                report["apps_with_two_tabs"] = apps()
                 await cdp.send("Page.close")
-        # the tab is gone: its app process should end with it (the server is the group's last)
         with contextlib.suppress(AssertionError):
-            await wait_for(lambda: group_alive(server.pid) <= 1, "app exit after the tab closed", 10)
-        report["app_processes_left"] = group_alive(server.pid) - 1
+            await wait_for(lambda: apps() <= 1, "app exit after its tab closed", 10)
+        report["apps_after_closing_one"] = apps()
+        # Ctrl+C with a tab still open: the server ends that tab's app and exits promptly
         server.send_signal(signal.SIGINT)
-        server.wait(10)
-        report["server_exit"] = server.returncode
+        t_stop = time.monotonic()
+        with contextlib.suppress(AssertionError):
+            await wait_for(lambda: server.poll() is not None, "server exit on SIGINT", 20)
+        report["server_stop_s"] = round(time.monotonic() - t_stop, 2)
+        report["server_exit"] = server.poll()
+        report["processes_left"] = group_alive(server.pid)
         report["offsite"] = [u for u in report.pop("urls") if not u.split("//", 1)[-1].startswith(origin)
                              and not u.startswith(("data:", "blob:"))]
         return report
