@@ -126,7 +126,10 @@ def app_command(args: argparse.Namespace) -> str:
     """The shell command textual-serve runs for each browser tab."""
     argv = [sys.executable, "-m", "rnn_tui", "app", *app_arguments(args)]
     if os.name == "posix":
-        return "exec " + shlex.join(argv)  # exec: the app is the process textual-serve signals
+        # Ctrl+C in the server's terminal reaches the whole process group: the apps ignore it and
+        # the server quits them itself, tab by tab (no tracebacks, no "interrupted" lines). exec:
+        # the app is the process textual-serve talks to, with no shell in between.
+        return "trap '' INT; exec " + shlex.join(argv)
     return subprocess.list2cmdline(argv)
 
 
@@ -194,8 +197,8 @@ def run(args: argparse.Namespace) -> int:
     command = app_command(args)
 
     class Server(ts.Server):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
+        def __init__(self, *a, **kw) -> None:
+            super().__init__(*a, **kw)
             self.tabs: set[asyncio.Task] = set()  # the websocket handlers of open browser tabs
 
         async def handle_websocket(self, request):
@@ -210,9 +213,11 @@ def run(args: argparse.Namespace) -> int:
             # Ctrl+C: end each tab's session now. textual-serve leaves them open, and aiohttp then
             # waits up to a minute for them before it exits. Cancelled, each handler tells its app
             # to quit and waits for it (textual-serve's own clean-up).
-            for task in list(self.tabs):
+            tabs = list(self.tabs)
+            for task in tabs:
                 task.cancel()
-            await asyncio.wait(list(self.tabs) or [asyncio.sleep(0)], timeout=10)
+            if tabs:
+                await asyncio.wait(tabs, timeout=10)
 
         async def on_startup(self, app) -> None:  # textual-serve's hook; replaces its banner
             where = f"[bold]{url}[/]"

@@ -440,3 +440,17 @@ async def test_command_letters_type_while_the_input_has_focus(key):
         await pilot.press(key)
         assert app.query_one("#prompt", PromptInput).value == {"space": " "}.get(key, key)
         assert app.trainer is trainer and app.is_running and app.screen is app.screen_stack[0]
+
+
+async def test_divergence_is_rolled_back_and_reported():
+    """A blown-up update (NaN weights) is rolled back; the user is told; snapshots stay finite."""
+    app = make_app(paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.trainer is not None and app.progress is not None, what="start")
+        app.trainer.model.params["Why"][0, 0] = np.nan  # as if the last update had exploded
+        await pilot.press("escape", "n")
+        await until(pilot, lambda: app.trainer.skipped_steps == 1, what="the rollback")
+        await until(pilot, lambda: any("diverged" in n.message for n in app._notifications),
+                    what="the divergence notice")
+        assert all(np.isfinite(v).all() for v in app.progress.snapshot.params.values())
+        assert app.run_state != "error"

@@ -62,14 +62,14 @@ def test_app_options_are_passed_on_to_each_app_process():
     given = ["--corpus", "abcde", "--cell", "gru", "--hidden", "16", "--onehot", "--lr", "0.003",
              "--load", "my model.npz"]
     args = parser.parse_args(["serve", "--host", "127.0.0.1", "--port", "8001", *given])
-    words = shlex.split(app_command(args).removeprefix("exec "))
+    words = shlex.split(app_command(args).split("exec ", 1)[1])
     assert words[:4] == [sys.executable, "-m", "rnn_tui", "app"]
     assert not any(w.startswith(("--host", "--port")) for w in words)
     direct, forwarded = parser.parse_args(["app", *given]), parser.parse_args(words[3:])
     assert vars(forwarded) == vars(direct)
     bare = parser.parse_args(["serve"])
     assert (bare.host, bare.port) == ("127.0.0.1", 8000)
-    assert shlex.split(app_command(bare).removeprefix("exec "))[3:] == ["app"]
+    assert shlex.split(app_command(bare).split("exec ", 1)[1])[3:] == ["app"]
 
 
 @needs_serve
@@ -132,9 +132,11 @@ def test_browser_page_paints_and_predicts(tmp_path, record_property):
     assert len(report["chart_after"]) >= 5, report["after"]
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["apps_with_two_tabs"] == 2  # one app process a tab
+    assert report["app_argv"] == [sys.executable, "-m", "rnn_tui", "app"]  # this interpreter
     assert report["apps_after_closing_one"] == 1
     assert report["server_exit"] == 0 and report["server_stop_s"] < 15, report
     assert report["processes_left"] == 0  # no app outlives the server
+    assert not report["server_log_problems"], report["server_log_problems"]
 
 
 # The page's terminal is not a global: catch the object that owns it when textual.js assigns its
@@ -251,14 +253,19 @@ def stop_group(proc: subprocess.Popen, sig: int, timeout: float) -> None:
     proc.wait(5)
 
 
-def group_alive(pgid: int) -> int:
-    """Processes still in a process group (from /proc; 0 when none)."""
-    count = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def group_processes(pgid: int) -> list[list[str]]:
+    """The command lines of the live processes in a process group (from /proc)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            count += int(fields[2]) == pgid and fields[0] != "Z"
-    return count
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append((proc / "cmdline").read_bytes().decode().split("\0")[:-1])
+    return found
+
+
+def app_processes(pgid: int) -> list[list[str]]:
+    return [argv for argv in group_processes(pgid) if argv[1:4] == ["-m", "rnn_tui", "app"]]
 
 
 async def browser_session(shot: Path, tmp: Path, width: int = 1280, height: int = 860) -> dict:
@@ -298,24 +305,30 @@ async def browser_session(shot: Path, tmp: Path, width: int = 1280, height: int 
                 report = await drive_page(cdp, f"http://{origin}/", shot)
                 report["absolute_urls"] = absolute
                 # a second tab gets a second app process; closing the first ends the first app
-                apps = lambda: group_alive(server.pid) - 1  # noqa: E731 (the server leads its group)
+                apps = lambda: len(app_processes(server.pid))  # noqa: E731
                 async with http.put(f"http://127.0.0.1:{devtools[0]}/json/new?http://{origin}/"):
                     pass
                 with contextlib.suppress(AssertionError):
                     await wait_for(lambda: apps() >= 2, "a second app process", 20)
                 report["apps_with_two_tabs"] = apps()
+                report["app_argv"] = app_processes(server.pid)[0]
                 await cdp.send("Page.close")
         with contextlib.suppress(AssertionError):
             await wait_for(lambda: apps() <= 1, "app exit after its tab closed", 10)
         report["apps_after_closing_one"] = apps()
-        # Ctrl+C with a tab still open: the server ends that tab's app and exits promptly
-        server.send_signal(signal.SIGINT)
+        # Ctrl+C in a terminal, a tab still open: SIGINT to the whole process group, apps too;
+        # the server ends that tab's app itself and exits promptly and quietly
+        os.killpg(server.pid, signal.SIGINT)
         t_stop = time.monotonic()
         with contextlib.suppress(AssertionError):
             await wait_for(lambda: server.poll() is not None, "server exit on SIGINT", 20)
         report["server_stop_s"] = round(time.monotonic() - t_stop, 2)
         report["server_exit"] = server.poll()
-        report["processes_left"] = group_alive(server.pid)
+        report["processes_left"] = len(group_processes(server.pid))
+        report["server_log_problems"] = [
+            line for line in (tmp / "server.log").read_text().splitlines()
+            if re.search(r"Traceback|Error|interrupted|failed", line)
+        ]
         report["offsite"] = [u for u in report.pop("urls") if not u.split("//", 1)[-1].startswith(origin)
                              and not u.startswith(("data:", "blob:"))]
         return report

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from rich.cells import cell_len
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
@@ -151,7 +150,7 @@ def _units(n: int) -> list[str]:
 def letter_rows(s: LetterSteps) -> list[Row]:
     """The unrolled figure: a column a time step (x_t, h_t, y_t bands), and beside each band the
     shared weights that act on it, drawn once: Wxh (and E) by x, Whh and bh by h, Why and by by y."""
-    T, H, V = len(s.letters), s.hidden.shape[1], len(s.chars)
+    T, H = len(s.letters), s.hidden.shape[1]
     p = s.params
     units, chars = _units(H), [glyph(c) for c in s.chars]
     left_w = LABEL_W + max(T, 1) * STEP_W
@@ -278,13 +277,23 @@ def grid_shape(units: int) -> tuple[int, int]:
     return per_row, -(-units // per_row)
 
 
+def sign(v: float, scale: float) -> str:
+    """A one-cell stand-in for a value too small to print: its sign, or '·' when it is near zero."""
+    if not math.isfinite(v):
+        return "?"
+    if abs(v) < 0.1 * scale:
+        return "·"
+    return "+" if v > 0 else "-"
+
+
 def grid_rows(values: np.ndarray, scale: float) -> list[Row]:
     """One coloured cell a unit, `per_row` a row: unit i sits at the same spot in every grid."""
     per_row, n = grid_shape(len(values))
     rows = []
     for r in range(n):
         chunk = values[r * per_row : (r + 1) * per_row]
-        rows.append([(" ", signed_style(float(v), scale)) for v in chunk] + [(" " * (per_row - len(chunk)), None)])
+        rows.append([(sign(float(v), scale), signed_style(float(v), scale)) for v in chunk]
+                    + [(" " * (per_row - len(chunk)), None)])
     return rows
 
 
@@ -308,8 +317,11 @@ def series_unrolled_rows(x: np.ndarray, hidden: np.ndarray, y: np.ndarray, targe
 
     ts = range(first, T)
     rows: list[Row] = [[label("time", BOLD), *steps([(f"t={start + t + 1}", DIM) for t in ts])]]
-    if first:
-        rows[0].append((f"  (last {T - first} of {T})", ITALIC_DIM))
+    notes = [f"last {T - first} of {T}"] if first else []
+    notes.append("h: + / - sign, · near 0, colour = size")
+    for note in notes:
+        if row_width(rows[0]) + len(note) + 2 <= width:
+            rows[0].append(("  " + note, ITALIC_DIM))
     rows.append([label("x_t", BOLD), *steps([(f"{x[t]:.3f}", None) for t in ts])])
     for r in range(hrows):
         row: Row = [label("h_t" if r == 0 else "", BOLD)]
@@ -405,25 +417,34 @@ def spark(values: Sequence[float], lo: float, hi: float, rows: int) -> list[str]
             if v is None or not math.isfinite(v):
                 chars.append(" ")
                 continue
-            eighths = round(min(max((v - lo) / span, 0.0), 1.0) * rows * 8)
+            eighths = max(round(min(max((v - lo) / span, 0.0), 1.0) * rows * 8), 1)  # never invisible
             chars.append(EIGHTHS[min(max(eighths - r * 8, 0), 8)])
         out.append("".join(chars))
     return out
 
 
-def spread(values: Sequence[float], columns: int) -> list[float]:
-    """Values laid out over `columns` cells: each repeated (with a gap when wide) or, when there
-    are more values than cells, every k-th one."""
+def spread(values: Sequence[float], columns: int, each: int = 1) -> list[float]:
+    """Values laid out over `columns` cells: `each` cells a value (the last a gap when each >= 3),
+    or, when there are more values than cells, every k-th one."""
+    n = len(values)
+    if n == 0 or columns <= 0:
+        return []
+    if n * each <= columns:
+        out: list[float] = []
+        for v in values:
+            out += [v] * (each - 1) + [math.nan] if each >= 3 else [v] * each
+        return out
+    return [values[round(i * (n - 1) / max(columns - 1, 1))] for i in range(columns)]
+
+
+def stretch(values: Sequence[float], columns: int) -> list[float]:
+    """A curve resampled to exactly `columns` cells (each value repeated, or every k-th one)."""
     n = len(values)
     if n == 0 or columns <= 0:
         return []
     if n <= columns:
-        w = min(columns // n, 3)
-        out: list[float] = []
-        for v in values:
-            out += [v] * (w - 1 if w >= 3 else w) + ([math.nan] if w >= 3 else [])
-        return out
-    return [values[round(i * (n - 1) / max(columns - 1, 1))] for i in range(columns)]
+        return [values[i * n // columns] for i in range(columns)]
+    return spread(values, columns)
 
 
 @dataclass(frozen=True)
@@ -487,17 +508,22 @@ class SeriesPlot(Widget):
         k = max(1, min(4, (height - 1) // 2))
         data_n, fore_n = len(pic.targets), len(pic.forecast)
         room = max(width - self.LABEL - 1, 8)
-        data_cols = max(4, round(room * data_n / (data_n + fore_n))) if fore_n else room
-        fore_cols = room - data_cols
+        each = min(room // (data_n + fore_n), 3) if data_n + fore_n <= room else 0
+        if each:  # every value fits: the same width for all
+            data_cols, fore_cols = data_n * each, fore_n * each
+        else:
+            data_cols = max(4, round(room * data_n / (data_n + fore_n))) if fore_n else room
+            fore_cols = room - data_cols
         truth = list(pic.continuation) if pic.continuation is not None else [math.nan] * fore_n
         every = [*pic.targets, *truth, *pic.predictions]
         finite = [v for v in every if math.isfinite(v)]
         lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
         lo = 0.0 if lo >= 0 else lo - 0.05 * (hi - lo)
-        target = spark(spread(list(pic.targets), data_cols), lo, hi, k)
-        pred = spark(spread(list(pic.predictions), data_cols), lo, hi, k)
-        t_fore = spark(spread(truth, fore_cols), lo, hi, k)
-        p_fore = spark(spread(list(pic.forecast), fore_cols), lo, hi, k)
+        each = max(each, 1)
+        target = spark(spread(list(pic.targets), data_cols, each), lo, hi, k)
+        pred = spark(spread(list(pic.predictions), data_cols, each), lo, hi, k)
+        t_fore = spark(spread(truth, fore_cols, each), lo, hi, k)
+        p_fore = spark(spread(list(pic.forecast), fore_cols, each), lo, hi, k)
         lines = []
         for name, bars, fore, style, fstyle in (
             ("target", target, t_fore, st["plot--target"], st["plot--target"] + DIM),
@@ -520,10 +546,58 @@ class SeriesPlot(Widget):
         logs = [math.log10(v) for v in pic.mse_history if v > 0 and math.isfinite(v)]
         bars = ""
         if logs:
-            cols = spread(logs, room)
-            bars = spark(cols, min(logs) - 0.3, max(logs), 1)[0]
+            bars = spark(stretch(logs, room), min(logs), max(logs), 1)[0]
         return line([(pad("mse (log)", self.LABEL, "<"), BOLD), (bars.ljust(room), self._styles["plot--mse"]),
                      (figure, BOLD), (note, Style(bold=True) if done else DIM)], width, base)
+
+
+class HistorySpark(Widget):
+    """A curve over the whole run (a bounded history), as tall as the widget; nothing when it has
+    fewer than two rows (80x24 has no room for it, larger terminals do)."""
+
+    DEFAULT_CSS = """
+    HistorySpark { height: 1fr; }
+    HistorySpark > .spark--bars { color: $primary; }
+    """
+    COMPONENT_CLASSES = {"spark--bars"}
+
+    def __init__(self, title: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.title = title
+        self.values: tuple[float, ...] = ()
+        self._lines: list[Strip] | None = None
+        self._styles = StyleCache(self, *self.COMPONENT_CLASSES)
+
+    def show(self, values: Sequence[float]) -> None:
+        values = tuple(values)
+        if values != self.values:
+            self.values = values
+            self._lines = None
+            self.refresh()
+
+    def on_resize(self) -> None:
+        self._lines = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._lines = None
+
+    def render_line(self, y: int) -> Strip:
+        if self._lines is None:
+            self._lines = self._build(self.size.width, self.size.height)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
+
+    def _build(self, width: int, height: int) -> list[Strip]:
+        base = self._styles["base"]
+        finite = [v for v in self.values if math.isfinite(v)]
+        if height < 2 or not finite:
+            return []
+        hi, lo = max(finite), min(finite)
+        head = [(self.title, BOLD), (f"  {len(self.values)} points · max {hi:.3f} · min {lo:.3f}", DIM)]
+        rows = spark(stretch(list(self.values), width), min(0.0, lo), hi, min(height - 1, 8))
+        bars = self._styles["spark--bars"]
+        return [line(head, width, base)] + [line([(r, bars)], width, base) for r in rows]
 
 
 # -- lines of text ---------------------------------------------------------------------------
@@ -542,23 +616,27 @@ class LessonBar(Static):
 class LessonStatus(Static):
     """One line: lesson, model, state, progress and the score, shortened to fit."""
 
-    def show(self, parts: Sequence[str], state: str) -> None:
+    def show(self, parts: Sequence[str], state: str, drop: Sequence[int] = ()) -> None:
+        """`drop`: indices of the parts to leave out, in this order, while the line is too long."""
         for name in (*STATE_ICONS, "done"):
             self.set_class(state == name, f"-{name}")
-        self._parts = list(parts)
+        self._shown = (list(parts), list(drop))
         self._fit()
 
     def on_resize(self) -> None:
-        if getattr(self, "_parts", None):
+        if getattr(self, "_shown", None):
             self._fit()
 
     def _fit(self) -> None:
-        parts = list(self._parts)
-        while len(parts) > 3 and cell_len(" " + " │ ".join(parts)) > self.size.width:
-            parts.pop(1)  # the model's description goes first, the score stays
+        parts, drop = self._shown
+        kept = list(range(len(parts)))
+        for i in drop:
+            if cell_len(" " + " │ ".join(parts[k] for k in kept)) <= self.size.width:
+                break
+            kept.remove(i)
         text = Text(" ")
-        for i, part in enumerate(parts):
-            if i:
+        for n, k in enumerate(kept):
+            if n:
                 text.append(" │ ", style="dim")
-            text.append(part, style="bold" if i in (0, len(parts) - 1) else "")
+            text.append(parts[k], style="bold" if k in (0, len(parts) - 1) else "")
         self.update(text, layout=False)

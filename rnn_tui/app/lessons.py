@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from rnn_tui.app.jobs import limit_blas_threads
 from rnn_tui.app.lesson_widgets import (
+    HistorySpark,
     LessonBar,
     LessonStatus,
     LetterSteps,
@@ -40,7 +41,14 @@ from rnn_tui.errors import RnnTuiError
 from rnn_tui.glyphs import format_prob, glyph
 from rnn_tui.model import ParamSnapshot
 from rnn_tui.predict import Predictor
-from rnn_tui.presets import LETTERS, PRESETS, lesson_accuracy, lesson_batches, lesson_cases, preset_configs
+from rnn_tui.presets import (
+    LETTERS,
+    PRESETS,
+    lesson_accuracy,
+    lesson_batches,
+    lesson_cases,
+    preset_configs,
+)
 from rnn_tui.series import LESSONS as SERIES_LESSONS
 from rnn_tui.series import SeriesProgress, SeriesTrainer
 from rnn_tui.trainer import Progress, Trainer
@@ -148,7 +156,7 @@ class LessonsScreen(ModalScreen[None]):
         self.steps: LetterSteps | None = None
         self._stop: threading.Event | None = None
         self._worker: Worker | None = None
-        self._shown_state = ""
+        self._shown_state: tuple[int, str] | None = None
 
     @property
     def lesson(self) -> Lesson:
@@ -166,6 +174,7 @@ class LessonsScreen(ModalScreen[None]):
             yield Static(id="lesson-input")
             yield LetterUnrolled(id="unrolled")
             yield Static(id="lesson-cases")
+            yield HistorySpark("training loss (nats/char)", id="lesson-loss")
         with Vertical(id="series-view"):
             yield SeriesPlot(id="series-plot")
             yield SeriesUnrolled(id="series-unrolled")
@@ -265,21 +274,22 @@ class LessonsScreen(ModalScreen[None]):
             self._show_letters()
         else:
             self._show_series()
-        if self.state != self._shown_state:
-            self._shown_state = self.state
+        if (self.index, self.state) != self._shown_state:  # the footer follows the lesson and state
+            self._shown_state = (self.index, self.state)
             self.refresh_bindings()
 
-    def _status(self, *parts: str) -> None:
+    def _status(self, model: str, *figures: str, drop: tuple[int, ...] = ()) -> None:
+        """Lesson │ model │ state │ figures...; the score last (bold), `drop` goes first when narrow."""
         icon = STATE_ICONS.get(self.state, "■")
         self.query_one("#lesson-status", LessonStatus).show(
-            [self.lesson.name, *parts[:1], f"{icon} {self.state}", *parts[1:]], self.state)
+            [self.lesson.name, model, f"{icon} {self.state}", *figures], self.state, drop)
 
     def _show_letters(self) -> None:
         p, n = self.progress, self.n_in
         snapshot = p.snapshot
         self.accuracy, cases = case_results(snapshot, n)
         self._status(snapshot.config.describe(), f"step {p.step:,}", f"loss {p.loss:.3f}",
-                     f"accuracy {self.accuracy:.0%}")
+                     f"accuracy {self.accuracy:.0%}", drop=(4, 1))
         self.steps = letter_steps(snapshot, self.text, n)
         self.query_one("#unrolled", LetterUnrolled).show(self.steps)
 
@@ -307,11 +317,14 @@ class LessonsScreen(ModalScreen[None]):
             summary.append(f"{x}→{top}", style="" if top == y else "bold red")
             summary.append("✓" if top == y else f"✗{y}", style="green" if top == y else "bold red")
         self.query_one("#lesson-cases", Static).update(summary, layout=False)
+        self.query_one("#lesson-loss", HistorySpark).show(p.loss_history)
 
     def _show_series(self) -> None:
         p: SeriesProgress = self.progress
         lesson = self.trainer.lesson
-        self._status(p.snapshot.config.describe(), f"epoch {p.epoch:,}/{p.epochs:,}", f"mse {p.mse:.2e}")
+        c = p.snapshot.config
+        self._status(f"{c.cell} {c.hidden}, MSE, {c.optimizer} {c.lr:g}", f"epoch {p.epoch:,}/{p.epochs:,}",
+                     f"mse {p.mse:.2e}", drop=(1,))
         self.query_one("#series-plot", SeriesPlot).show(SeriesPicture(
             p.targets, p.predictions, p.forecast, p.continuation, p.mse_history, p.mse, lesson.goal_mse))
         W = lesson.window
