@@ -143,7 +143,8 @@ def cmd_app(args) -> int:
     from rnn_tui.app import run_app
 
     preset = args.preset or (None if args.corpus or checkpoint else "zen")
-    return run_app(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset) or 0
+    return run_app(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset,
+                   demo=args.demo) or 0
 
 
 @command("train")
@@ -325,6 +326,8 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("app", help="the playground (the default): train live, type, watch predictions")
     add_model_options(p)
     p.add_argument("--load", metavar="FILE.npz", help="start from a checkpoint")
+    p.add_argument("--demo", action="store_true",
+                   help="attract mode: types phrases of the corpus by itself; any key takes over")
 
     p = sub.add_parser("train", help="train headless, with a progress bar, and save a checkpoint")
     add_model_options(p)

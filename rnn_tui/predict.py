@@ -15,8 +15,8 @@ from rnn_tui.model import ParamSnapshot
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """A float64 probability vector from logits; temperature scales the logits first."""
     z = np.asarray(logits, dtype=np.float64) / temperature
-    z = np.exp(z - z.max())
-    return z / z.sum()
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
 
 
 def is_word_end(ch: str) -> bool:
@@ -147,6 +147,24 @@ class Predictor(NextCharModel):
             for i in ids:
                 self.feed_id(int(i))
             return len(ids)
+        self._feed_chunk(ids)
+        return len(ids)
+
+    def feed_scored(self, text: str) -> np.ndarray:
+        """Feed the known characters of `text` as one chunk and return, for each, the distribution
+        the model gave just before it, plus the one after the last: shape (known + 1, V)."""
+        before = self.probs
+        ids = self.vocab.encode(text)
+        if len(ids) == 0:
+            return before[None, :].copy()
+        top = self._feed_chunk(ids)
+        p = self.snapshot.params
+        after = softmax(top.reshape(len(ids), -1) @ p["Why"] + p["by"])
+        self._probs = after[-1]
+        return np.concatenate([before[None, :], after])
+
+    def _feed_chunk(self, ids: np.ndarray) -> np.ndarray:
+        """Run the recurrence over ids (T, B = 1); return the top layer's h_1..h_T."""
         p, T = self.snapshot.params, len(ids)
         x = None
         for l, layer in enumerate(self.layers):
@@ -160,7 +178,7 @@ class Predictor(NextCharModel):
         self._h[...] = x[-1]
         self._probs = None
         self.fed += T
-        return T
+        return x
 
     @property
     def logits(self) -> np.ndarray:

@@ -189,6 +189,12 @@ def test_predictor_matches_the_training_forward():
     assert whole.feed_text(text[:-1] + "Z") == len(text) - 1  # one chunk; the unknown Z skipped
     np.testing.assert_allclose(whole.probs, pred.probs, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(whole.hidden, pred.hidden, rtol=1e-5, atol=1e-7)
+    scored = Predictor(model.snapshot(corpus.vocab))
+    dists = scored.feed_scored("Z" + text[:-1])
+    assert dists.shape == (len(text), 5)
+    np.testing.assert_allclose(dists[1:-1], chunk_probs[: len(text) - 2], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(dists[-1], pred.probs, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(scored.probs, pred.probs, rtol=1e-5, atol=1e-7)
     whole.feed("a")
     pred.feed("a")
     np.testing.assert_allclose(whole.probs, pred.probs, rtol=1e-5, atol=1e-7)

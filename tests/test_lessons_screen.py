@@ -14,7 +14,7 @@ import pytest
 from textual.app import App
 from textual.widgets import Static
 
-from rnn_tui.app.lesson_widgets import LetterUnrolled, SeriesUnrolled
+from rnn_tui.app.lesson_widgets import SeriesUnrolled
 from rnn_tui.app.lessons import EXPLAIN_WIDTH, LESSON_NAMES, LESSONS, LETTER_STEPS, LessonsScreen
 from rnn_tui.presets import PRESETS, lesson_cases
 
@@ -132,8 +132,7 @@ async def test_series_lesson_shows_the_mse_falling(name):
     app = Host(name)
     async with app.run_test(size=SIZE) as pilot:
         screen = await lessons_screen(pilot)
-        first = screen.progress.mse
-        seen = [first]
+        seen = [screen.progress.mse]
         while screen.state != "done":
             await pilot.pause(0.02)
             if screen.progress.mse != seen[-1]:
@@ -141,8 +140,8 @@ async def test_series_lesson_shows_the_mse_falling(name):
         await pilot.pause()
         p = screen.progress
         assert len(seen) >= 3, seen  # shown as it falls, not only at the end
-        assert p.mse < first / 10 and p.mse <= screen.trainer.lesson.goal_mse
-        assert p.mse_history[-1] < p.mse_history[0]
+        assert seen[-1] == p.mse < seen[0] and p.mse <= screen.trainer.lesson.goal_mse
+        assert p.mse_history[-1] < p.mse_history[0] / 10  # the curve the plot draws falls
         assert f"mse {p.mse:.2e}" in shown(screen, "#lesson-status")
         plot = shown(screen, "#series-plot")
         assert "target" in plot and "predicted" in plot and "┊" in plot  # the forecast's side
@@ -208,6 +207,23 @@ async def test_a_finished_run_trains_more_on_space():
         await pilot.press("space")
         await until(pilot, lambda: screen.progress.step == 2 * LETTER_STEPS + 1 and screen.state == "done",
                     what="a second run")
+
+
+@pytest.mark.asyncio
+async def test_a_failing_run_shows_the_error_state(monkeypatch):
+    from rnn_tui.trainer import Trainer
+
+    def broken(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Trainer, "train_step", broken)
+    app = Host("abcde-1")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await lessons_screen(pilot)
+        await until(pilot, lambda: screen.state == "error", what="the error state")
+        assert "✖ error" in shown(screen, "#lesson-status")
+        assert screen.query_one("#lesson-status").has_class("-error")
+        assert "space" not in screen.active_bindings  # nothing to pause or resume
 
 
 def test_explanations_fit_one_line_of_80_columns():

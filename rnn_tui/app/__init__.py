@@ -20,9 +20,11 @@ def run_app(
     train_config: TrainConfig,
     checkpoint: Checkpoint | None = None,
     preset: str | None = None,
+    *,
+    demo: bool = False,
 ) -> int:
     """Run the app until the user quits; returns the exit code."""
-    app = RnnTuiApp(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset)
+    app = RnnTuiApp(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset, demo=demo)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -16,6 +17,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from rnn_tui.app import jobs
 from rnn_tui.app.commands import COMMANDS, command_bindings, ctrl_bindings, key_display
+from rnn_tui.app.demo import CLEAR, DemoScript
 from rnn_tui.app.messages import BaselineReady, TrainingProgress
 from rnn_tui.app.screens import ConfirmScreen, HelpScreen
 from rnn_tui.app.session import PredictionSession
@@ -29,6 +31,7 @@ from rnn_tui.app.widgets import (
     SampleLine,
     StatusLine,
     TypingPanel,
+    to_input_text,
     to_model_text,
 )
 from rnn_tui.app.widgets.prompt import printable_prefix
@@ -42,6 +45,7 @@ SAMPLE_INTERVAL = 4.0  # seconds between new samples while training
 SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns
 PRIME_CHARS = 12  # while nothing is typed, predictions follow the corpus's first characters
 PROMPT_BINDINGS = ctrl_bindings()
+DEMO_TICK = 0.05  # seconds between the demo's checks for its next keystroke
 
 
 class Prompt(PromptInput):
@@ -69,6 +73,7 @@ class RnnTuiApp(SetupActions, App[int]):
         temperature: float = 1.0,
         baseline: bool = True,
         sample_interval: float = SAMPLE_INTERVAL,
+        demo: bool = False,
     ) -> None:
         super().__init__()
         self.corpus, self.model_config, self.train_config = corpus, model_config, train_config
@@ -94,6 +99,8 @@ class RnnTuiApp(SetupActions, App[int]):
         self._last_message = ""
         self._shown_state = ""
         self._completion: tuple[tuple, str] = ((), "")
+        self.demo_script = DemoScript(corpus.text, seed=train_config.seed) if demo else None
+        self._demo_timer = None  # runs while the demo types; any key or click stops it
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -122,6 +129,9 @@ class RnnTuiApp(SetupActions, App[int]):
         self.query_one("#prompt").focus()
         self.set_interval(self.sample_interval, self._tick_sample)
         self.call_after_refresh(self._tick_sample, True)  # the first sample, after the first frame
+        if self.demo_script is not None:
+            self._demo_timer = self.set_interval(DEMO_TICK, self._demo_tick)
+            self._show_training()
 
     # -- training ----------------------------------------------------------------------------
     def _start(self, corpus, model_config, train_config, checkpoint=None, preset=None) -> None:
@@ -255,13 +265,45 @@ class RnnTuiApp(SetupActions, App[int]):
         self.query_one("#sample", SampleLine).show(self.session.context[-40:], text, self.temperature)
 
     def _show_training(self) -> None:
-        self.query_one("#status", StatusLine).show(self.corpus, self.model_config, self.run_state, self.progress)
+        self.query_one("#status", StatusLine).show(self.corpus, self.model_config, self.run_state, self.progress,
+                                                   demo=self.demo_running)
         self.query_one("#loss", LossPanel).show(self.progress, self.baseline_bpc, self.baseline_note)
         if self.run_state != self._shown_state:  # the footer is rebuilt on a bindings refresh
             self._shown_state = self.run_state
             self.screen.set_class(self.run_state == "paused", "-paused")
             self.screen.set_class(self.run_state == "error", "-error")
             self.refresh_bindings()
+
+    # -- the demo (attract mode) --------------------------------------------------------------
+    @property
+    def demo_running(self) -> bool:
+        return self._demo_timer is not None
+
+    def _demo_tick(self) -> None:
+        action = self.demo_script.step(time.monotonic())
+        if action is None:
+            return
+        prompt = self.query_one("#prompt", Prompt)
+        if action == CLEAR:
+            prompt.value = ""
+        else:
+            prompt.value += to_input_text(action)
+            prompt.cursor_position = len(prompt.value)
+
+    def stop_demo(self) -> None:
+        """The person takes over: the demo's text goes, their key or click then acts as usual."""
+        if self._demo_timer is None:
+            return
+        self._demo_timer.stop()
+        self._demo_timer = None
+        self.query_one("#prompt", Prompt).value = ""
+        self._show_training()
+        self.notify("demo stopped: your turn, type anything", title="demo")
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._demo_timer is not None and isinstance(event, (events.Key, events.MouseDown, events.Paste)):
+            self.stop_demo()
+        await super().on_event(event)
 
     # -- commands ----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -283,6 +325,20 @@ class RnnTuiApp(SetupActions, App[int]):
             self.trainer.resume()
         self.run_state = "paused" if self.paused else "training"
         self._show_training()
+
+    def action_lessons(self) -> None:
+        """The lessons screen; the main training pauses meanwhile (two cores, two trainers)."""
+        from rnn_tui.app.lessons import LessonsScreen
+
+        resume = self.trainer is not None and not self.paused and self.run_state != "error"
+        if resume:
+            self.action_toggle_pause()
+
+        def back(_result=None) -> None:
+            if resume and self.paused and self.run_state == "paused":
+                self.action_toggle_pause()
+
+        self.push_screen(LessonsScreen(), back)
 
     def action_step(self) -> None:
         if self.run_state != "paused":

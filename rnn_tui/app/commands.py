@@ -33,6 +33,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("save", "s", "ctrl+s", "save", "Save a checkpoint (.npz)", typing_footer=True),
     Command("load", "l", "ctrl+l", "load", "Load a checkpoint (.npz)", footer=False),
     Command("toggle_baseline", "b", "ctrl+g", "n-gram", "Show the n-gram baseline's chart beside the network's"),
+    Command("lessons", "t", "f2", "lessons", "Lessons: the tutorial's abcde letters and series, unrolled in time"),
     Command("help", "question_mark", "f1", "help", "Help: every key", typing_footer=True),
     Command("quit", "q", "ctrl+q", "quit", "Quit (stops training, restores the terminal)", typing_footer=True),
 )

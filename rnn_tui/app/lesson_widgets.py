@@ -123,9 +123,8 @@ def heatmap_width(cols: int) -> int:
     return WLABEL_W + cols * WEIGHT_W
 
 
-def strips(rows: list[Row], width: int, base: Style, indent: int = 0) -> list[Strip]:
-    lead: list[Part] = [(" " * indent, None)] if indent > 0 else []
-    return [line(lead + row, width, base) for row in rows]
+def strips(rows: list[Row], width: int, base: Style) -> list[Strip]:
+    return [line(row, width, base) for row in rows]
 
 
 # -- the letter lessons ------------------------------------------------------------------------
@@ -169,8 +168,6 @@ def letter_rows(s: LetterSteps) -> list[Row]:
 
     # time axis
     time_row = header("time", [(f"t={t + 1}", DIM) for t in range(T)])
-    if not T:
-        time_row = [label("time", BOLD), ("  type a letter", ITALIC_DIM)]
     top = beside([time_row], [[("the same weights at every step", ITALIC_DIM)]], left_w)
 
     # x_t: one-hot rows, or the embedding's numbers
@@ -190,8 +187,8 @@ def letter_rows(s: LetterSteps) -> list[Row]:
         emb = heatmap("E", p["E"], chars, dims)
         x_right = beside(emb, heatmap("Wxh", p["Wxh"], dims, units), heatmap_width(len(dims)), "  ")
 
-    # h_t: each unit's value, coloured by sign and size (tanh: full colour at +-1)
-    # the hidden state flows along the time axis: h_{t-1} enters step t through Whh (h_0 = 0)
+    # h_t: each unit's value, coloured by sign and size (tanh: full colour at +-1). The header
+    # shows the state flowing along the time axis: h_{t-1} enters step t through Whh, h_0 = 0.
     chain: Row = [(pad("0─Whh→", STEP_W), DIM)] + [("──Whh─→", DIM)] * (T - 1) if T else []
     h_left: list[Row] = [[label("h_t", BOLD), *chain]]
     for u in range(H):
@@ -254,7 +251,7 @@ class LineView(Widget):
     def render_line(self, y: int) -> Strip:
         if self._lines is None:
             self._lines = strips(self.rows, self.size.width, self._styles["base"])
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, Style())
 
     @property
     def text(self) -> str:
@@ -266,7 +263,6 @@ class LetterUnrolled(LineView):
     """The letter network unrolled over the typed input, with its shared weights beside it."""
 
     def show(self, steps: LetterSteps) -> None:
-        self.steps = steps
         self.set_rows(letter_rows(steps))
 
 
@@ -397,9 +393,6 @@ class SeriesWeights(LineView):
         self.params = params
         self.set_rows(series_weight_rows(params, self.size.height))
 
-    def get_content_height(self, container, viewport, width: int) -> int:
-        return len(self.rows)
-
     def on_resize(self) -> None:
         super().on_resize()
         if getattr(self, "params", None) is not None:
@@ -494,7 +487,7 @@ class SeriesPlot(Widget):
     def render_line(self, y: int) -> Strip:
         if self._lines is None:
             self._lines = self._build(self.size.width, self.size.height)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, Style())
 
     @property
     def text(self) -> str:
@@ -586,7 +579,7 @@ class HistorySpark(Widget):
     def render_line(self, y: int) -> Strip:
         if self._lines is None:
             self._lines = self._build(self.size.width, self.size.height)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, Style())
 
     def _build(self, width: int, height: int) -> list[Strip]:
         base = self._styles["base"]

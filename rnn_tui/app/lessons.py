@@ -101,7 +101,8 @@ def letter_steps(snapshot: ParamSnapshot, text: str, n_in: int) -> LetterSteps:
         tops.append(predictor.top_k(1)[0][0])
     embeddings = None
     if snapshot.config.embed:
-        embeddings = snapshot.params["E"][[snapshot.vocab.id(ch) for ch in text]].reshape(len(text), -1)
+        ids = np.array([snapshot.vocab.id(ch) for ch in text], dtype=np.intp)
+        embeddings = snapshot.params["E"][ids]  # x_t: the letter's row of the embedding
     return LetterSteps(snapshot.vocab.chars, text, embeddings, hidden, probs, tuple(tops), snapshot.params, n_in - 1)
 
 
@@ -241,12 +242,12 @@ class LessonsScreen(ModalScreen[None]):
         if isinstance(trainer, SeriesTrainer):
             return trainer.run(stop, publish, epochs=amount, interval=PUBLISH_INTERVAL, pace=pace)
 
-        def paced(progress: Progress) -> None:  # one message a step, then wait for the next
+        def step_by_step(progress: Progress) -> None:  # paced: one message a step, then a wait
             publish(progress)
             if pace and progress.state == "training":
                 stop.wait(1.0 / pace)
 
-        return trainer.run(stop, paced, steps=amount, interval=0.0 if pace else PUBLISH_INTERVAL,
+        return trainer.run(stop, step_by_step, steps=amount, interval=0.0 if pace else PUBLISH_INTERVAL,
                            val_interval=0)
 
     def on_lesson_progress(self, message: LessonProgress) -> None:

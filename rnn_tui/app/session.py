@@ -65,8 +65,20 @@ class PredictionSession:
                 model.reset()
                 if not self.text:
                     model.feed_text(self.prime)
-        for ch in self.text[-CONTEXT_CHARS:]:
-            self._feed(ch)
+        context = self.text[-CONTEXT_CHARS:]
+        if not context or self.predictor is None:
+            return
+        # One chunk through the network gives the distribution before every character at once.
+        dists = self.predictor.feed_scored(context)
+        j = 0
+        for ch in context:
+            self.stats.update(dists[j], ch, self.predictor.vocab)
+            if ch in self.predictor.vocab:
+                j += 1
+            else:
+                self.last_unknown = ch
+        if self.baseline is not None:
+            self.baseline.feed_text(context)
 
     def _feed(self, ch: str) -> None:
         self.stats.update(self.predictor, ch)  # scored before the model sees it

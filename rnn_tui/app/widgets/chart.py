@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.cells import cell_len
+from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -12,6 +13,7 @@ from rnn_tui.app.widgets.strips import StyleCache, line
 from rnn_tui.glyphs import format_prob, glyph, visible
 
 EIGHTHS = " ▏▎▍▌▋▊▉"
+NULL = Style()  # for blank lines: Textual's NO_COLOR filter fails on a style of None
 
 
 def bar(fraction: float, width: int) -> str:
@@ -67,7 +69,7 @@ class ProbChart(Widget):
     def render_line(self, y: int) -> Strip:
         if self._lines is None:
             self._lines = self._build(self.size.width)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, NULL)
 
     def _build(self, width: int) -> list[Strip]:
         self.render_count += 1

@@ -1,4 +1,5 @@
-"""The network's hidden state h_t as a strip of coloured cells (blue negative, red positive)."""
+"""The network's hidden state h_t as a strip of coloured cells (blue negative, red positive);
+without colour (NO_COLOR) as a strip of bar heights (low negative, high positive)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ NEGATIVE = (70, 130, 230)
 POSITIVE = (235, 90, 60)
 BACKGROUND = (30, 30, 30)
 LEVELS = 16  # colour steps per sign: a small palette of styles, built once
+HEIGHTS = "▁▂▃▄▅▆▇█"  # NO_COLOR: -1 to +1 as a bar's height, 0 between ▄ and ▅
 
 
 def _palette(rgb: tuple[int, int, int]) -> list[Style]:
@@ -28,6 +30,7 @@ def _palette(rgb: tuple[int, int, int]) -> list[Style]:
 
 NEG_STYLES, POS_STYLES = _palette(NEGATIVE), _palette(POSITIVE)
 TITLE, DIM = Style(bold=True), Style(dim=True)
+NULL = Style()  # for blank lines: Textual's NO_COLOR filter fails on a style of None
 
 
 class HiddenStrip(Widget):
@@ -57,7 +60,7 @@ class HiddenStrip(Widget):
     def render_line(self, y: int) -> Strip:
         if self._lines is None:
             self._lines = self._build(max(self.size.width, 1), max(self.size.height - 1, 1))
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, NULL)
 
     def _build(self, width: int, rows: int) -> list[Strip]:
         h, base = self.values, self._styles["base"]
@@ -65,9 +68,15 @@ class HiddenStrip(Widget):
             return [line([("hidden h_t", TITLE)], width, base)]
         shown = min(len(h), width * rows)
         note = f" · {shown}/{len(h)} units" if shown < len(h) else f" · {len(h)} units"
-        lines = [line([("hidden h_t", TITLE), (note, DIM)], width, base)]
-        levels = np.minimum(np.abs(np.nan_to_num(h[:shown])) * LEVELS, LEVELS).round().astype(int)
-        cells = [Segment(" ", (POS_STYLES if v >= 0 else NEG_STYLES)[k]) for v, k in zip(h[:shown], levels, strict=True)]
+        values = np.nan_to_num(h[:shown])
+        if self.app.no_color:  # colour is greyed out: the sign must show in the glyph
+            lines = [line([("hidden h_t", TITLE), (note + " ▁- █+", DIM)], width, base)]
+            steps = ((np.clip(values, -1, 1) + 1) / 2 * (len(HEIGHTS) - 1)).round().astype(int)
+            cells = [Segment(HEIGHTS[k]) for k in steps]
+        else:
+            lines = [line([("hidden h_t", TITLE), (note, DIM)], width, base)]
+            levels = np.minimum(np.abs(values) * LEVELS, LEVELS).round().astype(int)
+            cells = [Segment(" ", (POS_STYLES if v >= 0 else NEG_STYLES)[k]) for v, k in zip(values, levels, strict=True)]
         for start in range(0, shown, width):
             lines.append(Strip(cells[start : start + width]).adjust_cell_length(width).apply_style(base))
         return lines

@@ -15,13 +15,14 @@ STATE_ICONS = {"training": "▶", "paused": "⏸", "stopped": "■", "error": "�
 
 
 def status_parts(corpus: Corpus, model: ModelConfig, state: str, progress: Progress | None,
-                 short: int) -> list[str]:
-    """The status line's pieces; `short` 0, 1 or 2 says how hard to abbreviate them."""
+                 short: int, demo: bool = False) -> list[str]:
+    """The status line's pieces; `short` 0, 1 or 2 says how hard to abbreviate them;
+    `demo`: the app types by itself (attract mode)."""
     name = corpus.name if len(corpus.name) <= 16 else "…" + corpus.name[-15:]
     chars, v = count(len(corpus.text)), len(corpus.vocab)
     parts = [[f"{name} · {chars} chars · vocab {v}", f"{name} {chars}ch V{v}", f"{name} V{v}"][short]]
     parts.append(model.describe().replace("one-hot", "1-hot").replace(",", "") if short else model.describe())
-    parts.append(f"{STATE_ICONS.get(state, '?')} {state}")
+    parts.append(f"{STATE_ICONS.get(state, '?')} {state}" + (" · demo" if demo else ""))
     if progress is not None:
         rate = f"{count(progress.chars_per_sec)} c/s" if short else f"{count(progress.chars_per_sec)} chars/s"
         parts += [f"step {progress.step:,}", rate, duration(progress.elapsed)]
@@ -34,11 +35,14 @@ class StatusLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: tuple | None = None  # what show() was last given, to refit on resize
+        self._demo = False
 
-    def show(self, corpus: Corpus, model: ModelConfig, state: str, progress: Progress | None) -> None:
+    def show(self, corpus: Corpus, model: ModelConfig, state: str, progress: Progress | None, *,
+             demo: bool = False) -> None:
         for name in STATE_ICONS:
             self.set_class(state == name, f"-{name}")
         self._shown = (corpus, model, state, progress)
+        self._demo = demo
         self._fit()
 
     def on_resize(self) -> None:
@@ -48,7 +52,7 @@ class StatusLine(Static):
     def _fit(self) -> None:
         """The longest form of the line that fits the current width."""
         for short in (0, 1, 2):
-            parts = status_parts(*self._shown, short)
+            parts = status_parts(*self._shown, short, self._demo)
             if cell_len(" " + " │ ".join(parts)) <= self.size.width:
                 break
         text = Text(" ")
