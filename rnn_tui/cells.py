@@ -169,8 +169,11 @@ class Recurrence:
         raise NotImplementedError
 
     def final_state(self, out: np.ndarray | None = None) -> np.ndarray:
-        """The state after the last step (a copy, or written into `out`)."""
-        raise NotImplementedError
+        """The state after the last step (a copy, or written into `out`); LSTM adds its cell."""
+        if out is None:
+            return self.hs[-1].copy()
+        out[...] = self.hs[-1]
+        return out
 
     def backward(self, dhs: np.ndarray, Wh: np.ndarray, dWh: np.ndarray, dbh) -> tuple:
         """Given dL/dh_t for every t, return (dL/dP as (T, B, G), dL/dstate0); fill dWh (and dbh).
@@ -207,12 +210,6 @@ class RNNRecurrence(Recurrence):
                 self._coefficients(t0, t1)
         self.coefficients_ready = for_backward
         return hs[1:]
-
-    def final_state(self, out=None):
-        if out is None:
-            return self.hs[-1].copy()
-        out[...] = self.hs[-1]
-        return out
 
     def _coefficients(self, t0, t1):
         a = self.dA[t0:t1]  # tanh' = 1 - h^2: the backward loop then only carries dh
@@ -407,12 +404,6 @@ class GRURecurrence(Recurrence):
                 self._coefficients(t0, t1)
         self.coefficients_ready = for_backward
         return hs[1:]
-
-    def final_state(self, out=None):
-        if out is None:
-            return self.hs[-1].copy()
-        out[...] = self.hs[-1]
-        return out
 
     def _coefficients(self, t0, t1):
         H = self.H

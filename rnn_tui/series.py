@@ -33,6 +33,7 @@ from rnn_tui.config import (
     check_float,
     check_int,
 )
+from rnn_tui.control import RunControl
 from rnn_tui.errors import ConfigError
 from rnn_tui.gradcheck import GradCheckResult, numeric_gradient, relative_error
 from rnn_tui.model import init_params
@@ -400,27 +401,24 @@ class SeriesTrainer:
         self.skipped_epochs = 0
         self.message = ""
         self._lock = threading.RLock()  # held for a whole epoch: readers never see half an update
-        self._running = threading.Event()
-        self._running.set()
-        self._pending_epochs = 0
+        self.control = RunControl()
         self._pending_lr: float | None = None
         self._good = self.model.snapshot(0)  # last known-finite parameters, for a rollback
 
     # -- thread-safe controls ----------------------------------------------------------------
     @property
     def paused(self) -> bool:
-        return not self._running.is_set()
+        return self.control.paused
 
     def pause(self) -> None:
-        self._running.clear()
+        self.control.pause()
 
     def resume(self) -> None:
-        self._running.set()
+        self.control.resume()
 
     def step_once(self) -> None:
         """Ask for one epoch while paused."""
-        with self._lock:
-            self._pending_epochs += 1
+        self.control.step_once()
 
     def set_lr(self, lr: float) -> None:
         """Applies at the next epoch."""
@@ -541,7 +539,6 @@ class SeriesTrainer:
         """
         target = self.config.epochs if epochs is None else self.epoch + epochs
         last_publish = time.perf_counter()
-        was_paused = None
 
         def publish(state: str) -> None:
             if on_progress is not None:
@@ -551,17 +548,8 @@ class SeriesTrainer:
         while not stop.is_set():
             if self.epoch >= target or (seconds is not None and self.elapsed >= seconds):
                 break
-            if not self._running.is_set():
-                with self._lock:
-                    single = self._pending_epochs > 0
-                    if single:
-                        self._pending_epochs -= 1
-                if not single:
-                    if was_paused is not True:
-                        publish("paused")
-                        was_paused = True
-                    self._running.wait(0.05)
-                    continue
+            if not self.control.may_step(lambda: publish("paused")):
+                continue
             t0 = time.perf_counter()
             self.train_epoch()
             dt = time.perf_counter() - t0
@@ -572,7 +560,7 @@ class SeriesTrainer:
             paused = self.paused
             if now - last_publish >= interval or paused:
                 publish("paused" if paused else "training")
-                last_publish, was_paused = now, paused
+                last_publish = now
         final = self.progress("stopped", epochs=target, forecast_steps=forecast_steps)
         if on_progress is not None:
             on_progress(final)

@@ -15,6 +15,7 @@ import numpy as np
 
 from rnn_tui.checkpoint import Checkpoint
 from rnn_tui.config import ModelConfig, TrainConfig
+from rnn_tui.control import RunControl
 from rnn_tui.corpus import BatchStream, Corpus, eval_chunks
 from rnn_tui.errors import ConfigError
 from rnn_tui.model import LN2, CharModel, ParamSnapshot
@@ -114,9 +115,7 @@ class Trainer:
         self.message = ""
         self.elapsed = 0.0
         self._lock = threading.RLock()  # held for a whole step: readers never see half an update
-        self._running = threading.Event()
-        self._running.set()
-        self._pending_steps = 0
+        self.control = RunControl()
         self._pending_lr: float | None = None
         self._good = self.model.snapshot(corpus.vocab, self.step)  # last known-finite parameters
 
@@ -131,18 +130,17 @@ class Trainer:
     # -- thread-safe controls ----------------------------------------------------------------
     @property
     def paused(self) -> bool:
-        return not self._running.is_set()
+        return self.control.paused
 
     def pause(self) -> None:
-        self._running.clear()
+        self.control.pause()
 
     def resume(self) -> None:
-        self._running.set()
+        self.control.resume()
 
     def step_once(self) -> None:
         """Ask for one training step while paused."""
-        with self._lock:
-            self._pending_steps += 1  # the paused loop polls for it every 50 ms
+        self.control.step_once()
 
     def set_lr(self, lr: float) -> None:
         TrainConfig(lr=lr)  # validates the range
@@ -274,7 +272,6 @@ class Trainer:
         target_step = None if steps is None else self.step + steps
         rate, window_chars, window_t = 0.0, 0, 0.0
         last_publish = last_val = time.perf_counter()
-        was_paused = None
 
         def publish(state: str) -> None:
             if on_progress is not None:
@@ -285,17 +282,8 @@ class Trainer:
                 break
             if seconds is not None and self.elapsed >= seconds:
                 break
-            if not self._running.is_set():
-                with self._lock:
-                    single = self._pending_steps > 0
-                    if single:
-                        self._pending_steps -= 1
-                if not single:
-                    if was_paused is not True:
-                        publish("paused")
-                        was_paused = True
-                    self._running.wait(0.05)
-                    continue
+            if not self.control.may_step(lambda: publish("paused")):
+                continue
             t0 = time.perf_counter()
             self.train_step()
             dt = time.perf_counter() - t0
@@ -310,10 +298,10 @@ class Trainer:
             if val_interval and now - last_val >= val_interval:
                 self.validate(val_chars)
                 last_val = time.perf_counter()
-            paused = not self._running.is_set()
+            paused = self.control.paused
             if now - last_publish >= interval or paused:
                 publish("paused" if paused else "training")
-                last_publish, was_paused = now, paused
+                last_publish = now
         if val_interval and not stop.is_set():  # stopped by the user: quit or reset at once
             self.validate(val_chars)
         final = self.progress("stopped", self.snapshot(), rate)

@@ -1,0 +1,52 @@
+"""Pause, resume and single steps for a training loop that runs on another thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+POLL_SECONDS = 0.05  # how often a paused loop looks for a single step or a resume
+
+
+class RunControl:
+    """Thread-safe switches a training loop consults before every step."""
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._announced = False
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def step_once(self) -> None:
+        """Ask for one step while paused."""
+        with self._lock:
+            self._pending += 1
+
+    def may_step(self, on_pause: Callable[[], None]) -> bool:
+        """True when the loop may take a step now: running, or a single step was asked for.
+
+        While paused with nothing asked, `on_pause` runs once per pause and the loop waits a moment.
+        """
+        if self._running.is_set():
+            self._announced = False
+            return True
+        with self._lock:
+            if self._pending > 0:
+                self._pending -= 1
+                return True
+        if not self._announced:
+            self._announced = True
+            on_pause()
+        self._running.wait(POLL_SECONDS)
+        return False
