@@ -16,12 +16,11 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
-from textual.widget import Widget
 from textual.widgets import Static
 
 from rnn_tui.app.widgets.hidden import BACKGROUND, LEVELS, NEG_STYLES, POS_STYLES
 from rnn_tui.app.widgets.status import STATE_ICONS
-from rnn_tui.app.widgets.strips import StyleCache, line
+from rnn_tui.app.widgets.strips import CachedLines, line
 from rnn_tui.glyphs import format_prob, glyph
 
 Part = tuple[str, Style | None]
@@ -213,7 +212,7 @@ def letter_rows(s: LetterSteps) -> list[Row]:
             + beside(y_left, y_right, left_w))
 
 
-class LineView(Widget):
+class LineView(CachedLines):
     """A Line API widget drawing rows of (text, style) parts; height follows the rows."""
 
     DEFAULT_CSS = "LineView { height: auto; }"
@@ -221,14 +220,11 @@ class LineView(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.rows: list[Row] = []
-        self._lines: list[Strip] | None = None
-        self._styles = StyleCache(self)
 
     def set_rows(self, rows: list[Row]) -> None:
         relayout = len(rows) != len(self.rows)
         self.rows = rows
-        self._lines = None
-        self.refresh(layout=relayout)
+        self.invalidate(layout=relayout)
 
     @property
     def content_width(self) -> int:
@@ -240,18 +236,8 @@ class LineView(Widget):
     def get_content_width(self, container, viewport) -> int:
         return self.content_width
 
-    def on_resize(self) -> None:
-        self._lines = None
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-        self._lines = None
-
-    def render_line(self, y: int) -> Strip:
-        if self._lines is None:
-            self._lines = strips(self.rows, self.size.width, self._styles["base"])
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, Style())
+    def build_lines(self, width: int, height: int) -> list[Strip]:
+        return strips(self.rows, width, self._styles["base"])
 
     @property
     def text(self) -> str:
@@ -451,7 +437,7 @@ class SeriesPicture:
     goal: float
 
 
-class SeriesPlot(Widget):
+class SeriesPlot(CachedLines):
     """Target and prediction as two aligned sparklines on one scale, the forecast past '┊',
     and the MSE falling (log scale) below them."""
 
@@ -468,26 +454,13 @@ class SeriesPlot(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.picture: SeriesPicture | None = None
-        self._lines: list[Strip] | None = None
-        self._styles = StyleCache(self, *self.COMPONENT_CLASSES)
 
     def show(self, picture: SeriesPicture) -> None:
         self.picture = picture
-        self._lines = None
-        self.refresh()
+        self.invalidate()
 
-    def on_resize(self) -> None:
-        self._lines = None
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-        self._lines = None
-
-    def render_line(self, y: int) -> Strip:
-        if self._lines is None:
-            self._lines = self._build(self.size.width, self.size.height)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, Style())
+    def build_lines(self, width: int, height: int) -> list[Strip]:
+        return self._build(width, height)
 
     @property
     def text(self) -> str:
@@ -544,7 +517,7 @@ class SeriesPlot(Widget):
                      (figure, BOLD), (note, Style(bold=True) if done else DIM)], width, base)
 
 
-class HistorySpark(Widget):
+class HistorySpark(CachedLines):
     """A curve over the whole run (a bounded history), as tall as the widget; nothing when it has
     fewer than two rows (80x24 has no room for it, larger terminals do)."""
 
@@ -558,28 +531,15 @@ class HistorySpark(Widget):
         super().__init__(id=id)
         self.title = title
         self.values: tuple[float, ...] = ()
-        self._lines: list[Strip] | None = None
-        self._styles = StyleCache(self, *self.COMPONENT_CLASSES)
 
     def show(self, values: Sequence[float]) -> None:
         values = tuple(values)
         if values != self.values:
             self.values = values
-            self._lines = None
-            self.refresh()
+            self.invalidate()
 
-    def on_resize(self) -> None:
-        self._lines = None
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-        self._lines = None
-
-    def render_line(self, y: int) -> Strip:
-        if self._lines is None:
-            self._lines = self._build(self.size.width, self.size.height)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, Style())
+    def build_lines(self, width: int, height: int) -> list[Strip]:
+        return self._build(width, height)
 
     def _build(self, width: int, height: int) -> list[Strip]:
         base = self._styles["base"]

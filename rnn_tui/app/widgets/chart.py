@@ -5,15 +5,12 @@ from __future__ import annotations
 import time
 
 from rich.cells import cell_len
-from rich.style import Style
 from textual.strip import Strip
-from textual.widget import Widget
 
-from rnn_tui.app.widgets.strips import StyleCache, line
+from rnn_tui.app.widgets.strips import CachedLines, line
 from rnn_tui.glyphs import format_prob, glyph, visible
 
 EIGHTHS = " ▏▎▍▌▋▊▉"
-NULL = Style()  # for blank lines: Textual's NO_COLOR filter fails on a style of None
 
 
 def bar(fraction: float, width: int) -> str:
@@ -23,7 +20,7 @@ def bar(fraction: float, width: int) -> str:
     return ("█" * full + (EIGHTHS[part] if part else "")).ljust(width)
 
 
-class ProbChart(Widget):
+class ProbChart(CachedLines):
     """Top-k (char, probability) rows: a visible glyph, a bar scaled to 100 %, the percentage.
 
     A heading names the model and the text the prediction follows (cut to fit).
@@ -44,32 +41,19 @@ class ProbChart(Widget):
         self.rows: list[tuple[str, float]] = []
         self.context = ""  # the text the prediction follows, shown after the title if it fits
         self.note = ""  # shown instead of rows when there are none (e.g. "fitting...")
-        self._lines: list[Strip] | None = None
-        self._styles = StyleCache(self, *self.COMPONENT_CLASSES)
         self.render_count = 0
         self.last_render = 0.0  # perf_counter() when the lines were last built (latency checks)
 
     def show(self, rows: list[tuple[str, float]], context: str = "", note: str = "") -> None:
         relayout = len(rows) != len(self.rows)
         self.rows, self.context, self.note = rows, context, note
-        self._lines = None
-        self.refresh(layout=relayout)
+        self.invalidate(layout=relayout)
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return 1 + max(len(self.rows), 1)
 
-    def on_resize(self) -> None:
-        self._lines = None
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-        self._lines = None
-
-    def render_line(self, y: int) -> Strip:
-        if self._lines is None:
-            self._lines = self._build(self.size.width)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, NULL)
+    def build_lines(self, width: int, height: int) -> list[Strip]:
+        return self._build(width)
 
     def _build(self, width: int) -> list[Strip]:
         self.render_count += 1

@@ -8,9 +8,8 @@ from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
-from textual.widget import Widget
 
-from rnn_tui.app.widgets.strips import StyleCache, line
+from rnn_tui.app.widgets.strips import CachedLines, line
 
 NEGATIVE = (70, 130, 230)
 POSITIVE = (235, 90, 60)
@@ -30,10 +29,9 @@ def _palette(rgb: tuple[int, int, int]) -> list[Style]:
 
 NEG_STYLES, POS_STYLES = _palette(NEGATIVE), _palette(POSITIVE)
 TITLE, DIM = Style(bold=True), Style(dim=True)
-NULL = Style()  # for blank lines: Textual's NO_COLOR filter fails on a style of None
 
 
-class HiddenStrip(Widget):
+class HiddenStrip(CachedLines):
     """Shows the first units of h_t that fit, one cell each, and says how many that is."""
 
     DEFAULT_CSS = "HiddenStrip { height: 1fr; min-height: 2; }"
@@ -41,26 +39,13 @@ class HiddenStrip(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.values: np.ndarray | None = None
-        self._lines: list[Strip] | None = None
-        self._styles = StyleCache(self)
 
     def show(self, values: np.ndarray | None) -> None:
         self.values = values
-        self._lines = None
-        self.refresh()
+        self.invalidate()
 
-    def on_resize(self) -> None:
-        self._lines = None
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-        self._lines = None
-
-    def render_line(self, y: int) -> Strip:
-        if self._lines is None:
-            self._lines = self._build(max(self.size.width, 1), max(self.size.height - 1, 1))
-        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, NULL)
+    def build_lines(self, width: int, height: int) -> list[Strip]:
+        return self._build(max(width, 1), max(height - 1, 1))
 
     def _build(self, width: int, rows: int) -> list[Strip]:
         h, base = self.values, self._styles["base"]
