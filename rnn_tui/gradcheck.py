@@ -48,17 +48,12 @@ class GradCheckResult:
         return self.worst < TOLERANCE
 
 
-def check_model(config: ModelConfig, T: int = 5, B: int = 3, seed: int = 0) -> dict[str, float]:
-    """Relative error of every parameter's gradient and of the initial state's gradient."""
-    from rnn_tui.model import CharModel  # local: keeps `import rnn_tui.gradcheck` light
-
-    rng = np.random.default_rng(seed)
-    model = CharModel(config, seed=seed, dtype=np.float64)
+def check_gradients(model, inputs, targets, rng: np.random.Generator) -> dict[str, float]:
+    """Relative error of every parameter's gradient and of the initial state's, for any model with
+    `params`, `grads`, `dstate0`, `zero_state`, `loss` and `loss_and_grads` (char or series)."""
     for v in model.params.values():  # move off the init (zero output bias, forget bias 1)
         v += rng.uniform(-0.3, 0.3, size=v.shape)
-    inputs = rng.integers(0, config.vocab_size, size=(T, B))
-    targets = rng.integers(0, config.vocab_size, size=(T, B))
-    state0 = [rng.uniform(-0.5, 0.5, size=s.shape) for s in model.zero_state(B)]
+    state0 = [rng.uniform(-0.5, 0.5, size=s.shape) for s in model.zero_state(inputs.shape[1])]
 
     model.loss_and_grads(inputs, targets, state0)
     analytic = {k: v.copy() for k, v in model.grads.items()}
@@ -67,12 +62,19 @@ def check_model(config: ModelConfig, T: int = 5, B: int = 3, seed: int = 0) -> d
     def f() -> float:
         return model.loss(inputs, targets, state0)[0]
 
-    errors = {}
-    for name, value in model.params.items():
-        errors[name] = relative_error(analytic[name], numeric_gradient(f, value))
-    for l, s in enumerate(state0):
-        errors[f"state0[{l}]"] = relative_error(analytic[f"state0[{l}]"], numeric_gradient(f, s))
-    return errors
+    tensors = {**model.params, **{f"state0[{l}]": s for l, s in enumerate(state0)}}
+    return {name: relative_error(analytic[name], numeric_gradient(f, v)) for name, v in tensors.items()}
+
+
+def check_model(config: ModelConfig, T: int = 5, B: int = 3, seed: int = 0) -> dict[str, float]:
+    """The character model's gradient check on random ids (see `check_gradients`)."""
+    from rnn_tui.model import CharModel  # local: keeps `import rnn_tui.gradcheck` light
+
+    rng = np.random.default_rng(seed)
+    model = CharModel(config, seed=seed, dtype=np.float64)
+    inputs = rng.integers(0, config.vocab_size, size=(T, B))
+    targets = rng.integers(0, config.vocab_size, size=(T, B))
+    return check_gradients(model, inputs, targets, rng)
 
 
 def standard_cases() -> Iterator[tuple[str, ModelConfig]]:
