@@ -17,6 +17,7 @@ class RunControl:
         self._lock = threading.Lock()
         self._pending = 0
         self._announced = False
+        self._lr: float | None = None
 
     @property
     def paused(self) -> bool:
@@ -32,6 +33,16 @@ class RunControl:
         """Ask for one step while paused."""
         with self._lock:
             self._pending += 1
+
+    def request_lr(self, lr: float) -> None:
+        """A new learning rate for the loop to take before its next step."""
+        with self._lock:
+            self._lr = lr
+
+    def take_lr(self) -> float | None:
+        with self._lock:
+            lr, self._lr = self._lr, None
+        return lr
 
     def may_step(self, on_pause: Callable[[], None]) -> bool:
         """True when the loop may take a step now: running, or a single step was asked for.
@@ -50,3 +61,41 @@ class RunControl:
             on_pause()
         self._running.wait(POLL_SECONDS)
         return False
+
+
+class Controlled:
+    """The thread-safe controls of a trainer that has `self.control` (a RunControl) and an
+    `optimizer`; `check_lr(lr)` validates a learning rate (raises ConfigError)."""
+
+    control: RunControl
+
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    def step_once(self) -> None:
+        """Ask for one step (or epoch) while paused."""
+        self.control.step_once()
+
+    def set_lr(self, lr: float) -> None:
+        """Applies at the next step."""
+        self.check_lr(lr)
+        self.control.request_lr(lr)
+
+    def check_lr(self, lr: float) -> None:
+        raise NotImplementedError
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.lr
+
+    def _take_pending_lr(self) -> None:
+        lr = self.control.take_lr()
+        if lr is not None:
+            self.optimizer.lr = lr

@@ -33,7 +33,7 @@ from rnn_tui.config import (
     check_float,
     check_int,
 )
-from rnn_tui.control import RunControl
+from rnn_tui.control import Controlled, RunControl
 from rnn_tui.errors import ConfigError
 from rnn_tui.gradcheck import GradCheckResult, check_gradients
 from rnn_tui.model import init_params
@@ -383,7 +383,7 @@ class SeriesProgress:
         return self.epoch >= self.epochs
 
 
-class SeriesTrainer:
+class SeriesTrainer(Controlled):
     """Owns a lesson's model and optimizer; one full-batch step per epoch; thread-safe controls."""
 
     def __init__(self, lesson: SeriesLesson, config: SeriesConfig | None = None) -> None:
@@ -402,40 +402,17 @@ class SeriesTrainer:
         self.message = ""
         self._lock = threading.RLock()  # held for a whole epoch: readers never see half an update
         self.control = RunControl()
-        self._pending_lr: float | None = None
         self._good = self.model.snapshot(0)  # last known-finite parameters, for a rollback
 
-    # -- thread-safe controls ----------------------------------------------------------------
-    @property
-    def paused(self) -> bool:
-        return self.control.paused
-
-    def pause(self) -> None:
-        self.control.pause()
-
-    def resume(self) -> None:
-        self.control.resume()
-
-    def step_once(self) -> None:
-        """Ask for one epoch while paused."""
-        self.control.step_once()
-
-    def set_lr(self, lr: float) -> None:
-        """Applies at the next epoch."""
+    # -- thread-safe controls: see control.Controlled -----------------------------------------
+    def check_lr(self, lr: float) -> None:
         self.config.with_(lr=lr)  # validates the range
-        with self._lock:
-            self._pending_lr = lr
-
-    @property
-    def lr(self) -> float:
-        return self.optimizer.lr
 
     # -- one epoch ---------------------------------------------------------------------------
     def train_epoch(self) -> float:
         """All windows as one batch: forward, BPTT, clip, update. A non-finite step is rolled back."""
         with self._lock:
-            if self._pending_lr is not None:
-                self.optimizer.lr, self._pending_lr = self._pending_lr, None
+            self._take_pending_lr()
             loss, _ = self.model.loss_and_grads(self._X, self._Y)
             norm = global_norm(self.model.grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):

@@ -15,7 +15,7 @@ import numpy as np
 
 from rnn_tui.checkpoint import Checkpoint
 from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.control import RunControl
+from rnn_tui.control import Controlled, RunControl
 from rnn_tui.corpus import BatchStream, Corpus, eval_chunks
 from rnn_tui.errors import ConfigError
 from rnn_tui.model import LN2, CharModel, ParamSnapshot
@@ -69,7 +69,7 @@ class LossHistory:
         return tuple(self.points)
 
 
-class Trainer:
+class Trainer(Controlled):
     """Owns a model, its optimizer and the data stream; steps until told to stop."""
 
     def __init__(
@@ -116,7 +116,6 @@ class Trainer:
         self.elapsed = 0.0
         self._lock = threading.RLock()  # held for a whole step: readers never see half an update
         self.control = RunControl()
-        self._pending_lr: float | None = None
         self._good = self.model.snapshot(corpus.vocab, self.step)  # last known-finite parameters
 
     def _restore_position(self, saved: dict) -> None:
@@ -127,36 +126,15 @@ class Trainer:
         if all(c is not None and c.shape == s.shape for c, s in zip(carried, self.state, strict=True)):
             self.state = [np.array(c, dtype=s.dtype) for c, s in zip(carried, self.state, strict=True)]
 
-    # -- thread-safe controls ----------------------------------------------------------------
-    @property
-    def paused(self) -> bool:
-        return self.control.paused
-
-    def pause(self) -> None:
-        self.control.pause()
-
-    def resume(self) -> None:
-        self.control.resume()
-
-    def step_once(self) -> None:
-        """Ask for one training step while paused."""
-        self.control.step_once()
-
-    def set_lr(self, lr: float) -> None:
+    # -- thread-safe controls: see control.Controlled -----------------------------------------
+    def check_lr(self, lr: float) -> None:
         TrainConfig(lr=lr)  # validates the range
-        with self._lock:
-            self._pending_lr = lr
-
-    @property
-    def lr(self) -> float:
-        return self.optimizer.lr
 
     # -- one step ----------------------------------------------------------------------------
     def train_step(self) -> float:
         """One minibatch: forward, BPTT, clip, update. A non-finite loss or gradient is rolled back."""
         with self._lock:
-            if self._pending_lr is not None:
-                self.optimizer.lr, self._pending_lr = self._pending_lr, None
+            self._take_pending_lr()
             inputs, targets = self.stream.next()
             state = self.state if self.carry_state else self._zero_state
             loss, final = self.model.loss_and_grads(inputs, targets, state)
