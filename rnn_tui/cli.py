@@ -372,7 +372,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 # Modules that add their own subcommands: each has `register(subparsers)`, which adds a parser and
 # `set_defaults(run=function)`. They must import nothing heavy at module level (start-up time).
-SUBCOMMAND_MODULES = ("rnn_tui.lab_cli", "rnn_tui.series_cli", "rnn_tui.bench", "rnn_tui.serve")
+SUBCOMMAND_MODULES = ("rnn_tui.lab_cli", "rnn_tui.series_cli", "rnn_tui.bench", "rnn_tui.app.serve")
 
 
 def main(argv: list[str] | None = None) -> int:

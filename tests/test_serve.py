@@ -55,8 +55,8 @@ def test_missing_textual_serve_is_one_error_line(monkeypatch, capsys):
 def test_app_options_are_passed_on_to_each_app_process():
     import shlex
 
+    from rnn_tui.app.serve import app_command
     from rnn_tui.cli import make_parser
-    from rnn_tui.serve import app_command
 
     parser = make_parser()
     given = ["--corpus", "abcde", "--cell", "gru", "--hidden", "16", "--onehot", "--lr", "0.003",
@@ -76,7 +76,7 @@ def test_app_options_are_passed_on_to_each_app_process():
 def test_page_fetches_nothing_from_other_hosts():
     import textual_serve.server
 
-    from rnn_tui.serve import TEMPLATE, page_template
+    from rnn_tui.app.serve import TEMPLATE, page_template
 
     upstream = (Path(textual_serve.server.__file__).parent / "templates" / TEMPLATE).read_text()
     page = page_template(upstream)

@@ -1,4 +1,8 @@
-"""The Textual playground. `run_app` is what `rnn-tui` (no command) calls."""
+"""The Textual playground. `run_app` is what `rnn-tui` (no command) calls.
+
+Importing this package is cheap (the CLI builds its parser from `rnn_tui.app.serve`): Textual and
+the app load on first use of `RnnTuiApp` or `run_app`.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,23 @@ import os
 # ~8 ms for the next frame. Read when Textual is first imported; the user's own setting wins.
 os.environ.setdefault("TEXTUAL_FPS", "120")
 
-from rnn_tui.app.app import RnnTuiApp  # noqa: E402
-from rnn_tui.checkpoint import Checkpoint  # noqa: E402
-from rnn_tui.config import ModelConfig, TrainConfig  # noqa: E402
-from rnn_tui.corpus import Corpus  # noqa: E402
 
-
-def run_app(
-    corpus: Corpus,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    checkpoint: Checkpoint | None = None,
-    preset: str | None = None,
-    *,
-    demo: bool = False,
-) -> int:
+def run_app(corpus, model_config, train_config, checkpoint=None, preset: str | None = None, *,
+            demo: bool = False) -> int:
     """Run the app until the user quits; returns the exit code."""
+    from rnn_tui.app.app import RnnTuiApp
+
     app = RnnTuiApp(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset, demo=demo)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)
+
+
+def __getattr__(name: str):
+    if name == "RnnTuiApp":
+        from rnn_tui.app.app import RnnTuiApp
+
+        return RnnTuiApp
+    raise AttributeError(f"module 'rnn_tui.app' has no attribute {name!r}")
 
 
 __all__ = ["RnnTuiApp", "run_app"]
