@@ -91,10 +91,10 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "stdlib",
-            "standard-library docstrings, a GRU of 256 units for the type-ahead lab",
+            "standard-library docstrings, a GRU of 192 units for the type-ahead lab",
             "stdlib",
-            {"cell": "gru", "hidden": 256, "layers": 1, "embed": 0},
-            {"seq_len": 64, "batch": 8, "lr": 3e-3},
+            {"cell": "gru", "hidden": 192, "layers": 1, "embed": 0},
+            {"seq_len": 64, "batch": 16, "lr": 4e-3},
         ),
         Preset(
             "alphabet",
