@@ -84,9 +84,6 @@ class ModelConfig:
         shapes["by"] = (V,)
         return shapes
 
-    def n_params(self) -> int:
-        return sum(math.prod(s) for s in self.param_shapes().values())
-
     def describe(self) -> str:
         layers = f" x{self.layers}" if self.layers > 1 else ""
         return f"{self.cell} {self.hidden}{layers}, {self.input_mode}"

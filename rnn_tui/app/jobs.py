@@ -81,19 +81,15 @@ def make_trainer(
     return Trainer(corpus, model_config, train_config, checkpoint=checkpoint, batches=batches)
 
 
-def validation_text(corpus: Corpus, val_fraction: float) -> tuple[str, str]:
-    """(training text, validation text) exactly as the trainer splits and validates them."""
-    train_ids, val_ids = corpus.split(val_fraction)
-    return corpus.vocab.decode(train_ids), corpus.vocab.decode(val_ids[: VAL_CHARS + 1])
-
-
 def fit_baseline(corpus: Corpus, val_fraction: float):
     """The Kneser-Ney baseline fitted on the training split, and its bpc on the validation text.
 
     (NgramModel, bpc or None). Imported here, on the worker thread: start-up does not wait for it."""
     from rnn_tui.lab import fit_baseline as fit
+    from rnn_tui.lab import held_out_text
 
-    _, val_text = validation_text(corpus, val_fraction)
+    # the characters the trainer validates on: VAL_CHARS transitions, so VAL_CHARS + 1 characters
+    val_text = held_out_text(corpus, val_fraction, VAL_CHARS + 1)
     model = fit(corpus, corpus.vocab, val_fraction=val_fraction)
     return model, (model.bits_per_char(val_text) if val_text else None)
 
