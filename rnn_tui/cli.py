@@ -80,6 +80,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--lr", type=float, help="learning rate, in (0, 10]")
     t.add_argument("--optimizer", choices=("sgd", "momentum", "adagrad", "adam"))
     t.add_argument("--clip", type=float, help="global gradient-norm clip, 0 for none")
+    t.add_argument("--decay", type=float,
+                   help="with --steps/--seconds, lr falls linearly to 0 over this last fraction of the "
+                        "budget (0-1; default 0.5, 0 keeps it constant)")
     t.add_argument("--seed", type=int, help="random seed (0 to 2^32-1)")
 
 
@@ -107,7 +110,7 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
         model["embed"] = 0
     train = {
         k: getattr(args, k)
-        for k in ("seq_len", "batch", "lr", "optimizer", "clip", "seed")
+        for k in ("seq_len", "batch", "lr", "optimizer", "clip", "seed", "decay")
         if getattr(args, k) is not None
     }
     if checkpoint is not None:

@@ -106,11 +106,12 @@ class TrainConfig:
 
     seq_len: int = 64
     batch: int = 16  # more updates per character: better in a short budget than batch 32
-    lr: float = 4e-3
+    lr: float = 5e-3
     optimizer: str = "adam"
     clip: float = 5.0  # global gradient norm; 0 switches clipping off
     seed: int = 0
     val_fraction: float = 0.1
+    decay: float = 0.5  # a run with a budget anneals lr to 0 over its last half (optim.budget_lr_scale)
 
     def __post_init__(self) -> None:
         check_int("seq-len", self.seq_len, 1, MAX_SEQ_LEN)
@@ -120,6 +121,7 @@ class TrainConfig:
         check_float("clip", self.clip, 0.0, 1e6)
         check_int("seed", self.seed, 0, 2**32 - 1)
         check_float("val fraction", self.val_fraction, 0.0, 0.5)
+        check_float("decay", self.decay, 0.0, 1.0)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -93,7 +93,7 @@ class Controlled:
 
     @property
     def lr(self) -> float:
-        return self.optimizer.lr
+        return self.optimizer.lr  # the rate of the last step
 
     def _take_pending_lr(self) -> None:
         lr = self.control.take_lr()

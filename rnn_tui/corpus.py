@@ -11,6 +11,7 @@ import importlib.util
 import inspect
 import io
 import os
+import pkgutil
 import stat
 import sys
 import warnings
@@ -31,7 +32,7 @@ BUILTIN_CORPORA: dict[str, str] = {
     "abcde": "the lesson: 'abcde' repeated 200 times, five letters to learn in order",
     "alphabet": "'abcdefghijklmnopqrstuvwxyz ' repeated 100 times",
     "zen": "The Zen of Python (PEP 20), from the standard library's `this` module",
-    "stdlib": "docstrings of the standard-library modules, gathered at run time (about 1 MB)",
+    "stdlib": "docstrings of the standard-library modules and their submodules, gathered at run time (about 1 MB)",
 }
 
 # Modules that open windows or browsers, print, touch the terminal, write caches or are tests.
@@ -39,6 +40,7 @@ _STDLIB_SKIP = frozenset({
     "antigravity", "distutils", "ensurepip", "idlelib", "lib2to3", "readline", "rlcompleter",
     "test", "this", "tkinter", "turtle", "turtledemo",
 })
+_STDLIB_SKIP_SUB = frozenset({"test", "tests", "idle_test"})  # test packages inside packages
 
 
 class Vocab:
@@ -235,11 +237,12 @@ def _zen_text() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _stdlib_docstrings() -> str:
-    """Module, class, function and method docstrings of the top-level standard-library modules.
+    """Module, class, function and method docstrings of the standard library's modules.
 
-    Modules in sorted name order, members in sorted name order, each docstring once; only
-    members defined in the module itself. Stops at STDLIB_MAX_CHARS. Deterministic for one
-    Python installation.
+    Top-level modules in sorted name order, each followed by its submodules (depth first, in
+    sorted order; private ones and test packages left out); members in sorted name order, each
+    docstring once; only members defined in the module itself. Stops at STDLIB_MAX_CHARS.
+    Deterministic for one Python installation.
     """
     pieces: list[str] = []
     seen: set[str] = set()
@@ -261,18 +264,33 @@ def _stdlib_docstrings() -> str:
 
     names = [n for n in sorted(sys.stdlib_module_names)
              if not n.startswith(("_", "xx")) and n not in _STDLIB_SKIP]
-    quiet = io.StringIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for modname in names:
-            try:
-                with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-                    module = importlib.import_module(modname)
-                if not all(add(doc) for doc in _module_docs(module, modname)):
-                    break
-            except Exception:  # a module that cannot be imported here (e.g. Windows only)
-                continue
+        for modname, module in _stdlib_modules(names):
+            if not all(add(doc) for doc in _module_docs(module, modname)):
+                break
     return "\n\n".join(pieces)
+
+
+def _stdlib_modules(names: Iterable[str]) -> Iterator[tuple[str, object]]:
+    """(name, module) for each name and, for packages, their public submodules, depth first.
+
+    Imports swallow what they print; a module that cannot be imported here (e.g. Windows only)
+    is left out with its submodules.
+    """
+    quiet = io.StringIO()
+    for modname in names:
+        try:
+            with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+                module = importlib.import_module(modname)
+        except Exception:
+            continue
+        yield modname, module
+        path = getattr(module, "__path__", None)
+        if path:
+            subs = sorted(info.name for info in pkgutil.iter_modules(path)
+                          if not info.name.startswith("_") and info.name not in _STDLIB_SKIP_SUB)
+            yield from _stdlib_modules(f"{modname}.{sub}" for sub in subs)
 
 
 def _module_docs(module: object, modname: str) -> Iterator[object]:

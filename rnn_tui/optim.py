@@ -135,5 +135,16 @@ class Adam(Optimizer):
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adagrad": Adagrad, "adam": Adam}
 
 
+def budget_lr_scale(done: float, decay: float) -> float:
+    """The learning-rate factor at fraction `done` of a run with a budget (steps or seconds).
+
+    Constant, then a straight line to 0 over the last `decay` of the budget (0: constant
+    throughout). Annealing at the end of a short run is worth about 0.1 bit per character.
+    """
+    if decay <= 0.0:
+        return 1.0
+    return min(1.0, max(0.0, (1.0 - done) / decay))
+
+
 def make_optimizer(name: str, params: dict[str, np.ndarray], lr: float) -> Optimizer:
     return OPTIMIZERS[name](params, lr)

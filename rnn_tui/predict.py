@@ -14,9 +14,13 @@ from rnn_tui.model import ParamSnapshot
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """A float64 probability vector from logits; temperature scales the logits first."""
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
+    logits = np.asarray(logits)
+    z = np.subtract(logits, logits.max(axis=-1, keepdims=True), dtype=np.float64)
+    if temperature != 1.0:
+        z /= temperature  # (x - max) / T: the same as x / T - max / T, for T > 0
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
 
 
 def is_word_end(ch: str) -> bool:
@@ -91,12 +95,15 @@ class Predictor(NextCharModel):
         self.vocab = snapshot.vocab
         p = snapshot.params
         self.names = [param_names(cfg.cell, f"_{l}" if l else "") for l in range(cfg.layers)]
-        # Layer 0's input projection for every character, so a keystroke is a row lookup.
-        Wx, bx, _, _ = self.names[0]
-        table = p["E"] @ p[Wx] if cfg.embed else p[Wx].copy()
-        table += p[bx]
-        self._table = table
         self._init_buffers()
+        # Each layer's input weights as its cell takes them (cells.Recurrence.input_params), and
+        # layer 0's projection for every character, so that a keystroke is a row lookup.
+        self._inputs, self._Wh = [], []
+        for layer, (Wx, bx, Wh, bh) in zip(self.layers, self.names, strict=True):
+            self._inputs.append(layer.input_params(p[Wx], p[bx], p[bh] if bh else None))
+            self._Wh.append(layer.recurrent_params(p[Wh]))
+        Wx0, b0 = self._inputs[0]
+        self._table = (p["E"] @ Wx0 if cfg.embed else Wx0.copy()) + b0
         self.reset()
 
     def _init_buffers(self) -> None:
@@ -124,19 +131,17 @@ class Predictor(NextCharModel):
         return True
 
     def feed_id(self, i: int) -> None:
+        """One keystroke: a step of every layer (cells.Recurrence.step), the state kept."""
         p = self.snapshot.params
-        h = None
+        x = self._table[i : i + 1]
         for l, layer in enumerate(self.layers):
-            Wx, bx, Wh, bh = self.names[l]
-            P = self._P[l]
-            if l == 0:
-                P[0, 0] = self._table[i]
-            else:
-                np.matmul(h, p[Wx], out=P[0])
-                P[0] += p[bx]
-            h = layer.forward(P, self.state[l], p[Wh], p[bh] if bh else None)[0]
-            layer.final_state(out=self.state[l])
-        self._h[...] = h
+            if l:
+                Wx, b = self._inputs[l]
+                x = np.matmul(x, Wx, out=self._P[l][0])
+                x += b
+            bh = self.names[l][3]
+            x = layer.step(x, self.state[l], self._Wh[l], p[bh] if bh else None)
+        self._h[...] = x
         self._probs = None
         self.fed += 1
 
@@ -168,12 +173,13 @@ class Predictor(NextCharModel):
         p, T = self.snapshot.params, len(ids)
         x = None
         for l, layer in enumerate(self.layers):
-            Wx, bx, Wh, bh = self.names[l]
+            _, _, Wh, bh = self.names[l]
             if l == 0:
                 P = self._table[ids][:, None, :]
             else:
-                P = (x.reshape(T, -1) @ p[Wx] + p[bx])[:, None, :]
-            x = layer.forward(P, self.state[l], p[Wh], p[bh] if bh else None)
+                Wx, b = self._inputs[l]
+                P = (x.reshape(T, -1) @ Wx + b)[:, None, :]
+            x = layer.forward(P, self.state[l], p[Wh], p[bh] if bh else None, prepared=True)
             layer.final_state(out=self.state[l])
         self._h[...] = x[-1]
         self._probs = None

@@ -19,7 +19,7 @@ from rnn_tui.control import Controlled, RunControl
 from rnn_tui.corpus import BatchStream, Corpus, eval_chunks
 from rnn_tui.errors import ConfigError
 from rnn_tui.model import LN2, CharModel, ParamSnapshot
-from rnn_tui.optim import clip_global_norm_, global_norm, make_optimizer
+from rnn_tui.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
 
 HISTORY_POINTS = 300  # the loss history never holds more points than this
 MIN_LR = 1e-7
@@ -32,7 +32,7 @@ class Progress:
     step: int
     loss: float  # smoothed training loss, nats per character
     bpc: float  # the same in bits per character
-    chars_per_sec: float
+    chars_per_sec: float  # over the last half second; in a run's final progress, the run's mean
     grad_norm: float
     val_bpc: float | None
     elapsed: float  # training seconds, pauses excluded
@@ -91,6 +91,8 @@ class Trainer(Controlled):
         params = checkpoint.params if checkpoint is not None else None
         self.model = CharModel(model_config, seed=train_config.seed, params=params)
         self.optimizer = make_optimizer(train_config.optimizer, self.model.params, train_config.lr)
+        self.base_lr = train_config.lr  # the user's rate; a run with a budget scales it (lr_scale)
+        self.lr_scale = 1.0
         self.step = 0
         if checkpoint is not None:
             self.step = checkpoint.step
@@ -134,7 +136,10 @@ class Trainer(Controlled):
     def train_step(self) -> float:
         """One minibatch: forward, BPTT, clip, update. A non-finite loss or gradient is rolled back."""
         with self._lock:
-            self._take_pending_lr()
+            lr = self.control.take_lr()
+            if lr is not None:
+                self.base_lr = lr
+            self.optimizer.lr = self.base_lr * self.lr_scale
             inputs, targets = self.stream.next()
             state = self.state if self.carry_state else self._zero_state
             loss, final = self.model.loss_and_grads(inputs, targets, state)
@@ -160,11 +165,12 @@ class Trainer(Controlled):
         for v in self.optimizer.state.values():
             v.fill(0.0)
         self.optimizer.t = 0
-        self.optimizer.lr = max(self.optimizer.lr / 2, MIN_LR)
+        self.base_lr = max(self.base_lr / 2, MIN_LR)
+        self.optimizer.lr = self.base_lr * self.lr_scale
         self.state = self.model.zero_state(self.train_config.batch)
         self.message = (
             f"diverged at step {self.step} (loss {loss}): rolled back to step {self._good.step}, "
-            f"learning rate lowered to {self.optimizer.lr:.3g}"
+            f"learning rate lowered to {self.base_lr:.3g}"
         )
 
     # -- evaluation, snapshots ---------------------------------------------------------------
@@ -199,7 +205,7 @@ class Trainer(Controlled):
                 model_config=self.model_config,
                 vocab=self.corpus.vocab,
                 params={k: v.copy() for k, v in self.model.params.items()},
-                train_config=self.train_config.with_(lr=self.optimizer.lr),
+                train_config=self.train_config.with_(lr=self.base_lr),
                 step=self.step,
                 corpus=self.corpus.name,
                 seed=self.train_config.seed,
@@ -244,10 +250,14 @@ class Trainer(Controlled):
         """Train until `stop` is set, `steps` more steps are done or `seconds` of training pass.
 
         Progress (with a fresh snapshot) is published every `interval` seconds, by time rather
-        than by step count, and validation runs every `val_interval` seconds.
+        than by step count, and validation runs every `val_interval` seconds. With a budget
+        (`steps` or `seconds`) the learning rate anneals over its end (TrainConfig.decay).
         """
         chars_per_step = self.train_config.batch * self.train_config.seq_len
+        first_step, start = self.step, self.elapsed
         target_step = None if steps is None else self.step + steps
+        budgeted = bool(steps) or bool(seconds)
+        self.lr_scale = 1.0
         rate, window_chars, window_t = 0.0, 0, 0.0
         last_publish = last_val = time.perf_counter()
 
@@ -258,10 +268,14 @@ class Trainer(Controlled):
         while not stop.is_set():
             if target_step is not None and self.step >= target_step:
                 break
-            if seconds is not None and self.elapsed >= seconds:
+            if seconds is not None and self.elapsed - start >= seconds:
                 break
             if not self.control.may_step(lambda: publish("paused")):
                 continue
+            if budgeted:
+                done = max(0.0 if steps is None else (self.step - first_step) / steps,
+                           0.0 if seconds is None else (self.elapsed - start) / seconds)
+                self.lr_scale = budget_lr_scale(done, self.train_config.decay)
             t0 = time.perf_counter()
             self.train_step()
             dt = time.perf_counter() - t0
@@ -282,7 +296,9 @@ class Trainer(Controlled):
                 last_publish = now
         if val_interval and not stop.is_set():  # stopped by the user: quit or reset at once
             self.validate(val_chars)
-        final = self.progress("stopped", self.snapshot(), rate)
+        ran = self.elapsed - start
+        mean_rate = (self.step - first_step) * chars_per_step / ran if ran > 0 else rate
+        final = self.progress("stopped", self.snapshot(), mean_rate)
         if on_progress is not None:
             on_progress(final)
         return final

@@ -22,7 +22,7 @@ from rnn_tui.gradcheck import (
     standard_cases,
 )
 from rnn_tui.model import CharModel
-from rnn_tui.optim import clip_global_norm_, global_norm, make_optimizer
+from rnn_tui.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
 from rnn_tui.predict import Predictor, softmax
 from rnn_tui.presets import PRESETS, lesson_accuracy, lesson_batches, preset_configs
 from rnn_tui.trainer import LossHistory, Trainer
@@ -171,9 +171,32 @@ def test_chunked_forward_equals_one_long_forward():
     assert total / 12 == pytest.approx(whole, rel=1e-12)
 
 
-def test_predictor_matches_the_training_forward():
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("T", [1, 40])
+def test_a_keystroke_step_is_the_chunk_forward_bit_for_bit(cell, T):
+    """Recurrence.step (the predictor's) and forward (training's) agree exactly, step by step."""
+    H = 24
+    rng = np.random.default_rng(3)
+    rec = RECURRENCES[cell](H, np.float32)
+    G = rec.G
+    Wx, bx = rng.standard_normal((10, G)).astype(np.float32), rng.standard_normal(G).astype(np.float32)
+    Wh = (rng.standard_normal((H, G)) * 0.3).astype(np.float32)
+    bh = rng.standard_normal(G).astype(np.float32) if cell == "gru" else None
+    Wx_in, b_in = rec.input_params(Wx, bx, bh)
+    P = (rng.standard_normal((T, 1, 10)).astype(np.float32) @ Wx_in + b_in).astype(np.float32)
+    state0 = (rng.standard_normal(rec.state_shape(1)) * 0.5).astype(np.float32)
+    hs = rec.forward(P.copy(), state0, Wh, bh, prepared=True).copy()
+    stepper, state = RECURRENCES[cell](H, np.float32), state0.copy()
+    W = stepper.recurrent_params(Wh)
+    for t in range(T):
+        np.testing.assert_array_equal(stepper.step(P[t], state, W, bh), hs[t])
+    np.testing.assert_array_equal(state, rec.final_state())
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_predictor_matches_the_training_forward(cell):
     """One keystroke at a time gives the same distributions as the batched chunk forward."""
-    config = ModelConfig(vocab_size=5, cell="lstm", hidden=6, layers=2, embed=3)
+    config = ModelConfig(vocab_size=5, cell=cell, hidden=6, layers=2, embed=3)
     corpus = load_corpus("abcde")
     model = CharModel(config, seed=7)
     pred = Predictor(model.snapshot(corpus.vocab))
@@ -352,6 +375,55 @@ def test_set_lr_applies_at_the_next_step_and_validates():
     assert trainer.lr == 0.5
     with pytest.raises(ConfigError):
         trainer.set_lr(-1.0)
+
+
+def test_budget_lr_scale_is_constant_then_a_line_to_zero():
+    assert [budget_lr_scale(d, 0.5) for d in (0.0, 0.25, 0.5, 0.75, 1.0)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+    assert budget_lr_scale(0.9, 1.0) == pytest.approx(0.1)
+    assert budget_lr_scale(0.99, 0.0) == 1.0  # no decay: constant
+
+
+def _lrs_of_run(trainer, **budget):
+    """The learning rate of every step of one run(), as the optimizer saw it."""
+    seen = []
+    step = trainer.optimizer.step
+
+    def spy(grads):
+        seen.append(trainer.optimizer.lr)
+        step(grads)
+
+    trainer.optimizer.step = spy
+    trainer.run(threading.Event(), val_interval=0, **budget)
+    return seen
+
+
+def test_a_budgeted_run_anneals_its_last_part_and_keeps_the_users_rate():
+    trainer = _tiny_trainer(lr=0.01, decay=0.5)
+    lrs = _lrs_of_run(trainer, steps=10)
+    assert lrs[:6] == [0.01] * 6  # steps 0..5 of 10: done <= 0.5
+    assert lrs[6:] == pytest.approx([0.008, 0.006, 0.004, 0.002])
+    assert trainer.to_checkpoint().train_config.lr == 0.01  # the rate to resume from, not the last
+    assert _lrs_of_run(trainer, steps=4)[0] == 0.01  # each run anneals its own budget
+    trainer.set_lr(0.02)
+    assert _lrs_of_run(trainer, steps=2) == pytest.approx([0.02, 0.02])  # the user's rate is the base
+    assert _lrs_of_run(_tiny_trainer(lr=0.01, decay=0.0), steps=5) == [0.01] * 5
+
+
+def test_an_open_ended_run_keeps_the_rate():
+    trainer = _tiny_trainer(lr=0.01)
+    stop = threading.Event()
+    seen = []
+    step = trainer.optimizer.step
+
+    def spy(grads):
+        seen.append(trainer.optimizer.lr)
+        step(grads)
+        if len(seen) == 20:
+            stop.set()
+
+    trainer.optimizer.step = spy
+    trainer.run(stop, val_interval=0)
+    assert seen == [0.01] * 20
 
 
 @pytest.mark.parametrize("name", [n for n, p in PRESETS.items() if p.lesson_inputs])
