@@ -2,6 +2,7 @@
 against the same training loop headless.
 
     python benchmarks/keystroke_latency.py [--chars 100] [--interval 0.12] [app options...]
+    python benchmarks/keystroke_latency.py --tmux [--chars 100] [app options...]
 
 The app runs under Textual's headless driver (`App.run_test`) with training active. Each
 character is typed at a human pace; its latency is from the moment the key is handed to the app
@@ -12,6 +13,12 @@ inside its own render.
 while training. Throughput inside the app is training steps per wall second while
 typing; headless is `jobs.run_training`, the very loop the app's worker runs, with no app at all,
 measured before and after the app (the mean of the two).
+
+With --tmux the app runs as a user runs it, `python -m rnn_tui` in a real terminal (tmux, 80x24
+by default), training: each key goes in with `tmux send-keys`, and what the app writes to its
+terminal is read as it arrives (`tmux pipe-pane` into a FIFO, no polling) until the chart's
+heading for the text typed so far goes out; the latency is from just before `send-keys` (a
+process start, a few ms, included) to that write.
 
 Numbers are printed (and written as JSON with --json), never asserted: the machine is shared.
 """
@@ -150,6 +157,137 @@ async def in_app(corpus, model_config, train_config, preset, n_chars: int, inter
     }
 
 
+class Tmux:
+    """A private tmux server running one command in a window of the given size; what the command
+    writes to its terminal is also copied, as it arrives, into a FIFO (`tmux pipe-pane`)."""
+
+    def __init__(self, command: str, size: tuple[int, int], fifo: str) -> None:
+        import shutil
+        import subprocess
+
+        if shutil.which("tmux") is None:
+            raise SystemExit("error: --tmux needs tmux (apt-get install tmux)")
+        self.run = subprocess.run
+        self.base = ["tmux", "-L", f"rnn-tui-bench-{os.getpid()}"]
+        env = {**os.environ, "TERM": "xterm-256color"}
+        # The window first waits for an Enter, so the pipe is in place before the app draws.
+        self.run([*self.base, "new-session", "-d", "-s", "bench", "-x", str(size[0]), "-y", str(size[1]),
+                  f"read _ < /dev/tty; {command}"], check=True, env=env, timeout=10)
+        pane = self.run([*self.base, "display-message", "-p", "-t", "bench", "#{pane_pid}"],
+                        capture_output=True, text=True, timeout=10).stdout.strip()
+        self.pane_pid = int(pane) if pane.isdigit() else None
+        self.run([*self.base, "pipe-pane", "-t", "bench", f"cat > {fifo}"], check=True, timeout=10)
+
+    def capture(self) -> str:
+        return self.run([*self.base, "capture-pane", "-p", "-t", "bench"], capture_output=True,
+                        text=True, timeout=10).stdout
+
+    def send(self, text: str, literal: bool = True) -> None:
+        self.run([*self.base, "send-keys", "-t", "bench", *(["-l"] if literal else []), text],
+                 check=True, timeout=10)
+
+    def close(self) -> None:
+        """Stop the app (its training thread must not outlive the benchmark), then the server."""
+        import signal
+
+        if self.pane_pid is not None:
+            try:
+                os.killpg(self.pane_pid, signal.SIGTERM)
+            except OSError:
+                pass
+        self.run([*self.base, "kill-server"], capture_output=True, timeout=10)
+
+
+def heading_pattern(typed: str, tail: int = 12):
+    """The chart's heading ('network after “...”') showing the end of `typed`, as the app writes
+    it to the terminal: the tail is one run of text, style codes may come between the parts."""
+    import re
+
+    from rnn_tui.glyphs import visible
+
+    style = rb"(?:\x1b\[[0-9;:]*m)*"
+    return re.compile(re.escape("after “".encode()) + style + rb"[^\x1b]*"
+                      + re.escape(visible(typed[-tail:]).encode()) + style + re.escape("”".encode()))
+
+
+def in_tmux(app_args: list[str], n_chars: int, interval: float, size: tuple[int, int]) -> dict:
+    import re
+    import select
+    import shlex
+    import signal
+    import tempfile
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # (a `timeout` still cleans up below)
+    cli = " ".join(shlex.quote(a) for a in app_args)
+    text = (TEXT * (n_chars // len(TEXT) + 1))[:n_chars]
+    steps = re.compile(r"step ([\d,]+)")
+    with tempfile.TemporaryDirectory() as tmp:
+        fifo = os.path.join(tmp, "pane")
+        os.mkfifo(fifo)
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        tmux = Tmux(f"OPENBLAS_NUM_THREADS=1 {shlex.quote(sys.executable)} -m rnn_tui {cli}", size, fifo)
+        try:
+            tmux.send("Enter", literal=False)  # the pipe is open: start the app
+            deadline = time.perf_counter() + 30
+            while time.perf_counter() < deadline:  # training under way: steps on the status line
+                m = steps.search(tmux.capture())
+                if m and int(m.group(1).replace(",", "")) >= 20:
+                    break
+                time.sleep(0.2)
+            else:
+                raise SystemExit("error: the app did not start training within 30 s")
+            time.sleep(1.0)
+            out, missed = [], 0
+            next_key = time.perf_counter()
+            for i, ch in enumerate(text):
+                time.sleep(max(0.0, next_key - time.perf_counter()))
+                next_key += interval
+                while select.select([fd], [], [], 0)[0] and os.read(fd, 1 << 16):
+                    pass  # what was drawn before this key does not count
+                pattern, seen = heading_pattern(text[: i + 1]), b""
+                t0 = time.perf_counter()
+                tmux.send(ch)
+                while (left := 2.0 - (time.perf_counter() - t0)) > 0:
+                    if not select.select([fd], [], [], left)[0]:
+                        continue
+                    seen += os.read(fd, 1 << 16)
+                    if pattern.search(seen):
+                        out.append(time.perf_counter() - t0)
+                        break
+                else:
+                    missed += 1
+                next_key = max(next_key, time.perf_counter())
+        finally:
+            tmux.close()
+            os.close(fd)
+    return {"latencies": out, "missed": missed}
+
+
+def main_tmux(args, app_args: list[str], size: tuple[int, int]) -> int:
+    res = in_tmux(app_args, args.chars * args.rounds, args.interval, size)
+    lat = [x * 1e3 for x in res["latencies"]]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    result = {
+        "path": "tmux", "app_args": app_args, "chars_typed": args.chars * args.rounds,
+        "interval_s": args.interval, "size": list(size), "missed": res["missed"],
+        "load_average_1min": load,
+        "latency_ms": {"p50": percentile(lat, 0.5), "p95": percentile(lat, 0.95), "max": max(lat)}
+        if lat else None,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"tmux {size[0]}x{size[1]}, python -m rnn_tui {' '.join(app_args)} (training); "
+          f"{result['chars_typed']} keys, one every {args.interval * 1e3:.0f} ms or more, "
+          f"load average {load:.1f}")
+    if lat:
+        q = result["latency_ms"]
+        print(f"send-keys -> the chart's heading for that key written to the terminal: p50 "
+              f"{q['p50']:.1f} ms, p95 {q['p95']:.1f} ms, max {q['max']:.1f} ms ({len(lat)} keys, "
+              f"{res['missed']} not seen within 2 s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--chars", type=int, default=100, help="characters to type a round (default 100)")
@@ -160,7 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle-seconds", type=float, default=4.0, help="in the app, before typing")
     p.add_argument("--size", default="100x32", help="terminal size COLSxROWS (default 100x32)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--tmux", action="store_true",
+                   help="the real terminal path: the app in tmux (default size 80x24), keys by send-keys")
     args, app_args = p.parse_known_args(argv)
+    if args.tmux:
+        size = (80, 24) if args.size == "100x32" else tuple(int(v) for v in args.size.lower().split("x"))
+        return main_tmux(args, app_args, size)
     cols, rows = (int(v) for v in args.size.lower().split("x"))
     cli_args, corpus, model_config, train_config = setup(app_args)
     preset = cli_args.preset

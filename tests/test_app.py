@@ -501,3 +501,31 @@ async def test_lessons_screen_opens_pauses_training_and_returns():
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, LessonsScreen), what="back")
         assert not app.paused and not app.trainer.paused
+
+
+async def test_new_weights_wait_for_a_pause_in_typing(monkeypatch):
+    """While keys come, a new snapshot is held back (at most SNAPSHOT_MAX_AGE), then shown."""
+    import rnn_tui.app.app as app_module
+    from rnn_tui.app.messages import TrainingProgress
+
+    monkeypatch.setattr(app_module, "TYPING_QUIET", 1.0)
+    app = make_app(paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.trainer is not None and app.progress is not None, what="start")
+        trainer = app.trainer
+        shown = app._snapshot_step
+
+        def publish() -> int:
+            trainer.train_step()
+            app.post_message(TrainingProgress(app.generation, trainer.progress("paused", trainer.snapshot(), 0.0)))
+            return trainer.step
+
+        await type_text(pilot, "B")
+        step = publish()
+        await pilot.pause(0.05)
+        assert app._snapshot_step == shown  # typing: held back
+        await until(pilot, lambda: app._snapshot_step == step, timeout=3, what="the held-back weights")
+        app._snapshot_time -= app_module.SNAPSHOT_MAX_AGE  # the weights on show are old
+        await type_text(pilot, "e")
+        step = publish()
+        await until(pilot, lambda: app._snapshot_step == step, timeout=0.8, what="old weights replaced")

@@ -245,7 +245,7 @@ def test_engine_does_not_import_textual():
 
 @pytest.mark.slow
 def test_stdlib_figures():
-    """The anchor (another build of the corpus): KN-6 1.98, KN-4 2.28, add-k-4 2.43 bpc."""
+    """The anchor: KN-6 1.98, KN-4 2.28, add-k-4 2.43 bpc; here (Python 3.11): 1.95, 2.27, 2.43."""
     corpus = load_corpus("stdlib")
     train_ids, val_ids = corpus.split(0.1)
     val = corpus.vocab.decode(val_ids)
@@ -253,6 +253,6 @@ def test_stdlib_figures():
     bpc6 = kn6.bits_per_char(val)
     bpc4 = NgramModel(kn6.counts, order=4).bits_per_char(val)
     addk4 = AddKModel(kn6.counts, order=4, k=0.1).bits_per_char(val)
-    assert 1.7 < bpc6 < 2.3 and bpc6 < bpc4 - 0.2 and bpc4 < addk4 - 0.1
+    assert 1.85 < bpc6 < 2.05 and bpc6 < bpc4 - 0.2 and bpc4 < addk4 - 0.1  # near the anchor
     r = evaluate(kn6, val[:2000])
     assert r.top1 > 0.5 and r.keystroke_savings > 0.05

@@ -46,6 +46,11 @@ SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns
 PRIME_CHARS = 12  # while nothing is typed, predictions follow the corpus's first characters
 PROMPT_BINDINGS = ctrl_bindings()
 DEMO_TICK = 0.05  # seconds between the demo's checks for its next keystroke
+# While someone types, a new snapshot waits until the keys pause for TYPING_QUIET seconds, unless
+# the weights on show are SNAPSHOT_MAX_AGE seconds old: the keystrokes keep the UI thread (and the
+# GIL) for themselves instead of sharing them with a predictor rebuild four times a second.
+TYPING_QUIET = 0.5
+SNAPSHOT_MAX_AGE = 2.0
 
 
 class Prompt(PromptInput):
@@ -95,6 +100,9 @@ class RnnTuiApp(SetupActions, App[int]):
         self.save_path = ""
         self._train_worker: Worker | None = None
         self._snapshot_step = -1
+        self._snapshot_time = 0.0  # time.monotonic() when the weights on show arrived
+        self._last_key = 0.0
+        self._pending: tuple[int, object] | None = None  # (generation, snapshot) held back
         self._sample_key: tuple | None = None
         self._last_message = ""
         self._shown_state = ""
@@ -168,7 +176,7 @@ class RnnTuiApp(SetupActions, App[int]):
         if p.state != "stopped":
             self.run_state = p.state
         if p.snapshot is not None and p.snapshot.step != self._snapshot_step:
-            self._set_snapshot(p.snapshot)
+            self._offer_snapshot(p.snapshot)
         if p.message and p.message != self._last_message:
             self._last_message = p.message
             self.notify(p.message, title="training", severity="warning", timeout=8)
@@ -217,8 +225,26 @@ class RnnTuiApp(SetupActions, App[int]):
         self._show_predictions()
 
     # -- predictions -------------------------------------------------------------------------
+    def _offer_snapshot(self, snapshot) -> None:
+        """Show new weights now, or once the typing pauses (see TYPING_QUIET)."""
+        now = time.monotonic()
+        if now - self._last_key < TYPING_QUIET and now - self._snapshot_time < SNAPSHOT_MAX_AGE:
+            if self._pending is None:
+                self.set_timer(TYPING_QUIET, self._take_pending)
+            self._pending = (self.generation, snapshot)
+            return
+        self._set_snapshot(snapshot)
+
+    def _take_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == self.generation and self.is_running:
+            if pending[1].step != self._snapshot_step:
+                self._offer_snapshot(pending[1])
+
     def _set_snapshot(self, snapshot) -> None:
         self._snapshot_step = snapshot.step
+        self._snapshot_time = time.monotonic()
+        self._pending = None
         self.session.set_snapshot(snapshot)
         self._show_predictions()
         self._refresh_suggestion()
@@ -241,6 +267,7 @@ class RnnTuiApp(SetupActions, App[int]):
             prompt.post_message(SuggestionReady(prompt.value, prompt.value + self._complete(prompt.value)))
 
     def _text_changed(self, value: str) -> None:
+        self._last_key = time.monotonic()
         self.session.set_text(to_model_text(value))
         self._show_predictions()
 
