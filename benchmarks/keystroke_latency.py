@@ -48,6 +48,21 @@ def percentile(values: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def summary(latencies_ms: list[float]) -> dict | None:
+    if not latencies_ms:
+        return None
+    return {"p50": percentile(latencies_ms, 0.5), "p95": percentile(latencies_ms, 0.95),
+            "max": max(latencies_ms)}
+
+
+def quantiles(q: dict) -> str:
+    return f"p50 {q['p50']:.1f} ms, p95 {q['p95']:.1f} ms, max {q['max']:.1f} ms"
+
+
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def setup(app_args: list[str]):
     from rnn_tui.cli import build_setup, make_parser
 
@@ -266,13 +281,12 @@ def in_tmux(app_args: list[str], n_chars: int, interval: float, size: tuple[int,
 def main_tmux(args, app_args: list[str], size: tuple[int, int]) -> int:
     res = in_tmux(app_args, args.chars * args.rounds, args.interval, size)
     lat = [x * 1e3 for x in res["latencies"]]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = load_average()
     result = {
         "path": "tmux", "app_args": app_args, "chars_typed": args.chars * args.rounds,
         "interval_s": args.interval, "size": list(size), "missed": res["missed"],
         "load_average_1min": load,
-        "latency_ms": {"p50": percentile(lat, 0.5), "p95": percentile(lat, 0.95), "max": max(lat)}
-        if lat else None,
+        "latency_ms": summary(lat),
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -281,10 +295,8 @@ def main_tmux(args, app_args: list[str], size: tuple[int, int]) -> int:
           f"{result['chars_typed']} keys, one every {args.interval * 1e3:.0f} ms or more, "
           f"load average {load:.1f}")
     if lat:
-        q = result["latency_ms"]
-        print(f"send-keys -> the chart's heading for that key written to the terminal: p50 "
-              f"{q['p50']:.1f} ms, p95 {q['p95']:.1f} ms, max {q['max']:.1f} ms ({len(lat)} keys, "
-              f"{res['missed']} not seen within 2 s)")
+        print(f"send-keys -> the chart's heading for that key written to the terminal: "
+              f"{quantiles(result['latency_ms'])} ({len(lat)} keys, {res['missed']} not seen within 2 s)")
     return 0
 
 
@@ -323,14 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     idle = [app["idle_rate"] / h for app, h in zip(apps, around, strict=True)]
     lat = [x * 1e3 for app in apps for x in app["latencies"]]
     missed = sum(app["missed"] for app in apps)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = load_average()
     result = {
         "model": model_config.describe(), "corpus": corpus.name,
         "batch": train_config.batch, "seq_len": train_config.seq_len, "rounds": args.rounds,
         "chars_typed": args.chars * args.rounds, "interval_s": args.interval, "missed_renders": missed,
         "typed_text_arrived": all(app["typed_ok"] for app in apps), "load_average_1min": load,
-        "latency_ms": {"p50": percentile(lat, 0.5), "p95": percentile(lat, 0.95), "max": max(lat)}
-        if lat else None,
+        "latency_ms": summary(lat),
         "train_chars_per_sec": {
             "headless_runs": heads, "in_app_while_typing": [a["rate"] for a in apps],
             "in_app_idle": [a["idle_rate"] for a in apps],
@@ -344,9 +355,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.rounds} x {args.chars} keys, one every {args.interval * 1e3:.0f} ms, "
           f"terminal {cols}x{rows}, load average {load:.1f}")
     if lat:
-        q = result["latency_ms"]
-        print(f"key -> chart render: p50 {q['p50']:.1f} ms, p95 {q['p95']:.1f} ms, max {q['max']:.1f} ms"
-              f" ({len(lat)} renders, {missed} keys without one)")
+        print(f"key -> chart render: {quantiles(result['latency_ms'])} ({len(lat)} renders, "
+              f"{missed} keys without one)")
     print("training in the app / headless (the runs either side): while typing "
           + ", ".join(f"{x:.0%}" for x in typing) + "; idle " + ", ".join(f"{x:.0%}" for x in idle)
           + f"  (headless {', '.join(f'{h:,.0f}' for h in heads)} chars/s)")

@@ -529,3 +529,23 @@ async def test_new_weights_wait_for_a_pause_in_typing(monkeypatch):
         await type_text(pilot, "e")
         step = publish()
         await until(pilot, lambda: app._snapshot_step == step, timeout=0.8, what="old weights replaced")
+
+
+async def test_long_text_scrolls_without_a_layout_pass_per_key():
+    """The input's virtual width grows in steps, so typing past the box does not relayout the screen."""
+    from rnn_tui.app.widgets.prompt import VIRTUAL_STEP
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one("#prompt", PromptInput)
+        layouts = []
+        refresh = prompt.refresh
+        prompt.refresh = lambda *a, **kw: (layouts.append(kw.get("layout")), refresh(*a, **kw))[1]
+        await type_text(pilot, "abc " * 30)  # 120 characters: past the 76-cell box
+        assert prompt.value == "abc " * 30
+        assert prompt.virtual_size.width == VIRTUAL_STEP
+        assert layouts.count(True) <= 4  # not one a key past the box (49 with a step of 1 cell)
+        await pilot.press("home")
+        assert prompt.scroll_x == 0
+        await pilot.press("end")
+        assert prompt.scroll_x > 0 and prompt.cursor_position == 120

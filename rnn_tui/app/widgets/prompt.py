@@ -13,6 +13,7 @@ from textual.widgets import Input
 from rnn_tui.glyphs import GLYPHS
 
 MAX_TEXT = 2000  # longer text loses its start: the models only look at the last few hundred
+VIRTUAL_STEP = 256  # see Prompt.validate_virtual_size
 TYPED_GLYPHS = {"\n": GLYPHS["\n"], "\t": GLYPHS["\t"]}  # Enter and pasted tabs show as these
 
 
@@ -68,8 +69,12 @@ class PromptInput(Input):
         self.on_text = on_text
 
     def validate_virtual_size(self, size: Size) -> Size:
-        """Never narrower than the box: typing short text then needs no layout pass per key."""
-        return Size(max(size.width, self.content_size.width), size.height)
+        """Never narrower than the box, and past it in steps of VIRTUAL_STEP cells: the virtual size
+        is a layout-changing attribute, and a layout pass per key costs more than the key's own work."""
+        box = self.content_size.width
+        if size.width <= box:
+            return Size(box, size.height)
+        return Size(-(-size.width // VIRTUAL_STEP) * VIRTUAL_STEP, size.height)
 
     def action_newline(self) -> None:
         self.insert_text_at_cursor(TYPED_GLYPHS["\n"])
