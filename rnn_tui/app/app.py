@@ -157,10 +157,17 @@ class RnnTuiApp(SetupActions, App[int]):
         self.progress = trainer.progress(self.run_state, None, 0.0)
         self._last_message = ""
         self._set_snapshot(trainer.snapshot())
-        self._train_worker = self._train(trainer, self.generation)
+        self.call_after_refresh(self._launch, trainer, self.generation, new_corpus)
+        self._show_training()
+
+    def _launch(self, trainer: Trainer, generation: int, new_corpus: bool) -> None:
+        """Start the training (and baseline) threads once the frame is painted: started earlier,
+        they hold the GIL the first paint needs (about 60 ms of start-up)."""
+        if generation != self.generation or not self.is_running:
+            return
+        self._train_worker = self._train(trainer, generation)
         if new_corpus:
             self._start_baseline()
-        self._show_training()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
     def _train(self, trainer: Trainer, generation: int) -> Progress:
