@@ -330,8 +330,8 @@ async def test_unknown_characters_are_shown_and_skipped():
         await type_text(pilot, "Be")
         rows = chart_rows(app)
         app.query_one("#prompt", PromptInput).insert_text_at_cursor("é")
-        await pilot.pause()
-        assert "'é' not in vocabulary" in str(app.query_one("#typing").render())
+        await until(pilot, lambda: "'é' not in vocabulary" in str(app.query_one("#typing").render()),
+                    what="the unknown character's note")
         assert chart_rows(app) == rows  # the prediction continues from the known context
         await type_text(pilot, "a")
         assert app.session.text == "Beéa" and app.session.stats.unknown == 1
@@ -428,13 +428,23 @@ async def test_quit_stops_the_training_thread():
     assert app.return_code == 0
 
 
-async def test_hidden_strip_follows_keystrokes():
+async def test_hidden_strip_follows_keystrokes(monkeypatch):
+    import rnn_tui.app.app as app_module
+
+    monkeypatch.setattr(app_module, "SIDE_INTERVAL", 1.5)  # longer than the burst below takes
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         strip = app.query_one("#hidden")
         before = np.array(strip.values)
         await type_text(pilot, "B")
-        assert strip.values.shape == (16,) and not np.array_equal(strip.values, before)
+        await until(pilot, lambda: not np.array_equal(strip.values, before), what="the new h_t")
+        assert strip.values.shape == (16,)
+        shows = []
+        show = strip.show
+        strip.show = lambda values: (shows.append(values), show(values))[1]
+        await type_text(pilot, "eautiful")  # a burst: the strip repaints at most every SIDE_INTERVAL
+        await until(pilot, lambda: np.array_equal(strip.values, app.session.hidden()), what="the last h_t")
+        assert 1 <= len(shows) < 8
 
 
 @pytest.mark.parametrize("key", ["space", "n", "r", "o", "s", "l", "b", "q"])
@@ -484,6 +494,7 @@ async def test_hidden_strip_shows_signs_in_glyphs_under_no_color(monkeypatch):
         assert app.no_color
         await type_text(pilot, "Beau")
         strip = app.query_one("#hidden", HiddenStrip)
+        await until(pilot, lambda: np.array_equal(strip.values, app.session.hidden()), what="the last h_t")
         cells = "".join(strip.render_line(y).text for y in range(1, strip.size.height))
         assert sum(ch in HEIGHTS for ch in cells) == len(app.session.hidden())
         assert "▁- █+" in strip.render_line(0).text
