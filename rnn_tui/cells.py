@@ -449,13 +449,16 @@ class GRURecurrence(Recurrence):
         self.coefficients_ready = for_backward
         return hs[1:]
 
+    def _step_buffers(self):
+        bufs = self.__dict__.get("_step")
+        if bufs is None:  # also h @ Wh, kept apart: its n part is scaled by r
+            bufs = super()._step_buffers()
+            gh, n = np.zeros((1, self.G), self.dtype), 2 * self.H
+            bufs.update(gh=gh, gh_rz=gh[:, :n], gh_n=gh[:, n:], rz=bufs["z"][:, :n])
+        return bufs
+
     def step(self, p, state, Wh, bh=None):
         bufs = self._step_buffers()
-        if "gh" not in bufs:
-            gh = np.zeros((1, self.G), self.dtype)
-            z = bufs["z"]
-            bufs.update(gh=gh, gh_rz=gh[:, : 2 * self.H], gh_n=gh[:, 2 * self.H :],
-                        rz=z[:, : 2 * self.H])
         r, zg, n = bufs["gates"]
         gh, rz, tmp = bufs["gh"], bufs["rz"], bufs["tmp"]
         np.matmul(state, Wh, out=gh)
