@@ -11,8 +11,9 @@ told the prediction that follows that key (`ProbChart.show`): the chart stamps `
 inside its own render.
 `pilot.press` is not used to type: it waits for the process to look idle, which it never does
 while training. Throughput inside the app is training steps per wall second while
-typing; headless is `jobs.run_training`, the very loop the app's worker runs, with no app at all,
-measured before and after the app (the mean of the two).
+typing (the step as the training process last reported it, four times a second); headless is
+`jobs.run_training`, the very loop the app's training process runs, here on a thread of this
+process with no app at all, measured before and after the app (the mean of the two).
 
 With --tmux the app runs as a user runs it, `python -m rnn_tui` in a real terminal (tmux, 80x24
 by default), training: each key goes in with `tmux send-keys`, and what the app writes to its
@@ -29,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import threading
 import time
@@ -135,6 +137,15 @@ def latencies(text: str, sent: list[float], shows, renders) -> tuple[list[float]
     return out, missed
 
 
+async def fresh_step(trainer) -> tuple[int, float]:
+    """The step the moment a new progress report arrives (they come four times a second): a rate
+    between two such moments is not off by up to a report's interval at either end."""
+    step = trainer.step
+    while trainer.step == step:
+        await asyncio.sleep(0.002)
+    return trainer.step, time.perf_counter()
+
+
 async def in_app(corpus, model_config, train_config, preset, n_chars: int, interval: float,
                  size: tuple[int, int], idle_seconds: float) -> dict:
     from rnn_tui.app import RnnTuiApp
@@ -149,11 +160,11 @@ async def in_app(corpus, model_config, train_config, preset, n_chars: int, inter
             await asyncio.sleep(0.05)
         trainer = app.trainer
         await asyncio.sleep(1.0)  # let training settle
-        step0, t0 = trainer.step, time.perf_counter()
+        step0, t0 = await fresh_step(trainer)
         await asyncio.sleep(idle_seconds)  # the app on screen, nobody typing
-        idle_rate = (trainer.step - step0) * train_config.batch * train_config.seq_len / (
-            time.perf_counter() - t0)
-        step0, t0 = trainer.step, time.perf_counter()
+        step1, t1 = await fresh_step(trainer)
+        idle_rate = (step1 - step0) * train_config.batch * train_config.seq_len / (t1 - t0)
+        step0, t0 = step1, t1
         sent, next_key = [], time.perf_counter()
         for ch in text:  # one wake-up a key: the benchmark itself takes no time from training
             await asyncio.sleep(max(0.0, next_key - time.perf_counter()))
@@ -161,7 +172,8 @@ async def in_app(corpus, model_config, train_config, preset, n_chars: int, inter
             sent.append(time.perf_counter())
             send_key(app, ch)
         await asyncio.sleep(max(0.0, next_key - time.perf_counter()))
-        steps, dt = trainer.step - step0, time.perf_counter() - t0
+        step1, t1 = await fresh_step(trainer)
+        steps, dt = step1 - step0, t1 - t0
         await asyncio.sleep(0.5)  # the last key's repaint
         typed_ok = app.query_one("#prompt").value.endswith(text[-20:])
         await pilot.press("ctrl+q")  # (pilot: here its wait does not matter)
@@ -325,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # A B A B ... A: each app round is compared with the headless runs on either side of it, so a
     # change in the machine's load (it is shared) moves both sides of a ratio alike.
+    headless_rate(corpus, model_config, train_config, preset, 1.0)  # warm-up: a first run is slower
     heads, apps = [headless()], []
     for _ in range(args.rounds):
         apps.append(asyncio.run(in_app(corpus, model_config, train_config, preset, args.chars,
@@ -359,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{missed} keys without one)")
     print("training in the app / headless (the runs either side): while typing "
           + ", ".join(f"{x:.0%}" for x in typing) + "; idle " + ", ".join(f"{x:.0%}" for x in idle)
+          + f"; median {statistics.median(typing + idle):.0%}"
           + f"  (headless {', '.join(f'{h:,.0f}' for h in heads)} chars/s)")
     return 0
 

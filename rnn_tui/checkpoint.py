@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import lzma
 import math
@@ -85,6 +86,21 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
+    """The bytes `save_checkpoint` would write: how a checkpoint crosses to another process."""
+    buf = io.BytesIO()
+    np.savez(buf, **_to_arrays(ckpt))
+    return buf.getvalue()
+
+
+def checkpoint_from_bytes(data: bytes, where: str = "checkpoint") -> Checkpoint:
+    """`load_checkpoint` for bytes in memory: the same validation, no pickle."""
+    with _reading(where):
+        npz = np.load(io.BytesIO(data), allow_pickle=False)
+    with npz:
+        return _read(npz, where)
 
 
 def _to_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:

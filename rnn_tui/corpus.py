@@ -140,7 +140,8 @@ class Corpus:
         return self.ids[: n - n_val], self.ids[n - n_val :]
 
 
-def _make_corpus(name: str, text: str) -> Corpus:
+def make_corpus(name: str, text: str) -> Corpus:
+    """A corpus of text already in memory (its vocabulary and ids are derived from it)."""
     vocab = Vocab.from_text(text)
     ids = vocab.encode(text)
     ids.flags.writeable = False
@@ -151,8 +152,8 @@ def load_corpus(name_or_path: str | os.PathLike) -> Corpus:
     """A built-in corpus by name, else a UTF-8 text file by path; CorpusError says what is wrong."""
     name = os.fspath(name_or_path)
     if name in BUILTIN_CORPORA:
-        return _make_corpus(name, _builtin_text(name))
-    return _make_corpus(name, _read_text_file(name))
+        return make_corpus(name, _builtin_text(name))
+    return make_corpus(name, _read_text_file(name))
 
 
 def _read_text_file(path: str) -> str:

@@ -313,7 +313,7 @@ async def test_forced_worker_error_shows_error_state_and_reset_recovers():
     app = make_app(paused=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.progress.step > 0, what="training")
-        app.fault.set()
+        app.trainer.inject_fault("raise")
         await until(pilot, lambda: app.run_state == "error", what="the error state")
         assert app.screen.has_class("-error")
         assert "error" in str(app.query_one("#status", StatusLine).render())
@@ -462,7 +462,8 @@ async def test_divergence_is_rolled_back_and_reported():
     app = make_app(paused=True)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.trainer is not None and app.progress is not None, what="start")
-        app.trainer.model.params["Why"][0, 0] = np.nan  # as if the last update had exploded
+        await until(pilot, lambda: app.trainer._running, what="the training process")
+        app.trainer.inject_fault("nan")  # Why[0, 0] becomes NaN, as if the last update had exploded
         await pilot.press("escape", "n")
         await until(pilot, lambda: app.trainer.skipped_steps == 1, what="the rollback")
         await until(pilot, lambda: any("diverged" in n.message for n in app._notifications),
@@ -523,7 +524,7 @@ async def test_new_weights_wait_for_a_pause_in_typing(monkeypatch):
     app = make_app(paused=True)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.trainer is not None and app.progress is not None, what="start")
-        trainer = app.trainer
+        trainer = app.trainer.local  # stepped here, by the test
         shown = app._snapshot_step
 
         def publish() -> int:

@@ -218,7 +218,7 @@ def test_too_many_distinct_chars(tmp_path):
 # --- Split --------------------------------------------------------------------------------------
 
 def corpus_of(text):
-    return corpus_mod._make_corpus("test", text)
+    return corpus_mod.make_corpus("test", text)
 
 
 def test_split_last_fraction():

@@ -1,8 +1,7 @@
-"""The playground: trains in a thread worker, shows the loss live, predicts as the user types."""
+"""The playground: trains in a child process, shows the loss live, predicts as the user types."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +21,7 @@ from rnn_tui.app.messages import BaselineReady, TrainingProgress
 from rnn_tui.app.screens import ConfirmScreen, HelpScreen
 from rnn_tui.app.session import PredictionSession
 from rnn_tui.app.setup_actions import SetupActions
+from rnn_tui.app.training_process import TrainingProcess
 from rnn_tui.app.widgets import (
     CompletionSuggester,
     HiddenStrip,
@@ -39,7 +39,7 @@ from rnn_tui.checkpoint import Checkpoint
 from rnn_tui.config import ModelConfig, TrainConfig
 from rnn_tui.corpus import Corpus
 from rnn_tui.errors import RnnTuiError
-from rnn_tui.trainer import Progress, Trainer
+from rnn_tui.trainer import Progress
 
 SAMPLE_INTERVAL = 4.0  # seconds between new samples while training
 SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns
@@ -92,11 +92,10 @@ class RnnTuiApp(SetupActions, App[int]):
         self.baseline_enabled = baseline
         self.sample_interval = sample_interval
         self.session = PredictionSession()
-        self.trainer: Trainer | None = None
+        self.trainer: TrainingProcess | None = None
         self.progress: Progress | None = None
         self.generation = 0  # one per trainer: progress from a replaced trainer is ignored
         self.run_state = "paused" if start_paused else "training"
-        self.fault = threading.Event()  # test hook: set it and the training thread raises
         self.show_baseline = False
         self.baseline_bpc: float | None = None
         self.baseline_note = "fitting…" if baseline else "off"
@@ -149,7 +148,7 @@ class RnnTuiApp(SetupActions, App[int]):
     # -- training ----------------------------------------------------------------------------
     def _start(self, corpus, model_config, train_config, checkpoint=None, preset=None) -> None:
         """Replace the trainer (the old worker is cancelled) and start training the new one."""
-        trainer = jobs.make_trainer(corpus, model_config, train_config, checkpoint, preset)
+        trainer = TrainingProcess(jobs.make_trainer(corpus, model_config, train_config, checkpoint, preset), preset)
         new_corpus = corpus is not self.corpus or self.trainer is None
         self.session.prime = corpus.text[:PRIME_CHARS]
         self.generation += 1
@@ -165,9 +164,9 @@ class RnnTuiApp(SetupActions, App[int]):
         self.call_after_refresh(self._launch, trainer, self.generation, new_corpus)
         self._show_training()
 
-    def _launch(self, trainer: Trainer, generation: int, new_corpus: bool) -> None:
-        """Start the training (and baseline) threads once the frame is painted: started earlier,
-        they hold the GIL the first paint needs (about 60 ms of start-up)."""
+    def _launch(self, trainer: TrainingProcess, generation: int, new_corpus: bool) -> None:
+        """Start the training (and baseline) workers once the frame is painted: started earlier,
+        they hold the GIL (and the core) the first paint needs (about 60 ms of start-up)."""
         if generation != self.generation or not self.is_running:
             return
         self._train_worker = self._train(trainer, generation)
@@ -175,11 +174,10 @@ class RnnTuiApp(SetupActions, App[int]):
             self._start_baseline()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
-    def _train(self, trainer: Trainer, generation: int) -> Progress:
+    def _train(self, trainer: TrainingProcess, generation: int) -> Progress:
+        """Relays the training process's progress (the training itself runs in that process)."""
         stop = get_current_worker().cancelled_event
-        return jobs.run_training(
-            trainer, stop, lambda p: self.post_message(TrainingProgress(generation, p)), self.fault
-        )
+        return trainer.run(stop, lambda p: self.post_message(TrainingProgress(generation, p)))
 
     def on_training_progress(self, message: TrainingProgress) -> None:
         if message.generation != self.generation or self.run_state == "error" or not self.is_running:

@@ -16,10 +16,10 @@ from rnn_tui.app import jobs
 from rnn_tui.app.messages import Saved, SetupReady
 from rnn_tui.app.screens import ConfirmScreen, PathScreen
 from rnn_tui.app.settings import Settings, SettingsScreen
+from rnn_tui.app.training_process import TrainingProcess
 from rnn_tui.checkpoint import save_checkpoint
 from rnn_tui.corpus import Corpus, load_corpus
 from rnn_tui.errors import RnnTuiError
-from rnn_tui.trainer import Trainer
 
 
 class SetupActions:
@@ -92,7 +92,7 @@ class SetupActions:
         self.push_screen(PathScreen("Save a checkpoint to", self.default_path()), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="io")
-    def _save(self, trainer: Trainer, path: str) -> None:
+    def _save(self, trainer: TrainingProcess, path: str) -> None:
         ckpt = trainer.to_checkpoint()
         save_checkpoint(path, ckpt)
         self.post_message(Saved(path, ckpt.step))

@@ -1,0 +1,345 @@
+"""The app's training runs in a child process: both ends of it. No Textual.
+
+Why a process and not a thread: a training thread and the UI thread share one GIL, and every
+keystroke's Python (prediction, Textual's compositor) held back the training between its NumPy
+calls while the training's Python held back the keystroke. In its own process the trainer has a
+core to itself and the UI the other.
+
+The parent builds the `Trainer` as before (so a bad setting fails at once, on the UI thread, and
+the first snapshot is there before any process starts), then hands the child its whole state as
+checkpoint bytes, with the corpus text and the preset: the child rebuilds the same trainer and
+runs `jobs.run_training`, the loop the CLI and the benchmarks measure. Messages (`wire`): the
+child's progress with its snapshot, replies to checkpoint requests, an error; the parent's
+commands (pause, resume, step, lr, checkpoint, fault, stop). When the parent goes away, the
+child reads the end of its input and stops.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from types import MappingProxyType
+
+import numpy as np
+
+from rnn_tui.app import wire
+from rnn_tui.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
+from rnn_tui.errors import RnnTuiError
+from rnn_tui.model import ParamSnapshot
+from rnn_tui.trainer import Progress, Trainer
+
+STOP_GRACE = 3.0  # seconds a stopped child gets to finish its step and say goodbye
+NICE = 10  # the child's scheduling priority: the UI (and the terminal) win a contended core
+REPLY_TIMEOUT = 30.0  # seconds to wait for a checkpoint from a (busy) child
+POLL = 0.02  # seconds between the parent's looks at its stop event and command queue
+FAULTS = ("raise", "nan")  # test hooks: the loop raises, or a weight becomes NaN (a divergence)
+_PROGRESS_FIELDS = [f.name for f in fields(Progress) if f.name not in ("snapshot", "loss_history")]
+
+
+class TrainingFailed(RnnTuiError):
+    """The training process stopped with an error (its message, one line)."""
+
+
+# -- progress on the wire --------------------------------------------------------------------
+def encode_progress(p: Progress) -> bytes:
+    meta = {k: getattr(p, k) for k in _PROGRESS_FIELDS}
+    arrays = {"loss_history": np.asarray(p.loss_history, dtype=np.float64)}
+    if p.snapshot is not None:
+        meta["snapshot_step"] = p.snapshot.step
+        arrays.update({f"param.{k}": v for k, v in p.snapshot.params.items()})
+    return wire.encode("progress", meta, arrays)
+
+
+def decode_progress(meta: dict, arrays: dict, config, vocab) -> Progress:
+    params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
+    snapshot = None
+    if "snapshot_step" in meta:  # the arrays are read-only views: immutable as a snapshot must be
+        snapshot = ParamSnapshot(config, vocab, MappingProxyType(params), meta["snapshot_step"])
+    return Progress(**{k: meta[k] for k in _PROGRESS_FIELDS},
+                    loss_history=tuple(arrays["loss_history"].tolist()), snapshot=snapshot)
+
+
+# -- the parent's end ------------------------------------------------------------------------
+class TrainingProcess:
+    """A trainer running in a child process, with the controls the app uses on a Trainer.
+
+    `run` (on a worker thread) starts the child and relays its progress until stopped. The
+    controls may be called from any thread, before or during the run: they go to the child in
+    order. Before the run starts and after it ends, questions go to the local trainer (the state
+    the child starts from) or to the last progress.
+    """
+
+    def __init__(self, trainer: Trainer, preset: str | None = None) -> None:
+        self.local = trainer
+        self.preset = preset
+        self.corpus, self.model_config, self.train_config = trainer.corpus, trainer.model_config, trainer.train_config
+        self._paused = trainer.paused
+        self._lock = threading.Lock()
+        self._commands: list[bytes] = []  # frames waiting for the run loop to send them
+        self._running = False
+        self._ended = False
+        self._last: Progress | None = None
+        self._replies: dict[int, Checkpoint | str] = {}
+        self._reply = threading.Condition(self._lock)
+        self._next_id = 0
+        self._final: Checkpoint | None = None  # sent by a child that failed
+
+    # -- controls ----------------------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        self._paused = True
+        self._command("pause")
+
+    def resume(self) -> None:
+        self._paused = False
+        self._command("resume")
+
+    def step_once(self) -> None:
+        self._command("step")
+
+    def set_lr(self, lr: float) -> None:
+        self.local.check_lr(lr)
+        self._command("lr", {"lr": lr})
+
+    def inject_fault(self, kind: str = "raise") -> None:
+        """Test hook (see FAULTS)."""
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}")
+        self._command("fault", {"kind": kind})
+
+    def _command(self, kind: str, meta: dict | None = None) -> None:
+        with self._lock:
+            self._commands.append(wire.encode(kind, meta))
+
+    # -- what the app reads ------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        return self._last.step if self._last is not None else self.local.step
+
+    @property
+    def lr(self) -> float:
+        """The rate of the last step."""
+        return self._last.lr if self._last is not None else self.local.lr
+
+    @property
+    def skipped_steps(self) -> int:
+        return self._last.skipped_steps if self._last is not None else 0
+
+    @property
+    def stream(self):
+        return self.local.stream
+
+    def snapshot(self) -> ParamSnapshot:
+        last = self._last
+        return last.snapshot if last is not None and last.snapshot is not None else self.local.snapshot()
+
+    def progress(self, state: str, snapshot: ParamSnapshot | None, chars_per_sec: float) -> Progress:
+        return self.local.progress(state, snapshot, chars_per_sec)
+
+    def to_checkpoint(self) -> Checkpoint:
+        """The child's whole training state (waits for its current step to end)."""
+        with self._lock:
+            if not self._running:
+                if self._ended:
+                    if self._final is None:
+                        raise TrainingFailed("the training process has ended; nothing to save")
+                    return self._final
+                return self.local.to_checkpoint()
+            self._next_id += 1
+            rid = self._next_id
+            self._commands.append(wire.encode("checkpoint", {"id": rid}))
+            if not self._reply.wait_for(lambda: rid in self._replies or not self._running, REPLY_TIMEOUT):
+                raise TrainingFailed("the training process did not answer")
+            reply = self._replies.pop(rid, None) or self._final
+        if isinstance(reply, str):
+            raise TrainingFailed(reply)
+        if reply is None:
+            raise TrainingFailed("the training process ended before it sent its state")
+        return reply
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self, stop: threading.Event, publish: Callable[[Progress], None]) -> Progress:
+        """Start the child and relay its progress until `stop` is set (or it fails: TrainingFailed)."""
+        start = wire.encode(
+            "start", {"corpus": self.corpus.name, "preset": self.preset, "paused": self._paused},
+            {"text": np.frombuffer(self.corpus.text.encode("utf-8", "surrogatepass"), np.uint8),
+             "checkpoint": np.frombuffer(checkpoint_bytes(self.local.to_checkpoint()), np.uint8)},
+        )
+        env = dict(os.environ)
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = "1"  # the child has one core; the UI has the other
+        errors = tempfile.TemporaryFile()  # the child's stderr: the terminal belongs to the app
+        proc = subprocess.Popen([sys.executable, "-m", "rnn_tui.app.training_process"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                bufsize=0, env=env)
+        to_child, from_child = proc.stdin.fileno(), proc.stdout.fileno()
+        error, stopping = None, 0.0
+        with self._lock:
+            self._running = True
+        try:
+            wire.write(to_child, start)
+            with selectors.DefaultSelector() as sel:
+                sel.register(from_child, selectors.EVENT_READ)
+                while True:
+                    if stop.is_set() and not stopping:
+                        self._command("stop")
+                        stopping = time.monotonic()
+                    if stopping and time.monotonic() - stopping > STOP_GRACE:
+                        break
+                    with self._lock:
+                        commands, self._commands = self._commands, []
+                    for frame in commands:
+                        wire.write(to_child, frame)
+                    if not sel.select(POLL):
+                        continue
+                    message = wire.read(from_child)
+                    if message is None:
+                        break
+                    error = self._take(message, publish) or error
+        except (BrokenPipeError, wire.WireError):
+            pass  # the child is gone: its exit code says the rest
+        finally:
+            with self._lock:
+                self._running, self._ended = False, True
+                self._reply.notify_all()
+            _close(proc)
+        if error is None and not stop.is_set() and proc.returncode:
+            error = f"the training process exited with code {proc.returncode}{_last_line(errors)}"
+        errors.close()
+        if error is not None:
+            raise TrainingFailed(error)
+        return self._last or self.local.progress("stopped", None, 0.0)
+
+    def _take(self, message, publish) -> str | None:
+        kind, meta, arrays = message
+        if kind == "progress":
+            self._last = decode_progress(meta, arrays, self.model_config, self.corpus.vocab)
+            publish(self._last)
+        elif kind == "checkpoint":
+            reply = meta["error"] if "error" in meta else checkpoint_from_bytes(arrays["data"].tobytes())
+            with self._lock:
+                self._replies[meta["id"]] = reply
+                self._reply.notify_all()
+        elif kind == "error":
+            if "data" in arrays:
+                self._final = checkpoint_from_bytes(arrays["data"].tobytes())
+            return meta["text"]
+        return None
+
+
+def _close(proc: subprocess.Popen) -> None:
+    """Close the child's input (it stops at the end of it), then make sure it has gone."""
+    for f in (proc.stdin, proc.stdout):
+        try:
+            f.close()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _last_line(f) -> str:
+    f.seek(0)
+    lines = f.read()[-4000:].decode("utf-8", "replace").strip().splitlines()
+    return f": {lines[-1]}" if lines else ""
+
+
+# -- the child's end -------------------------------------------------------------------------
+class _Child:
+    def __init__(self, out_fd: int) -> None:
+        self.out_fd = out_fd
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.fault = threading.Event()
+
+    def send(self, frame: bytes) -> None:
+        with self.lock:
+            wire.write(self.out_fd, frame)
+
+    def serve(self, trainer: Trainer) -> None:
+        """The command thread: the parent's commands, applied between (or during) steps."""
+        while True:
+            try:
+                message = wire.read(0)
+            except (OSError, wire.WireError):
+                message = None
+            if message is None or message[0] == "stop":
+                self.stop.set()
+                trainer.resume()  # a paused loop then sees the stop at once
+                return
+            kind, meta, _ = message
+            if kind == "pause":
+                trainer.pause()
+            elif kind == "resume":
+                trainer.resume()
+            elif kind == "step":
+                trainer.step_once()
+            elif kind == "lr":
+                trainer.set_lr(meta["lr"])
+            elif kind == "fault" and meta["kind"] == "raise":
+                self.fault.set()
+            elif kind == "fault" and meta["kind"] == "nan":
+                with trainer._lock:
+                    trainer.model.params["Why"][0, 0] = np.nan  # as if the last update had exploded
+            elif kind == "checkpoint":
+                try:
+                    data = {"data": np.frombuffer(checkpoint_bytes(trainer.to_checkpoint()), np.uint8)}
+                    self.send(wire.encode("checkpoint", {"id": meta["id"]}, data))
+                except RnnTuiError as e:
+                    self.send(wire.encode("checkpoint", {"id": meta["id"], "error": str(e)}))
+
+
+def main() -> int:
+    """`python -m rnn_tui.app.training_process`: the app starts it; it is not for people."""
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # anything printed goes where stderr goes: the pipe carries messages only
+    if hasattr(os, "nice"):
+        os.nice(NICE)  # training is background work: a keystroke must never wait for it
+    child = _Child(out_fd)
+    message = wire.read(0)
+    if message is None or message[0] != "start":
+        return 2
+    from rnn_tui.app import jobs
+    from rnn_tui.corpus import make_corpus
+
+    _, meta, arrays = message
+    trainer = None
+    try:
+        corpus = make_corpus(meta["corpus"], arrays["text"].tobytes().decode("utf-8", "surrogatepass"))
+        ckpt = checkpoint_from_bytes(arrays["checkpoint"].tobytes(), "the app's training state")
+        trainer = jobs.make_trainer(corpus, ckpt.model_config, ckpt.train_config, ckpt, meta["preset"])
+        if meta["paused"]:
+            trainer.pause()
+        threading.Thread(target=child.serve, args=(trainer,), daemon=True).start()
+        jobs.run_training(trainer, child.stop, lambda p: child.send(encode_progress(p)), child.fault)
+    except Exception as e:  # the parent shows it; the state so far goes with it (to save)
+        text = str(e) if isinstance(e, RnnTuiError) else f"{type(e).__name__}: {e}"
+        arrays = {}
+        if trainer is not None:
+            try:
+                arrays = {"data": np.frombuffer(checkpoint_bytes(trainer.to_checkpoint()), np.uint8)}
+            except RnnTuiError:
+                pass  # not finite: nothing worth saving
+        try:
+            child.send(wire.encode("error", {"text": " ".join(text.split())}, arrays))
+        except OSError:
+            pass  # the parent has gone
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,211 @@
+"""The app's training process: its wire format, and the child driven through TrainingProcess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from rnn_tui.app import jobs, wire
+from rnn_tui.app.training_process import (
+    TrainingFailed,
+    TrainingProcess,
+    decode_progress,
+    encode_progress,
+)
+from rnn_tui.checkpoint import checkpoint_bytes
+from rnn_tui.config import ModelConfig, TrainConfig
+from rnn_tui.corpus import load_corpus
+
+
+def tiny_trainer(cell: str = "rnn"):
+    corpus = load_corpus("zen")
+    model = ModelConfig(len(corpus.vocab), cell=cell, hidden=16)
+    return jobs.make_trainer(corpus, model, TrainConfig(seq_len=8, batch=4, lr=0.01))
+
+
+def wait_for(condition, timeout: float = 20.0, what: str = "condition") -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+class Running:
+    """A TrainingProcess run on a thread, its progress collected."""
+
+    def __init__(self, trainer, paused: bool = False) -> None:
+        if paused:
+            trainer.pause()
+        self.proc = TrainingProcess(trainer)
+        self.stop = threading.Event()
+        self.seen: list = []
+        self.result: list = []
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result.append(self.proc.run(self.stop, self.seen.append))
+        except Exception as e:  # noqa: BLE001 -- handed to the test
+            self.result.append(e)
+
+    def last(self):
+        return self.seen[-1] if self.seen else None
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+        return self.result[0]
+
+
+# -- the wire ----------------------------------------------------------------------------------
+def frames_through_a_pipe(*frames: bytes) -> list:
+    r, w = os.pipe()
+    try:
+        for f in frames:
+            wire.write(w, f)
+        os.close(w)
+        out = []
+        while (m := wire.read(r)) is not None:
+            out.append(m)
+        return out
+    finally:
+        os.close(r)
+
+
+def test_messages_round_trip_with_their_arrays():
+    arrays = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array(7, dtype=np.int64),
+              "c": np.frombuffer(b"xyz", np.uint8), "d": np.zeros((0, 4), np.float64)}
+    (kind, meta, got), (kind2, meta2, got2) = frames_through_a_pipe(
+        wire.encode("progress", {"x": 1.5, "s": "é", "n": None}, arrays), wire.encode("stop"))
+    assert kind == "progress" and meta == {"x": 1.5, "s": "é", "n": None}
+    for name, a in arrays.items():
+        assert got[name].dtype == a.dtype and got[name].shape == a.shape
+        np.testing.assert_array_equal(got[name], a)
+        assert not got[name].flags.writeable
+    assert (kind2, meta2, got2) == ("stop", {}, {})
+
+
+def test_the_wire_refuses_objects_and_frames_that_lie():
+    with pytest.raises(wire.WireError, match="dtype"):
+        wire.encode("x", arrays={"o": np.array([{"a": 1}], dtype=object)})
+    header = b'{"kind": "x", "meta": {}, "arrays": [["a", "<f4", [4]]]}'
+    with pytest.raises(wire.WireError, match="past the end"):
+        wire.decode(header, b"\0" * 8)  # 4 floats promised, 2 sent
+    with pytest.raises(wire.WireError, match="bad array spec"):
+        wire.decode(b'{"kind": "x", "meta": {}, "arrays": [["a", "|O", [1]]]}', b"\0" * 8)
+    with pytest.raises(wire.WireError, match="bad frame header"):
+        wire.decode(b"not json", b"")
+    whole = wire.encode("x", {"k": 1})
+    with pytest.raises(wire.WireError, match="ended inside a frame"):
+        frames_through_a_pipe(whole[:-3])
+
+
+def test_progress_round_trips_with_a_read_only_snapshot():
+    trainer = tiny_trainer("gru")
+    for _ in range(3):
+        trainer.train_step()
+    trainer.val_bpc = float("nan")
+    p = trainer.progress("training", trainer.snapshot(), 123.0)
+    kind, meta, arrays = frames_through_a_pipe(encode_progress(p))[0]
+    q = decode_progress(meta, arrays, trainer.model_config, trainer.corpus.vocab)
+    assert kind == "progress"
+    assert (q.step, q.loss, q.state, q.lr, q.loss_history) == (p.step, p.loss, p.state, p.lr, p.loss_history)
+    assert np.isnan(q.val_bpc)
+    assert q.snapshot.step == 3 and set(q.snapshot.params) == set(p.snapshot.params)
+    for name, value in p.snapshot.params.items():
+        np.testing.assert_array_equal(q.snapshot.params[name], value)
+        assert not q.snapshot.params[name].flags.writeable
+
+
+# -- the child, driven -------------------------------------------------------------------------
+def test_the_child_trains_and_obeys_pause_step_lr_and_stop():
+    run = Running(tiny_trainer())
+    try:
+        wait_for(lambda: run.proc.step > 20, what="training")
+        ckpt = run.proc.to_checkpoint()  # while it trains: a consistent state, between steps
+        assert ckpt.step > 20 and ckpt.optimizer_state
+        run.proc.pause()
+        wait_for(lambda: run.last().state == "paused", what="the pause")
+        step = run.proc.step
+        time.sleep(0.3)
+        assert run.proc.step == step  # paused means paused
+        run.proc.step_once()
+        wait_for(lambda: run.proc.step == step + 1, what="one step")
+        run.proc.set_lr(0.002)
+        run.proc.step_once()
+        wait_for(lambda: run.proc.step == step + 2, what="a step at the new rate")
+        assert run.proc.lr == pytest.approx(0.002)
+    finally:
+        final = run.finish()
+    assert final.state == "stopped" and final.step == step + 2
+
+
+def test_the_child_continues_exactly_where_the_app_left_it():
+    """The child rebuilds the very trainer it was handed: two steps there, two steps here."""
+    here = tiny_trainer()
+    for _ in range(2):
+        here.train_step()
+    run = Running(tiny_trainer(), paused=True)  # a fresh twin, stepped by the child
+    try:
+        for _ in range(2):
+            run.proc.step_once()
+        wait_for(lambda: run.proc.step == 2, what="two steps")
+    finally:
+        run.finish()
+    there = run.proc.snapshot()
+    for name, value in here.snapshot().params.items():
+        np.testing.assert_array_equal(there.params[name], value)
+
+
+def test_a_failure_in_the_child_is_raised_and_its_state_can_still_be_saved():
+    run = Running(tiny_trainer())
+    wait_for(lambda: run.proc.step > 0, what="training")
+    run.proc.inject_fault("raise")
+    run.thread.join(30)
+    error = run.result[0]
+    assert isinstance(error, TrainingFailed) and "injected fault" in str(error)
+    saved = run.proc.to_checkpoint()
+    assert saved.step >= run.last().step > 0
+
+
+def test_a_blown_up_weight_in_the_child_is_rolled_back():
+    run = Running(tiny_trainer(), paused=True)
+    try:
+        wait_for(lambda: run.proc._running and run.seen, what="the child")
+        run.proc.inject_fault("nan")
+        run.proc.step_once()
+        wait_for(lambda: run.proc.skipped_steps == 1, what="the rollback")
+        assert "diverged" in run.last().message
+        assert all(np.isfinite(v).all() for v in run.last().snapshot.params.values())
+    finally:
+        run.finish()
+
+
+def test_the_child_stops_when_its_parent_goes_away():
+    trainer = tiny_trainer()
+    start = wire.encode(
+        "start", {"corpus": "zen", "preset": None, "paused": False},
+        {"text": np.frombuffer(trainer.corpus.text.encode(), np.uint8),
+         "checkpoint": np.frombuffer(checkpoint_bytes(trainer.to_checkpoint()), np.uint8)})
+    child = subprocess.Popen([sys.executable, "-m", "rnn_tui.app.training_process"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    child.stdin.write(start)
+    assert wire.read(child.stdout.fileno())[0] == "progress"  # it trains
+    child.stdin.close()  # as when the app dies: the end of its input
+    assert child.wait(timeout=30) == 0
+    child.stdout.close()
+
+
+def test_the_training_process_does_not_load_textual():
+    code = ("import sys, rnn_tui.app.training_process, rnn_tui.app.jobs\n"
+            "assert 'textual' not in sys.modules, 'textual imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
