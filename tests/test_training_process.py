@@ -17,8 +17,8 @@ from rnn_tui.app.training_process import (
     TrainingProcess,
     decode_progress,
     encode_progress,
+    start_message,
 )
-from rnn_tui.checkpoint import checkpoint_bytes
 from rnn_tui.config import ModelConfig, TrainConfig
 from rnn_tui.corpus import load_corpus
 
@@ -83,7 +83,8 @@ def frames_through_a_pipe(*frames: bytes) -> list:
 
 def test_messages_round_trip_with_their_arrays():
     arrays = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array(7, dtype=np.int64),
-              "c": np.frombuffer(b"xyz", np.uint8), "d": np.zeros((0, 4), np.float64)}
+              "c": np.frombuffer(b"xyz", np.uint8), "d": np.zeros((0, 4), np.float64),
+              "e": np.arange(6.0).reshape(2, 3).T}  # not contiguous: sent in C order
     (kind, meta, got), (kind2, meta2, got2) = frames_through_a_pipe(
         wire.encode("progress", {"x": 1.5, "s": "é", "n": None}, arrays), wire.encode("stop"))
     assert kind == "progress" and meta == {"x": 1.5, "s": "é", "n": None}
@@ -104,9 +105,9 @@ def test_the_wire_refuses_objects_and_frames_that_lie():
         wire.decode(b'{"kind": "x", "meta": {}, "arrays": [["a", "|O", [1]]]}', b"\0" * 8)
     with pytest.raises(wire.WireError, match="bad frame header"):
         wire.decode(b"not json", b"")
-    whole = wire.encode("x", {"k": 1})
+    whole = b"".join(wire.encode("x", {"k": 1}))
     with pytest.raises(wire.WireError, match="ended inside a frame"):
-        frames_through_a_pipe(whole[:-3])
+        frames_through_a_pipe((whole[:-3],))
 
 
 def test_progress_round_trips_with_a_read_only_snapshot():
@@ -192,13 +193,10 @@ def test_a_blown_up_weight_in_the_child_is_rolled_back():
 
 def test_the_child_stops_when_its_parent_goes_away():
     trainer = tiny_trainer()
-    start = wire.encode(
-        "start", {"corpus": "zen", "preset": None, "paused": False},
-        {"text": np.frombuffer(trainer.corpus.text.encode(), np.uint8),
-         "checkpoint": np.frombuffer(checkpoint_bytes(trainer.to_checkpoint()), np.uint8)})
+    start = start_message(trainer.corpus, trainer.to_checkpoint(), None, False)
     child = subprocess.Popen([sys.executable, "-m", "rnn_tui.app.training_process"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-    child.stdin.write(start)
+    wire.write(child.stdin.fileno(), start)
     assert wire.read(child.stdout.fileno())[0] == "progress"  # it trains
     child.stdin.close()  # as when the app dies: the end of its input
     assert child.wait(timeout=30) == 0

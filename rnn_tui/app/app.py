@@ -166,7 +166,7 @@ class RnnTuiApp(SetupActions, App[int]):
 
     def _launch(self, trainer: TrainingProcess, generation: int, new_corpus: bool) -> None:
         """Start the training (and baseline) workers once the frame is painted: started earlier,
-        they hold the GIL (and the core) the first paint needs (about 60 ms of start-up)."""
+        they take the GIL and the core the first paint needs (about 60 ms of start-up)."""
         if generation != self.generation or not self.is_running:
             return
         self._train_worker = self._train(trainer, generation)
@@ -423,7 +423,7 @@ class RnnTuiApp(SetupActions, App[int]):
         self.screen.set_focus(None)
 
     async def action_quit(self) -> None:
-        """Stop the training thread at once (it notices within a step) and leave."""
+        """Stop the training at once (the process notices within a step) and leave."""
         if self._train_worker is not None:
             self._train_worker.cancel()
         self.exit(0)

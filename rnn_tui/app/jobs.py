@@ -1,4 +1,5 @@
-"""The work the app does on worker threads: training, fitting the baseline, loading. No Textual."""
+"""The work the app does off its UI thread: training (in the training process), fitting the
+baseline, loading. No Textual."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def limit_blas_threads() -> None:
 
 
 class InjectedFault(RuntimeError):
-    """Raised inside the training thread on request (a test hook for the error state)."""
+    """Raised inside the training loop on request (a test hook for the error state)."""
 
 
 def run_training(

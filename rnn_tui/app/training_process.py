@@ -31,6 +31,7 @@ import numpy as np
 
 from rnn_tui.app import wire
 from rnn_tui.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
+from rnn_tui.corpus import Corpus, Vocab
 from rnn_tui.errors import RnnTuiError
 from rnn_tui.model import ParamSnapshot
 from rnn_tui.trainer import Progress, Trainer
@@ -48,7 +49,7 @@ class TrainingFailed(RnnTuiError):
 
 
 # -- progress on the wire --------------------------------------------------------------------
-def encode_progress(p: Progress) -> bytes:
+def encode_progress(p: Progress) -> tuple:
     meta = {k: getattr(p, k) for k in _PROGRESS_FIELDS}
     arrays = {"loss_history": np.asarray(p.loss_history, dtype=np.float64)}
     if p.snapshot is not None:
@@ -64,6 +65,19 @@ def decode_progress(meta: dict, arrays: dict, config, vocab) -> Progress:
         snapshot = ParamSnapshot(config, vocab, MappingProxyType(params), meta["snapshot_step"])
     return Progress(**{k: meta[k] for k in _PROGRESS_FIELDS},
                     loss_history=tuple(arrays["loss_history"].tolist()), snapshot=snapshot)
+
+
+def start_message(corpus, checkpoint: Checkpoint, preset: str | None, paused: bool) -> tuple:
+    """What the child needs: the corpus as ids and vocabulary (the trainer reads nothing else of
+    it), the trainer's whole state as checkpoint bytes, the preset and whether to start paused."""
+    meta = {"corpus": corpus.name, "vocab": list(corpus.vocab.chars), "preset": preset, "paused": paused}
+    return wire.encode("start", meta, {"ids": corpus.ids,
+                                       "checkpoint": np.frombuffer(checkpoint_bytes(checkpoint), np.uint8)})
+
+
+def corpus_of(meta: dict, arrays: dict) -> Corpus:
+    """The child's corpus: ids and vocabulary; no text (the trainer never reads it)."""
+    return Corpus(meta["corpus"], "", Vocab(meta["vocab"]), arrays["ids"])
 
 
 # -- the parent's end ------------------------------------------------------------------------
@@ -82,7 +96,7 @@ class TrainingProcess:
         self.corpus, self.model_config, self.train_config = trainer.corpus, trainer.model_config, trainer.train_config
         self._paused = trainer.paused
         self._lock = threading.Lock()
-        self._commands: list[bytes] = []  # frames waiting for the run loop to send them
+        self._commands: list[tuple] = []  # messages waiting for the run loop to send them
         self._running = False
         self._ended = False
         self._last: Progress | None = None
@@ -90,6 +104,7 @@ class TrainingProcess:
         self._reply = threading.Condition(self._lock)
         self._next_id = 0
         self._final: Checkpoint | None = None  # sent by a child that failed
+        self.process: subprocess.Popen | None = None
 
     # -- controls ----------------------------------------------------------------------------
     @property
@@ -170,11 +185,7 @@ class TrainingProcess:
     # -- the run -----------------------------------------------------------------------------
     def run(self, stop: threading.Event, publish: Callable[[Progress], None]) -> Progress:
         """Start the child and relay its progress until `stop` is set (or it fails: TrainingFailed)."""
-        start = wire.encode(
-            "start", {"corpus": self.corpus.name, "preset": self.preset, "paused": self._paused},
-            {"text": np.frombuffer(self.corpus.text.encode("utf-8", "surrogatepass"), np.uint8),
-             "checkpoint": np.frombuffer(checkpoint_bytes(self.local.to_checkpoint()), np.uint8)},
-        )
+        start = start_message(self.corpus, self.local.to_checkpoint(), self.preset, self._paused)
         env = dict(os.environ)
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = "1"  # the child has one core; the UI has the other
@@ -182,6 +193,7 @@ class TrainingProcess:
         proc = subprocess.Popen([sys.executable, "-m", "rnn_tui.app.training_process"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                 bufsize=0, env=env)
+        self.process = proc
         to_child, from_child = proc.stdin.fileno(), proc.stdout.fileno()
         error, stopping = None, 0.0
         with self._lock:
@@ -313,12 +325,11 @@ def main() -> int:
     if message is None or message[0] != "start":
         return 2
     from rnn_tui.app import jobs
-    from rnn_tui.corpus import make_corpus
 
     _, meta, arrays = message
     trainer = None
     try:
-        corpus = make_corpus(meta["corpus"], arrays["text"].tobytes().decode("utf-8", "surrogatepass"))
+        corpus = corpus_of(meta, arrays)
         ckpt = checkpoint_from_bytes(arrays["checkpoint"].tobytes(), "the app's training state")
         trainer = jobs.make_trainer(corpus, ckpt.model_config, ckpt.train_config, ckpt, meta["preset"])
         if meta["paused"]:
