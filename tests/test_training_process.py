@@ -191,6 +191,19 @@ def test_a_blown_up_weight_in_the_child_is_rolled_back():
         run.finish()
 
 
+def test_a_child_that_dies_is_reported_with_its_last_words(monkeypatch):
+    import rnn_tui.app.training_process as tp
+
+    monkeypatch.setattr(tp, "CHILD", [sys.executable, "-c",
+                                      "import sys; sys.stderr.write('Traceback...\\nOSError: no memory\\n'); sys.exit(3)"])
+    run = Running(tiny_trainer())
+    run.thread.join(30)
+    error = run.result[0]
+    assert isinstance(error, TrainingFailed)
+    assert str(error) == "the training process exited with code 3: OSError: no memory"
+    assert run.proc.process.returncode == 3
+
+
 def test_the_child_stops_when_its_parent_goes_away():
     trainer = tiny_trainer()
     start = start_message(trainer.corpus, trainer.to_checkpoint(), None, False)

@@ -41,6 +41,7 @@ NICE = 10  # the child's scheduling priority: the UI (and the terminal) win a co
 REPLY_TIMEOUT = 30.0  # seconds to wait for a checkpoint from a (busy) child
 POLL = 0.02  # seconds between the parent's looks at its stop event and command queue
 FAULTS = ("raise", "nan")  # test hooks: the loop raises, or a weight becomes NaN (a divergence)
+CHILD = [sys.executable, "-m", "rnn_tui.app.training_process"]  # the command that starts the child
 _PROGRESS_FIELDS = [f.name for f in fields(Progress) if f.name not in ("snapshot", "loss_history")]
 
 
@@ -190,8 +191,7 @@ class TrainingProcess:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = "1"  # the child has one core; the UI has the other
         errors = tempfile.TemporaryFile()  # the child's stderr: the terminal belongs to the app
-        proc = subprocess.Popen([sys.executable, "-m", "rnn_tui.app.training_process"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+        proc = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                 bufsize=0, env=env)
         self.process = proc
         to_child, from_child = proc.stdin.fileno(), proc.stdout.fileno()
