@@ -204,6 +204,19 @@ def test_a_child_that_dies_is_reported_with_its_last_words(monkeypatch):
     assert run.proc.process.returncode == 3
 
 
+def test_a_killed_child_leaves_its_last_weights_to_save():
+    run = Running(tiny_trainer())
+    wait_for(lambda: run.proc.step > 0, what="training")
+    run.proc.process.kill()
+    run.thread.join(30)
+    assert isinstance(run.result[0], TrainingFailed) and "code -9" in str(run.result[0])
+    saved = run.proc.to_checkpoint()
+    last = run.last().snapshot
+    assert saved.step == last.step > 0 and saved.optimizer_state is None
+    for name, value in last.params.items():
+        np.testing.assert_array_equal(saved.params[name], value)
+
+
 def test_the_child_stops_when_its_parent_goes_away():
     trainer = tiny_trainer()
     start = start_message(trainer.corpus, trainer.to_checkpoint(), None, False)

@@ -167,9 +167,7 @@ class TrainingProcess:
         with self._lock:
             if not self._running:
                 if self._ended:
-                    if self._final is None:
-                        raise TrainingFailed("the training process has ended; nothing to save")
-                    return self._final
+                    return self._final or self._last_weights()
                 return self.local.to_checkpoint()
             self._next_id += 1
             rid = self._next_id
@@ -182,6 +180,16 @@ class TrainingProcess:
         if reply is None:
             raise TrainingFailed("the training process ended before it sent its state")
         return reply
+
+    def _last_weights(self) -> Checkpoint:
+        """A child that died without a word (killed): the weights of its last snapshot, without
+        the optimizer's state (a resumed run starts its moments afresh)."""
+        last = self._last.snapshot if self._last is not None else None
+        if last is None:
+            return self.local.to_checkpoint()
+        return Checkpoint(model_config=self.model_config, vocab=self.corpus.vocab, params=dict(last.params),
+                          train_config=self.train_config, step=last.step, corpus=self.corpus.name,
+                          seed=self.train_config.seed)
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, stop: threading.Event, publish: Callable[[Progress], None]) -> Progress:
