@@ -17,7 +17,7 @@ child reads the end of its input and stops.
 from __future__ import annotations
 
 import os
-import selectors
+import queue
 import subprocess
 import sys
 import tempfile
@@ -39,7 +39,7 @@ from rnn_tui.trainer import Progress, Trainer
 STOP_GRACE = 3.0  # seconds a stopped child gets to finish its step and say goodbye
 NICE = 10  # the child's scheduling priority: the UI (and the terminal) win a contended core
 REPLY_TIMEOUT = 30.0  # seconds to wait for a checkpoint from a (busy) child
-POLL = 0.02  # seconds between the parent's looks at its stop event and command queue
+POLL = 0.02  # seconds between the run loop's looks at its stop event and commands
 FAULTS = ("raise", "nan")  # test hooks: the loop raises, or a weight becomes NaN (a divergence)
 CHILD = [sys.executable, "-m", "rnn_tui.app.training_process"]  # the command that starts the child
 _PROGRESS_FIELDS = [f.name for f in fields(Progress) if f.name not in ("snapshot", "loss_history")]
@@ -202,37 +202,39 @@ class TrainingProcess:
         proc = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                 bufsize=0, env=env)
         self.process = proc
-        to_child, from_child = proc.stdin.fileno(), proc.stdout.fileno()
+        to_child = proc.stdin.fileno()
+        inbox: queue.SimpleQueue = queue.SimpleQueue()  # the child's messages; None at its end
+        reader = threading.Thread(target=_read_all, args=(proc.stdout.fileno(), inbox), daemon=True)
         error, stopping = None, 0.0
         with self._lock:
             self._running = True
         try:
             wire.write(to_child, start)
-            with selectors.DefaultSelector() as sel:
-                sel.register(from_child, selectors.EVENT_READ)
-                while True:
-                    if stop.is_set() and not stopping:
-                        self._command("stop")
-                        stopping = time.monotonic()
-                    if stopping and time.monotonic() - stopping > STOP_GRACE:
-                        break
-                    with self._lock:
-                        commands, self._commands = self._commands, []
-                    for frame in commands:
-                        wire.write(to_child, frame)
-                    if not sel.select(POLL):
-                        continue
-                    message = wire.read(from_child)
-                    if message is None:
-                        break
-                    error = self._take(message, publish) or error
-        except (BrokenPipeError, wire.WireError):
-            pass  # the child is gone: its exit code says the rest
+            reader.start()
+            while True:
+                if stop.is_set() and not stopping:
+                    self._command("stop")
+                    stopping = time.monotonic()
+                if stopping and time.monotonic() - stopping > STOP_GRACE:
+                    break
+                with self._lock:
+                    commands, self._commands = self._commands, []
+                for frame in commands:
+                    wire.write(to_child, frame)
+                try:
+                    message = inbox.get(timeout=POLL)
+                except queue.Empty:
+                    continue
+                if message is None:
+                    break
+                error = self._take(message, publish) or error
+        except OSError:
+            pass  # the child is gone (a broken pipe): its exit code says the rest
         finally:
             with self._lock:
                 self._running, self._ended = False, True
                 self._reply.notify_all()
-            _close(proc)
+            _close(proc, reader)
         if error is None and not stop.is_set() and proc.returncode:
             error = f"the training process exited with code {proc.returncode}{_last_line(errors)}"
         errors.close()
@@ -257,18 +259,32 @@ class TrainingProcess:
         return None
 
 
-def _close(proc: subprocess.Popen) -> None:
-    """Close the child's input (it stops at the end of it), then make sure it has gone."""
-    for f in (proc.stdin, proc.stdout):
-        try:
-            f.close()
-        except OSError:
-            pass
+def _close(proc: subprocess.Popen, reader: threading.Thread) -> None:
+    """Close the child's input (it stops at the end of it), make sure it has gone, then close
+    its output once the reader has seen the end (never under a reader still blocked on it)."""
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
     try:
         proc.wait(timeout=STOP_GRACE)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    if reader.is_alive():
+        reader.join(STOP_GRACE)
+    if not reader.is_alive():
+        proc.stdout.close()
+
+
+def _read_all(fd: int, inbox: queue.SimpleQueue) -> None:
+    """The reader thread: every message from the child into `inbox`, then None."""
+    try:
+        while (message := wire.read(fd)) is not None:
+            inbox.put(message)
+    except (OSError, ValueError, wire.WireError):
+        pass  # a dead child, or its pipe closed under us: the run loop sees the end
+    inbox.put(None)
 
 
 def _last_line(f) -> str:

@@ -86,13 +86,13 @@ def _read_exactly(fd: int, n: int) -> bytes | None:
     """n bytes, or None if the stream ends before the first one."""
     if n == 0:
         return b""
-    buf = bytearray(n)
-    view, got = memoryview(buf), 0
+    buf, got = bytearray(n), 0
     while got < n:
-        k = os.readv(fd, [view[got:]])
-        if k == 0:
+        chunk = os.read(fd, n - got)  # (os.read, not readv: pipes on Windows too)
+        if not chunk:
             if got == 0:
                 return None
             raise WireError("the stream ended inside a frame")
-        got += k
+        buf[got : got + len(chunk)] = chunk
+        got += len(chunk)
     return bytes(buf)
