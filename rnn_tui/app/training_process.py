@@ -301,9 +301,9 @@ class _Child:
         self.stop = threading.Event()
         self.fault = threading.Event()
 
-    def send(self, frame: bytes) -> None:
+    def send(self, message: tuple) -> None:
         with self.lock:
-            wire.write(self.out_fd, frame)
+            wire.write(self.out_fd, message)
 
     def serve(self, trainer: Trainer) -> None:
         """The command thread: the parent's commands, applied between (or during) steps."""
