@@ -14,6 +14,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
+from rnn_tui import BLAS_THREAD_VARS
+
 CELLS = ("rnn", "lstm", "gru")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 FULL = {"hidden": (128, 256, 512), "batch": (1, 32, 64), "repeats": 9, "rep_seconds": 0.15}
@@ -316,7 +318,7 @@ class WorkerProcess:
 
     def __init__(self, kind: str, threads: int, clock: str = "cpu") -> None:
         env = dict(os.environ, RNN_TUI_BENCH_CLOCK=clock)
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        for var in BLAS_THREAD_VARS:
             env[var] = str(threads)
         env["RNN_TUI_BENCH_THREADS"] = str(threads)
         self.kind = kind

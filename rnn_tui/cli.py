@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
+from rnn_tui import BLAS_THREAD_VARS  # (the package itself imports nothing)
+
 # BLAS on one thread, before numpy loads: on two cores a second BLAS thread fights the UI thread
-# (and the training thread) and throughput collapses. An explicit setting by the user wins.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+# (and the training process) and throughput collapses. An explicit setting by the user wins.
+for _var in BLAS_THREAD_VARS:
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402

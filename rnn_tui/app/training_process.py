@@ -7,7 +7,7 @@ core to itself and the UI the other.
 
 The parent builds the `Trainer` as before (so a bad setting fails at once, on the UI thread, and
 the first snapshot is there before any process starts), then hands the child its whole state as
-checkpoint bytes, with the corpus text and the preset: the child rebuilds the same trainer and
+checkpoint bytes, with the corpus (ids and vocabulary) and the preset: the child rebuilds the same trainer and
 runs `jobs.run_training`, the loop the CLI and the benchmarks measure. Messages (`wire`): the
 child's progress with its snapshot, replies to checkpoint requests, an error; the parent's
 commands (pause, resume, step, lr, checkpoint, fault, stop). When the parent goes away, the
@@ -29,6 +29,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from rnn_tui import BLAS_THREAD_VARS
 from rnn_tui.app import wire
 from rnn_tui.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
 from rnn_tui.corpus import Corpus, Vocab
@@ -73,7 +74,16 @@ def start_message(corpus, checkpoint: Checkpoint, preset: str | None, paused: bo
     it), the trainer's whole state as checkpoint bytes, the preset and whether to start paused."""
     meta = {"corpus": corpus.name, "vocab": list(corpus.vocab.chars), "preset": preset, "paused": paused}
     return wire.encode("start", meta, {"ids": corpus.ids,
-                                       "checkpoint": np.frombuffer(checkpoint_bytes(checkpoint), np.uint8)})
+                                       "checkpoint": _checkpoint_array(checkpoint)})
+
+
+def _checkpoint_array(ckpt: Checkpoint) -> np.ndarray:
+    """A checkpoint as a uint8 array (its .npz bytes), to go in a message."""
+    return np.frombuffer(checkpoint_bytes(ckpt), np.uint8)
+
+
+def _checkpoint_of(array: np.ndarray, where: str = "checkpoint") -> Checkpoint:
+    return checkpoint_from_bytes(array.tobytes(), where)
 
 
 def corpus_of(meta: dict, arrays: dict) -> Corpus:
@@ -196,7 +206,7 @@ class TrainingProcess:
         """Start the child and relay its progress until `stop` is set (or it fails: TrainingFailed)."""
         start = start_message(self.corpus, self.local.to_checkpoint(), self.preset, self._paused)
         env = dict(os.environ)
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        for var in BLAS_THREAD_VARS:
             env[var] = "1"  # the child has one core; the UI has the other
         errors = tempfile.TemporaryFile()  # the child's stderr: the terminal belongs to the app
         proc = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
@@ -248,13 +258,13 @@ class TrainingProcess:
             self._last = decode_progress(meta, arrays, self.model_config, self.corpus.vocab)
             publish(self._last)
         elif kind == "checkpoint":
-            reply = meta["error"] if "error" in meta else checkpoint_from_bytes(arrays["data"].tobytes())
+            reply = meta["error"] if "error" in meta else _checkpoint_of(arrays["data"])
             with self._lock:
                 self._replies[meta["id"]] = reply
                 self._reply.notify_all()
         elif kind == "error":
             if "data" in arrays:
-                self._final = checkpoint_from_bytes(arrays["data"].tobytes())
+                self._final = _checkpoint_of(arrays["data"])
             return meta["text"]
         return None
 
@@ -332,7 +342,7 @@ class _Child:
                     trainer.model.params["Why"][0, 0] = np.nan  # as if the last update had exploded
             elif kind == "checkpoint":
                 try:
-                    data = {"data": np.frombuffer(checkpoint_bytes(trainer.to_checkpoint()), np.uint8)}
+                    data = {"data": _checkpoint_array(trainer.to_checkpoint())}
                     self.send(wire.encode("checkpoint", {"id": meta["id"]}, data))
                 except RnnTuiError as e:
                     self.send(wire.encode("checkpoint", {"id": meta["id"], "error": str(e)}))
@@ -354,7 +364,7 @@ def main() -> int:
     trainer = None
     try:
         corpus = corpus_of(meta, arrays)
-        ckpt = checkpoint_from_bytes(arrays["checkpoint"].tobytes(), "the app's training state")
+        ckpt = _checkpoint_of(arrays["checkpoint"], "the app's training state")
         trainer = jobs.make_trainer(corpus, ckpt.model_config, ckpt.train_config, ckpt, meta["preset"])
         if meta["paused"]:
             trainer.pause()
@@ -365,7 +375,7 @@ def main() -> int:
         arrays = {}
         if trainer is not None:
             try:
-                arrays = {"data": np.frombuffer(checkpoint_bytes(trainer.to_checkpoint()), np.uint8)}
+                arrays = {"data": _checkpoint_array(trainer.to_checkpoint())}
             except RnnTuiError:
                 pass  # not finite: nothing worth saving
         try:
