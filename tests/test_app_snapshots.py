@@ -33,6 +33,10 @@ async def settled(pilot) -> None:
 async def typed(pilot) -> None:
     await settled(pilot)
     await pilot.press(*"Beautiful", "space", "i", "s", "space", "b")
+    app = pilot.app
+    end = time.monotonic() + 10  # the side panels repaint at most every SIDE_INTERVAL: their last
+    while app._side_timer is not None and time.monotonic() < end:  # repaint is due on a timer
+        await pilot.pause(0.05)
     await pilot.pause()
 
 
