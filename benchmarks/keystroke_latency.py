@@ -66,7 +66,7 @@ def load_average() -> float:
 
 
 def setup(app_args: list[str]):
-    from rnn_tui.cli import build_setup, make_parser
+    from rnn_tui.cli.main import build_setup, make_parser
 
     args = make_parser().parse_args(["app", *app_args])
     corpus, model_config, train_config, _ = build_setup(args)
@@ -75,7 +75,7 @@ def setup(app_args: list[str]):
 
 def headless_rate(corpus, model_config, train_config, preset, seconds: float) -> float:
     """Characters per wall second of the app's own training loop, without the app."""
-    from rnn_tui.app import jobs
+    from rnn_tui.runtime import jobs
 
     trainer = jobs.make_trainer(corpus, model_config, train_config, None, preset)
     stop, fault = threading.Event(), threading.Event()
@@ -230,7 +230,7 @@ def heading_pattern(typed: str, tail: int = 12):
     it to the terminal: the tail is one run of text, style codes may come between the parts."""
     import re
 
-    from rnn_tui.glyphs import visible
+    from rnn_tui.lab.glyphs import visible
 
     style = rb"(?:\x1b\[[0-9;:]*m)*"
     return re.compile(re.escape("after “".encode()) + style + rb"[^\x1b]*"

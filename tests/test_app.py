@@ -13,14 +13,14 @@ import pytest
 
 from rnn_tui.app import RnnTuiApp
 from rnn_tui.app.commands import COMMANDS
-from rnn_tui.app.screens import ConfirmScreen, HelpScreen, PathScreen
-from rnn_tui.app.settings import SettingsScreen
+from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen, PathScreen
+from rnn_tui.app.screens.settings import SettingsScreen
 from rnn_tui.app.widgets import HiddenStrip, LossPanel, ProbChart, PromptInput, StatusLine
 from rnn_tui.app.widgets.hidden import HEIGHTS
-from rnn_tui.checkpoint import save_checkpoint
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import load_corpus
-from rnn_tui.trainer import Trainer
+from rnn_tui.engine.checkpoint import save_checkpoint
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import load_corpus
+from rnn_tui.engine.trainer import Trainer
 
 SIZE = (80, 24)
 pytestmark = pytest.mark.asyncio
@@ -504,7 +504,7 @@ async def test_hidden_strip_shows_signs_in_glyphs_under_no_color(monkeypatch):
 
 
 async def test_lessons_screen_opens_pauses_training_and_returns():
-    from rnn_tui.app.lessons import LessonsScreen
+    from rnn_tui.app.lessons.screen import LessonsScreen
 
     app = make_app(paused=False)
     async with app.run_test(size=SIZE) as pilot:

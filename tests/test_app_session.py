@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnn_tui.app.session import CONTEXT_CHARS, PredictionSession
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import load_corpus
-from rnn_tui.predict import Predictor
-from rnn_tui.trainer import Trainer
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import load_corpus
+from rnn_tui.engine.predict import Predictor
+from rnn_tui.engine.trainer import Trainer
+from rnn_tui.runtime.session import CONTEXT_CHARS, PredictionSession
 
 
 @pytest.fixture(scope="module")

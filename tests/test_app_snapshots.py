@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 from rnn_tui.app import RnnTuiApp
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import load_corpus
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import load_corpus
 
 
 def make_app() -> RnnTuiApp:

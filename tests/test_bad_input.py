@@ -11,10 +11,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from rnn_tui.checkpoint import Checkpoint, save_checkpoint
-from rnn_tui.config import ModelConfig
-from rnn_tui.corpus import Vocab
-from rnn_tui.model import init_params
+from rnn_tui.engine.checkpoint import Checkpoint, save_checkpoint
+from rnn_tui.engine.config import ModelConfig
+from rnn_tui.engine.corpus import Vocab
+from rnn_tui.engine.model import init_params
 from tests.test_cli import assert_user_error, run
 
 # -- corpora --------------------------------------------------------------------------------
@@ -54,8 +54,8 @@ def test_bad_corpus(corpus_cases, index):
 
 def test_unreadable_corpus_names_the_reason(tmp_path, monkeypatch):
     """As root, chmod cannot make a file unreadable: the loader's message is checked in-process."""
-    from rnn_tui import corpus
-    from rnn_tui.errors import CorpusError
+    from rnn_tui.engine import corpus
+    from rnn_tui.engine.errors import CorpusError
 
     path = tmp_path / "locked.txt"
     path.write_text("hello world")

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnn_tui import checkpoint as ckpt_mod
-from rnn_tui.checkpoint import FORMAT_VERSION, Checkpoint, load_checkpoint, save_checkpoint
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import Vocab
-from rnn_tui.errors import CheckpointError
+from rnn_tui.engine import checkpoint as ckpt_mod
+from rnn_tui.engine.checkpoint import FORMAT_VERSION, Checkpoint, load_checkpoint, save_checkpoint
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import Vocab
+from rnn_tui.engine.errors import CheckpointError
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB = Vocab("abcd")
@@ -516,9 +516,9 @@ def test_read_only_directory(tmp_path):
 WRITER = """
 import sys
 import numpy as np
-from rnn_tui.checkpoint import Checkpoint, save_checkpoint
-from rnn_tui.config import ModelConfig
-from rnn_tui.corpus import Vocab
+from rnn_tui.engine.checkpoint import Checkpoint, save_checkpoint
+from rnn_tui.engine.config import ModelConfig
+from rnn_tui.engine.corpus import Vocab
 
 path, step = sys.argv[1], int(sys.argv[2])
 config = ModelConfig(vocab_size=64, cell="lstm", hidden=512)  # about 5 MB of float32

@@ -6,10 +6,17 @@ import time
 import numpy as np
 import pytest
 
-from rnn_tui import corpus as corpus_mod
-from rnn_tui.config import MAX_VOCAB
-from rnn_tui.corpus import BUILTIN_CORPORA, BatchStream, Corpus, Vocab, eval_chunks, load_corpus
-from rnn_tui.errors import CorpusError
+from rnn_tui.engine import corpus as corpus_mod
+from rnn_tui.engine.config import MAX_VOCAB
+from rnn_tui.engine.corpus import (
+    BUILTIN_CORPORA,
+    BatchStream,
+    Corpus,
+    Vocab,
+    eval_chunks,
+    load_corpus,
+)
+from rnn_tui.engine.errors import CorpusError
 
 
 def write(tmp_path, name, data: bytes):

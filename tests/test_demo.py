@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rnn_tui.app.demo import CLEAR, MAX_PHRASE, MIN_PHRASE, DemoScript, phrases
-from rnn_tui.corpus import load_corpus
+from rnn_tui.engine.corpus import load_corpus
 
 
 def test_demo_script_types_corpus_phrases_at_a_human_pace():

@@ -10,22 +10,22 @@ import threading
 import numpy as np
 import pytest
 
-from rnn_tui.cells import RECURRENCES
-from rnn_tui.config import CELLS, ModelConfig, TrainConfig
-from rnn_tui.corpus import load_corpus
-from rnn_tui.errors import ConfigError
-from rnn_tui.gradcheck import (
+from rnn_tui.engine.cells import RECURRENCES
+from rnn_tui.engine.config import CELLS, ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import load_corpus
+from rnn_tui.engine.errors import ConfigError
+from rnn_tui.engine.gradcheck import (
     TOLERANCE,
     check_model,
     numeric_gradient,
     relative_error,
     standard_cases,
 )
-from rnn_tui.model import CharModel
-from rnn_tui.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
-from rnn_tui.predict import Predictor, softmax
-from rnn_tui.presets import PRESETS, lesson_accuracy, lesson_batches, preset_configs
-from rnn_tui.trainer import LossHistory, Trainer
+from rnn_tui.engine.model import CharModel
+from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
+from rnn_tui.engine.predict import Predictor, softmax
+from rnn_tui.engine.trainer import LossHistory, Trainer
+from rnn_tui.lab.presets import PRESETS, lesson_accuracy, lesson_batches, preset_configs
 
 CASES = list(standard_cases())
 
@@ -447,10 +447,10 @@ def test_tutorial_lessons_reach_full_accuracy_quickly(name):
 def test_engine_does_not_import_textual():
     code = (
         "import sys\n"
-        "import rnn_tui.cells, rnn_tui.model, rnn_tui.optim, rnn_tui.trainer, rnn_tui.predict\n"
-        "import rnn_tui.corpus, rnn_tui.checkpoint, rnn_tui.gradcheck, rnn_tui.presets, rnn_tui.config\n"
+        "import rnn_tui.engine.cells, rnn_tui.engine.model, rnn_tui.engine.optim, rnn_tui.engine.trainer, rnn_tui.engine.predict\n"
+        "import rnn_tui.engine.corpus, rnn_tui.engine.checkpoint, rnn_tui.engine.gradcheck, rnn_tui.lab.presets, rnn_tui.engine.config\n"
         "import importlib.util\n"
-        "for m in ('rnn_tui.ngram', 'rnn_tui.metrics', 'rnn_tui.series'):\n"
+        "for m in ('rnn_tui.lab.ngram', 'rnn_tui.lab.metrics', 'rnn_tui.engine.series'):\n"
         "    if importlib.util.find_spec(m): __import__(m)\n"
         "assert 'textual' not in sys.modules, 'textual imported'\n"
         "print('clean')\n"

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnn_tui.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import Vocab, load_corpus
-from rnn_tui.errors import CheckpointError, CorpusError
+from rnn_tui.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import Vocab, load_corpus
+from rnn_tui.engine.errors import CheckpointError, CorpusError
 
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _names = itertools.count()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from rnn_tui.config import ModelConfig
-from rnn_tui.corpus import load_corpus
-from rnn_tui.lab import compare, fit_baseline, held_out_text
-from rnn_tui.model import CharModel
-from rnn_tui.predict import Predictor
+from rnn_tui.engine.config import ModelConfig
+from rnn_tui.engine.corpus import load_corpus
+from rnn_tui.engine.model import CharModel
+from rnn_tui.engine.predict import Predictor
+from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text
 from tests.test_cli import assert_user_error, run
 
 

@@ -14,9 +14,15 @@ import pytest
 from textual.app import App
 from textual.widgets import Static
 
-from rnn_tui.app.lesson_widgets import SeriesUnrolled
-from rnn_tui.app.lessons import EXPLAIN_WIDTH, LESSON_NAMES, LESSONS, LETTER_STEPS, LessonsScreen
-from rnn_tui.presets import PRESETS, lesson_cases
+from rnn_tui.app.lessons.screen import (
+    EXPLAIN_WIDTH,
+    LESSON_NAMES,
+    LESSONS,
+    LETTER_STEPS,
+    LessonsScreen,
+)
+from rnn_tui.app.lessons.views import SeriesUnrolled
+from rnn_tui.lab.presets import PRESETS, lesson_cases
 
 SIZE = (80, 24)
 LETTER_LESSONS = [lesson.name for lesson in LESSONS if lesson.kind == "letters"]
@@ -211,7 +217,7 @@ async def test_a_finished_run_trains_more_on_space():
 
 @pytest.mark.asyncio
 async def test_a_failing_run_shows_the_error_state(monkeypatch):
-    from rnn_tui.trainer import Trainer
+    from rnn_tui.engine.trainer import Trainer
 
     def broken(self):
         raise RuntimeError("boom")

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from rnn_tui.corpus import Vocab
-from rnn_tui.metrics import (
+from rnn_tui.engine.corpus import Vocab
+from rnn_tui.engine.predict import NextCharModel
+from rnn_tui.lab.metrics import (
     PROB_FLOOR,
     EvalReport,
     TypingStats,
@@ -20,7 +21,6 @@ from rnn_tui.metrics import (
     word_completion,
     word_ends,
 )
-from rnn_tui.predict import NextCharModel
 
 VOCAB = Vocab(" ab")  # ids: ' ' 0, 'a' 1, 'b' 2
 # Next-char distribution (' ', 'a', 'b') by the last char fed; the start acts like after a space.
@@ -200,9 +200,9 @@ def test_empty_text_is_refused():
 
 
 def test_metrics_work_with_the_network_predictor():
-    from rnn_tui.config import ModelConfig
-    from rnn_tui.model import CharModel, ParamSnapshot
-    from rnn_tui.predict import Predictor
+    from rnn_tui.engine.config import ModelConfig
+    from rnn_tui.engine.model import CharModel, ParamSnapshot
+    from rnn_tui.engine.predict import Predictor
 
     vocab = Vocab("abcde ")
     cfg = ModelConfig(vocab_size=len(vocab), cell="lstm", hidden=8)

@@ -7,10 +7,10 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from rnn_tui.corpus import Vocab, load_corpus
-from rnn_tui.errors import ConfigError, CorpusError
-from rnn_tui.metrics import bits_per_char, evaluate, log2_prob
-from rnn_tui.ngram import AddKModel, NgramModel, estimate_discounts
+from rnn_tui.engine.corpus import Vocab, load_corpus
+from rnn_tui.engine.errors import ConfigError, CorpusError
+from rnn_tui.lab.metrics import bits_per_char, evaluate, log2_prob
+from rnn_tui.lab.ngram import AddKModel, NgramModel, estimate_discounts
 
 ENGLISH = (
     "The garden behind the old house was quiet in the morning. Birds sang in the trees, and the "
@@ -238,7 +238,7 @@ def test_tiny_texts_still_give_distributions():
 
 
 def test_engine_does_not_import_textual():
-    code = "import sys, rnn_tui.ngram, rnn_tui.metrics; print('textual' in sys.modules)"
+    code = "import sys, rnn_tui.lab.ngram, rnn_tui.lab.metrics; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from rnn_tui.errors import ConfigError
-from rnn_tui.gradcheck import TOLERANCE
-from rnn_tui.series import (
+from rnn_tui.engine.errors import ConfigError
+from rnn_tui.engine.gradcheck import TOLERANCE
+from rnn_tui.engine.series import (
     LESSONS,
     SINE_GOAL,
     SINE_NOISE,
@@ -285,9 +285,9 @@ def test_cli_bad_option_is_one_error_line_and_exit_2(args, words):
 def test_cli_module_is_light_and_the_engine_has_no_ui():
     code = (
         "import sys\n"
-        "import rnn_tui.series_cli\n"
+        "import rnn_tui.cli.series\n"
         "assert 'numpy' not in sys.modules, 'series_cli imported numpy'\n"
-        "import rnn_tui.series\n"
+        "import rnn_tui.engine.series\n"
         "assert 'textual' not in sys.modules and 'rich' not in sys.modules\n"
         "print('clean')\n"
     )

@@ -42,7 +42,7 @@ needs_serve = pytest.mark.skipif(
 
 # -- without a browser ---------------------------------------------------------------------
 def test_missing_textual_serve_is_one_error_line(monkeypatch, capsys):
-    from rnn_tui.cli import main
+    from rnn_tui.cli.main import main
 
     monkeypatch.setitem(sys.modules, "textual_serve", None)  # import fails as if not installed
     monkeypatch.setitem(sys.modules, "textual_serve.server", None)
@@ -55,8 +55,8 @@ def test_missing_textual_serve_is_one_error_line(monkeypatch, capsys):
 def test_app_options_are_passed_on_to_each_app_process():
     import shlex
 
-    from rnn_tui.app.serve import app_command
-    from rnn_tui.cli import make_parser
+    from rnn_tui.cli.main import make_parser
+    from rnn_tui.cli.serve import app_command
 
     parser = make_parser()
     given = ["--corpus", "abcde", "--cell", "gru", "--hidden", "16", "--onehot", "--lr", "0.003",
@@ -76,7 +76,7 @@ def test_app_options_are_passed_on_to_each_app_process():
 def test_page_fetches_nothing_from_other_hosts():
     import textual_serve.server
 
-    from rnn_tui.app.serve import TEMPLATE, page_template
+    from rnn_tui.cli.serve import TEMPLATE, page_template
 
     upstream = (Path(textual_serve.server.__file__).parent / "templates" / TEMPLATE).read_text()
     page = page_template(upstream)
@@ -89,7 +89,7 @@ def test_page_fetches_nothing_from_other_hosts():
 
 @needs_serve
 def test_options_that_fail_in_every_tab_fail_before_serving(capsys):
-    from rnn_tui.cli import main
+    from rnn_tui.cli.main import main
 
     assert main(["serve", "--port", "8123", "--corpus", "no-such-corpus.txt"]) == 2
     err = capsys.readouterr().err

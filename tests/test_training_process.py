@@ -11,16 +11,16 @@ import time
 import numpy as np
 import pytest
 
-from rnn_tui.app import jobs, wire
-from rnn_tui.app.training_process import (
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import load_corpus
+from rnn_tui.runtime import jobs, wire
+from rnn_tui.runtime.training_process import (
     TrainingFailed,
     TrainingProcess,
     decode_progress,
     encode_progress,
     start_message,
 )
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import load_corpus
 
 
 def tiny_trainer(cell: str = "rnn"):
@@ -192,7 +192,7 @@ def test_a_blown_up_weight_in_the_child_is_rolled_back():
 
 
 def test_a_child_that_dies_is_reported_with_its_last_words(monkeypatch):
-    import rnn_tui.app.training_process as tp
+    import rnn_tui.runtime.training_process as tp
 
     monkeypatch.setattr(tp, "CHILD", [sys.executable, "-c",
                                       "import sys; sys.stderr.write('Traceback...\\nOSError: no memory\\n'); sys.exit(3)"])
@@ -220,7 +220,7 @@ def test_a_killed_child_leaves_its_last_weights_to_save():
 def test_the_child_stops_when_its_parent_goes_away():
     trainer = tiny_trainer()
     start = start_message(trainer.corpus, trainer.to_checkpoint(), None, False)
-    child = subprocess.Popen([sys.executable, "-m", "rnn_tui.app.training_process"],
+    child = subprocess.Popen([sys.executable, "-m", "rnn_tui.runtime.training_process"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     wire.write(child.stdin.fileno(), start)
     assert wire.read(child.stdout.fileno())[0] == "progress"  # it trains
@@ -230,6 +230,6 @@ def test_the_child_stops_when_its_parent_goes_away():
 
 
 def test_the_training_process_does_not_load_textual():
-    code = ("import sys, rnn_tui.app.training_process, rnn_tui.app.jobs\n"
+    code = ("import sys, rnn_tui.runtime.training_process, rnn_tui.runtime.jobs\n"
             "assert 'textual' not in sys.modules, 'textual imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)

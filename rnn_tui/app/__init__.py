@@ -1,6 +1,6 @@
 """The Textual playground. `run_app` is what `rnn-tui` (no command) calls.
 
-Importing this package is cheap (the CLI builds its parser from `rnn_tui.app.serve`): Textual and
+Importing this package is cheap (the CLI builds its parser from `rnn_tui.cli.serve`): Textual and
 the app load on first use of `RnnTuiApp` or `run_app`.
 """
 

@@ -14,14 +14,11 @@ from textual.suggester import SuggestionReady
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from rnn_tui.app import jobs
 from rnn_tui.app.commands import COMMANDS, command_bindings, ctrl_bindings, key_display
 from rnn_tui.app.demo import CLEAR, DemoScript
 from rnn_tui.app.messages import BaselineReady, TrainingProgress
-from rnn_tui.app.screens import ConfirmScreen, HelpScreen
-from rnn_tui.app.session import PredictionSession
+from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen
 from rnn_tui.app.setup_actions import SetupActions
-from rnn_tui.app.training_process import TrainingProcess
 from rnn_tui.app.widgets import (
     CompletionSuggester,
     HiddenStrip,
@@ -35,11 +32,14 @@ from rnn_tui.app.widgets import (
     to_model_text,
 )
 from rnn_tui.app.widgets.prompt import printable_prefix
-from rnn_tui.checkpoint import Checkpoint
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import Corpus
-from rnn_tui.errors import RnnTuiError
-from rnn_tui.trainer import Progress
+from rnn_tui.engine.checkpoint import Checkpoint
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import Corpus
+from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.engine.trainer import Progress
+from rnn_tui.runtime import jobs
+from rnn_tui.runtime.session import PredictionSession
+from rnn_tui.runtime.training_process import TrainingProcess
 
 SAMPLE_INTERVAL = 4.0  # seconds between new samples while training
 SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns
@@ -381,7 +381,7 @@ class RnnTuiApp(SetupActions, App[int]):
 
     def action_lessons(self) -> None:
         """The lessons screen; the main training pauses meanwhile (two cores, two trainers)."""
-        from rnn_tui.app.lessons import LessonsScreen
+        from rnn_tui.app.lessons.screen import LessonsScreen
 
         resume = self.trainer is not None and not self.paused and self.run_state != "error"
         if resume:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from rnn_tui.checkpoint import Checkpoint
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import Corpus
-from rnn_tui.predict import NextCharModel
-from rnn_tui.trainer import Progress
+from rnn_tui.engine.checkpoint import Checkpoint
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import Corpus
+from rnn_tui.engine.predict import NextCharModel
+from rnn_tui.engine.trainer import Progress
 
 
 @dataclass

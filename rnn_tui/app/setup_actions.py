@@ -12,14 +12,14 @@ from dataclasses import replace
 
 from textual import work
 
-from rnn_tui.app import jobs
 from rnn_tui.app.messages import Saved, SetupReady
-from rnn_tui.app.screens import ConfirmScreen, PathScreen
-from rnn_tui.app.settings import Settings, SettingsScreen
-from rnn_tui.app.training_process import TrainingProcess
-from rnn_tui.checkpoint import save_checkpoint
-from rnn_tui.corpus import Corpus, load_corpus
-from rnn_tui.errors import RnnTuiError
+from rnn_tui.app.screens.dialogs import ConfirmScreen, PathScreen
+from rnn_tui.app.screens.settings import Settings, SettingsScreen
+from rnn_tui.engine.checkpoint import save_checkpoint
+from rnn_tui.engine.corpus import Corpus, load_corpus
+from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.runtime import jobs
+from rnn_tui.runtime.training_process import TrainingProcess
 
 
 class SetupActions:

@@ -8,7 +8,7 @@ from rich.cells import cell_len
 from textual.strip import Strip
 
 from rnn_tui.app.widgets.strips import CachedLines, line
-from rnn_tui.glyphs import format_prob, glyph, visible
+from rnn_tui.lab.glyphs import format_prob, glyph, visible
 
 EIGHTHS = " ▏▎▍▌▋▊▉"
 

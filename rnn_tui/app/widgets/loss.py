@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from rnn_tui.app.format import bpc
-from rnn_tui.trainer import Progress
+from rnn_tui.engine.trainer import Progress
 
 
 def _mean(values) -> float:

@@ -10,7 +10,7 @@ from textual.geometry import Size
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from rnn_tui.glyphs import GLYPHS
+from rnn_tui.lab.glyphs import GLYPHS
 
 MAX_TEXT = 2000  # longer text loses its start: the models only look at the last few hundred
 VIRTUAL_STEP = 256  # see Prompt.validate_virtual_size

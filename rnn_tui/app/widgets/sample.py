@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from rnn_tui.glyphs import glyph
+from rnn_tui.lab.glyphs import glyph
 
 
 def readable(text: str) -> str:

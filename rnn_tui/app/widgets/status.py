@@ -7,9 +7,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from rnn_tui.app.format import count, duration
-from rnn_tui.config import ModelConfig
-from rnn_tui.corpus import Corpus
-from rnn_tui.trainer import Progress
+from rnn_tui.engine.config import ModelConfig
+from rnn_tui.engine.corpus import Corpus
+from rnn_tui.engine.trainer import Progress
 
 STATE_ICONS = {"training": "▶", "paused": "⏸", "stopped": "■", "error": "✖"}
 

@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from rnn_tui.app.format import bpc, rate
-from rnn_tui.glyphs import glyph
-from rnn_tui.metrics import TypingStats
+from rnn_tui.lab.glyphs import glyph
+from rnn_tui.lab.metrics import TypingStats
 
 
 class TypingPanel(Static):

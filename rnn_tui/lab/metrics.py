@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnn_tui.predict import is_word_end
+from rnn_tui.engine.predict import is_word_end
 
 PROB_FLOOR = 1e-12  # a probability below this counts as this (also the price of an unknown char)
 TOPK_REPORTED = (1, 3, 5)

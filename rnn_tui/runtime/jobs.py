@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from rnn_tui.checkpoint import Checkpoint, load_checkpoint
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import Corpus, load_corpus
-from rnn_tui.errors import CheckpointError
-from rnn_tui.presets import get_preset, lesson_batches
-from rnn_tui.trainer import Progress, Trainer
+from rnn_tui.engine.checkpoint import Checkpoint, load_checkpoint
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import Corpus, load_corpus
+from rnn_tui.engine.errors import CheckpointError
+from rnn_tui.engine.trainer import Progress, Trainer
+from rnn_tui.lab.presets import get_preset, lesson_batches
 
 PUBLISH_INTERVAL = 0.25  # seconds between progress messages (each carries a snapshot)
 VAL_INTERVAL = 5.0  # seconds between validations
@@ -86,8 +86,8 @@ def fit_baseline(corpus: Corpus, val_fraction: float):
     """The Kneser-Ney baseline fitted on the training split, and its bpc on the validation text.
 
     (NgramModel, bpc or None). Imported here, on the worker thread: start-up does not wait for it."""
-    from rnn_tui.lab import fit_baseline as fit
-    from rnn_tui.lab import held_out_text
+    from rnn_tui.lab.evaluate import fit_baseline as fit
+    from rnn_tui.lab.evaluate import held_out_text
 
     # the characters the trainer validates on: VAL_CHARS transitions, so VAL_CHARS + 1 characters
     val_text = held_out_text(corpus, val_fraction, VAL_CHARS + 1)

@@ -21,7 +21,7 @@ from textual.widgets import Static
 from rnn_tui.app.widgets.hidden import BACKGROUND, LEVELS, NEG_STYLES, POS_STYLES
 from rnn_tui.app.widgets.status import STATE_ICONS
 from rnn_tui.app.widgets.strips import CachedLines, line
-from rnn_tui.glyphs import format_prob, glyph
+from rnn_tui.lab.glyphs import format_prob, glyph
 
 Part = tuple[str, Style | None]
 Row = list[Part]

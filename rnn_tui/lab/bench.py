@@ -46,9 +46,9 @@ class _OursCase:
     def __init__(self, cell: str, hidden: int, batch: int, seq_len: int, vocab: int) -> None:
         import numpy as np
 
-        from rnn_tui.config import ModelConfig
-        from rnn_tui.model import CharModel
-        from rnn_tui.optim import clip_global_norm_, global_norm, make_optimizer
+        from rnn_tui.engine.config import ModelConfig
+        from rnn_tui.engine.model import CharModel
+        from rnn_tui.engine.optim import clip_global_norm_, global_norm, make_optimizer
 
         self.model = CharModel(ModelConfig(vocab_size=vocab, cell=cell, hidden=hidden), seed=0)
         self.opt = make_optimizer("adam", self.model.params, 2e-3)
@@ -204,10 +204,10 @@ def keystroke_latency(cell: str, hidden: int, vocab: int, prefix: int = 64, keys
     """Microseconds for one keystroke (Predictor.feed + .probs) and for re-running a prefix."""
     import numpy as np
 
-    from rnn_tui.config import ModelConfig
-    from rnn_tui.corpus import Vocab
-    from rnn_tui.model import CharModel
-    from rnn_tui.predict import Predictor
+    from rnn_tui.engine.config import ModelConfig
+    from rnn_tui.engine.corpus import Vocab
+    from rnn_tui.engine.model import CharModel
+    from rnn_tui.engine.predict import Predictor
 
     printable = [chr(c) for c in range(32, 127)] + [chr(c) for c in range(0xA1, 0x500)]
     chars = printable[: vocab - 1] + ["\n"]
@@ -323,7 +323,7 @@ class WorkerProcess:
         env["RNN_TUI_BENCH_THREADS"] = str(threads)
         self.kind = kind
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rnn_tui.bench", "--worker", kind],
+            [sys.executable, "-m", "rnn_tui.lab.bench", "--worker", kind],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
         )
 
@@ -528,7 +528,7 @@ def register(subparsers) -> None:
 
 
 def _ints(text: str | None, default, name: str) -> tuple[int, ...]:
-    from rnn_tui.errors import ConfigError
+    from rnn_tui.engine.errors import ConfigError
 
     if text is None:
         return tuple(default)
@@ -542,8 +542,8 @@ def _ints(text: str | None, default, name: str) -> tuple[int, ...]:
 
 
 def _options(args) -> dict:
-    from rnn_tui.config import MAX_HIDDEN
-    from rnn_tui.errors import ConfigError
+    from rnn_tui.engine.config import MAX_HIDDEN
+    from rnn_tui.engine.errors import ConfigError
 
     base = QUICK if args.quick else FULL
     cells = tuple(c.strip() for c in (args.cells or ",".join(CELLS)).split(",") if c.strip())

@@ -15,8 +15,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from rnn_tui.cells import RECURRENCES, param_names
-from rnn_tui.config import GATES, ModelConfig
+from rnn_tui.engine.cells import RECURRENCES, param_names
+from rnn_tui.engine.config import GATES, ModelConfig
 
 LN2 = math.log(2.0)
 

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn_tui.corpus import Vocab
-from rnn_tui.errors import ConfigError, CorpusError
-from rnn_tui.metrics import log2_prob
-from rnn_tui.predict import NextCharModel
+from rnn_tui.engine.corpus import Vocab
+from rnn_tui.engine.errors import ConfigError, CorpusError
+from rnn_tui.engine.predict import NextCharModel
+from rnn_tui.lab.metrics import log2_prob
 
 MAX_ORDER = 8
 DEFAULT_ORDER = 6

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn_tui.checkpoint import Checkpoint
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.control import Controlled, RunControl
-from rnn_tui.corpus import BatchStream, Corpus, eval_chunks
-from rnn_tui.errors import ConfigError
-from rnn_tui.model import LN2, CharModel, ParamSnapshot
-from rnn_tui.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
+from rnn_tui.engine.checkpoint import Checkpoint
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.control import Controlled, RunControl
+from rnn_tui.engine.corpus import BatchStream, Corpus, eval_chunks
+from rnn_tui.engine.errors import ConfigError
+from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot
+from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
 
 HISTORY_POINTS = 300  # the loss history never holds more points than this
 MIN_LR = 1e-7

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from rnn_tui.corpus import Corpus
-from rnn_tui.metrics import EvalReport, evaluate
-from rnn_tui.ngram import DEFAULT_ORDER, NgramModel
+from rnn_tui.engine.corpus import Corpus
+from rnn_tui.lab.metrics import EvalReport, evaluate
+from rnn_tui.lab.ngram import DEFAULT_ORDER, NgramModel
 
 DEFAULT_EVAL_CHARS = 20_000  # the char-by-char walk (with word completions) costs ~0.1-0.2 ms a char
 

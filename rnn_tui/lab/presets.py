@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnn_tui.errors import ConfigError
+from rnn_tui.engine.errors import ConfigError
 
 LETTERS = "abcde"
 
@@ -116,7 +116,7 @@ def get_preset(name: str) -> Preset:
 
 def preset_configs(preset: Preset, vocab_size: int, model: dict | None = None, train: dict | None = None):
     """The preset's ModelConfig and TrainConfig, with the caller's overrides on top."""
-    from rnn_tui.config import ModelConfig, TrainConfig
+    from rnn_tui.engine.config import ModelConfig, TrainConfig
 
     model_config = ModelConfig(vocab_size=vocab_size, **{**preset.model, **(model or {})})
     train_config = TrainConfig(**{**preset.train, **(train or {})})

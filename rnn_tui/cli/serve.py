@@ -172,8 +172,8 @@ def _url(host: str, port: int) -> str:
 
 def _check_setup(args: argparse.Namespace) -> None:
     """Fail here, with one error line, on options that would fail in every browser tab."""
-    from rnn_tui.checkpoint import load_checkpoint
-    from rnn_tui.cli import build_setup
+    from rnn_tui.cli.main import build_setup
+    from rnn_tui.engine.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(args.load) if getattr(args, "load", None) else None
     build_setup(args, checkpoint)
@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import tempfile
 
-    from rnn_tui.errors import RnnTuiError
+    from rnn_tui.engine.errors import RnnTuiError
 
     try:
         import textual_serve.server as ts

@@ -23,8 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from rnn_tui.app.jobs import limit_blas_threads
-from rnn_tui.app.lesson_widgets import (
+from rnn_tui.app.lessons.views import (
     HistorySpark,
     LessonBar,
     LessonStatus,
@@ -36,12 +35,15 @@ from rnn_tui.app.lesson_widgets import (
     SeriesWeights,
 )
 from rnn_tui.app.widgets.status import STATE_ICONS
-from rnn_tui.corpus import load_corpus
-from rnn_tui.errors import RnnTuiError
-from rnn_tui.glyphs import format_prob, glyph
-from rnn_tui.model import ParamSnapshot
-from rnn_tui.predict import Predictor
-from rnn_tui.presets import (
+from rnn_tui.engine.corpus import load_corpus
+from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.engine.model import ParamSnapshot
+from rnn_tui.engine.predict import Predictor
+from rnn_tui.engine.series import LESSONS as SERIES_LESSONS
+from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
+from rnn_tui.engine.trainer import Progress, Trainer
+from rnn_tui.lab.glyphs import format_prob, glyph
+from rnn_tui.lab.presets import (
     LETTERS,
     PRESETS,
     lesson_accuracy,
@@ -49,9 +51,7 @@ from rnn_tui.presets import (
     lesson_cases,
     preset_configs,
 )
-from rnn_tui.series import LESSONS as SERIES_LESSONS
-from rnn_tui.series import SeriesProgress, SeriesTrainer
-from rnn_tui.trainer import Progress, Trainer
+from rnn_tui.runtime.jobs import limit_blas_threads
 
 LESSON_SECONDS = 15.0  # a run is paced to last about this long: the lessons learn in well under a second
 LETTER_STEPS = 300  # training steps in one run of a letter lesson (100 % comes within 20 to 90)

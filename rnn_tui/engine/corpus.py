@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn_tui.config import MAX_VOCAB
-from rnn_tui.errors import CorpusError
+from rnn_tui.engine.config import MAX_VOCAB
+from rnn_tui.engine.errors import CorpusError
 
 # Files above this size are refused before a single byte is read ("corpus file 'x' is 2.1 GB,
 # more than the 100 MB limit"): the text, its code points and its ids all live in memory.

@@ -22,8 +22,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from rnn_tui.cells import RECURRENCES, param_names
-from rnn_tui.config import (
+from rnn_tui.engine.cells import RECURRENCES, param_names
+from rnn_tui.engine.config import (
     CELLS,
     GATES,
     MAX_HIDDEN,
@@ -33,12 +33,12 @@ from rnn_tui.config import (
     check_float,
     check_int,
 )
-from rnn_tui.control import Controlled, RunControl
-from rnn_tui.errors import ConfigError
-from rnn_tui.gradcheck import GradCheckResult, check_gradients
-from rnn_tui.model import init_params
-from rnn_tui.optim import clip_global_norm_, global_norm, make_optimizer
-from rnn_tui.trainer import MIN_LR, LossHistory
+from rnn_tui.engine.control import Controlled, RunControl
+from rnn_tui.engine.errors import ConfigError
+from rnn_tui.engine.gradcheck import GradCheckResult, check_gradients
+from rnn_tui.engine.model import init_params
+from rnn_tui.engine.optim import clip_global_norm_, global_norm, make_optimizer
+from rnn_tui.engine.trainer import MIN_LR, LossHistory
 
 LOSSES = ("every", "last")  # which steps the MSE averages over
 MAX_EPOCHS = 100_000

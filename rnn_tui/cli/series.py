@@ -41,8 +41,8 @@ def _row(x: float, y: float, target: float) -> str:
 def cmd_series(args: argparse.Namespace) -> int:
     import threading
 
-    from rnn_tui.config import check_int
-    from rnn_tui.series import MAX_FORECAST, SeriesTrainer, get_lesson
+    from rnn_tui.engine.config import check_int
+    from rnn_tui.engine.series import MAX_FORECAST, SeriesTrainer, get_lesson
 
     lesson = get_lesson(args.lesson)
     names = ("cell", "hidden", "layers", "epochs", "lr", "loss", "seed")

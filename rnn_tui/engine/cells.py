@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tui.config import GATES
+from rnn_tui.engine.config import GATES
 
 BLOCK_FLOATS = 1 << 15  # backward coefficients are computed for about this many gate values at once
 CALL_FLOATS = 4096  # a NumPy call costs about as much as a multiply over this many floats

@@ -30,19 +30,19 @@ from types import MappingProxyType
 import numpy as np
 
 from rnn_tui import BLAS_THREAD_VARS
-from rnn_tui.app import wire
-from rnn_tui.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
-from rnn_tui.corpus import Corpus, Vocab
-from rnn_tui.errors import RnnTuiError
-from rnn_tui.model import ParamSnapshot
-from rnn_tui.trainer import Progress, Trainer
+from rnn_tui.engine.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
+from rnn_tui.engine.corpus import Corpus, Vocab
+from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.engine.model import ParamSnapshot
+from rnn_tui.engine.trainer import Progress, Trainer
+from rnn_tui.runtime import wire
 
 STOP_GRACE = 3.0  # seconds a stopped child gets to finish its step and say goodbye
 NICE = 10  # the child's scheduling priority: the UI (and the terminal) win a contended core
 REPLY_TIMEOUT = 30.0  # seconds to wait for a checkpoint from a (busy) child
 POLL = 0.02  # seconds between the run loop's looks at its stop event and commands
 FAULTS = ("raise", "nan")  # test hooks: the loop raises, or a weight becomes NaN (a divergence)
-CHILD = [sys.executable, "-m", "rnn_tui.app.training_process"]  # the command that starts the child
+CHILD = [sys.executable, "-m", "rnn_tui.runtime.training_process"]  # the command that starts the child
 _PROGRESS_FIELDS = [f.name for f in fields(Progress) if f.name not in ("snapshot", "loss_history")]
 
 
@@ -349,7 +349,7 @@ class _Child:
 
 
 def main() -> int:
-    """`python -m rnn_tui.app.training_process`: the app starts it; it is not for people."""
+    """`python -m rnn_tui.runtime.training_process`: the app starts it; it is not for people."""
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything printed goes where stderr goes: the pipe carries messages only
     if hasattr(os, "nice"):
@@ -358,7 +358,7 @@ def main() -> int:
     message = wire.read(0)
     if message is None or message[0] != "start":
         return 2
-    from rnn_tui.app import jobs
+    from rnn_tui.runtime import jobs
 
     _, meta, arrays = message
     trainer = None

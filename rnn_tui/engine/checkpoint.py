@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn_tui.config import ModelConfig, TrainConfig
-from rnn_tui.corpus import Vocab
-from rnn_tui.errors import CheckpointError, ConfigError, CorpusError
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import Vocab
+from rnn_tui.engine.errors import CheckpointError, ConfigError, CorpusError
 
 FORMAT_VERSION = 1
 MAX_META_CHARS = 1_000_000  # the JSON `meta` string; a vocabulary of MAX_VOCAB chars needs ~70k

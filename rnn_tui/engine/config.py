@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from rnn_tui.errors import ConfigError
+from rnn_tui.engine.errors import ConfigError
 
 CELLS = ("rnn", "lstm", "gru")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")

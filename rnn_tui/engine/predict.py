@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tui.cells import RECURRENCES, param_names
-from rnn_tui.model import ParamSnapshot
+from rnn_tui.engine.cells import RECURRENCES, param_names
+from rnn_tui.engine.model import ParamSnapshot
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

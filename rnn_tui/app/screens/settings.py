@@ -11,10 +11,10 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from rnn_tui.config import CELLS, OPTIMIZERS, ModelConfig, TrainConfig
-from rnn_tui.corpus import BUILTIN_CORPORA
-from rnn_tui.errors import ConfigError
-from rnn_tui.presets import PRESETS
+from rnn_tui.engine.config import CELLS, OPTIMIZERS, ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import BUILTIN_CORPORA
+from rnn_tui.engine.errors import ConfigError
+from rnn_tui.lab.presets import PRESETS
 
 MAX_TEMPERATURE = 10.0
 MAX_TOP_K = 30

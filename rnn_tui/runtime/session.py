@@ -6,9 +6,9 @@ appending re-feeds the text, bounded to its last CONTEXT_CHARS characters.
 
 from __future__ import annotations
 
-from rnn_tui.metrics import TypingStats
-from rnn_tui.model import ParamSnapshot
-from rnn_tui.predict import NextCharModel, Predictor
+from rnn_tui.engine.model import ParamSnapshot
+from rnn_tui.engine.predict import NextCharModel, Predictor
+from rnn_tui.lab.metrics import TypingStats
 
 CONTEXT_CHARS = 300  # a re-feed runs over at most this many of the last characters
 COMPLETION_CHARS = 20  # the ghost text completes a word of at most this many more characters

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn_tui.config import CELLS, ModelConfig
+from rnn_tui.engine.config import CELLS, ModelConfig
 
 TOLERANCE = 1e-6
 EPS = 1e-5
@@ -68,7 +68,9 @@ def check_gradients(model, inputs, targets, rng: np.random.Generator) -> dict[st
 
 def check_model(config: ModelConfig, T: int = 5, B: int = 3, seed: int = 0) -> dict[str, float]:
     """The character model's gradient check on random ids (see `check_gradients`)."""
-    from rnn_tui.model import CharModel  # local: keeps `import rnn_tui.gradcheck` light
+    from rnn_tui.engine.model import (
+        CharModel,  # local: keeps `import rnn_tui.engine.gradcheck` light
+    )
 
     rng = np.random.default_rng(seed)
     model = CharModel(config, seed=seed, dtype=np.float64)

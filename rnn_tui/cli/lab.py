@@ -18,7 +18,7 @@ ROWS = (  # (label, report field, format)
 
 
 def register(sub) -> None:
-    from rnn_tui.cli import add_model_options
+    from rnn_tui.cli.main import add_model_options
 
     p = sub.add_parser("eval", help="a checkpoint and the n-gram baseline on held-out text, side by side")
     p.add_argument("checkpoint", metavar="FILE.npz")
@@ -41,8 +41,8 @@ def _add_lab_options(p: argparse.ArgumentParser) -> None:
 
 
 def _check(args) -> None:
-    from rnn_tui.errors import ConfigError
-    from rnn_tui.ngram import MAX_ORDER
+    from rnn_tui.engine.errors import ConfigError
+    from rnn_tui.lab.ngram import MAX_ORDER
 
     if not 1 <= args.order <= MAX_ORDER:
         raise ConfigError(f"--order must be from 1 to {MAX_ORDER} (got {args.order})")
@@ -53,9 +53,9 @@ def _check(args) -> None:
 
 
 def run_eval(args) -> int:
-    from rnn_tui.cli import _load_predictor
-    from rnn_tui.corpus import load_corpus
-    from rnn_tui.lab import compare, fit_baseline, held_out_text, timed
+    from rnn_tui.cli.main import _load_predictor
+    from rnn_tui.engine.corpus import load_corpus
+    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, timed
 
     _check(args)
     ckpt, network = _load_predictor(args.checkpoint)
@@ -73,10 +73,10 @@ def run_eval(args) -> int:
 def run_compare(args) -> int:
     import threading
 
-    from rnn_tui.cli import build_setup
-    from rnn_tui.lab import compare, fit_baseline, held_out_text, timed
-    from rnn_tui.predict import Predictor
-    from rnn_tui.trainer import Trainer
+    from rnn_tui.cli.main import build_setup
+    from rnn_tui.engine.predict import Predictor
+    from rnn_tui.engine.trainer import Trainer
+    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, timed
 
     _check(args)
     corpus, model_config, train_config, batches = build_setup(args)
@@ -101,13 +101,13 @@ def _print(result, as_json: bool, extra: dict, footer: str = "") -> None:
     import math
 
     if as_json:
-        from rnn_tui.cli import _print_json
+        from rnn_tui.cli.main import _print_json
 
         _print_json({**result.to_dict(), **extra})
         return
     from rich.table import Table
 
-    from rnn_tui.cli import _console
+    from rnn_tui.cli.main import _console
 
     table = Table(title=f"{result.corpus}: the first {result.chars:,} held-out characters")
     table.add_column("metric")

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from rnn_tui.errors import ConfigError
+from rnn_tui.engine.errors import ConfigError
 
 
 def global_norm(grads: dict[str, np.ndarray]) -> float:

@@ -18,7 +18,7 @@ import math  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
-from rnn_tui.errors import ConfigError, RnnTuiError  # noqa: E402
+from rnn_tui.engine.errors import ConfigError, RnnTuiError  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
 
@@ -90,9 +90,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 def build_setup(args: argparse.Namespace, checkpoint=None):
     """(corpus, model config, train config, lesson batches or None) from the options."""
-    from rnn_tui.config import ModelConfig, TrainConfig
-    from rnn_tui.corpus import load_corpus
-    from rnn_tui.presets import Preset, get_preset, lesson_batches, preset_configs
+    from rnn_tui.engine.config import ModelConfig, TrainConfig
+    from rnn_tui.engine.corpus import load_corpus
+    from rnn_tui.lab.presets import Preset, get_preset, lesson_batches, preset_configs
 
     if args.preset:
         preset = get_preset(args.preset)
@@ -141,7 +141,7 @@ def _print_json(data: dict) -> None:
 # -- commands ------------------------------------------------------------------------------
 @command("app")
 def cmd_app(args) -> int:
-    from rnn_tui.checkpoint import load_checkpoint
+    from rnn_tui.engine.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(args.load) if args.load else None
     corpus, model_config, train_config, _ = build_setup(args, checkpoint)
@@ -157,8 +157,8 @@ def cmd_train(args) -> int:
     import dataclasses
     import threading
 
-    from rnn_tui.checkpoint import load_checkpoint, save_checkpoint
-    from rnn_tui.trainer import Trainer
+    from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint
+    from rnn_tui.engine.trainer import Trainer
 
     if args.steps is not None and args.seconds is not None:
         raise ConfigError("give --steps or --seconds, not both")
@@ -223,9 +223,9 @@ def cmd_train(args) -> int:
 
 
 def _load_predictor(path: str):
-    from rnn_tui.checkpoint import load_checkpoint
-    from rnn_tui.model import ParamSnapshot
-    from rnn_tui.predict import Predictor
+    from rnn_tui.engine.checkpoint import load_checkpoint
+    from rnn_tui.engine.model import ParamSnapshot
+    from rnn_tui.engine.predict import Predictor
 
     ckpt = load_checkpoint(path)
     snap = ParamSnapshot.of(ckpt.model_config, ckpt.vocab, ckpt.params, ckpt.step)
@@ -234,7 +234,7 @@ def _load_predictor(path: str):
 
 @command("predict")
 def cmd_predict(args) -> int:
-    from rnn_tui.glyphs import format_prob, glyph
+    from rnn_tui.lab.glyphs import format_prob, glyph
 
     if args.top < 1:
         raise ConfigError(f"--top must be at least 1 (got {args.top})")
@@ -278,8 +278,8 @@ def cmd_sample(args) -> int:
 
 @command("gradcheck")
 def cmd_gradcheck(args) -> int:
-    from rnn_tui.gradcheck import TOLERANCE, run_all
-    from rnn_tui.series import series_gradcheck
+    from rnn_tui.engine.gradcheck import TOLERANCE, run_all
+    from rnn_tui.engine.series import series_gradcheck
 
     results = run_all(seed=args.seed) + series_gradcheck(seed=args.seed)
     ok = all(r.ok for r in results)
@@ -305,7 +305,7 @@ def cmd_gradcheck(args) -> int:
 
 @command("presets")
 def cmd_presets(args) -> int:
-    from rnn_tui.presets import PRESETS
+    from rnn_tui.lab.presets import PRESETS
 
     if args.json:
         _print_json({n: {"description": p.description, "corpus": p.corpus, "model": p.model,
@@ -377,7 +377,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 # Modules that add their own subcommands: each has `register(subparsers)`, which adds a parser and
 # `set_defaults(run=function)`. They must import nothing heavy at module level (start-up time).
-SUBCOMMAND_MODULES = ("rnn_tui.lab_cli", "rnn_tui.series_cli", "rnn_tui.bench", "rnn_tui.app.serve")
+SUBCOMMAND_MODULES = ("rnn_tui.cli.lab", "rnn_tui.cli.series", "rnn_tui.lab.bench", "rnn_tui.cli.serve")
 
 
 def main(argv: list[str] | None = None) -> int:

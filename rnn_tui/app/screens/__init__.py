@@ -1,0 +1,1 @@
+"""The app's screens: dialogs (help, confirm, path) and the settings form."""

@@ -1,0 +1,6 @@
+"""The `rnn-tui` command: argument parsing and one module per command group.
+
+`main` builds the parser and dispatches; `lab` holds eval and compare, `series` the regression
+lessons, `serve` the browser front end. The top layer beside the app: it may import everything
+below it and starts the app; nothing imports it.
+"""

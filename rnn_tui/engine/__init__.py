@@ -1,0 +1,6 @@
+"""The engine: the recurrent network in plain NumPy, and everything it needs to learn.
+
+Configuration, corpora and vocabularies, the cells (forward and hand-written backward), the model,
+optimizers, the training loop, incremental prediction, checkpoints and the gradient check. The
+bottom layer: it imports nothing else of rnn-tui, and never Textual or Rich (a contract in CI).
+"""
