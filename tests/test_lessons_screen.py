@@ -21,7 +21,7 @@ from rnn_tui.app.lessons.screen import (
     LETTER_STEPS,
     LessonsScreen,
 )
-from rnn_tui.app.lessons.views import SeriesUnrolled
+from rnn_tui.app.lessons.series_unrolled import SeriesUnrolled
 from rnn_tui.lab.presets import PRESETS, lesson_cases
 
 SIZE = (80, 24)

@@ -23,17 +23,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from rnn_tui.app.lessons.views import (
-    HistorySpark,
-    LessonBar,
-    LessonStatus,
-    LetterSteps,
-    LetterUnrolled,
-    SeriesPicture,
-    SeriesPlot,
-    SeriesUnrolled,
-    SeriesWeights,
-)
+from rnn_tui.app.lessons.history import HistorySpark
+from rnn_tui.app.lessons.letters import LetterSteps, LetterUnrolled
+from rnn_tui.app.lessons.plot import SeriesPicture, SeriesPlot
+from rnn_tui.app.lessons.series_unrolled import SeriesUnrolled
+from rnn_tui.app.lessons.series_weights import SeriesWeights
+from rnn_tui.app.lessons.status import LessonBar, LessonStatus
 from rnn_tui.app.widgets.status import STATE_ICONS
 from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.errors import RnnTuiError
