@@ -15,7 +15,7 @@ from rnn_tui.engine import cells
 from rnn_tui.engine.config import ModelConfig
 from rnn_tui.engine.gradcheck import TOLERANCE, check_model
 from rnn_tui.engine.model import scatter_rows
-from rnn_tui.lab.bench import flops_per_char
+from rnn_tui.lab.bench.cases import flops_per_char
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 TINY = ["--cells", "rnn,gru", "--hidden", "8", "--batch", "1,2", "--seq-len", "4", "--vocab", "10",

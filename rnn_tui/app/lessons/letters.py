@@ -118,7 +118,6 @@ def letter_rows(s: LetterSteps) -> list[Row]:
             + beside(y_left, y_right, left_w))
 
 
-
 class LetterUnrolled(LineView):
     """The letter network unrolled over the typed input, with its shared weights beside it."""
 

@@ -105,7 +105,6 @@ def grid_rows(values: np.ndarray, scale: float) -> list[Row]:
     return rows
 
 
-
 class LineView(CachedLines):
     """A Line API widget drawing rows of (text, style) parts; height follows the rows."""
 

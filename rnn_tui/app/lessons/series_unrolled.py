@@ -58,7 +58,6 @@ def series_unrolled_rows(x: np.ndarray, hidden: np.ndarray, y: np.ndarray, targe
     return rows
 
 
-
 class SeriesUnrolled(LineView):
     """The regression network unrolled over the lesson's window (the last steps that fit)."""
 

@@ -68,7 +68,6 @@ def series_weight_rows(params: Mapping[str, np.ndarray], height: int) -> list[Ro
     return rows
 
 
-
 class SeriesWeights(LineView):
     """The regression network's shared weights; Whh as half-block heatmap when there is room."""
 

@@ -1,0 +1,125 @@
+"""The benchmark's worker processes: one builds a configuration at a time and times repetitions of
+it, answering one JSON request a line; `WorkerProcess` is the parent's end of the pipe."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from rnn_tui import BLAS_THREAD_VARS
+from rnn_tui.lab.bench.cases import OursCase, TorchCase
+from rnn_tui.lab.bench.micro import keystroke_latency, matmul_gflops
+from rnn_tui.lab.bench.timing import time_steps
+
+
+class _Worker:
+    """What runs inside a worker process: answers one JSON request per input line."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.key: tuple | None = None
+        self.case = None
+        self.n = 1
+        if kind == "torch":
+            import torch
+
+            torch.set_num_threads(int(os.environ.get("RNN_TUI_BENCH_THREADS", "1")))
+
+    def handle(self, req: dict) -> dict:
+        op = req["op"]
+        if op == "info":
+            return self.info()
+        if op == "prepare":  # build the case and warm it up; pick steps per repetition
+            key = tuple(req[k] for k in ("cell", "hidden", "batch", "seq_len", "vocab"))
+            self.case = None  # free the previous configuration first
+            cls = TorchCase if self.kind == "torch" else OursCase
+            self.case, self.key = cls(*key), key
+            self.case.step()
+            dt = time_steps(self.case.step, 2)
+            warm = max(2, int(req["warmup_seconds"] / dt))
+            dt = time_steps(self.case.step, min(warm, 50))
+            self.n = max(1, round(req["rep_seconds"] / dt))
+            return {"steps_per_rep": self.n}
+        if op == "rep":
+            return {"step_time": time_steps(self.case.step, self.n)}
+        if op == "matmul":
+            return {"gflops": matmul_gflops(req.get("n", 1024))}
+        if op == "keystroke":
+            return keystroke_latency(req["cell"], req["hidden"], req["vocab"], req.get("prefix", 64),
+                                     req.get("keys", 2000))
+        raise ValueError(f"unknown request {op!r}")
+
+    def info(self) -> dict:
+        if self.kind == "torch":
+            import torch
+
+            return {"version": torch.__version__, "threads": torch.get_num_threads()}
+        import numpy as np
+
+        info = {"numpy": np.__version__, "blas": None}
+        try:
+            from threadpoolctl import threadpool_info
+        except ImportError:
+            return info
+        for pool in threadpool_info():
+            if pool.get("user_api") == "blas":
+                info["blas"] = (
+                    f"{pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')} "
+                    f"kernel, {pool.get('num_threads')} thread(s)"
+                )
+        return info
+
+
+def _worker_main(kind: str) -> int:
+    worker = _Worker(kind)
+    for line in sys.stdin:
+        try:
+            reply = worker.handle(json.loads(line))
+        except Exception as exc:  # reported to the parent, which says what failed
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+class WorkerProcess:
+    """A worker process (ours or PyTorch's) and its request/reply pipe."""
+
+    def __init__(self, kind: str, threads: int, clock: str = "cpu") -> None:
+        env = dict(os.environ, RNN_TUI_BENCH_CLOCK=clock)
+        for var in BLAS_THREAD_VARS:
+            env[var] = str(threads)
+        env["RNN_TUI_BENCH_THREADS"] = str(threads)
+        self.kind = kind
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rnn_tui.lab.bench.worker", "--worker", kind],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        )
+
+    def ask(self, **req) -> dict:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.kind} worker exited (code {self.proc.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"the {self.kind} worker failed: {reply['error']}")
+        return reply
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        raise SystemExit(_worker_main(sys.argv[2]))
+    raise SystemExit("usage: rnn-tui bench (this module's own entry point is for its workers)")
