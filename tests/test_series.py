@@ -16,17 +16,14 @@ import pytest
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.gradcheck import TOLERANCE
 from rnn_tui.engine.series import (
-    LESSONS,
-    SINE_GOAL,
-    SINE_NOISE,
     SeriesConfig,
     SeriesModel,
     SeriesTrainer,
     check_series_model,
-    get_lesson,
     series_gradcheck,
     series_gradcheck_cases,
 )
+from rnn_tui.lab.series_lessons import LESSONS, SINE_GOAL, SINE_NOISE, get_lesson
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 

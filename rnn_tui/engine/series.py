@@ -7,8 +7,9 @@
 
 Parameter names follow the character model (`Wxh`/`bh` for rnn, `Wx`/`b` for lstm, `Wx`/`bx`/`bh`
 for gru, `_l` for layer l >= 1; `Why` is hidden x 1 and `by` has one element), so the app's weight
-views work on both. The lessons reproduce the tutorial's PyTorch example (`ramp`) and add a noisy
-sine wave (`sine`); `SeriesTrainer` runs one in a thread and publishes immutable progress.
+views work on both. A `SeriesLesson` is a series and how it is cut into training windows (the
+lessons themselves are in `lab/series_lessons.py`); `SeriesTrainer` runs one in a thread and
+publishes immutable progress.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ MAX_EPOCHS = 100_000
 MAX_FORECAST = 1000
 
 
-def _frozen(a, dtype=np.float64) -> np.ndarray:
+def frozen_copy(a, dtype=np.float64) -> np.ndarray:
     """A read-only copy: safe to hand to another thread."""
     out = np.array(a, dtype=dtype, copy=True)
     out.flags.writeable = False
@@ -118,7 +119,7 @@ class SeriesSnapshot:
 
     @classmethod
     def of(cls, config: SeriesConfig, params: Mapping[str, np.ndarray], epoch: int = 0) -> SeriesSnapshot:
-        frozen = {k: _frozen(v, np.float32) for k, v in params.items()}
+        frozen = {k: frozen_copy(v, np.float32) for k, v in params.items()}
         return cls(config, MappingProxyType(frozen), epoch)
 
     def model(self, dtype=np.float64) -> SeriesModel:
@@ -240,7 +241,7 @@ class SeriesModel:
         x = np.asarray(x, dtype=self.dtype).reshape(-1, 1)
         y, _ = self.predict(x)
         hidden = np.stack([layer.hs[1:, 0] for layer in self.layers])
-        return Unrolled(_frozen(x[:, 0]), _frozen(hidden), _frozen(y[:, 0]))
+        return Unrolled(frozen_copy(x[:, 0]), frozen_copy(hidden), frozen_copy(y[:, 0]))
 
     def forecast(self, history, n: int, window: int) -> np.ndarray:
         """n values past the end of `history`, each predicted from the last `window` values (its own
@@ -301,58 +302,7 @@ class SeriesLesson:
 
     def continuation(self, n: int) -> np.ndarray | None:
         """The series' true next n values past the end of the data (noise-free), if known."""
-        return None if self.truth is None else _frozen(self.truth(n))
-
-
-RAMP_GOAL = 1e-4  # the tutorial's fit: 0.6 -> 0.7 within 0.01 and better
-SINE_GOAL = 0.01  # the noise alone costs SINE_NOISE^2 = 0.0025; a flat guess costs about 0.5
-SINE_POINTS, SINE_PERIOD, SINE_NOISE, SINE_SEED = 200, 25, 0.05, 1234
-
-
-def _ramp() -> SeriesLesson:
-    series = np.round(np.arange(1, 8) * 0.1, 10)  # 0.1 .. 0.7: inputs 0.1 .. 0.6, targets 0.2 .. 0.7
-    return SeriesLesson(
-        name="ramp",
-        description="the tutorial's PyTorch example: 0.1 .. 0.6 -> 0.2 .. 0.7, hidden 32, MSE, Adam 0.01, 1000 epochs",
-        series=_frozen(series),
-        window=6,
-        config=SeriesConfig(cell="rnn", hidden=32, layers=1, loss="every", lr=0.01, epochs=1000),
-        goal_mse=RAMP_GOAL,
-        forecast_steps=5,
-        truth=lambda n: 0.8 + 0.1 * np.arange(n),
-    )
-
-
-def _sine() -> SeriesLesson:
-    def clean(t):
-        return np.sin(2 * np.pi * t / SINE_PERIOD)
-
-    rng = np.random.default_rng(SINE_SEED)
-    t = np.arange(SINE_POINTS)
-    series = clean(t) + rng.normal(0.0, SINE_NOISE, SINE_POINTS)
-    return SeriesLesson(
-        name="sine",
-        description=(
-            f"a noisy sine wave ({SINE_POINTS} points, period {SINE_PERIOD}, noise {SINE_NOISE}): "
-            f"windows of {SINE_PERIOD} values, predict the next one"
-        ),
-        series=_frozen(series),
-        window=SINE_PERIOD,
-        config=SeriesConfig(cell="rnn", hidden=16, layers=1, loss="every", lr=0.01, epochs=300, clip=1.0),
-        goal_mse=SINE_GOAL,
-        forecast_steps=2 * SINE_PERIOD,
-        truth=lambda n: clean(SINE_POINTS + np.arange(n)),
-    )
-
-
-LESSONS: dict[str, SeriesLesson] = {lesson.name: lesson for lesson in (_ramp(), _sine())}
-
-
-def get_lesson(name: str) -> SeriesLesson:
-    try:
-        return LESSONS[name]
-    except KeyError:
-        raise ConfigError(f"lesson must be one of {', '.join(LESSONS)} (got {name!r})") from None
+        return None if self.truth is None else frozen_copy(self.truth(n))
 
 
 # -- training --------------------------------------------------------------------------------
@@ -444,13 +394,13 @@ class SeriesTrainer(Controlled):
         """One prediction per input, aligned with `lesson.targets` (read-only)."""
         with self._lock:
             y, _ = self.model.predict(self._X)
-            return _frozen(self.lesson.align(y))
+            return frozen_copy(self.lesson.align(y))
 
     def forecast(self, n: int | None = None) -> np.ndarray:
         """n values past the end of the data (default: the lesson's forecast_steps), read-only."""
         n = self.lesson.forecast_steps if n is None else n
         with self._lock:
-            return _frozen(self.model.forecast(self.lesson.series, n, self.lesson.window))
+            return frozen_copy(self.model.forecast(self.lesson.series, n, self.lesson.window))
 
     def unroll(self, x=None) -> Unrolled:
         """The network unrolled over x (default: the last training window)."""

@@ -34,7 +34,6 @@ from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.errors import RnnTuiError
 from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.predict import Predictor
-from rnn_tui.engine.series import LESSONS as SERIES_LESSONS
 from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
 from rnn_tui.engine.trainer import Progress, Trainer
 from rnn_tui.lab.glyphs import format_prob, glyph
@@ -46,6 +45,7 @@ from rnn_tui.lab.presets import (
     lesson_cases,
     preset_configs,
 )
+from rnn_tui.lab.series_lessons import LESSONS as SERIES_LESSONS
 from rnn_tui.runtime.jobs import limit_blas_threads
 
 LESSON_SECONDS = 15.0  # a run is paced to last about this long: the lessons learn in well under a second
