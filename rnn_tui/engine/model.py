@@ -4,6 +4,8 @@
     y_t = softmax(h_t @ Why + by)                   (the top layer's h_t)
 
 The same weights serve every time step. Parameters, gradients and optimizer state share keys.
+The recurrent layers are `stack.RecurrentStack`'s (the regression lessons' too); this module holds
+the input (a row lookup for one-hot ids, an embedding) and the softmax head.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from rnn_tui.engine.cells import RECURRENCES, param_names
-from rnn_tui.engine.config import GATES, ModelConfig
+from rnn_tui.engine.config import ModelConfig
+from rnn_tui.engine.stack import RecurrentStack, init_params
 
 LN2 = math.log(2.0)
 
@@ -38,25 +40,6 @@ class ParamSnapshot:
             copy.flags.writeable = False
             frozen[name] = copy
         return cls(config, vocab, MappingProxyType(frozen), step)
-
-
-def init_params(config: ModelConfig, rng: np.random.Generator, dtype=np.float32) -> dict:
-    """PyTorch-style U(-1/sqrt(H), 1/sqrt(H)) weights, zero output bias, LSTM forget bias 1."""
-    k = 1.0 / math.sqrt(config.hidden)
-    params = {}
-    for name, shape in config.param_shapes().items():
-        if name == "E":
-            value = rng.standard_normal(shape)
-        elif name == "by":
-            value = np.zeros(shape)
-        else:
-            value = rng.uniform(-k, k, size=shape)
-        params[name] = value.astype(dtype)
-    if config.cell == "lstm":
-        H = config.hidden
-        for layer in range(config.layers):
-            params["b" + (f"_{layer}" if layer else "")][H : 2 * H] = 1.0
-    return params
 
 
 def scatter_rows(out: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
@@ -86,14 +69,11 @@ def scatter_rows(out: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
 
 
 class _Workspace:
-    """Buffers for one (T, B) chunk shape, reused step after step."""
+    """The head's buffers for one (T, B) chunk shape, reused step after step."""
 
     def __init__(self, config: ModelConfig, T: int, B: int, dtype) -> None:
-        N, H, V = T * B, config.hidden, config.vocab_size
-        G = GATES[config.cell] * H
-        self.P = [np.zeros((T, B, G), dtype) for _ in range(config.layers)]
+        N, V = T * B, config.vocab_size
         self.X = np.zeros((T, B, config.embed), dtype) if config.embed else None
-        self.dX = [np.zeros((T, B, H), dtype) for _ in range(config.layers)]
         self.dE = np.zeros((T, B, config.embed), dtype) if config.embed else None
         self.logits = np.zeros((N, V), dtype)
         self.rowbuf = np.zeros((N, 1), dtype)
@@ -101,7 +81,8 @@ class _Workspace:
 
 
 class CharModel:
-    """Parameters, gradients and the forward/backward pass over a BPTT chunk."""
+    """Parameters, gradients and the forward/backward pass over a BPTT chunk: the input (one-hot or
+    an embedding) and the softmax head around a `RecurrentStack`."""
 
     def __init__(self, config: ModelConfig, seed: int = 0, dtype=np.float32, params=None) -> None:
         self.config = config
@@ -110,20 +91,19 @@ class CharModel:
             params = init_params(config, np.random.default_rng(seed), self.dtype)
         self.params = {k: np.array(v, dtype=self.dtype) for k, v in params.items()}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.layers = [RECURRENCES[config.cell](config.hidden, self.dtype) for _ in range(config.layers)]
-        self.names = [param_names(config.cell, f"_{l}" if l else "") for l in range(config.layers)]
+        self.stack = RecurrentStack(config.cell, config.hidden, config.layers, self.dtype)
         self._ws: dict[tuple[int, int], _Workspace] = {}
         self._inputs: np.ndarray | None = None
         self._targets: np.ndarray | None = None
 
     # -- state -------------------------------------------------------------------------------
     def zero_state(self, batch: int) -> list[np.ndarray]:
-        return [np.zeros(layer.state_shape(batch), self.dtype) for layer in self.layers]
+        return self.stack.zero_state(batch)
 
     def _workspace(self, T: int, B: int) -> _Workspace:
         ws = self._ws.get((T, B))
         if ws is None:
-            if len(self._ws) >= 3:  # training shape, validation shape, the short tail chunk
+            if len(self._ws) >= RecurrentStack.SHAPES_KEPT:
                 self._ws.pop(next(iter(self._ws)))
             ws = self._ws[(T, B)] = _Workspace(self.config, T, B, self.dtype)
         return ws
@@ -133,27 +113,22 @@ class CharModel:
         T, B = inputs.shape
         N = T * B
         ws = self._workspace(T, B)
+        bufs = self.stack.buffers(T, B)
         p, cfg = self.params, self.config
         flat_ids = inputs.reshape(-1)
         if flat_ids.min() < 0 or flat_ids.max() >= cfg.vocab_size:  # (take below does not check)
             raise IndexError(f"input ids must be in [0, {cfg.vocab_size})")
-        x = None
+        # Layer 0's input projection, with the cell's own version of Wx and bx (see cells.py).
+        Wx_in, b_in = self.stack.input_params(0, p)
+        P2 = bufs.P[0].reshape(N, -1)
         if cfg.embed:
             np.take(p["E"], flat_ids, axis=0, out=ws.X.reshape(N, -1), mode="clip")
-            x = ws.X
-        for l, layer in enumerate(self.layers):
-            Wx, bx, Wh, bh = self.names[l]
-            P = ws.P[l]
-            P2 = P.reshape(N, -1)
-            # The cell's own version of Wx and bx (sigmoid columns halved, see cells.py).
-            Wx_in, b_in = layer.input_params(p[Wx], p[bx], p[bh] if bh else None)
-            if x is None:  # one-hot input: x_t @ Wxh + bh is row x_t of the table Wxh + bh
-                # mode="clip": with the default, `out=` is written through a temporary copy (4x slower)
-                np.take(Wx_in + b_in, flat_ids, axis=0, out=P2, mode="clip")
-            else:
-                np.matmul(x.reshape(N, -1), Wx_in, out=P2)
-                P2 += b_in
-            x = layer.forward(P, state[l], p[Wh], p[bh] if bh else None, True, for_backward)
+            np.matmul(ws.X.reshape(N, -1), Wx_in, out=P2)
+            P2 += b_in
+        else:  # one-hot input: x_t @ Wxh + bh is row x_t of the table Wxh + bh
+            # mode="clip": with the default, `out=` is written through a temporary copy (4x slower)
+            np.take(Wx_in + b_in, flat_ids, axis=0, out=P2, mode="clip")
+        x = self.stack.forward(p, bufs, state, for_backward)
         # Output projection and softmax for all T steps at once, after the loop.
         logits = ws.logits
         np.matmul(x.reshape(N, -1), p["Why"], out=logits)
@@ -172,7 +147,7 @@ class CharModel:
         loss = float(np.mean(np.log(rowmax[rows, 0]) - target_logit, dtype=np.float64))
         logits /= rowmax  # now probabilities
         self._inputs, self._targets = inputs, targets
-        return loss, [layer.final_state() for layer in self.layers]
+        return loss, self.stack.final_state()
 
     def loss(self, inputs, targets, state) -> tuple[float, list]:
         """Mean cross-entropy in nats per character, and the final state (to carry on)."""
@@ -183,7 +158,7 @@ class CharModel:
         inputs, targets = self._inputs, self._targets
         T, B = inputs.shape
         N = T * B
-        ws = self._ws[(T, B)]
+        ws, bufs = self._ws[(T, B)], self.stack.buffers(T, B)
         p, g, cfg = self.params, self.grads, self.config
         dlogits = ws.logits  # probabilities from the forward pass, turned into dL/dlogits
         t_flat = targets.reshape(-1)
@@ -194,29 +169,18 @@ class CharModel:
             dlogits[rows, t_flat[rows]] -= 1.0
             dlogits[~self._mask] = 0.0
         dlogits *= 1.0 / self._count
-        top = self.layers[-1].hs[1:].reshape(N, -1)
+        top = self.stack.hidden_states(-1).reshape(N, -1)
         np.matmul(top.T, dlogits, out=g["Why"])
         np.sum(dlogits, axis=0, out=g["by"])
-        dH = ws.dX[-1]
-        np.matmul(dlogits, p["Why"].T, out=dH.reshape(N, -1))
-        dstate0 = [None] * len(self.layers)
-        for l in reversed(range(len(self.layers))):
-            Wx, bx, Wh, bh = self.names[l]
-            layer = self.layers[l]
-            dP, dstate0[l] = layer.backward(dH, p[Wh], g[Wh], g[bh] if bh else None)
-            dP2 = dP.reshape(N, -1)
-            np.sum(dP2, axis=0, out=g[bx])
-            if l > 0:
-                below = self.layers[l - 1].hs[1:].reshape(N, -1)
-                np.matmul(below.T, dP2, out=g[Wx])
-                dH = ws.dX[l - 1]
-                np.matmul(dP2, p[Wx].T, out=dH.reshape(N, -1))
-            elif cfg.embed:
-                np.matmul(ws.X.reshape(N, -1).T, dP2, out=g[Wx])
-                np.matmul(dP2, p[Wx].T, out=ws.dE.reshape(N, -1))
-                scatter_rows(g["E"], inputs.reshape(-1), ws.dE.reshape(N, -1))
-            else:
-                scatter_rows(g[Wx], inputs.reshape(-1), dP2)
+        np.matmul(dlogits, p["Why"].T, out=bufs.dH[-1].reshape(N, -1))
+        dP2, dstate0 = self.stack.backward(p, g, bufs)
+        Wx = self.stack.names[0][0]
+        if cfg.embed:
+            np.matmul(ws.X.reshape(N, -1).T, dP2, out=g[Wx])
+            np.matmul(dP2, p[Wx].T, out=ws.dE.reshape(N, -1))
+            scatter_rows(g["E"], inputs.reshape(-1), ws.dE.reshape(N, -1))
+        else:
+            scatter_rows(g[Wx], inputs.reshape(-1), dP2)
         return dstate0
 
     def loss_and_grads(self, inputs, targets, state) -> tuple[float, list]:
