@@ -1,7 +1,7 @@
 """Sequence regression: a recurrent net reads a numeric series and predicts its next value (MSE).
 
     P_t = x_t @ Wxh + bh           (x_t is one number, the value at step t; a (1, G) weight row)
-    h_t = cell(P_t, h_{t-1})       (the same cells.RECURRENCES as the character model)
+    h_t = cell(P_t, h_{t-1})       (the character model's stack.RecurrentStack)
     y_t = h_t @ Why + by           (one number: the predicted next value x_{t+1})
     loss = mean of (y_t - target_t)^2 over every step (the tutorial's), or over the last step only
 
@@ -23,10 +23,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from rnn_tui.engine.cells import RECURRENCES, param_names
 from rnn_tui.engine.config import (
     CELLS,
-    GATES,
     MAX_HIDDEN,
     MAX_LAYERS,
     OPTIMIZERS,
@@ -37,8 +35,8 @@ from rnn_tui.engine.config import (
 from rnn_tui.engine.control import Controlled, RunControl
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.gradcheck import GradCheckResult, check_gradients
-from rnn_tui.engine.model import init_params
 from rnn_tui.engine.optim import clip_global_norm_, global_norm, make_optimizer
+from rnn_tui.engine.stack import RecurrentStack, init_params, layer_shapes
 from rnn_tui.engine.trainer import MIN_LR, LossHistory
 
 LOSSES = ("every", "last")  # which steps the MSE averages over
@@ -81,20 +79,7 @@ class SeriesConfig:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's name and shape, in a fixed order (the char model's, with 1 input and 1 output)."""
-        H, G = self.hidden, GATES[self.cell] * self.hidden
-        shapes: dict[str, tuple[int, ...]] = {}
-        d_in = 1
-        for layer in range(self.layers):
-            Wx, bx, Wh, bh = param_names(self.cell, f"_{layer}" if layer else "")
-            shapes[Wx] = (d_in, G)
-            shapes[Wh] = (H, G)
-            shapes[bx] = (G,)
-            if bh:
-                shapes[bh] = (G,)
-            d_in = H
-        shapes["Why"] = (H, 1)
-        shapes["by"] = (1,)
-        return shapes
+        return {**layer_shapes(self.cell, self.hidden, self.layers, 1), "Why": (self.hidden, 1), "by": (1,)}
 
     def describe(self) -> str:
         layers = f" x{self.layers}" if self.layers > 1 else ""
@@ -137,7 +122,8 @@ class Unrolled:
 
 
 class SeriesModel:
-    """Parameters, gradients and the forward/backward pass over windows of a series.
+    """Parameters, gradients and the forward/backward pass over windows of a series: a number in,
+    a `RecurrentStack`, a linear head out.
 
     Inputs and targets are (T, B): T steps of B windows, each window from its own initial state.
     """
@@ -146,47 +132,41 @@ class SeriesModel:
         self.config = config
         self.dtype = np.dtype(dtype)
         if params is None:
-            # PyTorch-style U(-1/sqrt(H), 1/sqrt(H)), zero `by`, LSTM forget bias 1: the char model's rule.
-            rng = np.random.default_rng(config.seed if seed is None else seed)
-            params = init_params(config, rng, self.dtype)  # type: ignore[arg-type]  (duck-typed config)
+            params = init_params(config, np.random.default_rng(config.seed if seed is None else seed), self.dtype)
         shapes = config.param_shapes()
         if set(params) != set(shapes) or any(np.shape(params[k]) != s for k, s in shapes.items()):
             raise ConfigError("series parameters do not match the configuration")
         self.params = {k: np.array(params[k], dtype=self.dtype) for k in shapes}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.layers = [RECURRENCES[config.cell](config.hidden, self.dtype) for _ in range(config.layers)]
-        self.names = [param_names(config.cell, f"_{l}" if l else "") for l in range(config.layers)]
+        self.stack = RecurrentStack(config.cell, config.hidden, config.layers, self.dtype)
         self.dstate0: list[np.ndarray] = []
         self._x: np.ndarray | None = None
-        self._y: np.ndarray | None = None
 
     def zero_state(self, batch: int) -> list[np.ndarray]:
-        return [np.zeros(layer.state_shape(batch), self.dtype) for layer in self.layers]
+        return self.stack.zero_state(batch)
 
     # -- forward -----------------------------------------------------------------------------
-    def predict(self, x, state=None) -> tuple[np.ndarray, list[np.ndarray]]:
-        """y for every step of (T, B) inputs, and the final state (zero initial state by default)."""
+    def _forward(self, x, state, for_backward: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         x = np.ascontiguousarray(x, dtype=self.dtype)
         if x.ndim != 2:
             raise ValueError(f"inputs must be (T, B), got shape {x.shape}")
         T, B = x.shape
         if state is None:
             state = self.zero_state(B)
-        p = self.params
-        h = x[:, :, None]
-        for l, layer in enumerate(self.layers):
-            Wx, bx, Wh, bh = self.names[l]
-            if l == 0:  # one input number: x_t @ Wxh is x_t times the weight row
-                P = h * p[Wx][0]
-            else:
-                P = np.matmul(h.reshape(T * B, -1), p[Wx]).reshape(T, B, -1)
-            P += p[bx]
-            h = layer.forward(P, state[l], p[Wh], p[bh] if bh else None)  # (T, B, H) view
+        p, bufs = self.params, self.stack.buffers(T, B)
+        # One input number: x_t @ Wxh is x_t times the weight row.
+        Wx_in, b_in = self.stack.input_params(0, p)
+        np.multiply(x[:, :, None], Wx_in[0], out=bufs.P[0])
+        bufs.P[0] += b_in
+        h = self.stack.forward(p, bufs, state, for_backward)
         y = np.matmul(h.reshape(T * B, -1), p["Why"]).reshape(T, B)
         y += p["by"][0]
         self._x = x
-        self._y = y
-        return y, [layer.final_state() for layer in self.layers]
+        return y, self.stack.final_state()
+
+    def predict(self, x, state=None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """y for every step of (T, B) inputs, and the final state (zero initial state by default)."""
+        return self._forward(x, state, for_backward=False)
 
     def _loss(self, y: np.ndarray, targets) -> tuple[float, np.ndarray]:
         """The MSE and its gradient with respect to y (zero on the steps that do not count)."""
@@ -211,28 +191,17 @@ class SeriesModel:
     # -- backward ----------------------------------------------------------------------------
     def loss_and_grads(self, inputs, targets, state=None) -> tuple[float, list[np.ndarray]]:
         """Forward and BPTT: fills `self.grads` and `self.dstate0`, returns (MSE, final state)."""
-        y, final = self.predict(inputs, state)
+        y, final = self._forward(inputs, state, for_backward=True)
         mse, dy = self._loss(y, targets)
         T, B = dy.shape
         N = T * B
-        p, g = self.params, self.grads
-        top = self.layers[-1].hs[1:].reshape(N, -1)
+        p, g, bufs = self.params, self.grads, self.stack.buffers(T, B)
+        top = self.stack.hidden_states(-1).reshape(N, -1)
         np.matmul(top.T, dy.reshape(N, 1), out=g["Why"])
         g["by"][0] = dy.sum()
-        dH = np.multiply(dy[:, :, None], p["Why"][:, 0])  # (T, B, H)
-        dstate0: list = [None] * len(self.layers)
-        for l in reversed(range(len(self.layers))):
-            Wx, bx, Wh, bh = self.names[l]
-            dP, dstate0[l] = self.layers[l].backward(dH, p[Wh], g[Wh], g[bh] if bh else None)
-            dP2 = dP.reshape(N, -1)
-            np.sum(dP2, axis=0, out=g[bx])
-            if l > 0:
-                below = self.layers[l - 1].hs[1:].reshape(N, -1)
-                np.matmul(below.T, dP2, out=g[Wx])
-                dH = np.matmul(dP2, p[Wx].T).reshape(T, B, -1)
-            else:
-                np.matmul(self._x.reshape(1, N), dP2, out=g[Wx])
-        self.dstate0 = dstate0
+        np.multiply(dy[:, :, None], p["Why"][:, 0], out=bufs.dH[-1])
+        dP2, self.dstate0 = self.stack.backward(p, g, bufs)
+        np.matmul(self._x.reshape(1, N), dP2, out=g[self.stack.names[0][0]])
         return mse, final
 
     # -- for readers ---------------------------------------------------------------------------
@@ -240,7 +209,7 @@ class SeriesModel:
         """Run one sequence (T,) from a zero state; keep every layer's h_t (read-only float64 copies)."""
         x = np.asarray(x, dtype=self.dtype).reshape(-1, 1)
         y, _ = self.predict(x)
-        hidden = np.stack([layer.hs[1:, 0] for layer in self.layers])
+        hidden = np.stack([self.stack.hidden_states(l)[:, 0] for l in range(self.config.layers)])
         return Unrolled(frozen_copy(x[:, 0]), frozen_copy(hidden), frozen_copy(y[:, 0]))
 
     def forecast(self, history, n: int, window: int) -> np.ndarray:
