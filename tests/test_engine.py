@@ -21,10 +21,11 @@ from rnn_tui.engine.gradcheck import (
     relative_error,
     standard_cases,
 )
+from rnn_tui.engine.loop import LossHistory
 from rnn_tui.engine.model import CharModel
 from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
 from rnn_tui.engine.predict import Predictor, softmax
-from rnn_tui.engine.trainer import LossHistory, Trainer
+from rnn_tui.engine.trainer import Trainer
 from rnn_tui.lab.presets import PRESETS, lesson_accuracy, lesson_batches, preset_configs
 
 CASES = list(standard_cases())

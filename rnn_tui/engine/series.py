@@ -14,9 +14,7 @@ publishes immutable progress.
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
@@ -32,12 +30,11 @@ from rnn_tui.engine.config import (
     check_float,
     check_int,
 )
-from rnn_tui.engine.control import Controlled, RunControl
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.gradcheck import GradCheckResult, check_gradients
-from rnn_tui.engine.optim import clip_global_norm_, global_norm, make_optimizer
+from rnn_tui.engine.loop import TrainingLoop
+from rnn_tui.engine.optim import make_optimizer
 from rnn_tui.engine.stack import RecurrentStack, init_params, layer_shapes
-from rnn_tui.engine.trainer import MIN_LR, LossHistory
 
 LOSSES = ("every", "last")  # which steps the MSE averages over
 MAX_EPOCHS = 100_000
@@ -302,61 +299,44 @@ class SeriesProgress:
         return self.epoch >= self.epochs
 
 
-class SeriesTrainer(Controlled):
-    """Owns a lesson's model and optimizer; one full-batch step per epoch; thread-safe controls."""
+class SeriesTrainer(TrainingLoop):
+    """A lesson's training: a `TrainingLoop` whose every step is an epoch, all windows as one batch."""
+
+    unit = "epoch"
 
     def __init__(self, lesson: SeriesLesson, config: SeriesConfig | None = None) -> None:
         self.lesson = lesson
         self.config = config or lesson.config
-        self.model = SeriesModel(self.config)
-        self.optimizer = make_optimizer(self.config.optimizer, self.model.params, self.config.lr)
+        model = SeriesModel(self.config)
+        optimizer = make_optimizer(self.config.optimizer, model.params, self.config.lr)
+        super().__init__(model, optimizer, self.config.lr, self.config.clip)
         X, Y = lesson.windows()
         self._X, self._Y = X.astype(np.float32), Y.astype(np.float32)
-        self.epoch = 0
-        self.elapsed = 0.0
-        self.last_loss = math.nan
-        self.grad_norm = 0.0
-        self.history = LossHistory()
-        self.skipped_epochs = 0
-        self.message = ""
-        self._lock = threading.RLock()  # held for a whole epoch: readers never see half an update
-        self.control = RunControl()
-        self._good = self.model.snapshot(0)  # last known-finite parameters, for a rollback
+
+    @property
+    def epoch(self) -> int:
+        """Epochs taken: each is one optimizer step."""
+        return self.step
+
+    @property
+    def skipped_epochs(self) -> int:
+        return self.skipped_steps
 
     # -- thread-safe controls: see control.Controlled -----------------------------------------
     def check_lr(self, lr: float) -> None:
         self.config.with_(lr=lr)  # validates the range
 
-    # -- one epoch ---------------------------------------------------------------------------
+    # -- one epoch: see TrainingLoop.train_step ----------------------------------------------
     def train_epoch(self) -> float:
         """All windows as one batch: forward, BPTT, clip, update. A non-finite step is rolled back."""
-        with self._lock:
-            self._take_pending_lr()
-            loss, _ = self.model.loss_and_grads(self._X, self._Y)
-            norm = global_norm(self.model.grads)
-            if not (math.isfinite(loss) and math.isfinite(norm)):
-                self._diverged(loss)
-                return loss
-            clip_global_norm_(self.model.grads, self.config.clip, norm)
-            self.optimizer.step(self.model.grads)
-            self.epoch += 1
-            self.last_loss, self.grad_norm = loss, norm
-            self.history.add(loss)
-            return loss
+        return self.train_step()
 
-    def _diverged(self, loss: float) -> None:
-        """Restore the last good parameters, clear the optimizer's moments, halve the learning rate."""
-        self.skipped_epochs += 1
-        for name, value in self._good.params.items():
-            self.model.params[name][...] = value
-        for v in self.optimizer.state.values():
-            v.fill(0.0)
-        self.optimizer.t = 0
-        self.optimizer.lr = max(self.optimizer.lr / 2, MIN_LR)
-        self.message = (
-            f"diverged at epoch {self.epoch} (loss {loss}): rolled back to epoch {self._good.epoch}, "
-            f"learning rate lowered to {self.optimizer.lr:.3g}"
-        )
+    def _loss_and_grads(self) -> tuple[float, None]:
+        loss, _ = self.model.loss_and_grads(self._X, self._Y)
+        return loss, None
+
+    def _snapshot(self) -> SeriesSnapshot:
+        return self.model.snapshot(self.step)
 
     # -- readers (thread safe) ---------------------------------------------------------------
     def predictions(self) -> np.ndarray:
@@ -376,13 +356,6 @@ class SeriesTrainer(Controlled):
         x = self.lesson.series[-self.lesson.window - 1 : -1] if x is None else x
         with self._lock:
             return self.model.unroll(x)
-
-    def snapshot(self) -> SeriesSnapshot:
-        with self._lock:
-            snap = self.model.snapshot(self.epoch)
-        if all(np.isfinite(v).all() for v in snap.params.values()):
-            self._good = snap
-        return snap
 
     def progress(
         self, state: str = "stopped", *, epochs: int | None = None, forecast_steps: int | None = None
@@ -426,37 +399,21 @@ class SeriesTrainer(Controlled):
         pace: float | None = None,
         forecast_steps: int | None = None,
     ) -> SeriesProgress:
-        """Train until `stop` is set, the epoch count is reached or `seconds` of training pass.
+        """Train until `stop` is set, the epoch count is reached or `seconds` of this run's training pass.
 
         `epochs` is how many more epochs to run (default: up to `config.epochs` in all). Progress
         is published once at the start, then every `interval` seconds (by time), then when the run
         ends (state "stopped"). `pace` caps the epochs per second, so a lesson that learns in half
         a second can be watched learning.
         """
-        target = self.config.epochs if epochs is None else self.epoch + epochs
-        last_publish = time.perf_counter()
+        target = self.config.epochs if epochs is None else self.step + epochs
 
         def publish(state: str) -> None:
             if on_progress is not None:
                 on_progress(self.progress(state, epochs=target, forecast_steps=forecast_steps))
 
         publish("paused" if self.paused else "training")
-        while not stop.is_set():
-            if self.epoch >= target or (seconds is not None and self.elapsed >= seconds):
-                break
-            if not self.control.may_step(lambda: publish("paused")):
-                continue
-            t0 = time.perf_counter()
-            self.train_epoch()
-            dt = time.perf_counter() - t0
-            self.elapsed += dt
-            if pace:
-                stop.wait(max(0.0, 1.0 / pace - dt))
-            now = time.perf_counter()
-            paused = self.paused
-            if now - last_publish >= interval or paused:
-                publish("paused" if paused else "training")
-                last_publish = now
+        self._loop(stop, publish, target=target, seconds=seconds, interval=interval, pace=pace)
         final = self.progress("stopped", epochs=target, forecast_steps=forecast_steps)
         if on_progress is not None:
             on_progress(final)

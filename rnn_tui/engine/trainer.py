@@ -1,6 +1,7 @@
-"""The training loop: minibatches of BPTT chunks, optimizer steps, validation, progress and snapshots.
+"""Training the character model: minibatches of BPTT chunks, validation, progress and checkpoints.
 
-It knows nothing of any UI: it takes a `threading.Event` to stop and a callback for progress.
+The loop itself (steps, rollback, snapshots, pause, budget, publishing) is `loop.TrainingLoop`'s;
+it knows nothing of any UI: it takes a `threading.Event` to stop and a callback for progress.
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ import numpy as np
 
 from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
-from rnn_tui.engine.control import Controlled, RunControl
 from rnn_tui.engine.corpus import BatchStream, Corpus, eval_chunks
 from rnn_tui.engine.errors import ConfigError
+from rnn_tui.engine.loop import TrainingLoop
 from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot
-from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
-
-HISTORY_POINTS = 300  # the loss history never holds more points than this
-MIN_LR = 1e-7
+from rnn_tui.engine.optim import make_optimizer
 
 
 @dataclass(frozen=True)
@@ -44,33 +42,9 @@ class Progress:
     skipped_steps: int = 0
 
 
-class LossHistory:
-    """A bounded curve of the whole run: when full, neighbouring points merge (each a mean of 2^k steps)."""
-
-    def __init__(self, max_points: int = HISTORY_POINTS) -> None:
-        self.max_points = max_points - max_points % 2
-        self.points: list[float] = []
-        self.per_point = 1
-        self._sum = 0.0
-        self._count = 0
-
-    def add(self, loss: float) -> None:
-        self._sum += loss
-        self._count += 1
-        if self._count == self.per_point:
-            self.points.append(self._sum / self._count)
-            self._sum, self._count = 0.0, 0
-            if len(self.points) >= self.max_points:
-                p = self.points
-                self.points = [(p[i] + p[i + 1]) / 2 for i in range(0, len(p), 2)]
-                self.per_point *= 2
-
-    def values(self) -> tuple[float, ...]:
-        return tuple(self.points)
-
-
-class Trainer(Controlled):
-    """Owns a model, its optimizer and the data stream; steps until told to stop."""
+class Trainer(TrainingLoop):
+    """The character model's training: a `TrainingLoop` over minibatches of BPTT chunks, with
+    validation, checkpoints and an exact resume."""
 
     def __init__(
         self,
@@ -89,18 +63,14 @@ class Trainer(Controlled):
         self.model_config = model_config
         self.train_config = train_config
         params = checkpoint.params if checkpoint is not None else None
-        self.model = CharModel(model_config, seed=train_config.seed, params=params)
-        self.optimizer = make_optimizer(train_config.optimizer, self.model.params, train_config.lr)
-        self.base_lr = train_config.lr  # the user's rate; a run with a budget scales it (lr_scale)
-        self.lr_scale = 1.0
-        self.step = 0
-        if checkpoint is not None:
-            self.step = checkpoint.step
-            if checkpoint.optimizer_state and (
-                checkpoint.train_config is None
-                or checkpoint.train_config.optimizer == train_config.optimizer
-            ):
-                self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        model = CharModel(model_config, seed=train_config.seed, params=params)
+        optimizer = make_optimizer(train_config.optimizer, model.params, train_config.lr)
+        super().__init__(model, optimizer, train_config.lr, train_config.clip,
+                         checkpoint.step if checkpoint is not None else 0)
+        if checkpoint is not None and checkpoint.optimizer_state and (
+            checkpoint.train_config is None or checkpoint.train_config.optimizer == train_config.optimizer
+        ):
+            self.optimizer.load_state_dict(checkpoint.optimizer_state)
         self.train_ids, self.val_ids = corpus.split(train_config.val_fraction)
         self.stream = batches or BatchStream(self.train_ids, train_config.batch, train_config.seq_len)
         self.carry_state = getattr(self.stream, "carry_state", True)
@@ -108,17 +78,9 @@ class Trainer(Controlled):
         self._zero_state = self.model.zero_state(train_config.batch)
         if checkpoint is not None and checkpoint.optimizer_state:
             self._restore_position(checkpoint.optimizer_state)
-        self.history = LossHistory()
         self.smoothed_loss = math.log(len(corpus.vocab))
         self.last_loss = self.smoothed_loss
-        self.grad_norm = 0.0
         self.val_bpc: float | None = None
-        self.skipped_steps = 0
-        self.message = ""
-        self.elapsed = 0.0
-        self._lock = threading.RLock()  # held for a whole step: readers never see half an update
-        self.control = RunControl()
-        self._good = self.model.snapshot(corpus.vocab, self.step)  # last known-finite parameters
 
     def _restore_position(self, saved: dict) -> None:
         """Where the stream was and the hidden state it carried, so a resumed run is exact."""
@@ -132,46 +94,21 @@ class Trainer(Controlled):
     def check_lr(self, lr: float) -> None:
         TrainConfig(lr=lr)  # validates the range
 
-    # -- one step ----------------------------------------------------------------------------
-    def train_step(self) -> float:
-        """One minibatch: forward, BPTT, clip, update. A non-finite loss or gradient is rolled back."""
-        with self._lock:
-            lr = self.control.take_lr()
-            if lr is not None:
-                self.base_lr = lr
-            self.optimizer.lr = self.base_lr * self.lr_scale
-            inputs, targets = self.stream.next()
-            state = self.state if self.carry_state else self._zero_state
-            loss, final = self.model.loss_and_grads(inputs, targets, state)
-            norm = global_norm(self.model.grads)
-            if not (math.isfinite(loss) and math.isfinite(norm)):
-                self._diverged(loss)
-                return loss
-            clip_global_norm_(self.model.grads, self.train_config.clip, norm)
-            self.optimizer.step(self.model.grads)
-            self.state = final
-            self.step += 1
-            self.grad_norm = norm
-            self.last_loss = loss
-            self.smoothed_loss = loss if self.step == 1 else 0.98 * self.smoothed_loss + 0.02 * loss
-            self.history.add(loss)
-            return loss
+    # -- one step: see TrainingLoop.train_step ---------------------------------------------
+    def _loss_and_grads(self) -> tuple[float, list[np.ndarray]]:
+        inputs, targets = self.stream.next()
+        state = self.state if self.carry_state else self._zero_state
+        return self.model.loss_and_grads(inputs, targets, state)
 
-    def _diverged(self, loss: float) -> None:
-        """Restore the last good parameters, clear the optimizer's moments, halve the learning rate."""
-        self.skipped_steps += 1
-        for name, value in self._good.params.items():
-            self.model.params[name][...] = value
-        for v in self.optimizer.state.values():
-            v.fill(0.0)
-        self.optimizer.t = 0
-        self.base_lr = max(self.base_lr / 2, MIN_LR)
-        self.optimizer.lr = self.base_lr * self.lr_scale
+    def _stepped(self, loss: float, final: list[np.ndarray]) -> None:
+        self.state = final
+        self.smoothed_loss = loss if self.step == 1 else 0.98 * self.smoothed_loss + 0.02 * loss
+
+    def _rolled_back(self) -> None:
         self.state = self.model.zero_state(self.train_config.batch)
-        self.message = (
-            f"diverged at step {self.step} (loss {loss}): rolled back to step {self._good.step}, "
-            f"learning rate lowered to {self.base_lr:.3g}"
-        )
+
+    def _snapshot(self) -> ParamSnapshot:
+        return self.model.snapshot(self.corpus.vocab, self.step)
 
     # -- evaluation, snapshots ---------------------------------------------------------------
     def validate(self, max_chars: int | None = 20_000) -> float:
@@ -190,14 +127,6 @@ class Trainer(Controlled):
             return float("nan")
         self.val_bpc = total / count / LN2
         return self.val_bpc
-
-    def snapshot(self) -> ParamSnapshot:
-        """An immutable copy of the parameters; also remembered as the rollback point if finite."""
-        with self._lock:
-            snap = self.model.snapshot(self.corpus.vocab, self.step)
-        if all(np.isfinite(v).all() for v in snap.params.values()):
-            self._good = snap
-        return snap
 
     def to_checkpoint(self) -> Checkpoint:
         with self._lock:
@@ -255,34 +184,17 @@ class Trainer(Controlled):
         """
         chars_per_step = self.train_config.batch * self.train_config.seq_len
         first_step, start = self.step, self.elapsed
-        target_step = None if steps is None else self.step + steps
-        budgeted = bool(steps) or bool(seconds)
-        self.lr_scale = 1.0
         rate, window_chars, window_t = 0.0, 0, 0.0
-        last_publish = last_val = time.perf_counter()
+        last_val = time.perf_counter()
 
         def publish(state: str) -> None:
             if on_progress is not None:
                 on_progress(self.progress(state, self.snapshot(), rate))
 
-        while not stop.is_set():
-            if target_step is not None and self.step >= target_step:
-                break
-            if seconds is not None and self.elapsed - start >= seconds:
-                break
-            if not self.control.may_step(lambda: publish("paused")):
-                continue
-            if budgeted:
-                done = max(0.0 if steps is None else (self.step - first_step) / steps,
-                           0.0 if seconds is None else (self.elapsed - start) / seconds)
-                self.lr_scale = budget_lr_scale(done, self.train_config.decay)
-            t0 = time.perf_counter()
-            self.train_step()
-            dt = time.perf_counter() - t0
-            self.elapsed += dt
+        def after_step(dt: float, now: float) -> None:
+            nonlocal rate, window_chars, window_t, last_val
             window_chars += chars_per_step
             window_t += dt
-            now = time.perf_counter()
             if window_t >= 0.5:  # throughput over the last half second of training
                 rate, window_chars, window_t = window_chars / window_t, 0, 0.0
             elif rate == 0.0:
@@ -290,10 +202,9 @@ class Trainer(Controlled):
             if val_interval and now - last_val >= val_interval:
                 self.validate(val_chars)
                 last_val = time.perf_counter()
-            paused = self.control.paused
-            if now - last_publish >= interval or paused:
-                publish("paused" if paused else "training")
-                last_publish = now
+
+        self._loop(stop, publish, target=None if steps is None else self.step + steps, seconds=seconds,
+                   interval=interval, decay=self.train_config.decay, after_step=after_step)
         if val_interval and not stop.is_set():  # stopped by the user: quit or reset at once
             self.validate(val_chars)
         ran = self.elapsed - start
