@@ -18,11 +18,11 @@ from rnn_tui.engine.gradcheck import TOLERANCE
 from rnn_tui.engine.series import (
     SeriesConfig,
     SeriesModel,
-    SeriesTrainer,
     check_series_model,
     series_gradcheck,
     series_gradcheck_cases,
 )
+from rnn_tui.engine.series_trainer import SeriesTrainer
 from rnn_tui.lab.series_lessons import LESSONS, SINE_GOAL, SINE_NOISE, get_lesson
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}

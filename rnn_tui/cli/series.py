@@ -42,7 +42,8 @@ def cmd_series(args: argparse.Namespace) -> int:
     import threading
 
     from rnn_tui.engine.config import check_int
-    from rnn_tui.engine.series import MAX_FORECAST, SeriesTrainer
+    from rnn_tui.engine.series import MAX_FORECAST
+    from rnn_tui.engine.series_trainer import SeriesTrainer
     from rnn_tui.lab.series_lessons import get_lesson
 
     lesson = get_lesson(args.lesson)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnn_tui.engine.errors import ConfigError
-from rnn_tui.engine.series import SeriesConfig, SeriesLesson, frozen_copy
+from rnn_tui.engine.series import SeriesConfig, frozen_copy
+from rnn_tui.engine.series_trainer import SeriesLesson
 
 RAMP_GOAL = 1e-4  # the tutorial's fit: 0.6 -> 0.7 within 0.01 and better
 SINE_GOAL = 0.01  # the noise alone costs SINE_NOISE^2 = 0.0025; a flat guess costs about 0.5

@@ -34,7 +34,7 @@ from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.errors import RnnTuiError
 from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.predict import Predictor
-from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
+from rnn_tui.engine.series_trainer import SeriesProgress, SeriesTrainer
 from rnn_tui.engine.trainer import Progress, Trainer
 from rnn_tui.lab.glyphs import format_prob, glyph
 from rnn_tui.lab.presets import (
