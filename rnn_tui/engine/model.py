@@ -121,7 +121,7 @@ class CharModel:
         # Layer 0's input projection, with the cell's own version of Wx and bx (see cells.py).
         Wx_in, b_in = self.stack.input_params(0, p)
         P2 = bufs.P[0].reshape(N, -1)
-        if cfg.embed:
+        if ws.X is not None:  # an embedding (cfg.embed)
             np.take(p["E"], flat_ids, axis=0, out=ws.X.reshape(N, -1), mode="clip")
             np.matmul(ws.X.reshape(N, -1), Wx_in, out=P2)
             P2 += b_in
@@ -156,10 +156,11 @@ class CharModel:
     # -- backward (BPTT) ---------------------------------------------------------------------
     def _backward(self) -> list[np.ndarray]:
         inputs, targets = self._inputs, self._targets
+        assert inputs is not None and targets is not None, "backward needs a forward pass first"
         T, B = inputs.shape
         N = T * B
         ws, bufs = self._ws[(T, B)], self.stack.buffers(T, B)
-        p, g, cfg = self.params, self.grads, self.config
+        p, g = self.params, self.grads
         dlogits = ws.logits  # probabilities from the forward pass, turned into dL/dlogits
         t_flat = targets.reshape(-1)
         if self._mask is None:
@@ -175,7 +176,7 @@ class CharModel:
         np.matmul(dlogits, p["Why"].T, out=bufs.dH[-1].reshape(N, -1))
         dP2, dstate0 = self.stack.backward(p, g, bufs)
         Wx = self.stack.names[0][0]
-        if cfg.embed:
+        if ws.X is not None and ws.dE is not None:  # an embedding (config.embed)
             np.matmul(ws.X.reshape(N, -1).T, dP2, out=g[Wx])
             np.matmul(dP2, p[Wx].T, out=ws.dE.reshape(N, -1))
             scatter_rows(g["E"], inputs.reshape(-1), ws.dE.reshape(N, -1))

@@ -194,7 +194,9 @@ class SeriesModel:
         g["by"][0] = dy.sum()
         np.multiply(dy[:, :, None], p["Why"][:, 0], out=bufs.dH[-1])
         dP2, self.dstate0 = self.stack.backward(p, g, bufs)
-        np.matmul(self._x.reshape(1, N), dP2, out=g[self.stack.names[0][0]])
+        x = self._x
+        assert x is not None  # set by the forward pass above
+        np.matmul(x.reshape(1, N), dP2, out=g[self.stack.names[0][0]])
         return mse, final
 
     # -- for readers ---------------------------------------------------------------------------

@@ -46,10 +46,12 @@ def layer_shapes(cell: str, hidden: int, layers: int, inputs: int) -> dict[str, 
 class StackConfig(Protocol):
     """What `init_params` reads of a model's configuration (ModelConfig, SeriesConfig)."""
 
-    cell: str
-    hidden: int
-    layers: int
-
+    @property
+    def cell(self) -> str: ...
+    @property
+    def hidden(self) -> int: ...
+    @property
+    def layers(self) -> int: ...
     def param_shapes(self) -> dict[str, tuple[int, ...]]: ...
 
 
@@ -123,16 +125,17 @@ class RecurrentStack:
         the top layer's h_1..h_T, (T, B, H). `for_backward`: a backward pass follows."""
         T, B, _ = bufs.P[0].shape
         N = T * B
-        h = None
+        h: np.ndarray | None = None  # the layer below's output (layer 0's input is in P[0] already)
         for l, layer in enumerate(self.layers):
             _, _, Wh, bh = self.names[l]
             P = bufs.P[l]
-            if l:
+            if h is not None:
                 Wx_in, b_in = self.input_params(l, params)
                 P2 = P.reshape(N, -1)
                 np.matmul(h.reshape(N, -1), Wx_in, out=P2)
                 P2 += b_in
             h = layer.forward(P, state[l], params[Wh], params[bh] if bh else None, True, for_backward)
+        assert h is not None  # a stack has at least one layer
         return h
 
     def backward(self, params, grads, bufs: StackBuffers) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -141,16 +144,18 @@ class RecurrentStack:
         T, B, _ = bufs.P[0].shape
         N = T * B
         dH = bufs.dH[-1]
-        dstate0: list = [None] * len(self.layers)
-        dP2 = None
+        dstate0: list[np.ndarray] = []  # top layer first, reversed at the end
+        dP2: np.ndarray | None = None
         for l in reversed(range(len(self.layers))):
             Wx, bx, Wh, bh = self.names[l]
-            dP, dstate0[l] = self.layers[l].backward(dH, params[Wh], grads[Wh], grads[bh] if bh else None)
+            dP, dstate = self.layers[l].backward(dH, params[Wh], grads[Wh], grads[bh] if bh else None)
+            dstate0.append(dstate)
             dP2 = dP.reshape(N, -1)
             np.sum(dP2, axis=0, out=grads[bx])
             if l > 0:
-                below = self.layers[l - 1].hs[1:].reshape(N, -1)
+                below = self.hidden_states(l - 1).reshape(N, -1)
                 np.matmul(below.T, dP2, out=grads[Wx])
                 dH = bufs.dH[l - 1]
                 np.matmul(dP2, params[Wx].T, out=dH.reshape(N, -1))
-        return dP2, dstate0
+        assert dP2 is not None  # a stack has at least one layer
+        return dP2, dstate0[::-1]
