@@ -154,7 +154,7 @@ async def test_settings_refuse_bad_values_with_a_clear_message():
             ("hidden", "0", "hidden must be a whole number from 1 to 1024"),
             ("hidden", "abc", "hidden must be a whole number"),
             ("lr", "-1", "lr must be a number in (0, 10]"),
-            ("temperature", "-2", "temperature must be in [0, 10]"),
+            ("temperature", "-2", "temperature must be a number in [0, 10]"),
             ("corpus", "/no/such/file.txt", "no corpus file '/no/such/file.txt'"),
         ]:
             old = screen.query_one(f"#{field}").value
