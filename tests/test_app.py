@@ -273,7 +273,7 @@ async def test_save_then_load_restores_the_same_predictions(tmp_path):
 
 async def test_load_with_another_vocabulary_switches_corpus(tmp_path):
     alphabet = load_corpus("alphabet")
-    trainer = Trainer(alphabet, ModelConfig(len(alphabet.vocab), "rnn", 8), TrainConfig(seq_len=8, batch=2))
+    trainer = Trainer(alphabet, ModelConfig(len(alphabet.vocab), cell="rnn", hidden=8), TrainConfig(seq_len=8, batch=2))
     trainer.train_step()
     save_checkpoint(tmp_path / "a.npz", trainer.to_checkpoint())
     app = make_app()
