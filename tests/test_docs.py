@@ -61,14 +61,18 @@ def key_mentions(markdown: str) -> set[str]:
     return {span for span in INLINE.findall(FENCE.sub("", markdown)) if KEY.match(span)}
 
 
+def cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
 def key_table(markdown: str) -> list[tuple[str, str]]:
     """README's table under '## Keys': (command-mode key, typing-mode key) per row."""
     section = markdown.split("\n## Keys", 1)[1].split("\n## ", 1)[0]
     rows = []
     for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 3 and cells[0].startswith("`"):
-            rows.append((cells[0].strip("`"), cells[1].strip("`")))
+        row = cells(line)
+        if len(row) >= 3 and row[0].startswith("`"):
+            rows.append((row[0].strip("`"), row[1].strip("`")))
     return rows
 
 
@@ -137,6 +141,32 @@ def test_readme_keeps_the_two_commands_ci_runs():
     run_tests = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && .venv/bin/python -m pytest"
     assert "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/rnn-tui" in text
     assert run_tests in text and run_tests in ci
+
+
+def options_table() -> list[str]:
+    """README's table of the model and training flags, as the option registry has them."""
+    from rnn_tui.cli.options import SWITCHES
+    from rnn_tui.engine.options import OPTIONS
+
+    def shown(value: object) -> str:
+        return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+    rows = ["| option | default | what, and the values allowed |", "| --- | --- | --- |"]
+    for option in OPTIONS.values():
+        if option.flag:
+            rows.append(f"| `{option.cli_flag}` | {shown(option.default)} | {option.describe()} |")
+            if option.name in SWITCHES:
+                flag, _, _, help_text = SWITCHES[option.name]
+                rows.append(f"| `{flag}` | | {help_text} |")
+    return rows
+
+
+def test_readme_options_table_is_the_option_registry():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index(options_table()[0])
+    shown = lines[start:lines.index("", start)]
+    expected = options_table()
+    assert [cells(row) for row in shown] == [cells(row) for row in expected], "README's options table should read:\n" + "\n".join(expected)
 
 
 def test_readme_key_table_is_the_command_table():

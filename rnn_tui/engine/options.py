@@ -119,8 +119,8 @@ OPTIONS: Mapping[str, Option] = {o.name: o for o in (
     Option("clip", float, "global gradient-norm clip", 5.0, 0.0, 1e6, label="clip (0=off)",
            range_note="0 for none"),
     Option("seed", int, "random seed", 0, 0, 2**32 - 1, label="seed"),
-    Option("decay", float, "with --steps/--seconds, lr falls linearly to 0 over this last fraction "
-           "of the budget", 0.5, 0.0, 1.0, range_note="0 keeps it constant; default 0.5"),
+    Option("decay", float, "with a budget (--steps or --seconds), lr falls linearly to 0 over this "
+           "last fraction of it", 0.5, 0.0, 1.0, range_note="0 keeps it constant"),
     Option("val_fraction", float, "the share of the corpus held out for validation", 0.1, 0.0, 0.5,
            title="val fraction", flag=False),
     Option("temperature", float, "sampling temperature", 1.0, 0.0, 10.0, group="sample",
