@@ -197,7 +197,8 @@ REPO_PATH = re.compile(r"^(?:rnn_tui|tests|benchmarks|docs)/[\w./-]*$")
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_every_file_of_the_repository_named_in_code_exists(page):
-    named = [t for t in code_texts(page.read_text(encoding="utf-8")) if REPO_PATH.match(t)]
+    words = [w.strip("'\"(),:;") for t in code_texts(page.read_text(encoding="utf-8")) for w in t.split()]
+    named = [w for w in words if REPO_PATH.match(w)]
     assert not [t for t in named if not (ROOT / t).exists()], named
 
 
