@@ -10,15 +10,22 @@ from rnn_tui.engine.model import CharModel
 from rnn_tui.engine.series import SeriesConfig, SeriesModel
 from rnn_tui.engine.stack import layer_shapes
 
+LAYER_NAMES = {"rnn": ("Wxh", "Whh", "bh"), "lstm": ("Wx", "Wh", "b"), "gru": ("Wx", "Wh", "bx", "bh")}
+
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("layers", [1, 3])
 @pytest.mark.parametrize("embed", [0, 4])
-def test_the_character_model_is_its_input_the_stack_and_its_head(cell, layers, embed):
-    config = ModelConfig(vocab_size=7, cell=cell, hidden=5, layers=layers, embed=embed)
-    expected = {**({"E": (7, embed)} if embed else {}), **layer_shapes(cell, 5, layers, embed or 7),
-                "Why": (5, 7), "by": (7,)}
-    assert list(config.param_shapes().items()) == list(expected.items())  # names, shapes and order
+def test_the_character_model_is_its_input_the_stack_and_its_head(cell, embed):
+    """The checkpoint's names, shapes and order (files saved before must load): DESIGN.md's."""
+    V, H, G = 7, 5, {"rnn": 1, "lstm": 4, "gru": 3}[cell] * 5
+    config = ModelConfig(vocab_size=V, cell=cell, hidden=H, layers=2, embed=embed)
+    Wx, Wh, *biases = LAYER_NAMES[cell]
+    expected = [("E", (V, embed))] if embed else []
+    for sfx, d_in in (("", embed or V), ("_1", H)):
+        expected += [(Wx + sfx, (d_in, G)), (Wh + sfx, (H, G))] + [(b + sfx, (G,)) for b in biases]
+    expected += [("Why", (H, V)), ("by", (V,))]
+    assert list(config.param_shapes().items()) == expected
+    assert list(layer_shapes(cell, H, 2, embed or V).items()) == expected[bool(embed):-2]
 
 
 @pytest.mark.parametrize("cell", CELLS)

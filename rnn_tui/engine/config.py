@@ -47,27 +47,13 @@ class ModelConfig:
         return f"embed {self.embed}" if self.embed else "one-hot"
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Every parameter's name and shape, in a fixed order (the checkpoint's order too)."""
-        V, H, G = self.vocab_size, self.hidden, GATES[self.cell]
-        shapes: dict[str, tuple[int, ...]] = {}
-        if self.embed:
-            shapes["E"] = (V, self.embed)
-        d_in = self.embed or V
-        for layer in range(self.layers):
-            sfx = f"_{layer}" if layer else ""
-            if self.cell == "rnn":
-                shapes["Wxh" + sfx] = (d_in, H)
-                shapes["Whh" + sfx] = (H, H)
-                shapes["bh" + sfx] = (H,)
-            else:
-                shapes["Wx" + sfx] = (d_in, G * H)
-                shapes["Wh" + sfx] = (H, G * H)
-                if self.cell == "lstm":
-                    shapes["b" + sfx] = (G * H,)
-                else:
-                    shapes["bx" + sfx] = (G * H,)
-                    shapes["bh" + sfx] = (G * H,)
-            d_in = H
+        """Every parameter's name and shape, in a fixed order (the checkpoint's order too): the
+        embedding, the recurrent stack's layers, the softmax head."""
+        from rnn_tui.engine.stack import layer_shapes  # here: stack imports this module
+
+        V, H = self.vocab_size, self.hidden
+        shapes: dict[str, tuple[int, ...]] = {"E": (V, self.embed)} if self.embed else {}
+        shapes.update(layer_shapes(self.cell, H, self.layers, self.embed or V))
         shapes["Why"] = (H, V)
         shapes["by"] = (V,)
         return shapes
