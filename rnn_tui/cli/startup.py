@@ -65,7 +65,8 @@ def _first_frame(timeout: float) -> float | None:
             finally:
                 os._exit(127)
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        out, seen, painted, last = b"", set(), None, None
+        seen: set[int] = set()  # screen rows drawn so far
+        out, painted, last = b"", None, None
         try:
             while painted is None and time.perf_counter() - start < timeout:
                 ready, _, _ = select.select([fd], [], [], 0.02)

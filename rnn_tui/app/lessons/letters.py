@@ -3,7 +3,7 @@ with the shared weights that act on each band drawn once beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,13 +62,13 @@ def letter_rows(s: LetterSteps) -> list[Row]:
     def label(text: str, style=DIM) -> Part:
         return (pad(text, LABEL_W, "<"), style)
 
-    def steps(cells: list[Part]) -> Row:
+    def steps(cells: Sequence[Part]) -> Row:
         out: Row = []
         for text, style in cells:
             out += [(" ", None), (pad(text, STEP_W - 1), style)]
         return out
 
-    def header(name: str, cells: list[Part]) -> Row:
+    def header(name: str, cells: Sequence[Part]) -> Row:
         return [label(name, BOLD), *steps(cells)]
 
     # time axis
@@ -94,7 +94,7 @@ def letter_rows(s: LetterSteps) -> list[Row]:
 
     # h_t: each unit's value, coloured by sign and size (tanh: full colour at +-1). The header
     # shows the state flowing along the time axis: h_{t-1} enters step t through Whh, h_0 = 0.
-    chain: Row = [(pad("0─Whh→", STEP_W), DIM)] + [("──Whh─→", DIM)] * (T - 1) if T else []
+    chain: Row = [(pad("0─Whh→", STEP_W), DIM), *[("──Whh─→", DIM)] * (T - 1)] if T else []
     h_left: list[Row] = [[label("h_t", BOLD), *chain]]
     for u in range(H):
         h_left.append([label("  " + units[u]), *steps([(number(float(s.hidden[t, u]), 6),

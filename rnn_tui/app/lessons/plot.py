@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from rich.cells import cell_len
 from rich.style import Style
 from textual.strip import Strip
@@ -66,10 +67,10 @@ def stretch(values: Sequence[float], columns: int) -> list[float]:
 
 @dataclass(frozen=True)
 class SeriesPicture:
-    targets: Sequence[float]  # x_1 .. x_{N-1}
-    predictions: Sequence[float]  # the network's, aligned with targets
-    forecast: Sequence[float]  # past the end of the data, own predictions fed back
-    continuation: Sequence[float] | None  # the true continuation, when known
+    targets: np.ndarray  # x_1 .. x_{N-1}
+    predictions: np.ndarray  # the network's, aligned with targets
+    forecast: np.ndarray  # past the end of the data, own predictions fed back
+    continuation: np.ndarray | None  # the true continuation, when known
     mse_history: Sequence[float]  # training MSE per epoch (bounded)
     mse: float
     goal: float

@@ -42,13 +42,13 @@ def pad(text: str, width: int, align: str = ">") -> str:
     return " " * fill + text
 
 
-def row_width(row: Row) -> int:
+def row_width(row: Sequence[Part]) -> int:
     return sum(cell_len(text) for text, _ in row)
 
 
-def beside(left: list[Row], right: list[Row], left_width: int, sep: str = GAP) -> list[Row]:
+def beside(left: Sequence[Row], right: Sequence[Row], left_width: int, sep: str = GAP) -> list[Row]:
     """Two blocks of rows side by side; the shorter is padded with blank rows."""
-    out = []
+    out: list[Row] = []
     for i in range(max(len(left), len(right))):
         lrow = left[i] if i < len(left) else []
         rrow = right[i] if i < len(right) else []
@@ -62,7 +62,7 @@ def heatmap(name: str, matrix: np.ndarray, row_labels: Sequence[str], col_labels
     The first row names the matrix and its columns."""
     m = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
     scale = scale_of(m)
-    rows: list[Row] = [[(pad(name, WLABEL_W, "<"), BOLD)] + [(pad(c, WEIGHT_W), DIM) for c in col_labels]]
+    rows: list[Row] = [[(pad(name, WLABEL_W, "<"), BOLD), *((pad(c, WEIGHT_W), DIM) for c in col_labels)]]
     for label, values in zip(row_labels, m, strict=True):
         row: Row = [(pad(label, WLABEL_W, "<"), DIM)]
         for v in values:
@@ -100,8 +100,8 @@ def grid_rows(values: np.ndarray, scale: float) -> list[Row]:
     rows = []
     for r in range(n):
         chunk = values[r * per_row : (r + 1) * per_row]
-        rows.append([(sign(float(v), scale), signed_style(float(v), scale)) for v in chunk]
-                    + [(" " * (per_row - len(chunk)), None)])
+        rows.append([*((sign(float(v), scale), signed_style(float(v), scale)) for v in chunk),
+                     (" " * (per_row - len(chunk)), None)])
     return rows
 
 

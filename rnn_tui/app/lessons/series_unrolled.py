@@ -3,6 +3,8 @@ and the target, a column a step."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from rnn_tui.app.lessons.palette import (
@@ -34,7 +36,7 @@ def series_unrolled_rows(x: np.ndarray, hidden: np.ndarray, y: np.ndarray, targe
     def label(text: str, style=DIM) -> Part:
         return (pad(text, LABEL_W, "<"), style)
 
-    def steps(cells: list[Part]) -> Row:
+    def steps(cells: Sequence[Part]) -> Row:
         out: Row = []
         for text, style in cells:
             out += [(" ", None), (pad(text, step_w - 1), style)]

@@ -61,7 +61,7 @@ def series_weight_rows(params: Mapping[str, np.ndarray], height: int) -> list[Ro
     whh_lines = -(-H // 2)
     left_w = max(row_width(r) for r in rows) + 1
     if height >= whh_lines + 1:
-        whh = [[(f"Whh {H}×{H}", BOLD)]] + half_block_rows(params["Whh"])
+        whh: list[Row] = [[(f"Whh {H}×{H}", BOLD)], *half_block_rows(params["Whh"])]
         rows = beside(rows, whh, left_w, "  ")
     else:
         rows[0] += [("  ", None), (f"Whh {H}×{H}: taller terminal", ITALIC_DIM)]

@@ -18,7 +18,8 @@ def matmul_gflops(n: int = 1024, seconds: float = 0.3) -> float:
     a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
     out = np.empty((n, n), np.float32)
     np.matmul(a, b, out=out)
-    now, times, start = clock(), [], time.perf_counter()
+    times: list[float] = []
+    now, start = clock(), time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < seconds and len(times) < 15):
         t0 = now()
         np.matmul(a, b, out=out)

@@ -20,7 +20,7 @@ class _Worker:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.key: tuple | None = None
-        self.case = None
+        self.case: OursCase | TorchCase | None = None
         self.n = 1
         if kind == "torch":
             import torch
@@ -35,14 +35,17 @@ class _Worker:
             key = tuple(req[k] for k in ("cell", "hidden", "batch", "seq_len", "vocab"))
             self.case = None  # free the previous configuration first
             cls = TorchCase if self.kind == "torch" else OursCase
-            self.case, self.key = cls(*key), key
-            self.case.step()
-            dt = time_steps(self.case.step, 2)
+            case = cls(*key)
+            self.case, self.key = case, key
+            case.step()
+            dt = time_steps(case.step, 2)
             warm = max(2, int(req["warmup_seconds"] / dt))
-            dt = time_steps(self.case.step, min(warm, 50))
+            dt = time_steps(case.step, min(warm, 50))
             self.n = max(1, round(req["rep_seconds"] / dt))
             return {"steps_per_rep": self.n}
         if op == "rep":
+            if self.case is None:
+                raise ValueError("'rep' before 'prepare'")
             return {"step_time": time_steps(self.case.step, self.n)}
         if op == "matmul":
             return {"gflops": matmul_gflops(req.get("n", 1024))}
