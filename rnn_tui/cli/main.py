@@ -21,6 +21,7 @@ from collections.abc import Callable  # noqa: E402
 from rnn_tui.engine.errors import ConfigError, RnnTuiError  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
+VAL_CHARS = 100_000  # train's final validation: a fixed sample, so its cost does not grow with the corpus
 
 
 def command(name: str):
@@ -52,6 +53,19 @@ def _positive_int(name: str):
     return parse
 
 
+def _count(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be 0 or more (got {value})")
+        return value
+
+    return parse
+
+
 def _number(name: str, lo: float = -math.inf, lo_open: bool = False):
     def parse(text: str) -> float:
         try:
@@ -70,6 +84,13 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("corpus and model")
     g.add_argument("--corpus", help="built-in corpus (abcde, alphabet, zen, stdlib) or a UTF-8 text file")
     g.add_argument("--preset", help="named starting point (see 'rnn-tui presets'; default: zen)")
+    g.add_argument("--max-vocab", type=_positive_int("--max-vocab"), metavar="N",
+                   help="keep the N-1 most frequent characters, the rest read as one unknown symbol "
+                        "(default 8192: only texts with more distinct characters lose any)")
+    g.add_argument("--min-count", type=_positive_int("--min-count"), metavar="N",
+                   help="characters seen fewer than N times read as the unknown symbol (default 1)")
+    g.add_argument("--bytes", action="store_true", dest="byte_mode",
+                   help="model the UTF-8 bytes of the text (at most 256 symbols) instead of characters")
     g.add_argument("--cell", choices=("rnn", "lstm", "gru"))
     g.add_argument("--hidden", type=int, help="hidden units per layer (1-1024)")
     g.add_argument("--layers", type=int, help="recurrent layers (1-3)")
@@ -106,7 +127,8 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
             {k: v for k, v in checkpoint.model_config.to_dict().items() if k != "vocab_size"},
             checkpoint.train_config.to_dict() if checkpoint.train_config else {},
         )
-    corpus = load_corpus(args.corpus or preset.corpus)
+    corpus = load_corpus(args.corpus or preset.corpus, _vocab_policy(args, checkpoint),
+                         progress=getattr(args, "corpus_progress", None))
     model = {k: getattr(args, k) for k in ("cell", "hidden", "layers", "embed") if getattr(args, k) is not None}
     if args.onehot:
         model["embed"] = 0
@@ -128,6 +150,30 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
     return corpus, model_config, train_config, lesson_batches(preset, corpus.vocab)
 
 
+def _vocab_policy(args: argparse.Namespace, checkpoint=None):
+    """The vocabulary policy from the options; a resumed checkpoint's own unless options say otherwise."""
+    from rnn_tui.engine.corpus import policy_for
+    from rnn_tui.engine.encoding import VocabPolicy
+
+    given = {k: v for k, v in (("max_vocab", args.max_vocab), ("min_count", args.min_count)) if v is not None}
+    base = policy_for(checkpoint.vocab) if checkpoint is not None else VocabPolicy()
+    return VocabPolicy(**{**base.to_dict(), **given, "byte_mode": args.byte_mode or base.byte_mode})
+
+
+def _setup_with_progress(args: argparse.Namespace, checkpoint=None):
+    """build_setup, with a bar on a terminal while a corpus file is read (a big one takes seconds)."""
+    console = _console(stderr=True)
+    if not console.is_terminal or getattr(args, "json", False):
+        return build_setup(args, checkpoint)
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    with Progress(TextColumn("reading the corpus"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("read", total=1)
+        args.corpus_progress = lambda done, total: bar.update(task, completed=done, total=total)
+        return build_setup(args, checkpoint)
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
@@ -144,7 +190,7 @@ def cmd_app(args) -> int:
     from rnn_tui.engine.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(args.load) if args.load else None
-    corpus, model_config, train_config, _ = build_setup(args, checkpoint)
+    corpus, model_config, train_config, _ = _setup_with_progress(args, checkpoint)
     from rnn_tui.app import run_app
 
     preset = args.preset or (None if args.corpus or checkpoint else "zen")
@@ -163,7 +209,7 @@ def cmd_train(args) -> int:
     if args.steps is not None and args.seconds is not None:
         raise ConfigError("give --steps or --seconds, not both")
     checkpoint = load_checkpoint(args.resume) if args.resume else None
-    corpus, model_config, train_config, batches = build_setup(args, checkpoint)
+    corpus, model_config, train_config, batches = _setup_with_progress(args, checkpoint)
     trainer = Trainer(corpus, model_config, train_config, checkpoint=checkpoint, batches=batches)
     seconds = args.seconds if args.steps is None and args.seconds is not None else None
     if args.steps is None and args.seconds is None:
@@ -173,11 +219,14 @@ def cmd_train(args) -> int:
     console = _console(stderr=True)
     show = not args.json and console.is_terminal
     if not args.json:
+        unit = "bytes" if corpus.vocab.byte_mode else "chars"
         console.print(
             f"training {model_config.describe()} on {corpus.name} "
-            f"({len(corpus.text):,} chars, vocab {len(corpus.vocab)}) "
+            f"({corpus.size:,} {unit}, vocab {len(corpus.vocab)}) "
             f"for {f'{args.steps} steps' if args.steps is not None else f'{seconds:g} s'}"
         )
+        if corpus.note:
+            console.print(f"note: {corpus.note}", markup=False)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -198,8 +247,8 @@ def cmd_train(args) -> int:
             stop.set()
             final = trainer.progress("stopped", None, 0.0)
             console.print("interrupted: keeping what was learnt so far")
-    if trainer.val_ids.size > 1:  # the final figure over the whole validation split
-        final = dataclasses.replace(final, val_bpc=trainer.validate(None))
+    if trainer.val_ids.size > 1:  # the final figure: the first --val-chars of the validation split
+        final = dataclasses.replace(final, val_bpc=trainer.validate(args.val_chars or None))
     if args.out:
         save_checkpoint(args.out, trainer.to_checkpoint())
     result = {
@@ -207,6 +256,7 @@ def cmd_train(args) -> int:
         "step": final.step, "loss": final.loss, "bpc": final.bpc, "val_bpc": final.val_bpc,
         "chars_per_sec": final.chars_per_sec, "seconds": final.elapsed,
         "skipped_steps": final.skipped_steps, "out": args.out,
+        "val_chars": min(args.val_chars or trainer.val_ids.size, trainer.val_ids.size),
     }
     if args.json:
         _print_json(result)
@@ -341,6 +391,9 @@ def make_parser() -> argparse.ArgumentParser:
     length.add_argument("--seconds", type=_number("--seconds", 0, lo_open=True), help="training time (default 60)")
     p.add_argument("--out", metavar="FILE.npz", help="where to save the checkpoint")
     p.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint (exactly)")
+    p.add_argument("--val-chars", type=_count("--val-chars"), default=VAL_CHARS, metavar="N",
+                   help=f"validate on the first N characters of the held-out split (default {VAL_CHARS:,}; "
+                        "0 for all of it)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("predict", help="the next-character distribution after TEXT")

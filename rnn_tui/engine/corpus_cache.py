@@ -1,0 +1,247 @@
+"""The encoded ids of a corpus file, kept in the user's cache directory and memory-mapped.
+
+One file per (corpus path, vocabulary policy), named by a hash of both, so a corpus that
+changes replaces its old entry instead of piling up new ones:
+
+    b"RNNTUIID" | header length (uint64 LE) | JSON header | padding | ids (raw, little-endian)
+
+The ids start on a 4096-byte boundary. The header records the source file's stamp (size,
+mtime, ctime, inode) and a hash of sampled blocks of it, the policy, the vocabulary (code
+points), the ids' dtype, count and Adler-32 checksum.
+
+Why a stamp plus sampled blocks rather than a hash of the whole file: hashing 1 GB takes
+seconds (it would cost more than the second open is allowed), while any write to the file
+changes its mtime and ctime (the ctime cannot be set back by a user), and the samples catch a
+rewrite within a coarse timestamp's tick (FAT, some network file systems).
+
+Nothing in the file is trusted: on open every header field is checked against what it must be,
+the file's size against the header, and the whole body against its checksum and the
+vocabulary's size, read in chunks (so the check does not make the mapping resident). A file
+that fails any check is made again. Written atomically: a temp file, then a rename; no fsync,
+as a torn file after a crash fails the checks and is made again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnn_tui.engine.config import MAX_VOCAB
+from rnn_tui.engine.encoding import UNICODE_SIZE, UNKNOWN, FileStamp, VocabPolicy, id_dtype
+
+MAGIC = b"RNNTUIID"
+VERSION = 1
+ALIGN = 4096
+MAX_HEADER = 1 << 20  # a vocabulary of MAX_VOCAB code points needs under 100 KB
+CHECK_CHUNK = 4 << 20  # bytes read at a time by the checksum
+SAMPLE_BLOCKS, SAMPLE_BYTES, EDGE_BYTES = 16, 4096, 65536
+
+
+def cache_dir() -> Path:
+    """$XDG_CACHE_HOME/rnn-tui, else ~/.cache/rnn-tui."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rnn-tui"
+
+
+def entry_path(source: str, policy: VocabPolicy) -> Path:
+    real = os.path.realpath(source)
+    key = hashlib.blake2b(json.dumps([real, policy.to_dict()]).encode("utf-8", "surrogatepass"),
+                          digest_size=16).hexdigest()
+    return cache_dir() / f"{key}.ids"
+
+
+def sample_hash(f, size: int) -> str:
+    """blake2b of the first and last 64 KB and 16 blocks of 4 KB spread between them."""
+    h = hashlib.blake2b(digest_size=16)
+    spots = [0, max(size - EDGE_BYTES, 0)]
+    spots += [size * (i + 1) // (SAMPLE_BLOCKS + 1) for i in range(SAMPLE_BLOCKS)]
+    for pos in spots:
+        f.seek(pos)
+        h.update(f.read(EDGE_BYTES if pos in spots[:2] else SAMPLE_BYTES))
+    f.seek(0)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedIds:
+    """A validated cache entry: the vocabulary's code points and the memory-mapped ids."""
+
+    path: str
+    codes: np.ndarray
+    unknown: bool
+    ids: np.ndarray
+    dropped_kinds: int
+    dropped_count: int
+    total: int
+
+
+def source_info(source: str, stamp: FileStamp, sample: str, policy: VocabPolicy) -> dict:
+    return {"path": os.path.realpath(source), **stamp.to_dict(), "sample": sample, "policy": policy.to_dict()}
+
+
+def open_entry(path: Path, source: dict) -> CachedIds | None:
+    """The entry at `path` if it is whole, intact and made from `source`; else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            if len(head) != 16 or head[:8] != MAGIC:
+                return None
+            (n,) = struct.unpack("<Q", head[8:])
+            if n > MAX_HEADER:
+                return None
+            header = json.loads(f.read(n).decode("utf-8"))
+            checked = _check_header(header, source)
+            if checked is None:
+                return None
+            codes, dtype, length = checked
+            offset = _data_offset(n)
+            if os.fstat(f.fileno()).st_size != offset + length * dtype.itemsize:
+                return None  # truncated, or something appended
+            f.seek(offset)
+            if _body_check(f, dtype, length * dtype.itemsize, len(codes)) != header["checksum"]:
+                return None
+        ids = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(length,)) if length else \
+            np.zeros(0, dtype)
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, struct.error):
+        return None
+    return CachedIds(str(path), codes, header["unknown"], ids, header["dropped_kinds"],
+                     header["dropped_count"], header["total"])
+
+
+def _check_header(h: object, source: dict) -> tuple[np.ndarray, np.dtype, int] | None:
+    if not isinstance(h, dict) or h.get("version") != VERSION or h.get("source") != source:
+        return None
+    codes = h.get("codes")
+    if not isinstance(codes, list) or not 2 <= len(codes) <= MAX_VOCAB:
+        return None
+    if not all(type(c) is int and 0 <= c < UNICODE_SIZE for c in codes):
+        return None
+    arr = np.array(codes, dtype=np.int64)
+    if (np.diff(arr) <= 0).any():
+        return None
+    unknown = h.get("unknown")
+    if type(unknown) is not bool or (unknown and ord(UNKNOWN) not in codes):
+        return None
+    if source["policy"]["byte_mode"] and (unknown or arr[-1] > 255):
+        return None
+    for key in ("length", "dropped_kinds", "dropped_count", "total"):
+        if type(h.get(key)) is not int or h[key] < 0:
+            return None
+    if h["length"] < 2:
+        return None
+    if h.get("dtype") != id_dtype(len(codes)).name or not isinstance(h.get("checksum"), str):
+        return None
+    return arr, id_dtype(len(codes)).newbyteorder("<"), h["length"]
+
+
+def _data_offset(header_len: int) -> int:
+    return -(-(16 + header_len) // ALIGN) * ALIGN
+
+
+def _body_check(f, dtype: np.dtype, nbytes: int, vocab_size: int) -> str | None:
+    """The body's Adler-32 as 8 hex digits, or None if an id is out of the vocabulary's range.
+    Read through one reused buffer: the pages read do not stay in this process's memory."""
+    buf = bytearray(min(CHECK_CHUNK, max(nbytes, dtype.itemsize)))
+    view = memoryview(buf)
+    crc, left = 1, nbytes
+    while left:
+        got = f.readinto(view[: min(left, len(buf))])
+        if not got:
+            return None
+        chunk = view[:got]
+        crc = zlib.adler32(chunk, crc)
+        if got % dtype.itemsize or np.frombuffer(chunk, dtype=dtype).max() >= vocab_size:
+            return None
+        left -= got
+    return f"{crc:08x}"
+
+
+class EntryWriter:
+    """Writes an entry to a temp file beside it; `commit` renames it into place.
+
+    Use as a context manager: leaving without commit (an error) removes the temp file."""
+
+    def __init__(self, path: Path, source: dict, codes: np.ndarray, unknown: bool, length: int,
+                 dropped_kinds: int, dropped_count: int, total: int) -> None:
+        self.path = path
+        self.dtype = id_dtype(len(codes)).newbyteorder("<")
+        self.header = {
+            "version": VERSION, "source": source, "codes": [int(c) for c in codes], "unknown": bool(unknown),
+            "dtype": self.dtype.name, "length": int(length), "dropped_kinds": int(dropped_kinds),
+            "dropped_count": int(dropped_count), "total": int(total), "checksum": "00000000",
+        }
+        self.length = length
+        self.written = 0
+        self.crc = 1
+        self.tmp: Path | None = None
+        self.f = None
+
+    def __enter__(self) -> EntryWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+        # 0600: a cache of someone's mail archive is theirs alone
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self.f = os.fdopen(fd, "wb")
+        self.offset = _data_offset(len(self._header_bytes()))
+        self.f.seek(self.offset)
+        return self
+
+    def _header_bytes(self) -> bytes:
+        return json.dumps(self.header, ensure_ascii=True).encode("ascii")  # fixed width: checksum is 8 hex
+
+    def write(self, ids: np.ndarray) -> None:
+        data = np.ascontiguousarray(ids, dtype=self.dtype)
+        self.crc = zlib.adler32(memoryview(data).cast("B"), self.crc)
+        self.f.write(memoryview(data).cast("B"))
+        self.written += len(data)
+
+    def commit(self) -> None:
+        if self.written != self.length:
+            raise OSError(f"wrote {self.written} ids, expected {self.length}")
+        self.header["checksum"] = f"{self.crc:08x}"
+        body = self._header_bytes()
+        self.f.seek(0)
+        self.f.write(MAGIC + struct.pack("<Q", len(body)) + body)
+        self.f.close()
+        os.replace(self.tmp, self.path)
+        self.tmp = None
+
+    def __exit__(self, *exc) -> None:
+        if self.f is not None and not self.f.closed:
+            self.f.close()
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp)
+
+
+def free_bytes(directory: Path) -> int:
+    """Free space where the cache goes (its nearest existing ancestor); 0 if unknown."""
+    d = directory
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    try:
+        return shutil.disk_usage(d).free
+    except OSError:
+        return 0
+
+
+def available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo (bytes), or None where there is no such file."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
