@@ -131,7 +131,10 @@ class Vocab:
         return f"Vocab({''.join(self.chars)!r}{extra})"
 
     def id(self, ch: str) -> int | None:
-        """The id of a symbol; with an unknown symbol, any other character gets its id."""
+        """The id of a character; with an unknown symbol, any other character gets its id. In
+        byte mode only an ASCII character is one symbol (text goes through `encode`)."""
+        if self.byte_mode and ch >= "\x80":
+            return None
         i = self._index.get(ch)
         return self._unk if i is None else i
 

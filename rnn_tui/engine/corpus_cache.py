@@ -118,6 +118,28 @@ def open_entry(path: Path, source: dict) -> CachedIds | None:
                      header["dropped_count"], header["total"])
 
 
+def map_entry(path: str, codes: list[int], length: int) -> np.ndarray:
+    """The ids of an entry another process has just validated (the training process's corpus):
+    its header must hold these `codes` and `length`, its size must fit; the body is not re-read
+    (a tampered id still cannot leave the vocabulary's range unnoticed: indexing checks bounds).
+    Raises ValueError if it does not match."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+        if len(head) != 16 or head[:8] != MAGIC:
+            raise ValueError(f"{path} is not an ids cache file")
+        (n,) = struct.unpack("<Q", head[8:])
+        if n > MAX_HEADER:
+            raise ValueError(f"{path} has a damaged header")
+        header = json.loads(f.read(n).decode("utf-8"))
+        size = os.fstat(f.fileno()).st_size
+    dtype = id_dtype(len(codes)).newbyteorder("<")
+    offset = _data_offset(n)
+    if (not isinstance(header, dict) or header.get("codes") != codes or header.get("length") != length
+            or size != offset + length * dtype.itemsize):
+        raise ValueError(f"{path} no longer holds this corpus")
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(length,))
+
+
 def _check_header(h: object, source: dict) -> tuple[np.ndarray, np.dtype, int] | None:
     if not isinstance(h, dict) or h.get("version") != VERSION or h.get("source") != source:
         return None
