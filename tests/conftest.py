@@ -1,6 +1,16 @@
-"""Every test gets its own cache directory: nothing is read from or written to the user's."""
+"""Tests never read or write the user's cache directory: the whole run (and every subprocess it
+starts, whose environment is copied at import time) gets a temporary one, each test its own."""
+
+import atexit
+import os
+import shutil
+import tempfile
 
 import pytest
+
+_RUN_CACHE = tempfile.mkdtemp(prefix="rnn-tui-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _RUN_CACHE
+atexit.register(shutil.rmtree, _RUN_CACHE, True)
 
 
 @pytest.fixture(autouse=True)

@@ -195,33 +195,6 @@ def test_unreadable_chmod(tmp_path):
         load_corpus(path)
 
 
-def test_too_large_refused_before_reading(tmp_path, monkeypatch):
-    path = write(tmp_path, "big.txt", b"ab" * 600)
-    monkeypatch.setattr(corpus_mod, "MAX_CORPUS_BYTES", 1000)
-
-    def no_read(*args, **kwargs):
-        raise AssertionError("the file was opened")
-
-    monkeypatch.setattr(corpus_mod, "open", no_read, raising=False)
-    with pytest.raises(CorpusError, match=r"big.txt' is 1,200 bytes, more than the 1,000 bytes limit$"):
-        load_corpus(path)
-
-
-def test_too_large_message_in_gb(tmp_path):
-    path = tmp_path / "sparse.txt"
-    with open(path, "wb") as f:  # a 2 GB sparse file: stat says 2 GB, nothing is read
-        f.truncate(2_000_000_000)
-    with pytest.raises(CorpusError, match=r"is 2 GB, more than the 100 MB limit$"):
-        load_corpus(str(path))
-
-
-def test_too_many_distinct_chars(tmp_path):
-    text = "".join(chr(0x4E00 + i) for i in range(MAX_VOCAB + 1))
-    path = write(tmp_path, "wide.txt", text.encode("utf-8"))
-    with pytest.raises(CorpusError, match=f"uses {MAX_VOCAB + 1} distinct characters, more than the limit"):
-        load_corpus(path)
-
-
 # --- Split --------------------------------------------------------------------------------------
 
 def corpus_of(text):
