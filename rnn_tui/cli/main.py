@@ -174,6 +174,14 @@ def _setup_with_progress(args: argparse.Namespace, checkpoint=None):
         return build_setup(args, checkpoint)
 
 
+def _file_size(path: str | None) -> int:
+    """The size of a corpus file, 0 for a built-in name or anything stat cannot see."""
+    try:
+        return os.stat(path).st_size if path else 0
+    except (OSError, ValueError):
+        return 0
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
@@ -190,7 +198,20 @@ def cmd_app(args) -> int:
     from rnn_tui.engine.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(args.load) if args.load else None
-    corpus, model_config, train_config, _ = _setup_with_progress(args, checkpoint)
+    from rnn_tui.app.loading import LOADING_MIN_BYTES, LoadCancelled, load_with_progress
+
+    if _file_size(args.corpus) >= LOADING_MIN_BYTES:  # a big file: read it behind a first frame
+
+        def load(progress):
+            args.corpus_progress = progress
+            return build_setup(args, checkpoint)
+
+        try:
+            corpus, model_config, train_config, _ = load_with_progress(args.corpus, load)
+        except LoadCancelled:
+            return 0
+    else:
+        corpus, model_config, train_config, _ = _setup_with_progress(args, checkpoint)
     from rnn_tui.app import run_app
 
     preset = args.preset or (None if args.corpus or checkpoint else "zen")
