@@ -53,6 +53,33 @@ if os.environ.get("BENCH_VALIDATE"):
 print(json.dumps(out), flush=True)
 """
 
+APP_DRIVER = r"""
+import os, sys, time, json
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+from rnn_tui.app.loading import CorpusLoading
+from rnn_tui.cli.main import build_setup, make_parser
+args = make_parser().parse_args(["app", "--corpus", sys.argv[1]])
+marks = {}
+
+class Timed(CorpusLoading):
+    def on_mount(self):
+        super().on_mount()
+        self.call_after_refresh(lambda: marks.setdefault("frame", time.time()))
+
+    def on_read_progress(self, message):
+        super().on_read_progress(message)
+        if 0 < message.done < message.total:
+            marks.setdefault("progress", time.time())
+
+def load(progress):
+    args.corpus_progress = progress
+    return build_setup(args)
+
+kind, value = Timed(sys.argv[1], load).run(headless=True)
+marks["loaded"] = time.time()
+print(json.dumps({"kind": kind, **marks, "first_step": marks["loaded"]}), flush=True)
+"""
+
 BASELINE_DRIVER = r"""
 import sys, time, json
 import numpy as np
@@ -204,6 +231,19 @@ def main() -> int:
                                 "share_of_60s_run": statistics.median(vals) / 60}
         print(f"validation of {args.val_chars:,} chars (train's final figure, default model): "
               f"{statistics.median(vals):.2f} s = {100 * statistics.median(vals) / 60:.1f} % of a 60 s run")
+
+        env_app = {**env, "XDG_CACHE_HOME": os.path.join(tmp, "cache-app")}
+        apps = []
+        for _ in range(args.runs):
+            start = time.time()
+            r = run_child(APP_DRIVER, [ascii_path], env_app)
+            apps.append({"frame": r["frame"] - start, "progress": r.get("progress", r["loaded"]) - start,
+                         "loaded": r["loaded"] - start})
+            shutil.rmtree(env_app["XDG_CACHE_HOME"], ignore_errors=True)
+        report["app"] = {k: statistics.median(a[k] for a in apps) for k in ("frame", "progress", "loaded")}
+        a = report["app"]
+        print(f"app (loading screen, headless, empty cache): first frame {a['frame']:.2f} s after launch, "
+              f"first progress {a['progress']:.2f} s, ids ready {a['loaded']:.2f} s")
 
         if args.wide:
             wide = os.path.join(tmp, "wide.txt")

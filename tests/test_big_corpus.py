@@ -358,3 +358,25 @@ def test_bad_max_vocab_is_one_error_line(tmp_path, capsys):
     assert main(["train", "--corpus", path, "--steps", "1", "--max-vocab", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: max vocab must be a whole number from 2") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("policy", [VocabPolicy(max_vocab=12), VocabPolicy(byte_mode=True)])
+def test_typing_session_refeed_matches_keystrokes(policy):
+    """A re-feed (one chunk) and typing key by key agree when a typed character is rare (the
+    unknown symbol) or several bytes: the same state, the same scores."""
+    from rnn_tui.runtime.session import PredictionSession
+
+    corpus = make_corpus("u", file_text(UNICODE), policy)
+    cfg = ModelConfig(len(corpus.vocab), cell="gru", hidden=8)
+    snap = ParamSnapshot.of(cfg, corpus.vocab, Trainer(corpus, cfg, TrainConfig()).model.params, 0)
+    typed = "e\u0301 漢字 😀 ab"
+    keys, chunk = PredictionSession(), PredictionSession()
+    keys.set_snapshot(snap)
+    for i in range(1, len(typed) + 1):
+        keys.set_text(typed[:i])
+    chunk.set_text(typed)
+    chunk.set_snapshot(snap)
+    assert keys.predictor.fed == chunk.predictor.fed == len(corpus.vocab.encode(typed))
+    np.testing.assert_allclose(keys.predictor.probs, chunk.predictor.probs, rtol=1e-4, atol=1e-6)
+    assert keys.stats.total == chunk.stats.total == len(typed)
+    assert keys.stats.bits == pytest.approx(chunk.stats.bits, rel=1e-4)

@@ -42,6 +42,8 @@ class Comparison:
 def held_out_text(corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = DEFAULT_EVAL_CHARS) -> str:
     """The start of the validation split (the corpus's last `val_fraction`) as text."""
     _, val_ids = corpus.split(val_fraction)
+    if max_chars is not None:  # decode no more than needed (a UTF-8 character is at most 4 bytes)
+        val_ids = val_ids[: max_chars * (4 if corpus.vocab.byte_mode else 1)]
     text = corpus.vocab.decode(val_ids)
     return text if max_chars is None else text[:max_chars]
 
