@@ -380,3 +380,16 @@ def test_typing_session_refeed_matches_keystrokes(policy):
     np.testing.assert_allclose(keys.predictor.probs, chunk.predictor.probs, rtol=1e-4, atol=1e-6)
     assert keys.stats.total == chunk.stats.total == len(typed)
     assert keys.stats.bits == pytest.approx(chunk.stats.bits, rel=1e-4)
+
+
+@pytest.mark.parametrize("policy", [VocabPolicy(max_vocab=4, min_count=3), VocabPolicy(min_count=3),
+                                    VocabPolicy(max_vocab=3)])
+def test_vocabulary_limits_hold_and_resume_finds_the_same_vocabulary(policy):
+    """4 frequent characters, U+FFFD frequent in the text itself, 2 rare ones: never more than
+    max_vocab symbols, and `policy_for(vocab)` gives the same vocabulary back (how a resume works)."""
+    text = "abcd" * 5 + UNKNOWN * 6 + "xy"
+    corpus = make_corpus("t", text, policy)
+    assert len(corpus.vocab) <= policy.max_vocab and corpus.vocab.unknown
+    assert set(corpus.vocab.chars) - {UNKNOWN} <= set("abcd")
+    again = make_corpus("t", text, corpus_mod.policy_for(corpus.vocab))
+    assert again.vocab == corpus.vocab and np.array_equal(again.ids, corpus.ids)

@@ -85,7 +85,7 @@ class CorpusLoading(App, Generic[T]):
         elif event.state == WorkerState.ERROR:
             self.exit(("error", event.worker.error))
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
         self.workers.cancel_group(self, "read")
         self.exit(("error", LoadCancelled()))
 

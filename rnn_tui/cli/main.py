@@ -195,9 +195,11 @@ def _print_json(data: dict) -> None:
 # -- commands ------------------------------------------------------------------------------
 @command("app")
 def cmd_app(args) -> int:
-    from rnn_tui.engine.checkpoint import load_checkpoint
+    checkpoint = None
+    if args.load:  # (NumPy loads here only if needed: a big corpus's first frame does not wait for it)
+        from rnn_tui.engine.checkpoint import load_checkpoint
 
-    checkpoint = load_checkpoint(args.load) if args.load else None
+        checkpoint = load_checkpoint(args.load)
     from rnn_tui.app.loading import LOADING_MIN_BYTES, LoadCancelled, load_with_progress
 
     if _file_size(args.corpus) >= LOADING_MIN_BYTES:  # a big file: read it behind a first frame

@@ -66,6 +66,12 @@ class Vocab:
     """
 
     __slots__ = ("chars", "unknown", "symbols", "_codes", "_index", "_unk")
+    chars: tuple[str, ...]
+    unknown: bool
+    symbols: str
+    _codes: np.ndarray
+    _index: dict[str, int]
+    _unk: int | None
 
     def __init__(self, chars: Iterable[str], *, unknown: bool = False, symbols: str = "chars") -> None:
         distinct = set(chars)

@@ -90,13 +90,14 @@ def choose_vocab(counts: np.ndarray, policy: VocabPolicy) -> VocabChoice:
     if policy.byte_mode:
         return VocabChoice(present, False, 0, 0, total)
     keep = present[counts[present] >= policy.min_count]
-    if len(keep) > policy.max_vocab:
+    if len(keep) == len(present) and len(keep) <= policy.max_vocab:
+        return VocabChoice(present, False, 0, 0, total)
+    # Some characters go: the unknown symbol takes one place, the text's own U+FFFD joins it.
+    keep = keep[keep != ord(UNKNOWN)]
+    if len(keep) > policy.max_vocab - 1:
         # by count, most first; a stable sort keeps code-point order among equal counts
         order = np.argsort(-counts[keep], kind="stable")
         keep = np.sort(keep[order[: policy.max_vocab - 1]])
-    if len(keep) == len(present):
-        return VocabChoice(present, False, 0, 0, total)
-    keep = keep[keep != ord(UNKNOWN)]
     dropped = np.setdiff1d(present, keep, assume_unique=True)
     dropped_kinds = int(np.count_nonzero(dropped != ord(UNKNOWN)))
     dropped_count = int(counts[dropped].sum() - (counts[ord(UNKNOWN)] if ord(UNKNOWN) < len(counts) else 0))
