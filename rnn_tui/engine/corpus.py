@@ -178,12 +178,12 @@ class Vocab:
         if self.byte_mode:
             return self._codes[flat.astype(np.intp)].astype(np.uint8).tobytes().decode("utf-8", "replace")
         if flat.size > 1000:  # vectorised: code points through UTF-32
-            return self._codes[flat.astype(np.intp)].tobytes().decode("utf-32-le", "surrogatepass")
+            return self._codes[flat.astype(np.intp)].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
         return "".join([self.chars[i] for i in flat.tolist()])
 
 
 def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 @dataclass(frozen=True, eq=False)

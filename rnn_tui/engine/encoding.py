@@ -184,7 +184,7 @@ def iter_symbols(f, where: str, byte_mode: bool, on_bytes: Callable[[int], None]
             if isinstance(piece, bytes):
                 yield piece
             else:
-                yield np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+                yield np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), dtype="<u4")
         if final:
             return
 
