@@ -319,10 +319,13 @@ def test_training_process_gets_the_cache_path_not_the_ids(tmp_path):
 
 # --- checkpoints ---------------------------------------------------------------------------------
 
-def test_old_checkpoint_loads():
-    ckpt = load_checkpoint(DATA / "checkpoint_v1_zen_gru8.npz")  # written before symbols/unknown
-    assert ckpt.vocab == load_corpus("zen").vocab
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_old_checkpoint_loads(cell):
+    """Fixtures written before `symbols` and `unknown` existed read as characters, none unknown."""
+    ckpt = load_checkpoint(DATA / f"ckpt_v1_{cell}.npz")
     assert ckpt.vocab.symbols == "chars" and not ckpt.vocab.unknown
+    assert "symbols" not in np.load(DATA / f"ckpt_v1_{cell}.npz")["meta"][()].item()
+    assert ckpt.vocab == Vocab(ckpt.vocab.chars)
 
 
 @pytest.mark.parametrize("policy", [VocabPolicy(max_vocab=12), VocabPolicy(byte_mode=True)])

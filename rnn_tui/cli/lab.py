@@ -18,7 +18,8 @@ ROWS = (  # (label, report field, format)
 
 
 def register(sub) -> None:
-    from rnn_tui.cli.main import add_model_options
+    from rnn_tui.cli.main import add_corpus_options
+    from rnn_tui.cli.options import add_model_options
 
     p = sub.add_parser("eval", help="a checkpoint and the n-gram baseline on held-out text, side by side")
     p.add_argument("checkpoint", metavar="FILE.npz")
@@ -28,6 +29,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("compare", help="train the network for S seconds and the baseline, then compare")
     add_model_options(p)
+    add_corpus_options(p)
     p.add_argument("--seconds", type=float, default=60.0, help="network training time (default 60)")
     _add_lab_options(p)
     p.set_defaults(run=run_compare)

@@ -18,7 +18,9 @@ import math  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
+from rnn_tui.cli.options import add_model_options, given  # noqa: E402
 from rnn_tui.engine.errors import ConfigError, RnnTuiError  # noqa: E402
+from rnn_tui.engine.options import MODEL_FIELDS, TRAIN_FIELDS  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
 VAL_CHARS = 100_000  # train's final validation: a fixed sample, so its cost does not grow with the corpus
@@ -80,10 +82,10 @@ def _number(name: str, lo: float = -math.inf, lo_open: bool = False):
     return parse
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("corpus and model")
-    g.add_argument("--corpus", help="built-in corpus (abcde, alphabet, zen, stdlib) or a UTF-8 text file")
-    g.add_argument("--preset", help="named starting point (see 'rnn-tui presets'; default: zen)")
+def add_corpus_options(p: argparse.ArgumentParser) -> None:
+    """How a corpus's text becomes symbols (issue 15; not in the option registry yet: they are
+    properties of the corpus, not of the model or its training)."""
+    g = p.add_argument_group("corpus symbols")
     g.add_argument("--max-vocab", type=_positive_int("--max-vocab"), metavar="N",
                    help="keep the N-1 most frequent characters, the rest read as one unknown symbol "
                         "(default 8192: only texts with more distinct characters lose any)")
@@ -91,22 +93,6 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="characters seen fewer than N times read as the unknown symbol (default 1)")
     g.add_argument("--bytes", action="store_true", dest="byte_mode",
                    help="model the UTF-8 bytes of the text (at most 256 symbols) instead of characters")
-    g.add_argument("--cell", choices=("rnn", "lstm", "gru"))
-    g.add_argument("--hidden", type=int, help="hidden units per layer (1-1024)")
-    g.add_argument("--layers", type=int, help="recurrent layers (1-3)")
-    mode = g.add_mutually_exclusive_group()
-    mode.add_argument("--embed", type=int, metavar="N", help="learned embedding of N dimensions")
-    mode.add_argument("--onehot", action="store_true", help="one-hot input (the default)")
-    t = p.add_argument_group("training")
-    t.add_argument("--seq-len", type=int, help="BPTT chunk length T (1-1024)")
-    t.add_argument("--batch", type=int, help="parallel streams B (1-1024)")
-    t.add_argument("--lr", type=float, help="learning rate, in (0, 10]")
-    t.add_argument("--optimizer", choices=("sgd", "momentum", "adagrad", "adam"))
-    t.add_argument("--clip", type=float, help="global gradient-norm clip, 0 for none")
-    t.add_argument("--decay", type=float,
-                   help="with --steps/--seconds, lr falls linearly to 0 over this last fraction of the "
-                        "budget (0-1; default 0.5, 0 keeps it constant)")
-    t.add_argument("--seed", type=int, help="random seed (0 to 2^32-1)")
 
 
 def build_setup(args: argparse.Namespace, checkpoint=None):
@@ -115,6 +101,8 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
     from rnn_tui.engine.corpus import load_corpus
     from rnn_tui.lab.presets import Preset, get_preset, lesson_batches, preset_configs
 
+    model = given(args, MODEL_FIELDS)  # checked against the registry before a corpus is loaded
+    train = given(args, TRAIN_FIELDS)
     if args.preset:
         preset = get_preset(args.preset)
     elif args.corpus:  # a corpus of the user's: the general-purpose defaults of the config classes
@@ -129,14 +117,6 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
         )
     corpus = load_corpus(args.corpus or preset.corpus, _vocab_policy(args, checkpoint),
                          progress=getattr(args, "corpus_progress", None))
-    model = {k: getattr(args, k) for k in ("cell", "hidden", "layers", "embed") if getattr(args, k) is not None}
-    if args.onehot:
-        model["embed"] = 0
-    train = {
-        k: getattr(args, k)
-        for k in ("seq_len", "batch", "lr", "optimizer", "clip", "seed", "decay")
-        if getattr(args, k) is not None
-    }
     if checkpoint is not None:
         if model and any(model[k] != getattr(checkpoint.model_config, k) for k in model):
             raise ConfigError("model options cannot change the shape of a checkpoint being resumed")
@@ -155,9 +135,11 @@ def _vocab_policy(args: argparse.Namespace, checkpoint=None):
     from rnn_tui.engine.corpus import policy_for
     from rnn_tui.engine.encoding import VocabPolicy
 
-    given = {k: v for k, v in (("max_vocab", args.max_vocab), ("min_count", args.min_count)) if v is not None}
+    chosen = {k: getattr(args, k, None) for k in ("max_vocab", "min_count")}
     base = policy_for(checkpoint.vocab) if checkpoint is not None else VocabPolicy()
-    return VocabPolicy(**{**base.to_dict(), **given, "byte_mode": args.byte_mode or base.byte_mode})
+    byte_mode = getattr(args, "byte_mode", False) or base.byte_mode
+    return VocabPolicy(**{**base.to_dict(), **{k: v for k, v in chosen.items() if v is not None},
+                          "byte_mode": byte_mode})
 
 
 def _setup_with_progress(args: argparse.Namespace, checkpoint=None):
@@ -403,12 +385,14 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("app", help="the playground (the default): train live, type, watch predictions")
     add_model_options(p)
+    add_corpus_options(p)
     p.add_argument("--load", metavar="FILE.npz", help="start from a checkpoint")
     p.add_argument("--demo", action="store_true",
                    help="attract mode: types phrases of the corpus by itself; any key takes over")
 
     p = sub.add_parser("train", help="train headless, with a progress bar, and save a checkpoint")
     add_model_options(p)
+    add_corpus_options(p)
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int("--steps"), help="number of training steps")
     length.add_argument("--seconds", type=_number("--seconds", 0, lo_open=True), help="training time (default 60)")
