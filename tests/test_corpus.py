@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from rnn_tui.engine import builtin_corpora
 from rnn_tui.engine import corpus as corpus_mod
 from rnn_tui.engine.config import MAX_VOCAB
 from rnn_tui.engine.corpus import (
@@ -93,7 +94,7 @@ def test_abcde_and_alphabet():
 
 
 def test_zen_is_decoded_and_prints_nothing(capsys):
-    corpus_mod._zen_text.cache_clear()
+    builtin_corpora._zen_text.cache_clear()
     c = load_corpus("zen")
     assert c.text.startswith("The Zen of Python, by Tim Peters")
     assert "Beautiful is better than ugly." in c.text
@@ -102,11 +103,11 @@ def test_zen_is_decoded_and_prints_nothing(capsys):
 
 
 def test_stdlib_size_deterministic_and_fast(capsys):
-    corpus_mod._stdlib_docstrings.cache_clear()
+    builtin_corpora._stdlib_docstrings.cache_clear()
     t0 = time.perf_counter()
     first = load_corpus("stdlib")
     elapsed = time.perf_counter() - t0
-    corpus_mod._stdlib_docstrings.cache_clear()
+    builtin_corpora._stdlib_docstrings.cache_clear()
     second = load_corpus("stdlib")
     assert 500_000 <= len(first.text) <= 1_050_000
     assert first.text == second.text and first.vocab == second.vocab

@@ -184,14 +184,15 @@ def cmd_app(args) -> int:
         checkpoint = load_checkpoint(args.load)
     from rnn_tui.app.loading import LOADING_MIN_BYTES, LoadCancelled, load_with_progress
 
-    if _file_size(args.corpus) >= LOADING_MIN_BYTES:  # a big file: read it behind a first frame
+    corpus_name = args.corpus or (checkpoint.corpus if checkpoint is not None else None)
+    if _file_size(corpus_name) >= LOADING_MIN_BYTES:  # a big file: read it behind a first frame
 
         def load(progress):
             args.corpus_progress = progress
             return build_setup(args, checkpoint)
 
         try:
-            corpus, model_config, train_config, _ = load_with_progress(args.corpus, load)
+            corpus, model_config, train_config, _ = load_with_progress(corpus_name, load)
         except LoadCancelled:
             return 0
     else:
