@@ -396,3 +396,9 @@ def test_vocabulary_limits_hold_and_resume_finds_the_same_vocabulary(policy):
     assert set(corpus.vocab.chars) - {UNKNOWN} <= set("abcd")
     again = make_corpus("t", text, corpus_mod.policy_for(corpus.vocab))
     assert again.vocab == corpus.vocab and np.array_equal(again.ids, corpus.ids)
+
+
+@pytest.mark.parametrize("data", [b"", b"a", b"ab", b"abc\xff", bytes(range(256)) * 3 + b"\x00"])
+def test_byte_counts_match_a_plain_count(data):
+    expected = np.bincount(np.frombuffer(data, dtype=np.uint8), minlength=256)
+    assert np.array_equal(encoding._byte_counts(data), expected)
