@@ -81,3 +81,27 @@ async def test_quitting_cancels_the_read():
         await until(lambda: app.return_value is not None)
     assert app.return_value[0] == "error" and isinstance(app.return_value[1], LoadCancelled)
     assert stopped.wait(30)
+
+
+def test_app_command_reads_a_big_file_behind_the_loading_screen(tmp_path, monkeypatch):
+    """`rnn-tui app --corpus BIG`: the corpus is read by the loading screen's worker (with
+    progress), then the playground gets it; a small file or a built-in skips the screen."""
+    import rnn_tui.app
+    from rnn_tui.app import loading
+    from rnn_tui.cli.main import main
+
+    path = tmp_path / "big.txt"
+    path.write_text("a big enough text\n" * 1000)
+    screens, started, progress = [], [], []
+
+    def fake_run(self, *args, **kwargs):  # the screen's worker, without a terminal
+        screens.append(self.corpus_name)
+        return ("ok", self.load(lambda done, total: progress.append((done, total))))
+
+    monkeypatch.setattr(loading.CorpusLoading, "run", fake_run)
+    monkeypatch.setattr(rnn_tui.app, "run_app", lambda corpus, *a, **k: started.append(corpus) or 0)
+    monkeypatch.setattr(loading, "LOADING_MIN_BYTES", 10_000)
+    assert main(["app", "--corpus", str(path)]) == 0
+    assert screens == [str(path)] and started[0].size == 18_000 and progress[-1][0] == progress[-1][1]
+    assert main(["app", "--corpus", "zen"]) == 0
+    assert screens == [str(path)] and started[1].name == "zen"
