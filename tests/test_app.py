@@ -21,6 +21,8 @@ from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.trainer import Trainer
+from tests.fault_hook import Fault
+from tests.fault_hook import enable as enable_faults
 
 SIZE = (80, 24)
 pytestmark = pytest.mark.asyncio
@@ -310,11 +312,12 @@ async def test_save_to_an_unwritable_place_says_so(tmp_path):
         assert "cannot save checkpoint" in " ".join(n.message for n in app._notifications)
 
 
-async def test_forced_worker_error_shows_error_state_and_reset_recovers():
+async def test_forced_worker_error_shows_error_state_and_reset_recovers(monkeypatch):
+    enable_faults(monkeypatch)
     app = make_app(paused=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.progress.step > 0, what="training")
-        app.trainer.inject_fault("raise")
+        app.trainer.send(Fault("raise"))
         await until(pilot, lambda: app.run_state == "error", what="the error state")
         assert app.screen.has_class("-error")
         assert "error" in str(app.query_one("#status", StatusLine).render())
@@ -459,13 +462,14 @@ async def test_command_letters_type_while_the_input_has_focus(key):
         assert app.trainer is trainer and app.is_running and app.screen is app.screen_stack[0]
 
 
-async def test_divergence_is_rolled_back_and_reported():
+async def test_divergence_is_rolled_back_and_reported(monkeypatch):
     """A blown-up update (NaN weights) is rolled back; the user is told; snapshots stay finite."""
+    enable_faults(monkeypatch)
     app = make_app(paused=True)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.trainer is not None and app.progress is not None, what="start")
         await until(pilot, lambda: app.trainer._running, what="the training process")
-        app.trainer.inject_fault("nan")  # Why[0, 0] becomes NaN, as if the last update had exploded
+        app.trainer.send(Fault("nan"))  # Why[0, 0] becomes NaN, as if the last update had exploded
         await pilot.press("escape", "n")
         await until(pilot, lambda: app.trainer.skipped_steps == 1, what="the rollback")
         await until(pilot, lambda: any("diverged" in n.message for n in app._notifications),

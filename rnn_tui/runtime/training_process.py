@@ -156,6 +156,18 @@ class TrainingProcess:
     def stream(self):
         return self.local.stream
 
+    @property
+    def corpus(self):
+        return self.local.corpus
+
+    @property
+    def model_config(self):
+        return self.local.model_config
+
+    @property
+    def train_config(self):
+        return self.local.train_config
+
     def snapshot(self):
         last = self._last
         return last.snapshot if last is not None and last.snapshot is not None else self.local.snapshot()
