@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.suggester import SuggestionReady
 from textual.worker import Worker, WorkerState, get_current_worker
