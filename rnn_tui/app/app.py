@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from textual import events, work
 from textual.app import App, SystemCommand
@@ -116,7 +117,7 @@ class RnnTuiApp(App[int]):
 
     @property
     def main_screen(self) -> MainScreen:
-        return self.screen_stack[0]  # type: ignore[return-value]  (the default screen)
+        return cast(MainScreen, self.screen_stack[0])  # the default screen
 
     def _begin(self) -> None:
         """The main screen is there: train, sample, and maybe start the demo."""

@@ -59,4 +59,4 @@ class CheckpointReady(Message):
 
     generation: int  # which trainer answered: an answer from a replaced one is dropped
     answer: Checkpoint | Exception
-    then: Callable[[Checkpoint], None]
+    then: Callable[[Checkpoint], object]

@@ -34,10 +34,12 @@ class SetupActions:
         self.save_path = ""
 
     # -- the training's state, without waiting for it -----------------------------------------
-    def with_checkpoint(self, then: Callable[[Checkpoint], None]) -> None:
+    def with_checkpoint(self, then: Callable[[Checkpoint], object]) -> None:
         """Ask the training for its whole state; `then(checkpoint)` runs on the UI thread when it
         arrives (not at all if the training has been replaced meanwhile)."""
         app, generation = self.app, self.app.generation
+        if app.trainer is None:
+            return  # not started yet: nothing to save
         app.trainer.request_checkpoint(lambda answer: app.post_message(CheckpointReady(generation, answer, then)))
 
     def checkpoint_ready(self, message: CheckpointReady) -> None:
@@ -65,7 +67,7 @@ class SetupActions:
         same_corpus = new.corpus == app.corpus.name
         live_only = replace(new.train, lr=app.train_config.lr) == app.train_config
         if same_corpus and new.model == app.model_config and live_only:
-            if new.train.lr != app.train_config.lr:
+            if new.train.lr != app.train_config.lr and app.trainer is not None:
                 app.trainer.set_lr(new.train.lr)
                 app.train_config = new.train
                 app.notify(f"learning rate {new.train.lr:g}")

@@ -25,7 +25,8 @@ class RunState(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-    __format__ = str.__format__  # f"{state}" is its value on every Python version
+    def __format__(self, spec: str) -> str:  # f"{state}" is its value on every Python version
+        return format(self.value, spec)
 
 
 @runtime_checkable
@@ -59,7 +60,7 @@ class SavableTraining(TrainingControls, Protocol):
     """A training whose whole state can be saved (a character model's: a `Trainer`, or one in a
     training process). A regression lesson has no checkpoint format, so it is not one."""
 
-    def request_checkpoint(self, reply: Callable[[Any], None]) -> None:
+    def request_checkpoint(self, reply: Callable[[Any], object]) -> None:
         """The whole training state, handed to `reply` when it is there (a Checkpoint, or the
         RnnTuiError that explains why there is none): never waits for it."""
         ...
@@ -125,6 +126,7 @@ class Controlled:
     `optimizer`; `check_lr(lr)` validates a learning rate (raises ConfigError)."""
 
     control: RunControl
+    optimizer: Any  # optim's optimizer: it has `lr`
 
     @property
     def paused(self) -> bool:

@@ -219,7 +219,7 @@ class Trainer(Controlled):
                 },
             )
 
-    def request_checkpoint(self, reply: Callable[[Checkpoint | RnnTuiError], None]) -> None:
+    def request_checkpoint(self, reply: Callable[[Checkpoint | RnnTuiError], object]) -> None:
         """`to_checkpoint`, handed to `reply` at once (see control.TrainingControls)."""
         try:
             ckpt = self.to_checkpoint()

@@ -48,7 +48,8 @@ class Message:
     def to_wire(self) -> tuple[dict, dict[str, np.ndarray]]:
         """(meta, arrays): ndarray fields as arrays, the rest as JSON."""
         meta, arrays = {}, {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]  (subclasses are dataclasses)
+        # (every subclass is a dataclass; this base is not one, so that it has no fields)
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
                 arrays[f.name] = value
@@ -213,7 +214,7 @@ class TrainingReport(Report, kind="progress"):
         snapshot = None
         if self.snapshot_step is not None:
             snapshot = ParamSnapshot(config, vocab, MappingProxyType(dict(self.params)), self.snapshot_step)
-        figures = {k: self.figures[k] for k in _PROGRESS_FIELDS}
+        figures: dict[str, Any] = {k: self.figures[k] for k in _PROGRESS_FIELDS}
         figures["state"] = RunState(figures["state"])
         return Progress(**figures, loss_history=tuple(self.loss_history.tolist()), snapshot=snapshot)
 
@@ -242,10 +243,10 @@ class SeriesReport(Report, kind="series-progress"):
     def from_wire(cls, meta: dict, arrays: dict[str, np.ndarray]) -> SeriesReport:
         params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
         snapshot = SeriesSnapshot(SeriesConfig(**meta["config"]), MappingProxyType(params), meta["snapshot_epoch"])
-        fields = {k: meta[k] for k in _SERIES_META}
+        fields: dict[str, Any] = {k: meta[k] for k in _SERIES_META}
         fields["state"] = RunState(fields["state"])
-        return cls(SeriesProgress(**fields, **{k: arrays.get(k) for k in _SERIES_ARRAYS},
-                                  mse_history=tuple(arrays["mse_history"].tolist()), snapshot=snapshot))
+        fields.update({k: arrays.get(k) for k in _SERIES_ARRAYS})
+        return cls(SeriesProgress(**fields, mse_history=tuple(arrays["mse_history"].tolist()), snapshot=snapshot))
 
 
 @dataclass(frozen=True)

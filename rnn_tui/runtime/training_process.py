@@ -28,7 +28,9 @@ from typing import Any
 
 from rnn_tui import BLAS_THREAD_VARS
 from rnn_tui.engine.checkpoint import Checkpoint
+from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState
+from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.errors import RnnTuiError
 from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
 from rnn_tui.engine.trainer import Progress, Trainer
@@ -53,7 +55,7 @@ from rnn_tui.runtime.protocol import (
 STOP_GRACE = 3.0  # seconds a stopped child gets to finish its step and say goodbye
 POLL = 0.02  # seconds between the run loop's looks at its stop event and commands
 CHILD = [sys.executable, "-m", "rnn_tui.runtime.training_child"]  # the command that starts the child
-Reply = Callable[[Any], None]  # called with a Checkpoint, or the RnnTuiError saying why there is none
+Reply = Callable[[Any], object]  # called with a Checkpoint, or the RnnTuiError saying why there is none
 
 
 class TrainingFailed(RnnTuiError):
@@ -130,7 +132,7 @@ class TrainingProcess:
         if ended:
             reply(self._final or self._last_weights())
         else:
-            self.local.request_checkpoint(reply)
+            self._chars().request_checkpoint(reply)
 
     # -- what the app reads ------------------------------------------------------------------
     @property
@@ -154,46 +156,52 @@ class TrainingProcess:
 
     @property
     def stream(self):
-        return self.local.stream
+        return self._chars().stream
 
     @property
-    def corpus(self):
-        return self.local.corpus
+    def corpus(self) -> Corpus:
+        return self._chars().corpus
 
     @property
-    def model_config(self):
-        return self.local.model_config
+    def model_config(self) -> ModelConfig:
+        return self._chars().model_config
 
     @property
-    def train_config(self):
-        return self.local.train_config
+    def train_config(self) -> TrainConfig:
+        return self._chars().train_config
+
+    def _chars(self) -> Trainer:
+        """The local trainer, for what only a character model has (a corpus, a checkpoint)."""
+        if not isinstance(self.local, Trainer):
+            raise TypeError("a regression lesson's training has no character model")
+        return self.local
 
     def snapshot(self):
         last = self._last
         return last.snapshot if last is not None and last.snapshot is not None else self.local.snapshot()
 
     def progress(self, state: RunState, snapshot, chars_per_sec: float) -> Progress:
-        return self.local.progress(state, snapshot, chars_per_sec)
+        return self._chars().progress(state, snapshot, chars_per_sec)
 
     def _last_weights(self) -> Checkpoint:
         """A child that died without a word (killed): the weights of its last snapshot, without
         the optimizer's state (a resumed run starts its moments afresh)."""
-        local = self.local
+        local = self._chars()
         last = self._last.snapshot if isinstance(self._last, Progress) else None
-        if last is None or not isinstance(local, Trainer):
+        if last is None:
             return local.to_checkpoint()
         return Checkpoint(model_config=local.model_config, vocab=local.corpus.vocab, params=dict(last.params),
                           train_config=local.train_config, step=last.step, corpus=local.corpus.name,
                           seed=local.train_config.seed)
 
     def _start_message(self) -> Start | StartSeries:
-        local = self.local
-        if isinstance(local, SeriesTrainer):
-            return StartSeries(local.lesson.name, local.config.to_dict(), self._paused)
+        if isinstance(self.local, SeriesTrainer):
+            return StartSeries(self.local.lesson.name, self.local.config.to_dict(), self._paused)
+        local = self._chars()
         return Start.of(local.corpus, local.to_checkpoint(), self.preset, self._paused, self.in_runs)
 
     # -- the run -----------------------------------------------------------------------------
-    def run(self, stop: threading.Event, publish: Callable[[Any], None]) -> Progress | SeriesProgress:
+    def run(self, stop: threading.Event, publish: Callable[[Any], object]) -> Progress | SeriesProgress:
         """Start the child and relay its progress until `stop` is set (or it fails: TrainingFailed)."""
         start = self._start_message()
         env = dict(os.environ)
@@ -203,6 +211,7 @@ class TrainingProcess:
         proc = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                 bufsize=0, env=env)
         self.process = proc
+        assert proc.stdin is not None and proc.stdout is not None  # both are pipes
         to_child = proc.stdin.fileno()
         inbox: queue.SimpleQueue = queue.SimpleQueue()  # the child's messages; None at its end
         reader = threading.Thread(target=_read_all, args=(proc.stdout.fileno(), inbox), daemon=True)
@@ -247,13 +256,13 @@ class TrainingProcess:
             return self._last
         if isinstance(self.local, SeriesTrainer):
             return self.local.progress(RunState.STOPPED)
-        return self.local.progress(RunState.STOPPED, None, 0.0)
+        return self.progress(RunState.STOPPED, None, 0.0)
 
-    def _take(self, message: protocol.Message, publish: Callable[[Any], None]) -> str | None:
+    def _take(self, message: protocol.Message, publish: Callable[[Any], object]) -> str | None:
         """One message from the child; the error it reports, if it is its last word."""
         match message:
             case TrainingReport():
-                self._last = message.progress(self.local.model_config, self.local.corpus.vocab)
+                self._last = message.progress(self.model_config, self.corpus.vocab)
                 publish(self._last)
             case SeriesReport():
                 self._last = message.progress
@@ -283,6 +292,7 @@ def _checkpoint_or_error(data) -> Checkpoint | RnnTuiError:
 def _close(proc: subprocess.Popen, reader: threading.Thread) -> None:
     """Close the child's input (it stops at the end of it), make sure it has gone, then close
     its output once the reader has seen the end (never under a reader still blocked on it)."""
+    assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.close()
     except OSError:

@@ -81,7 +81,7 @@ LESSON_NAMES = tuple(lesson.name for lesson in LESSONS)
 class LessonProgress(Message):
     """A lesson trainer's whole state (Progress or SeriesProgress): a newer one replaces a queued one."""
 
-    run: int  # which run sent it: messages of a stopped run are ignored
+    run: int  # which training process sent it: messages of a halted one are ignored
     progress: Progress | SeriesProgress
 
     def can_replace(self, message: Message) -> bool:
@@ -153,7 +153,7 @@ class LessonsScreen(ModalScreen[None]):
         self.progress: Progress | SeriesProgress | None = None
         self.state = RunState.TRAINING  # or PAUSED, DONE (the run has ended) or ERROR
         self.text = ""  # the letters typed, at most the lesson's number of inputs
-        self.run = 0  # one per worker run
+        self.run = 0  # one per training process: what a halted one still sends is ignored
         self.accuracy: float | None = None
         self.steps: LetterSteps | None = None
         self._worker: Worker | None = None

@@ -5,8 +5,10 @@ app fills the widgets (it owns the training and the predictions); modal screens 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -28,7 +30,7 @@ PROMPT_BINDINGS = ctrl_bindings()
 
 
 class Prompt(PromptInput):
-    BINDINGS = PROMPT_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = list(PROMPT_BINDINGS)
 
 
 class MainScreen(Screen[None]):
