@@ -169,6 +169,32 @@ async def test_settings_refuse_bad_values_with_a_clear_message():
         assert not isinstance(app.screen, SettingsScreen)
 
 
+async def test_settings_that_keep_the_weights_restart_when_the_training_state_arrives():
+    """The restart asks the training process for its state and goes on when the answer comes
+    (a CheckpointReady message): the UI thread never waits for the child."""
+    from rnn_tui.app.messages import CheckpointReady
+
+    answers: list = []
+
+    def hear(message) -> None:
+        if isinstance(message, CheckpointReady):
+            answers.append(message)
+
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE, message_hook=hear) as pilot:
+        await until(pilot, lambda: app.progress.step > 5, what="training")
+        old = app.trainer
+        await pilot.press("ctrl+o")
+        app.screen.query_one("#batch").value = "8"
+        await pilot.press("ctrl+s")
+        assert "weights are kept" in app.screen.question
+        await pilot.press("y")
+        await until(pilot, lambda: app.trainer is not old, what="the restart")
+        assert len(answers) == 1 and answers[0].answer.step > 5
+        assert app.train_config.batch == 8 and app.trainer.local.step == answers[0].answer.step  # kept
+        assert any("settings applied" in n.message for n in app._notifications)
+
+
 async def test_learning_rate_applies_live_without_a_rebuild():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -538,6 +564,7 @@ async def test_new_weights_wait_for_a_pause_in_typing(monkeypatch):
             app.post_message(TrainingProgress(app.generation, trainer.progress("paused", trainer.snapshot(), 0.0)))
             return trainer.step
 
+        app._snapshot_time = time.monotonic()  # the weights on show are fresh (however slow the start was)
         await type_text(pilot, "B")
         step = publish()
         await pilot.pause(0.05)
