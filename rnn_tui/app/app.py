@@ -1,7 +1,9 @@
 """The playground: trains in a child process, shows the loss live, predicts as the user types.
 
 The app owns the training (a `TrainingProcess`), the predictions and the global actions; its
-main screen (`screens.main.MainScreen`) holds the layout, settings/save/load are its `setup`."""
+main screen (`screens.main.MainScreen`) holds the layout, settings/save/load are its `setup`.
+(Over 400 lines: the predictions' pacing against the keystrokes, the side panels' throttle and
+the demo all act on the training's snapshots, which live here.)"""
 
 from __future__ import annotations
 
