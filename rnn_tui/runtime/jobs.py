@@ -7,16 +7,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnn_tui.engine.checkpoint import Checkpoint, load_checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus, load_corpus
 from rnn_tui.engine.errors import CheckpointError
-from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
 from rnn_tui.engine.trainer import Progress, Trainer
 from rnn_tui.lab.presets import get_preset, lesson_batches
+
+if TYPE_CHECKING:  # the app starts without the regression lessons' module (start-up time)
+    from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
 
 PUBLISH_INTERVAL = 0.25  # seconds between progress messages (each carries a snapshot)
 VAL_INTERVAL = 5.0  # seconds between validations
@@ -71,7 +73,7 @@ def run_lesson(
     """One run of a lesson: `steps` more steps (epochs), at most `pace` a second (so that a
     lesson that learns in half a second can be watched learning), every progress to `publish`."""
     limit_blas_threads()
-    if isinstance(trainer, SeriesTrainer):
+    if not isinstance(trainer, Trainer):
         return trainer.run(stop, publish, epochs=steps, interval=LESSON_INTERVAL, pace=pace)
 
     def step_by_step(progress: Progress) -> None:  # paced: one report a step, then a wait

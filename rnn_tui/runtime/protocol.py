@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -25,9 +25,11 @@ from rnn_tui.engine.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_f
 from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus, Vocab
 from rnn_tui.engine.model import ParamSnapshot
-from rnn_tui.engine.series import SeriesConfig, SeriesProgress, SeriesSnapshot
 from rnn_tui.engine.trainer import Progress
 from rnn_tui.runtime import wire
+
+if TYPE_CHECKING:  # imported when a lesson's report is made or read: the app starts without it
+    from rnn_tui.engine.series import SeriesProgress
 
 KINDS: dict[str, type[Message]] = {}  # every registered kind, to decode what arrives
 
@@ -220,8 +222,14 @@ class TrainingReport(Report, kind="progress"):
 
 
 _SERIES_ARRAYS = ("inputs", "targets", "predictions", "forecast", "continuation")
-_SERIES_META = tuple(f.name for f in dataclasses.fields(SeriesProgress)
-                     if f.name not in (*_SERIES_ARRAYS, "snapshot", "mse_history"))
+
+
+def _series_meta() -> tuple[str, ...]:
+    """SeriesProgress's plain fields (what is not an array, the snapshot or the history)."""
+    from rnn_tui.engine.series import SeriesProgress
+
+    return tuple(f.name for f in dataclasses.fields(SeriesProgress)
+                 if f.name not in (*_SERIES_ARRAYS, "snapshot", "mse_history"))
 
 
 @dataclass(frozen=True)
@@ -232,7 +240,7 @@ class SeriesReport(Report, kind="series-progress"):
 
     def to_wire(self) -> tuple[dict, dict[str, np.ndarray]]:
         p = self.progress
-        meta: dict[str, Any] = {k: getattr(p, k) for k in _SERIES_META}
+        meta: dict[str, Any] = {k: getattr(p, k) for k in _series_meta()}
         meta.update(config=p.snapshot.config.to_dict(), snapshot_epoch=p.snapshot.epoch)
         arrays = {k: getattr(p, k) for k in _SERIES_ARRAYS if getattr(p, k) is not None}
         arrays["mse_history"] = np.asarray(p.mse_history, dtype=np.float64)
@@ -241,9 +249,11 @@ class SeriesReport(Report, kind="series-progress"):
 
     @classmethod
     def from_wire(cls, meta: dict, arrays: dict[str, np.ndarray]) -> SeriesReport:
+        from rnn_tui.engine.series import SeriesConfig, SeriesProgress, SeriesSnapshot
+
         params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
         snapshot = SeriesSnapshot(SeriesConfig(**meta["config"]), MappingProxyType(params), meta["snapshot_epoch"])
-        fields: dict[str, Any] = {k: meta[k] for k in _SERIES_META}
+        fields: dict[str, Any] = {k: meta[k] for k in _series_meta()}
         fields["state"] = RunState(fields["state"])
         fields.update({k: arrays.get(k) for k in _SERIES_ARRAYS})
         return cls(SeriesProgress(**fields, mse_history=tuple(arrays["mse_history"].tolist()), snapshot=snapshot))

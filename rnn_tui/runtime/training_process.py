@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnn_tui import BLAS_THREAD_VARS
 from rnn_tui.engine.checkpoint import Checkpoint
@@ -32,7 +32,6 @@ from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.errors import RnnTuiError
-from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
 from rnn_tui.engine.trainer import Progress, Trainer
 from rnn_tui.runtime import protocol, wire
 from rnn_tui.runtime.protocol import (
@@ -51,6 +50,9 @@ from rnn_tui.runtime.protocol import (
     Stop,
     TrainingReport,
 )
+
+if TYPE_CHECKING:  # the app starts without the regression lessons' module (start-up time)
+    from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
 
 STOP_GRACE = 3.0  # seconds a stopped child gets to finish its step and say goodbye
 POLL = 0.02  # seconds between the run loop's looks at its stop event and commands
@@ -78,7 +80,7 @@ class TrainingProcess:
     def __init__(self, local: Trainer | SeriesTrainer, preset: str | None = None, *, in_runs: bool = False) -> None:
         self.local = local
         self.preset = preset
-        self.in_runs = in_runs or isinstance(local, SeriesTrainer)
+        self.in_runs = in_runs or not isinstance(local, Trainer)  # a lesson trains in runs
         self._paused = local.paused
         self._lock = threading.Lock()
         self._commands: list[Command] = []  # waiting for the run loop to send them
@@ -138,9 +140,9 @@ class TrainingProcess:
     @property
     def step(self) -> int:
         last = self._last
-        if isinstance(last, SeriesProgress):
-            return last.epoch
-        return last.step if last is not None else self.local.step
+        if last is None:
+            return self.local.step
+        return last.step if isinstance(last, Progress) else last.epoch
 
     @property
     def lr(self) -> float:
@@ -150,9 +152,9 @@ class TrainingProcess:
     @property
     def skipped_steps(self) -> int:
         last = self._last
-        if isinstance(last, SeriesProgress):
-            return last.skipped_epochs
-        return last.skipped_steps if last is not None else 0
+        if last is None:
+            return 0
+        return last.skipped_steps if isinstance(last, Progress) else last.skipped_epochs
 
     @property
     def stream(self):
@@ -195,9 +197,9 @@ class TrainingProcess:
                           seed=local.train_config.seed)
 
     def _start_message(self) -> Start | StartSeries:
-        if isinstance(self.local, SeriesTrainer):
+        if not isinstance(self.local, Trainer):
             return StartSeries(self.local.lesson.name, self.local.config.to_dict(), self._paused)
-        local = self._chars()
+        local = self.local
         return Start.of(local.corpus, local.to_checkpoint(), self.preset, self._paused, self.in_runs)
 
     # -- the run -----------------------------------------------------------------------------
@@ -254,7 +256,7 @@ class TrainingProcess:
             raise TrainingFailed(error)
         if self._last is not None:
             return self._last
-        if isinstance(self.local, SeriesTrainer):
+        if not isinstance(self.local, Trainer):
             return self.local.progress(RunState.STOPPED)
         return self.progress(RunState.STOPPED, None, 0.0)
 
