@@ -137,6 +137,13 @@ def test_a_series_report_round_trips_with_its_arrays_and_snapshot():
     assert through_a_pipe(SeriesReport(none)).progress.continuation is None
 
 
+def test_the_child_has_a_handler_for_every_command():
+    from rnn_tui.runtime.training_child import HANDLERS
+
+    commands = {cls for cls in KINDS.values() if issubclass(cls, Command) and cls.__module__ == protocol.__name__}
+    assert commands - set(HANDLERS) == {Start, StartSeries, Stop}  # read before the loop, or ending it
+
+
 def test_unknown_kinds_and_bad_contents_are_wire_errors():
     with pytest.raises(wire.WireError, match="unknown message kind"):
         protocol.decode("no-such-kind", {}, {})
