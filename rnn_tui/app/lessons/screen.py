@@ -268,7 +268,7 @@ class LessonsScreen(ModalScreen[None]):
 
     def _status(self, model: str, *figures: str, drop: tuple[int, ...] = ()) -> None:
         """Lesson │ model │ state │ figures...; the score last (bold), `drop` goes first when narrow."""
-        icon = STATE_ICONS.get(self.state, "■")
+        icon = STATE_ICONS[self.state]
         self.query_one("#lesson-status", LessonStatus).show(
             [self.lesson.name, model, f"{icon} {self.state}", *figures], self.state, drop)
 
