@@ -5,8 +5,9 @@ A message class names its kind once (`class Pause(Command, kind="pause")`) and i
 it; both ends then send instances and dispatch on their type, never on a string. A field holding
 an ndarray travels as an array, every other field in the JSON meta; a message with richer
 contents (a whole Progress) says how in `to_wire` / `from_wire`. Adding a kind is one dataclass
-here (or in the module that needs it: the registry is open) and one handler at the end that
-receives it.
+here (or in the module that needs it: the registry is open) and its handling where it arrives:
+an entry in `training_child.HANDLERS` for a command, a case in `TrainingProcess._take` for a
+report.
 
 Parent to child: `Start` (a character model) or `StartSeries` (a regression lesson), then
 commands. Child to parent: reports of progress, checkpoint replies, and `Failed` at the end.
