@@ -64,7 +64,11 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self._ready()
+        # A screen removed as it mounts (the app closing at once: a browser tab shut as soon as it
+        # opened) has only part of its layout and nothing to start. `display` is False then:
+        # Textual counts a node being closed or pruned as not displayed.
+        if self.display:
+            self._ready()
 
     def show_state(self, state: RunState) -> None:
         """The state shows through classes (app.tcss: Screen.-paused, Screen.-error)."""
