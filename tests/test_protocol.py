@@ -234,3 +234,8 @@ def test_production_modules_do_not_name_the_fault_hook():
     named = re.compile(r"fault_hook|inject_fault|InjectedFault|FAULTS|\bFault\b|test-fault")
     offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if named.search(p.read_text())]
     assert offenders == []
+
+
+def test_a_regression_lesson_has_no_checkpoint_to_ask_for():
+    with pytest.raises(TypeError, match="no character model"):
+        TrainingProcess(SeriesTrainer(LESSONS["ramp"])).request_checkpoint(lambda answer: None)

@@ -76,12 +76,19 @@ class Child:
 
 
 def _checkpoint(child: Child, trainer, request: CheckpointRequest) -> None:
-    try:
-        data = protocol.checkpoint_array(trainer.to_checkpoint())
-    except RnnTuiError as e:
-        child.send(CheckpointReply(request.id, error=str(e)))
-    else:
-        child.send(CheckpointReply(request.id, data=data))
+    """The trainer's answer as bytes (the parent asks only a character model's trainer)."""
+
+    def answer(result) -> None:
+        try:
+            if isinstance(result, Exception):
+                raise result
+            data = protocol.checkpoint_array(result)  # refuses parameters that are not finite
+        except RnnTuiError as e:
+            child.send(CheckpointReply(request.id, error=str(e)))
+        else:
+            child.send(CheckpointReply(request.id, data=data))
+
+    trainer.request_checkpoint(answer)
 
 
 # What each command does to the trainer; a hook module may add its own message types.

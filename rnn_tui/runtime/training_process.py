@@ -124,6 +124,7 @@ class TrainingProcess:
     def request_checkpoint(self, reply: Reply) -> None:
         """The child's whole training state (between two steps), handed to `reply` on the run's
         thread when it arrives; at once (on this thread) when no child is running."""
+        local = self._chars()  # a regression lesson has no checkpoint to ask for
         with self._lock:
             if self._running:
                 self._next_id += 1
@@ -134,7 +135,7 @@ class TrainingProcess:
         if ended:
             reply(self._final or self._last_weights())
         else:
-            self._chars().request_checkpoint(reply)
+            local.request_checkpoint(reply)
 
     # -- what the app reads ------------------------------------------------------------------
     @property
