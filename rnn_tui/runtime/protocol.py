@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from rnn_tui.engine import corpus_cache
 from rnn_tui.engine.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
 from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus, Vocab
@@ -112,25 +113,40 @@ def checkpoint_of(array: np.ndarray, where: str = "checkpoint") -> Checkpoint:
 class Start(Command, kind="start"):
     """A character model's training: the corpus as ids and vocabulary (the trainer reads nothing
     else of it), the trainer's whole state as checkpoint bytes, the preset, whether to start
-    paused, and whether it trains until stopped or in `Run`s (a lesson)."""
+    paused, and whether it trains until stopped or in `Run`s (a lesson). Ids in a cache file go
+    as its path (the child maps the same pages), others as an array."""
 
     corpus: str
     vocab: list[str]
+    unknown: bool  # the vocabulary's
+    symbols: str  # the vocabulary's: chars or bytes
     preset: str | None
     paused: bool
-    ids: np.ndarray
     checkpoint: np.ndarray
+    ids: np.ndarray | None = None
+    ids_cache: str | None = None
+    ids_length: int = 0
     in_runs: bool = False
 
     @classmethod
     def of(cls, corpus: Corpus, ckpt: Checkpoint, preset: str | None, paused: bool,
            in_runs: bool = False) -> Start:
-        return cls(corpus.name, list(corpus.vocab.chars), preset, paused, corpus.ids,
-                   checkpoint_array(ckpt), in_runs)
+        v = corpus.vocab
+        ids, cache, length = None, corpus.cache, len(corpus.ids)
+        if not cache:
+            ids = corpus.ids if corpus.ids.dtype.str in wire.DTYPES else corpus.ids.astype(np.int32)
+        return cls(corpus.name, list(v.chars), v.unknown, v.symbols, preset, paused, checkpoint_array(ckpt),
+                   ids, cache, length, in_runs)
 
     def corpus_of(self) -> Corpus:
         """The child's corpus: ids and vocabulary; no text (the trainer never reads it)."""
-        return Corpus(self.corpus, "", Vocab(self.vocab), self.ids)
+        vocab = Vocab(self.vocab, unknown=self.unknown, symbols=self.symbols)
+        if self.ids_cache:
+            ids = corpus_cache.map_entry(self.ids_cache, [ord(c) for c in vocab.chars], self.ids_length)
+            return Corpus(self.corpus, "", vocab, ids, cache=self.ids_cache)
+        if self.ids is None:
+            raise wire.WireError("a start message without ids or their cache")
+        return Corpus(self.corpus, "", vocab, self.ids)
 
 
 @dataclass(frozen=True)
