@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from rnn_tui.engine.control import Controlled, RunControl
+from rnn_tui.engine.control import Controlled, RunControl, RunState
 from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm
 
 HISTORY_POINTS = 300  # the loss history never holds more points than this
@@ -128,6 +129,12 @@ class TrainingLoop(Controlled):
             f"{self._good_step}, learning rate lowered to {self.base_lr:.3g}"
         )
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the trainer between two steps: the model is not written meanwhile."""
+        with self._lock:
+            yield
+
     def snapshot(self):
         """An immutable copy of the parameters; also remembered as the rollback point if finite."""
         with self._lock:
@@ -140,7 +147,7 @@ class TrainingLoop(Controlled):
     def _loop(
         self,
         stop: threading.Event,
-        publish: Callable[[str], None],
+        publish: Callable[[RunState], None],
         *,
         target: int | None = None,
         seconds: float | None = None,
@@ -167,7 +174,7 @@ class TrainingLoop(Controlled):
                 break
             if seconds is not None and self.elapsed - start >= seconds:
                 break
-            if not self.control.may_step(lambda: publish("paused")):
+            if not self.control.may_step(lambda: publish(RunState.PAUSED)):
                 continue
             if budgeted:
                 done = max(0.0 if steps is None else (self.step - first_step) / steps,
@@ -184,5 +191,5 @@ class TrainingLoop(Controlled):
                 after_step(dt, now)
             paused = self.control.paused
             if now - last_publish >= interval or paused:
-                publish("paused" if paused else "training")
+                publish(RunState.PAUSED if paused else RunState.TRAINING)
                 last_publish = now

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnn_tui.engine.control import RunState
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.loop import TrainingLoop
 from rnn_tui.engine.optim import make_optimizer
@@ -78,7 +79,7 @@ class SeriesProgress:
     elapsed: float  # training seconds (pauses and pacing excluded)
     lr: float
     grad_norm: float
-    state: str  # "training" | "paused" | "stopped"
+    state: RunState
     message: str = ""
     skipped_epochs: int = 0
 
@@ -146,7 +147,7 @@ class SeriesTrainer(TrainingLoop):
             return self.model.unroll(x)
 
     def progress(
-        self, state: str = "stopped", *, epochs: int | None = None, forecast_steps: int | None = None
+        self, state: RunState = RunState.STOPPED, *, epochs: int | None = None, forecast_steps: int | None = None
     ) -> SeriesProgress:
         """The current state as immutable progress (predictions and forecast computed now)."""
         n = self.lesson.forecast_steps if forecast_steps is None else forecast_steps
@@ -196,13 +197,13 @@ class SeriesTrainer(TrainingLoop):
         """
         target = self.config.epochs if epochs is None else self.step + epochs
 
-        def publish(state: str) -> None:
+        def publish(state: RunState) -> None:
             if on_progress is not None:
                 on_progress(self.progress(state, epochs=target, forecast_steps=forecast_steps))
 
-        publish("paused" if self.paused else "training")
+        publish(RunState.PAUSED if self.paused else RunState.TRAINING)
         self._loop(stop, publish, target=target, seconds=seconds, interval=interval, pace=pace)
-        final = self.progress("stopped", epochs=target, forecast_steps=forecast_steps)
+        final = self.progress(RunState.STOPPED, epochs=target, forecast_steps=forecast_steps)
         if on_progress is not None:
             on_progress(final)
         return final

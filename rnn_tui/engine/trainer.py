@@ -16,8 +16,9 @@ import numpy as np
 
 from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import BatchStream, Corpus, eval_chunks
-from rnn_tui.engine.errors import ConfigError
+from rnn_tui.engine.errors import ConfigError, RnnTuiError
 from rnn_tui.engine.loop import TrainingLoop
 from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot
 from rnn_tui.engine.optim import make_optimizer
@@ -37,7 +38,7 @@ class Progress:
     lr: float
     loss_history: tuple[float, ...]
     snapshot: ParamSnapshot | None
-    state: str  # "training" | "paused" | "stopped" | "error"
+    state: RunState
     message: str = ""
     skipped_steps: int = 0
 
@@ -147,7 +148,16 @@ class Trainer(TrainingLoop):
                 },
             )
 
-    def progress(self, state: str, snapshot: ParamSnapshot | None, chars_per_sec: float) -> Progress:
+    def request_checkpoint(self, reply: Callable[[Checkpoint | RnnTuiError], object]) -> None:
+        """`to_checkpoint`, handed to `reply` at once (see control.TrainingControls)."""
+        try:
+            ckpt = self.to_checkpoint()
+        except RnnTuiError as e:
+            reply(e)
+        else:
+            reply(ckpt)
+
+    def progress(self, state: RunState, snapshot: ParamSnapshot | None, chars_per_sec: float) -> Progress:
         return Progress(
             step=self.step,
             loss=self.smoothed_loss,
@@ -187,7 +197,7 @@ class Trainer(TrainingLoop):
         rate, window_chars, window_t = 0.0, 0, 0.0
         last_val = time.perf_counter()
 
-        def publish(state: str) -> None:
+        def publish(state: RunState) -> None:
             if on_progress is not None:
                 on_progress(self.progress(state, self.snapshot(), rate))
 
@@ -209,7 +219,7 @@ class Trainer(TrainingLoop):
             self.validate(val_chars)
         ran = self.elapsed - start
         mean_rate = (self.step - first_step) * chars_per_step / ran if ran > 0 else rate
-        final = self.progress("stopped", self.snapshot(), mean_rate)
+        final = self.progress(RunState.STOPPED, self.snapshot(), mean_rate)
         if on_progress is not None:
             on_progress(final)
         return final

@@ -8,7 +8,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
-from rnn_tui.app.widgets.status import STATE_ICONS
+from rnn_tui.engine.control import RunState
 
 
 class LessonBar(Static):
@@ -26,9 +26,9 @@ class LessonBar(Static):
 class LessonStatus(Static):
     """One line: lesson, model, state, progress and the score, shortened to fit."""
 
-    def show(self, parts: Sequence[str], state: str, drop: Sequence[int] = ()) -> None:
+    def show(self, parts: Sequence[str], state: RunState, drop: Sequence[int] = ()) -> None:
         """`drop`: indices of the parts to leave out, in this order, while the line is too long."""
-        for name in (*STATE_ICONS, "done"):
+        for name in RunState:
             self.set_class(state == name, f"-{name}")
         self._shown = (list(parts), list(drop))
         self._fit()
