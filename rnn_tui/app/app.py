@@ -393,6 +393,16 @@ class RnnTuiApp(SetupActions, App[int]):
 
         self.push_screen(LessonsScreen(), back)
 
+    def action_chart(self) -> None:
+        from rnn_tui.app.screens.chart import ChartScreen
+
+        self.push_screen(ChartScreen())
+
+    def action_neurons(self) -> None:
+        from rnn_tui.app.screens.neurons import NeuronsScreen
+
+        self.push_screen(NeuronsScreen())
+
     def action_step(self) -> None:
         if self.run_state != "paused":
             self.notify("single steps work while paused: pause first", severity="information")

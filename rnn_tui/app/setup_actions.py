@@ -18,12 +18,15 @@ from rnn_tui.app.screens.settings import Settings, SettingsScreen
 from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.corpus import Corpus, load_corpus
 from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.lab.presets import DEFAULT_PRESET, get_preset, preset_configs
 from rnn_tui.runtime import jobs
 from rnn_tui.runtime.training_process import TrainingProcess
 
 
 class SetupActions:
     """Needs the app's `_start`, `_show_predictions`, `_tick_sample` and its settings attributes."""
+
+    _away: tuple | None = None  # the run `z` left: (corpus, model, train, checkpoint, preset)
 
     def action_settings(self) -> None:
         current = Settings(self.corpus.name, self.preset, self.model_config, self.train_config,
@@ -78,6 +81,25 @@ class SetupActions:
     def on_setup_ready(self, message: SetupReady) -> None:
         self._restart(message.corpus, message.model_config, message.train_config, message.checkpoint,
                       message.preset, message.note)
+
+    def action_zen(self) -> None:
+        """To the Zen preset ("watch it memorise") and back. The run left behind is kept whole in
+        memory (a checkpoint with the optimizer's state), so `z` again resumes it exactly."""
+        leaving = (self.corpus, self.model_config, self.train_config, self.trainer.to_checkpoint(), self.preset)
+        back, self._away = self._away, leaving
+        if back is not None:
+            corpus, model, train, ckpt, preset = back
+            self._restart(corpus, model, train, ckpt, preset, f"back to {preset or corpus.name}, where it was")
+        else:
+            self._load_preset("zen" if self.preset != "zen" else DEFAULT_PRESET)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="io")
+    def _load_preset(self, name: str) -> None:
+        preset = get_preset(name)
+        corpus = load_corpus(preset.corpus)
+        model, train = preset_configs(preset, len(corpus.vocab))
+        note = f"preset {name}: {preset.description}; z goes back"
+        self.post_message(SetupReady(corpus, model, train, None, name, note))
 
     def default_path(self) -> str:
         stem = os.path.splitext(os.path.basename(self.corpus.name))[0] or "model"

@@ -107,6 +107,10 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# What `rnn-tui` opens on when nothing is said (see benchmarks/first_minute.py for the choice).
+DEFAULT_PRESET = "zen"
+
+
 def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]

@@ -43,7 +43,10 @@ REPLY_TIMEOUT = 30.0  # seconds to wait for a checkpoint from a (busy) child
 POLL = 0.02  # seconds between the run loop's looks at its stop event and commands
 FAULTS = ("raise", "nan")  # test hooks: the loop raises, or a weight becomes NaN (a divergence)
 CHILD = [sys.executable, "-m", "rnn_tui.runtime.training_process"]  # the command that starts the child
-_PROGRESS_FIELDS = [f.name for f in fields(Progress) if f.name not in ("snapshot", "loss_history")]
+# The history's fields go as arrays (name: dtype, columns); the other fields in the header.
+_HISTORY_FIELDS = {"loss_history": ("<f8", 0), "loss_steps": ("<i8", 0), "loss_times": ("<f8", 0),
+                   "val_history": ("<f8", 3), "lr_changes": ("<f8", 2)}
+_PROGRESS_FIELDS = [f.name for f in fields(Progress) if f.name != "snapshot" and f.name not in _HISTORY_FIELDS]
 
 
 class TrainingFailed(RnnTuiError):
@@ -53,7 +56,8 @@ class TrainingFailed(RnnTuiError):
 # -- progress on the wire --------------------------------------------------------------------
 def encode_progress(p: Progress) -> tuple:
     meta = {k: getattr(p, k) for k in _PROGRESS_FIELDS}
-    arrays = {"loss_history": np.asarray(p.loss_history, dtype=np.float64)}
+    arrays = {name: np.asarray(getattr(p, name), dtype=dtype).reshape((-1, cols) if cols else -1)
+              for name, (dtype, cols) in _HISTORY_FIELDS.items()}
     if p.snapshot is not None:
         meta["snapshot_step"] = p.snapshot.step
         arrays.update({f"param.{k}": v for k, v in p.snapshot.params.items()})
@@ -65,8 +69,11 @@ def decode_progress(meta: dict, arrays: dict, config, vocab) -> Progress:
     snapshot = None
     if "snapshot_step" in meta:  # the arrays are read-only views: immutable as a snapshot must be
         snapshot = ParamSnapshot(config, vocab, MappingProxyType(params), meta["snapshot_step"])
-    return Progress(**{k: meta[k] for k in _PROGRESS_FIELDS},
-                    loss_history=tuple(arrays["loss_history"].tolist()), snapshot=snapshot)
+    history = {name: tuple(map(tuple, arrays[name].tolist()) if cols else arrays[name].tolist())
+               for name, (_, cols) in _HISTORY_FIELDS.items()}
+    history["val_history"] = tuple((int(s), t, v) for s, t, v in history["val_history"])
+    history["lr_changes"] = tuple((int(s), lr) for s, lr in history["lr_changes"])
+    return Progress(**{k: meta[k] for k in _PROGRESS_FIELDS}, **history, snapshot=snapshot)
 
 
 def start_message(corpus, checkpoint: Checkpoint, preset: str | None, paused: bool) -> tuple:
