@@ -91,11 +91,13 @@ def correlations(activations: np.ndarray, feature: np.ndarray) -> np.ndarray:
         raise ValueError(f"{a.shape[0]} steps of activations, {f.shape[0]} of the feature")
     if a.shape[0] < 2 or np.ptp(f) == 0:
         return np.full(a.shape[1], np.nan)
+    constant = np.ptp(a, axis=0) == 0  # its centred values are rounding noise, not a signal
     a = a - a.mean(axis=0)
     f = f - f.mean()
     norms = np.sqrt((a * a).sum(axis=0)) * np.sqrt(f @ f)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (f @ a) / norms
+    r[constant] = 0.0
     return np.nan_to_num(r, nan=0.0)
 
 
