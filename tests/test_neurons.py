@@ -175,7 +175,7 @@ async def test_the_finder_jumps_to_the_planted_inside_quotes_unit():
         assert screen.ranking[0].correlation > 0.5  # the held-out text may begin inside a quote
         await pilot.pause()
         heading = "".join(s.text for s in screen.query_one(NeuronText).render_line(0))
-        assert f"unit {PLANTED}/" in heading and "with inside quotes" in heading and "#1" in heading
+        assert f"unit {PLANTED}/" in heading and "with inside quotes" in heading and "find #1" in heading
         await pilot.press("f")  # again: the next best
         assert screen.found == 1 and screen.unit == screen.ranking[1].unit != PLANTED
         await pilot.press("e", "f")  # another feature: a new ranking

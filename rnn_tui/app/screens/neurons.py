@@ -9,6 +9,8 @@ bar heights under it (low negative, high positive), as the main screen's hidden 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -46,6 +48,8 @@ class NeuronText(CachedLines):
         self.values: np.ndarray | None = None  # (T,) the unit's activation per character
         self.text = ""
         self.heading: list[tuple[str, str]] = []  # (text, component class or "") pieces
+        self.last_render = 0.0  # perf_counter() when the lines were last built (benchmarks)
+        self.last_render_cpu = 0.0  # process_time() then: what the work costs on a shared machine
 
     def show(self, text: str, values: np.ndarray, heading: list[tuple[str, str]]) -> None:
         self.text, self.values, self.heading = text, values, heading
@@ -85,6 +89,7 @@ class NeuronText(CachedLines):
                 flush()
         if row:
             flush()
+        self.last_render, self.last_render_cpu = time.perf_counter(), time.process_time()
         return lines
 
 
@@ -176,7 +181,7 @@ class NeuronsScreen(Screen[None]):
             (f" · r {'n/a' if np.isnan(r) else f'{r:+.2f}'} with {self.feature}", ""),
         ]
         if self.found >= 0:
-            heading.append((f" · #{self.found + 1} of the find", "neurons--dim"))
+            heading.append((f" · find #{self.found + 1}", "neurons--dim"))
         heading.append((f" · {self.source_note}", "neurons--dim"))
         view.show(self.trace.text, values, heading)
 
