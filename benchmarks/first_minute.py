@@ -40,6 +40,9 @@ CANDIDATES = {
     "stdlib-lstm128": ("stdlib", {"cell": "lstm", "hidden": 128}, {"lr": 3e-3}),
     "stdlib-gru128-s32b32": ("stdlib", {"hidden": 128}, {"seq_len": 32, "batch": 32}),
     "stdlib-rnn256": ("stdlib", {"cell": "rnn", "hidden": 256}, {"lr": 2e-3}),
+    "stdlib-gru256": ("stdlib", {"hidden": 256}, {}),
+    "stdlib-gru192-lr1e-2": ("stdlib", {}, {"lr": 1e-2}),
+    "stdlib-gru192-s32": ("stdlib", {}, {"seq_len": 32}),
 }
 
 

@@ -22,7 +22,9 @@ def make_app() -> RnnTuiApp:
     corpus = load_corpus("zen")
     model = ModelConfig(len(corpus.vocab), cell="lstm", hidden=32)
     train = TrainConfig(seq_len=16, batch=8, lr=0.01, seed=7)
-    return RnnTuiApp(corpus, model, train, start_paused=True)
+    # No new sample on a timer: only the first one (after the prime) is in the picture, however
+    # slowly a loaded machine types (with the 4-s timer, a slow run showed the typed text's sample).
+    return RnnTuiApp(corpus, model, train, start_paused=True, sample_interval=3600)
 
 
 async def settled(pilot) -> None:

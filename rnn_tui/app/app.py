@@ -396,12 +396,23 @@ class RnnTuiApp(SetupActions, App[int]):
     def action_chart(self) -> None:
         from rnn_tui.app.screens.chart import ChartScreen
 
-        self.push_screen(ChartScreen())
+        def source():
+            name = self.baseline_note.removesuffix(" KN") if self.baseline_bpc is not None else "n-gram"
+            return self.progress, self.baseline_bpc, name
+
+        self.push_screen(ChartScreen(source))
 
     def action_neurons(self) -> None:
-        from rnn_tui.app.screens.neurons import NeuronsScreen
+        from rnn_tui.app.screens.neurons import NeuronsScreen, TextSources
+        from rnn_tui.lab.evaluate import held_out_text
 
-        self.push_screen(NeuronsScreen())
+        s = self.session
+        self.push_screen(NeuronsScreen(TextSources(
+            snapshot=lambda: s.predictor.snapshot if s.predictor is not None else None,
+            held_out=lambda n: held_out_text(self.corpus, self.train_config.val_fraction, n),
+            typed=lambda: s.text,
+            sample=lambda n: s.sample(n, self.temperature, seed=0) if s.predictor is not None else "",
+        )))
 
     def action_step(self) -> None:
         if self.run_state != "paused":

@@ -36,8 +36,7 @@ class Comparison:
 def held_out_text(corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = DEFAULT_EVAL_CHARS) -> str:
     """The start of the validation split (the corpus's last `val_fraction`) as text."""
     _, val_ids = corpus.split(val_fraction)
-    text = corpus.vocab.decode(val_ids)
-    return text if max_chars is None else text[:max_chars]
+    return corpus.vocab.decode(val_ids if max_chars is None else val_ids[:max_chars])  # an id a character
 
 
 def fit_baseline(corpus: Corpus, vocab, order: int = DEFAULT_ORDER, val_fraction: float = 0.1) -> NgramModel:

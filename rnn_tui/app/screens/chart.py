@@ -7,6 +7,8 @@ screen keeps no record of its own, it redraws from the newest Progress.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -22,6 +24,9 @@ from rnn_tui.engine.model import LN2
 from rnn_tui.engine.trainer import Progress
 from rnn_tui.lab.curves import memorising_since
 
+# What the screen draws, asked for anew every POLL: (the newest progress, the n-gram's validation
+# bits per character or None, the n-gram's name)
+ChartSource = Callable[[], tuple[Progress | None, float | None, str]]
 POLL = 0.25  # seconds between looks at the app's newest progress: at most 4 repaints a second
 Y_PAD = 0.05  # the y range reaches this fraction beyond the data, so no line runs on the frame
 
@@ -131,6 +136,10 @@ class ChartScreen(Screen[None]):
     ChartScreen #chart-note { height: 1; }
     """
 
+    def __init__(self, source: ChartSource) -> None:
+        super().__init__()
+        self.source = source
+
     def compose(self) -> ComposeResult:
         yield MemorisingNote(id="chart-note")
         yield LossChart(id="loss-chart")
@@ -142,15 +151,13 @@ class ChartScreen(Screen[None]):
         self.set_interval(POLL, self._update)
 
     def _update(self) -> None:
-        """Redraw when the app's newest progress or baseline differs from the one drawn."""
-        app = self.app
-        progress, baseline = app.progress, app.baseline_bpc
+        """Redraw when the newest progress or baseline differs from the one drawn."""
+        progress, baseline, name = self.source()
         key = (id(progress), baseline)
         if key == self._shown:
             return
         self._shown = key
-        name = app.baseline_note if app.baseline_note.endswith("KN") else "n-gram"
-        self.query_one(LossChart).show(progress, baseline, name.replace(" KN", ""))
+        self.query_one(LossChart).show(progress, baseline, name)
         self.query_one(MemorisingNote).show(progress)
 
     def action_close(self) -> None:

@@ -10,6 +10,8 @@ bar heights under it (low negative, high positive), as the main screen's hidden 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from rich.cells import cell_len
@@ -22,14 +24,24 @@ from textual.widgets import Footer
 
 from rnn_tui.app.widgets.hidden import HEIGHTS, LEVELS, NEG_STYLES, POS_STYLES
 from rnn_tui.app.widgets.strips import CachedLines, line
+from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.predict import HiddenTrace, hidden_trace
-from rnn_tui.lab.evaluate import held_out_text
 from rnn_tui.lab.glyphs import glyph
 from rnn_tui.lab.neurons import FEATURES, UnitScore, correlations, rank_units
 
 TEXT_CHARS = 300  # how much text the screen reads the network's states over
 MIN_TYPED = 40  # fewer typed characters than this: the held-out text is shown instead
 SOURCES = ("held-out text", "your typing", "a sample")
+
+
+@dataclass(frozen=True)
+class TextSources:
+    """What the screen reads, from whoever opens it: the weights on show and three texts."""
+
+    snapshot: Callable[[], ParamSnapshot | None]
+    held_out: Callable[[int], str]  # the start of the held-out text, this many characters
+    typed: Callable[[], str]
+    sample: Callable[[int], str]  # a sample of this many characters from the weights on show
 
 
 class NeuronText(CachedLines):
@@ -107,8 +119,9 @@ class NeuronsScreen(Screen[None]):
         Binding("r", "refresh", "new weights", show=False),
     ]
 
-    def __init__(self, source: int = 0) -> None:
+    def __init__(self, sources: TextSources, source: int = 0) -> None:
         super().__init__()
+        self.sources = sources
         self.source = source
         self.unit = 0
         self.feature = next(iter(FEATURES))
@@ -128,25 +141,24 @@ class NeuronsScreen(Screen[None]):
 
     # -- what is shown -----------------------------------------------------------------------
     def _text(self) -> str:
-        app = self.app
         name = SOURCES[self.source]
         self.source_note = name
         if name == "your typing":
-            typed = app.session.text[-TEXT_CHARS:]
+            typed = self.sources.typed()[-TEXT_CHARS:]
             if len(typed) >= MIN_TYPED:
                 return typed
             self.source_note = f"held-out text (type {MIN_TYPED}+ characters to see yours)"
-        elif name == "a sample" and app.session.predictor is not None:
-            return app.session.sample(TEXT_CHARS, app.temperature, seed=0)
-        return held_out_text(app.corpus, app.train_config.val_fraction, TEXT_CHARS)
+        elif name == "a sample":
+            return self.sources.sample(TEXT_CHARS)
+        return self.sources.held_out(TEXT_CHARS)
 
     def read_text(self) -> None:
         """Run the current weights over the chosen text and show the current unit."""
-        predictor = self.app.session.predictor
-        if predictor is None:
+        snapshot = self.sources.snapshot()
+        if snapshot is None:
             self.trace = None
         else:
-            self.trace = hidden_trace(predictor.snapshot, self._text())
+            self.trace = hidden_trace(snapshot, self._text())
             self.unit = min(self.unit, self.trace.h.shape[1] - 1)
         self._correlations.clear()
         self.ranking, self.found = [], -1
