@@ -45,6 +45,7 @@ MEMORISING = (
 
 
 class HelpScreen(ModalScreen[None]):
+    AUTO_FOCUS = "#help-box"  # the arrow and page keys scroll it: at 80x24 its end is below the fold
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
