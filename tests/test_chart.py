@@ -14,12 +14,13 @@ from rnn_tui.app.screens.chart import ChartScreen, LossChart, MemorisingNote
 from rnn_tui.app.widgets import LossPanel
 from rnn_tui.app.widgets.plot import Plot, Series, log_ticks, nice_ticks, tick_label
 from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import load_corpus, make_corpus
 from rnn_tui.engine.model import LN2
 from rnn_tui.engine.trainer import LossHistory, Trainer
 from rnn_tui.lab.curves import PATIENCE, memorising_since
-from rnn_tui.runtime import wire
-from rnn_tui.runtime.training_process import decode_progress, encode_progress
+from rnn_tui.runtime import protocol, wire
+from rnn_tui.runtime.protocol import TrainingReport
 
 SIZE = (80, 24)
 
@@ -75,14 +76,14 @@ def test_the_history_crosses_the_wire_whole():
     t.validate()
     t.set_lr(0.003)
     t.train_step()
-    p = t.progress("training", t.snapshot(), 1.0)
-    frame = b"".join(bytes(b) for b in encode_progress(p))
+    p = t.progress(RunState.TRAINING, t.snapshot(), 1.0)
+    frame = b"".join(bytes(b) for b in TrainingReport.of(p).frame())
     n_header = int.from_bytes(frame[:4], "little")
-    kind, meta, arrays = wire.decode(frame[8 : 8 + n_header], frame[8 + n_header :])
-    back = decode_progress(meta, arrays, t.model_config, t.corpus.vocab)
+    back = protocol.decode(*wire.decode(frame[8 : 8 + n_header], frame[8 + n_header :]))
+    q = back.progress(t.model_config, t.corpus.vocab)
     for name in ("loss_history", "loss_steps", "loss_times", "val_history", "lr_changes", "val_bpc", "step"):
-        assert getattr(back, name) == getattr(p, name), name
-    assert isinstance(back.val_history[0][0], int) and isinstance(back.lr_changes[0][0], int)
+        assert getattr(q, name) == getattr(p, name), name
+    assert isinstance(q.val_history[0][0], int) and isinstance(q.lr_changes[0][0], int)
 
 
 # -- reading the curves ---------------------------------------------------------------------
