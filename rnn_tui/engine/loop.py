@@ -22,29 +22,51 @@ from rnn_tui.engine.control import Controlled, RunControl, RunState
 from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm
 
 HISTORY_POINTS = 300  # the loss history never holds more points than this
+LR_CHANGES = 50  # the last this many learning-rate changes are remembered
 MIN_LR = 1e-7
 
 
 class LossHistory:
-    """A bounded curve of the whole run: when full, neighbouring points merge (each a mean of 2^k steps)."""
+    """The run's curves, bounded: the training loss (when full, neighbouring points merge, each a
+    mean of 2^k steps, remembering the step and training time it ends at), every validation
+    (when full, every other old one goes) and the learning-rate changes (the last few)."""
 
     def __init__(self, max_points: int = HISTORY_POINTS) -> None:
         self.max_points = max_points - max_points % 2
         self.points: list[float] = []
+        self.ends: list[int] = []  # the step each point ends at
+        self.times: list[float] = []  # the training seconds each point ends at
+        self.val: list[tuple[int, float, float]] = []  # (step, seconds, bits per character)
+        self.lr_changes: list[tuple[int, float]] = []  # (first step at the new rate, the rate)
         self.per_point = 1
         self._sum = 0.0
         self._count = 0
+        self._steps = 0
 
-    def add(self, loss: float) -> None:
+    def add(self, loss: float, step: int | None = None, elapsed: float = 0.0) -> None:
+        self._steps += 1
         self._sum += loss
         self._count += 1
         if self._count == self.per_point:
             self.points.append(self._sum / self._count)
+            self.ends.append(self._steps if step is None else step)
+            self.times.append(elapsed)
             self._sum, self._count = 0.0, 0
             if len(self.points) >= self.max_points:
                 p = self.points
                 self.points = [(p[i] + p[i + 1]) / 2 for i in range(0, len(p), 2)]
+                self.ends, self.times = self.ends[1::2], self.times[1::2]
                 self.per_point *= 2
+
+    def add_val(self, step: int, elapsed: float, bpc: float) -> None:
+        if self.val and self.val[-1][0] == step:  # validated again without a step between
+            self.val.pop()
+        self.val.append((step, elapsed, bpc))
+        if len(self.val) >= self.max_points:
+            self.val = self.val[: -1 : 2] + self.val[-1:]  # thin the past, keep the latest
+
+    def add_lr(self, step: int, lr: float) -> None:
+        self.lr_changes = [*self.lr_changes[-(LR_CHANGES - 1):], (step, lr)]
 
     def values(self) -> tuple[float, ...]:
         return tuple(self.points)
@@ -98,6 +120,7 @@ class TrainingLoop(Controlled):
             lr = self.control.take_lr()
             if lr is not None:
                 self.base_lr = lr
+                self.history.add_lr(self.step, lr)
             self.optimizer.lr = self.base_lr * self.lr_scale
             loss, result = self._loss_and_grads()
             norm = global_norm(self.model.grads)
@@ -109,7 +132,7 @@ class TrainingLoop(Controlled):
             self.step += 1
             self.grad_norm = norm
             self.last_loss = loss
-            self.history.add(loss)
+            self.history.add(loss, self.step, self.elapsed)
             self._stepped(loss, result)
             return loss
 
@@ -123,6 +146,7 @@ class TrainingLoop(Controlled):
         self.optimizer.t = 0
         self.base_lr = max(self.base_lr / 2, MIN_LR)
         self.optimizer.lr = self.base_lr * self.lr_scale
+        self.history.add_lr(self.step, self.base_lr)
         self._rolled_back()
         self.message = (
             f"diverged at {self.unit} {self.step} (loss {loss}): rolled back to {self.unit} "

@@ -41,6 +41,12 @@ class Progress:
     state: RunState
     message: str = ""
     skipped_steps: int = 0
+    # The rest of the trainer's LossHistory, for the chart (see LossHistory): each loss point's
+    # last step and training seconds, every validation as (step, seconds, bpc), lr changes as (step, lr).
+    loss_steps: tuple[int, ...] = ()
+    loss_times: tuple[float, ...] = ()
+    val_history: tuple[tuple[int, float, float], ...] = ()
+    lr_changes: tuple[tuple[int, float], ...] = ()
 
 
 class Trainer(TrainingLoop):
@@ -127,6 +133,7 @@ class Trainer(TrainingLoop):
         if count == 0:
             return float("nan")
         self.val_bpc = total / count / LN2
+        self.history.add_val(self.step, self.elapsed, self.val_bpc)
         return self.val_bpc
 
     def to_checkpoint(self) -> Checkpoint:
@@ -172,6 +179,10 @@ class Trainer(TrainingLoop):
             state=state,
             message=self.message,
             skipped_steps=self.skipped_steps,
+            loss_steps=tuple(self.history.ends),
+            loss_times=tuple(self.history.times),
+            val_history=tuple(self.history.val),
+            lr_changes=tuple(self.history.lr_changes),
         )
 
     # -- the loop ----------------------------------------------------------------------------
