@@ -203,7 +203,12 @@ def _read(npz, where: str) -> Checkpoint:
     if meta_shape != () or meta_dtype.kind != "U" or meta_dtype.itemsize // 4 > MAX_META_CHARS:
         raise CheckpointError(f"{where}: 'meta' must be one JSON string")
     with _reading(where):
-        text = str(npz["meta"][()])
+        meta_array = npz["meta"]
+    # A code point past U+10FFFF makes NumPy build a broken str (json then fails with SystemError).
+    codes = meta_array.reshape(1).view(np.dtype(meta_array.dtype.byteorder + "u4"))
+    if codes.size and int(codes.max()) > 0x10FFFF:
+        raise CheckpointError(f"{where}: 'meta' is not text")
+    text = str(meta_array[()])
     meta = _parse_meta(text, where)
     model = meta["model"]
     shapes = model.param_shapes()
