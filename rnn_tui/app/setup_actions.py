@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from textual import work
 
+from rnn_tui.app import public_actions
 from rnn_tui.app.messages import Saved, SetupReady
 from rnn_tui.app.screens.dialogs import ConfirmScreen, PathScreen
 from rnn_tui.app.screens.settings import Settings, SettingsScreen
@@ -23,14 +24,20 @@ from rnn_tui.runtime.training_process import TrainingProcess
 
 
 class SetupActions:
-    """Needs the app's `_start`, `_show_predictions`, `_tick_sample` and its settings attributes."""
+    """Needs the app's `_start`, `_show_predictions`, `_tick_sample`, its settings attributes and
+    `public` (a PublicPolicy in public mode, else None)."""
 
     def action_settings(self) -> None:
         current = Settings(self.corpus.name, self.preset, self.model_config, self.train_config,
                            self.temperature, self.top_k)
+        if self.public is not None:  # corpora by name, caps: no path typed by a visitor
+            self.push_screen(public_actions.settings_screen(self, current), self._apply_settings)
+            return
         self.push_screen(SettingsScreen(current), self._apply_settings)
 
     def _apply_settings(self, new: Settings | None) -> None:
+        if new is not None and self.public is not None:
+            new = public_actions.resolve(self, new)
         if new is None:
             return
         self.temperature, self.top_k = new.temperature, new.top_k
@@ -84,6 +91,10 @@ class SetupActions:
         return self.save_path or f"rnn-tui-{stem}.npz"
 
     def action_save(self) -> None:
+        if self.public is not None:  # a download to the visitor's browser
+            public_actions.save(self)
+            return
+
         def chosen(path: str | None) -> None:
             if path:
                 self.save_path = path
@@ -101,6 +112,10 @@ class SetupActions:
         self.notify(f"saved {message.path} (step {message.step})")
 
     def action_load(self) -> None:
+        if self.public is not None:  # an upload through the server
+            public_actions.load(self)
+            return
+
         def chosen(path: str | None) -> None:
             if path:
                 self.save_path = path

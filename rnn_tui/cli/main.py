@@ -141,20 +141,23 @@ def _print_json(data: dict) -> None:
 # -- commands ------------------------------------------------------------------------------
 @command("app")
 def cmd_app(args) -> int:
+    from rnn_tui.app.public import PublicPolicy
     from rnn_tui.engine.checkpoint import load_checkpoint
 
+    public = PublicPolicy.from_env()  # set by `rnn-tui serve --public` for each visitor's app
     checkpoint = load_checkpoint(args.load) if args.load else None
     corpus, model_config, train_config, _ = build_setup(args, checkpoint)
     from rnn_tui.app import run_app
 
     preset = args.preset or (None if args.corpus or checkpoint else "zen")
     return run_app(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset,
-                   demo=args.demo) or 0
+                   demo=args.demo, public=public) or 0
 
 
 @command("train")
 def cmd_train(args) -> int:
     import dataclasses
+    import signal
     import threading
 
     from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -192,12 +195,23 @@ def cmd_train(args) -> int:
                        info=f"step {p.step}  loss {p.loss:.3f}  {p.bpc:.3f} bpc{val}  {p.chars_per_sec:,.0f} ch/s")
 
         start_step = trainer.step
+        # Ctrl+C ends the run between two steps (never inside one: the weights stay whole), so
+        # the run's own final progress, with its mean throughput, is what gets saved and printed.
+        # A second Ctrl+C interrupts whatever follows.
+        previous = signal.getsignal(signal.SIGINT)
+
+        def interrupt(_signum, _frame) -> None:
+            stop.set()
+            signal.signal(signal.SIGINT, previous)
+
+        signal.signal(signal.SIGINT, interrupt)
         try:
             final = trainer.run(stop, on_progress, steps=args.steps, seconds=seconds, interval=0.25)
-        except KeyboardInterrupt:
-            stop.set()
-            final = trainer.progress("stopped", None, 0.0)
-            console.print("interrupted: keeping what was learnt so far")
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    interrupted = stop.is_set()
+    if interrupted:
+        console.print("interrupted: keeping what was learnt so far")
     if trainer.val_ids.size > 1:  # the final figure over the whole validation split
         final = dataclasses.replace(final, val_bpc=trainer.validate(None))
     if args.out:
@@ -206,7 +220,7 @@ def cmd_train(args) -> int:
         "corpus": corpus.name, "model": model_config.to_dict(), "train": train_config.to_dict(),
         "step": final.step, "loss": final.loss, "bpc": final.bpc, "val_bpc": final.val_bpc,
         "chars_per_sec": final.chars_per_sec, "seconds": final.elapsed,
-        "skipped_steps": final.skipped_steps, "out": args.out,
+        "skipped_steps": final.skipped_steps, "out": args.out, "interrupted": interrupted,
     }
     if args.json:
         _print_json(result)
@@ -219,7 +233,7 @@ def cmd_train(args) -> int:
         if final.message:
             print(final.message)
         print(f"saved {args.out}" if args.out else "not saved (give --out FILE.npz to keep the model)")
-    return 0
+    return 130 if interrupted else 0  # the shell's convention for a run ended by SIGINT
 
 
 def _load_predictor(path: str):
