@@ -5,8 +5,8 @@ half an hour. Does it stay the same app?
 
 For every key: its latency, from just before `tmux send-keys` to the chart's heading for the text
 typed so far going out to the terminal (as `keystroke_latency.py --tmux` measures it), and the
-resident memory of the app process and of its training process (from /proc). Every 30 s: the
-training step on the status line, for the throughput.
+resident memory of the app process and of its training process (from /proc). Every 30 s
+(--capture-every): the training step on the status line, for the throughput.
 
 Targets (the issue's): the app's and the training process's resident memory within 10 % of their
 size after the first 2 minutes; the key -> chart p95 of the last 5 minutes within 20 % of the
@@ -41,7 +41,8 @@ def _training_pid(app_pid: int) -> int | None:
     return kids[0] if kids else None
 
 
-def soak(app_args: list[str], minutes: float, key_every: float, size=(80, 24)) -> dict:
+def soak(app_args: list[str], minutes: float, key_every: float, size=(80, 24),
+         capture_every: float = 30.0) -> dict:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a `timeout` still cleans up below
     cli = " ".join(shlex.quote(a) for a in app_args)
     keys: list[dict] = []  # t, latency (s or None), app_mb, train_mb, load
@@ -72,7 +73,7 @@ def soak(app_args: list[str], minutes: float, key_every: float, size=(80, 24)) -
                 next_key += key_every
                 now = time.monotonic()
                 if now >= next_capture:
-                    next_capture += 30
+                    next_capture += capture_every
                     m = STEP.search(tmux.capture())
                     if m:
                         steps.append((now - t_start, int(m.group(1).replace(",", ""))))
@@ -157,12 +158,14 @@ def main(argv: list[str] | None = None) -> int:
                    "or a fifteenth of a shorter run)")
     p.add_argument("--window", type=float, help="seconds of the first and last latency windows "
                    "(default 300, or a sixth of a shorter run)")
+    p.add_argument("--capture-every", type=float, default=30.0,
+                   help="seconds between readings of the training step (default 30)")
     p.add_argument("--json", metavar="FILE", help="write the summary and every sample to FILE")
     args, app_args = p.parse_known_args(argv)
     length = args.minutes * 60
     warmup = args.warmup if args.warmup is not None else min(120.0, length / 15)
     span = args.window if args.window is not None else min(300.0, length / 6)
-    raw = soak(app_args, args.minutes, args.key_every)
+    raw = soak(app_args, args.minutes, args.key_every, capture_every=args.capture_every)
     s = summarize(raw, warmup, span, length)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

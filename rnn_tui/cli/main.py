@@ -172,44 +172,23 @@ def cmd_train(args) -> int:
     if args.steps is None and args.seconds is None:
         seconds = 60.0
     stop = threading.Event()
-    final = None
-    console = _console(stderr=True)
-    show = not args.json and console.is_terminal
-    if not args.json:
-        console.print(
-            f"training {model_config.describe()} on {corpus.name} "
-            f"({len(corpus.text):,} chars, vocab {len(corpus.vocab)}) "
-            f"for {f'{args.steps} steps' if args.steps is not None else f'{seconds:g} s'}"
-        )
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    # Ctrl+C ends the run between two steps (never inside one: the weights stay whole), so the
+    # run's own final progress, with its mean throughput, is what gets saved and printed. Set
+    # before the first line goes out: a Ctrl+C at any moment after it is a stop. A second
+    # Ctrl+C interrupts whatever follows.
+    previous = signal.getsignal(signal.SIGINT)
 
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-        TimeRemainingColumn(), console=console, disable=not show, transient=False,
-    ) as bar:
-        task = bar.add_task("train", total=args.steps or seconds, info="")
+    def interrupt(_signum, _frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
 
-        def on_progress(p) -> None:
-            val = f"  val {p.val_bpc:.3f}" if p.val_bpc is not None else ""
-            bar.update(task, completed=(p.step - start_step) if args.steps else p.elapsed,
-                       info=f"step {p.step}  loss {p.loss:.3f}  {p.bpc:.3f} bpc{val}  {p.chars_per_sec:,.0f} ch/s")
-
-        start_step = trainer.step
-        # Ctrl+C ends the run between two steps (never inside one: the weights stay whole), so
-        # the run's own final progress, with its mean throughput, is what gets saved and printed.
-        # A second Ctrl+C interrupts whatever follows.
-        previous = signal.getsignal(signal.SIGINT)
-
-        def interrupt(_signum, _frame) -> None:
-            stop.set()
-            signal.signal(signal.SIGINT, previous)
-
-        signal.signal(signal.SIGINT, interrupt)
-        try:
-            final = trainer.run(stop, on_progress, steps=args.steps, seconds=seconds, interval=0.25)
-        finally:
-            signal.signal(signal.SIGINT, previous)
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        final = _train_run(args, trainer, corpus, model_config, seconds, stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     interrupted = stop.is_set()
+    console = _console(stderr=True)
     if interrupted:
         console.print("interrupted: keeping what was learnt so far")
     if trainer.val_ids.size > 1:  # the final figure over the whole validation split
@@ -234,6 +213,33 @@ def cmd_train(args) -> int:
             print(final.message)
         print(f"saved {args.out}" if args.out else "not saved (give --out FILE.npz to keep the model)")
     return 130 if interrupted else 0  # the shell's convention for a run ended by SIGINT
+
+
+def _train_run(args, trainer, corpus, model_config, seconds, stop):
+    """`train`'s run, with its first line and its progress bar (on a terminal)."""
+    console = _console(stderr=True)
+    show = not args.json and console.is_terminal
+    if not args.json:
+        console.print(
+            f"training {model_config.describe()} on {corpus.name} "
+            f"({len(corpus.text):,} chars, vocab {len(corpus.vocab)}) "
+            f"for {f'{args.steps} steps' if args.steps is not None else f'{seconds:g} s'}"
+        )
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(), console=console, disable=not show, transient=False,
+    ) as bar:
+        task = bar.add_task("train", total=args.steps or seconds, info="")
+
+        def on_progress(p) -> None:
+            val = f"  val {p.val_bpc:.3f}" if p.val_bpc is not None else ""
+            bar.update(task, completed=(p.step - start_step) if args.steps else p.elapsed,
+                       info=f"step {p.step}  loss {p.loss:.3f}  {p.bpc:.3f} bpc{val}  {p.chars_per_sec:,.0f} ch/s")
+
+        start_step = trainer.step
+        return trainer.run(stop, on_progress, steps=args.steps, seconds=seconds, interval=0.25)
 
 
 def _load_predictor(path: str):

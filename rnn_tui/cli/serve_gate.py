@@ -164,9 +164,14 @@ class SessionService(AppService):
         self.last_input = time.monotonic()
         return await super().send_bytes(data)
 
-    @property
-    def process(self):
-        return self._process
+    async def detach(self) -> None:
+        """From now on the app's output and its goodbye (which closes the websocket) go
+        nowhere: the server has the last word in the page."""
+
+        async def nowhere(*_args) -> None:
+            return None
+
+        self.remote_write_bytes = self.remote_write_str = self.remote_close = nowhere
 
     async def end(self) -> None:
         """Quit the app, and kill it if it does not go: no process outlives its session."""
@@ -261,6 +266,7 @@ class GateRoutes:
                 await asyncio.sleep(left)
                 continue
             session.closing = "idle"
+            await session.service.detach()
             await session.service.end()
             minutes = gate.idle_seconds / 60
             with _quiet():
