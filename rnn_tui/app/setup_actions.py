@@ -14,6 +14,7 @@ from textual import work
 
 from rnn_tui.app import public_actions
 from rnn_tui.app.messages import Saved, SetupReady
+from rnn_tui.app.public import PublicPolicy
 from rnn_tui.app.screens.dialogs import ConfirmScreen, PathScreen
 from rnn_tui.app.screens.settings import Settings, SettingsScreen
 from rnn_tui.engine.checkpoint import save_checkpoint
@@ -26,6 +27,8 @@ from rnn_tui.runtime.training_process import TrainingProcess
 class SetupActions:
     """Needs the app's `_start`, `_show_predictions`, `_tick_sample`, its settings attributes and
     `public` (a PublicPolicy in public mode, else None)."""
+
+    public: PublicPolicy | None
 
     def action_settings(self) -> None:
         current = Settings(self.corpus.name, self.preset, self.model_config, self.train_config,

@@ -1,4 +1,7 @@
-"""`rnn-tui serve`: the playground in a web browser through textual-serve, one app process a tab."""
+"""`rnn-tui serve`: the playground in a web browser through textual-serve, one app process a tab.
+
+Its options, the page and the server; who may start a session, and how many, is serve_gate.py.
+"""
 
 from __future__ import annotations
 
@@ -83,9 +86,11 @@ def register(subparsers) -> None:
         help="the playground in a web browser (needs the 'web' extra: textual-serve)",
         description="Serve the playground over HTTP: each browser tab that opens the page gets its "
         "own app process, started with this Python interpreter and the app options given here. "
-        "The page needs nothing from the internet. Binds 127.0.0.1 unless told otherwise; anyone "
-        "who can reach the port can run the app, so use --host 0.0.0.0 only on a trusted network "
-        "(or an SSH tunnel: ssh -L 8000:127.0.0.1:8000 host).",
+        "The page needs nothing from the internet. Binds 127.0.0.1 unless told otherwise. The URL "
+        "printed at start carries an access token; at most --max-sessions tabs run at once (the "
+        "others get a 'try again in a minute' page) and idle ones are closed. On any other "
+        "address public mode is on unless --trust-network is given: visitors then type no path "
+        "and the costly settings have caps (see 'public mode' below).",
         parents=[app_parser] if app_parser is not None else [],
         add_help=app_parser is None,  # the app parser's -h/--help comes with it
     )

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from textual_serve.app_service import AppService
@@ -60,7 +61,7 @@ def busy_text(active: int) -> str:
 
 @dataclass(eq=False)  # one per tab, hashed by identity (the gate keeps them in a set)
 class Session:
-    service: AppService
+    service: SessionService
     websocket: web.WebSocketResponse
     upload_dir: str | None = None
     upload_secret: str | None = None
@@ -203,6 +204,9 @@ class GateRoutes:
     `download_manager`, `title` and textual-serve's `_process_messages`."""
 
     gate: Gate
+    command: str
+    download_manager: Any
+    _process_messages: Any  # textual-serve's, on the server class
 
     def add_gate_routes(self, app: web.Application) -> None:
         app.router.add_get("/ws/{ticket}", self.handle_websocket)
@@ -252,11 +256,21 @@ class GateRoutes:
             pass
         finally:
             watcher.cancel()
-            await service.end()
-            gate.ended(session)
-            if not websocket.closed:
-                await websocket.close()
+            # The end runs to its finish even if this handler is cancelled meanwhile (Ctrl+C on
+            # the server while a tab is closing): otherwise its app could outlive the server.
+            ending = asyncio.ensure_future(self._end_session(session))
+            try:
+                await asyncio.shield(ending)
+            except asyncio.CancelledError:
+                await ending
         return websocket
+
+    async def _end_session(self, session: Session) -> None:
+        await session.service.end()
+        self.gate.ended(session)
+        with _quiet():
+            if not session.websocket.closed:
+                await session.websocket.close()
 
     async def _watch_idle(self, session: Session) -> None:
         gate = self.gate
