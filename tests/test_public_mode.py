@@ -29,11 +29,11 @@ def no_file_reads(monkeypatch):
     """Every corpus file the engine would read, recorded instead of read."""
     reads: list[str] = []
 
-    def record(path):
+    def record(path, *args, **kwargs):
         reads.append(path)
         raise AssertionError(f"read {path}")
 
-    monkeypatch.setattr(corpus_module, "_read_text_file", record)
+    monkeypatch.setattr(corpus_module, "_load_file", record)
     return reads
 
 
@@ -80,13 +80,13 @@ async def test_a_corpus_path_or_settings_beyond_the_caps_are_refused(no_file_rea
         await pilot.press("escape")
         # past the form (a bug, or a forged value): the app refuses a name it does not offer
         forged = Settings("/etc/passwd", None, app.model_config, app.train_config, 1.0, 10)
-        app._apply_settings(forged)
+        app.setup._apply_settings(forged)
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
         assert "'/etc/passwd' is not offered" in messages(app)
         big = Settings("zen", None, ModelConfig(app.model_config.vocab_size, hidden=512),
                        app.train_config, 1.0, 10)
-        app._apply_settings(big)
+        app.setup._apply_settings(big)
         await pilot.pause()
         assert "hidden is capped at 32" in messages(app)
         assert app.corpus.name == "zen" and app.model_config.hidden == 16

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import replace
 
 from rnn_tui.app.messages import SetupReady
@@ -63,7 +64,8 @@ def download_name(corpus: Corpus, step: int) -> str:
     return f"rnn-tui-{stem}-step{step}.npz"
 
 
-def save(app) -> None:
+def save(app, with_checkpoint: Callable[[Callable[[Checkpoint], object]], None]) -> None:
+    """`with_checkpoint(then)`: the app's way to ask the training for its state (see SetupActions)."""
     if not app.public.save:
         app.notify("saving is off on this server", severity="warning")
         return
@@ -71,16 +73,18 @@ def save(app) -> None:
         app.notify("saving is a download to your browser: open the app through the server's page",
                    severity="warning")
         return
-    trainer = app.trainer
+    corpus = app.corpus
 
-    def work() -> None:
-        ckpt = trainer.to_checkpoint()
-        data = checkpoint_bytes(ckpt)
-        name = download_name(app.corpus, ckpt.step)
-        app.call_from_thread(app.deliver_binary, io.BytesIO(data), save_filename=name, mime_type=MIME)
-        app.call_from_thread(app.notify, f"downloading {name} (step {ckpt.step}, {len(data):,} bytes)")
+    def deliver(ckpt: Checkpoint) -> None:
+        def work() -> None:
+            data = checkpoint_bytes(ckpt)
+            name = download_name(corpus, ckpt.step)
+            app.call_from_thread(app.deliver_binary, io.BytesIO(data), save_filename=name, mime_type=MIME)
+            app.call_from_thread(app.notify, f"downloading {name} (step {ckpt.step}, {len(data):,} bytes)")
 
-    app.run_worker(work, thread=True, exclusive=True, exit_on_error=False, group="io")
+        app.run_worker(work, thread=True, exclusive=True, exit_on_error=False, group="io")
+
+    with_checkpoint(deliver)
 
 
 # -- load: an upload -------------------------------------------------------------------------
