@@ -47,7 +47,7 @@ def session_processes(server_pid: int) -> dict[str, int]:
         line = cmdline(pid)
         if "rnn_tui app" in line:
             kinds["app"] += 1
-        elif "rnn_tui.runtime.training_process" in line:
+        elif "rnn_tui.runtime.training_" in line:  # (training_process, or training_child)
             kinds["training"] += 1
     return kinds
 

@@ -51,7 +51,7 @@ def descendants(pid: int) -> list[str]:
 
 
 def sessions(pid: int) -> list[str]:
-    return [c for c in descendants(pid) if "rnn_tui app" in c or "training_process" in c]
+    return [c for c in descendants(pid) if "rnn_tui app" in c or "rnn_tui.runtime.training_" in c]
 
 
 async def wait_for(test, what: str, timeout: float = 30.0):
