@@ -377,7 +377,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 # Modules that add their own subcommands: each has `register(subparsers)`, which adds a parser and
 # `set_defaults(run=function)`. They must import nothing heavy at module level (start-up time).
-SUBCOMMAND_MODULES = ("rnn_tui.cli.lab", "rnn_tui.cli.series", "rnn_tui.lab.bench", "rnn_tui.cli.serve")
+SUBCOMMAND_MODULES = ("rnn_tui.cli.lab", "rnn_tui.cli.series", "rnn_tui.cli.bench", "rnn_tui.cli.serve")
 
 
 def main(argv: list[str] | None = None) -> int:
