@@ -25,8 +25,13 @@ def check_int(name: str, value: object, lo: int, hi: int) -> None:
 
 
 def check_float(name: str, value: object, lo: float, hi: float, lo_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > lo if lo_open else value >= lo) and value <= hi
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > lo if lo_open else value >= lo)
+        and value <= hi
+    )
     if not ok:
         bracket = "(" if lo_open else "["
         raise ConfigError(f"{name} must be a number in {bracket}{lo:g}, {hi:g}] (got {value!r})")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rnn_tui.engine.optim import Optimizer
 
 POLL_SECONDS = 0.05  # how often a paused loop looks for a single step or a resume
 
@@ -68,6 +72,7 @@ class Controlled:
     `optimizer`; `check_lr(lr)` validates a learning rate (raises ConfigError)."""
 
     control: RunControl
+    optimizer: Optimizer
 
     @property
     def paused(self) -> bool:

@@ -7,6 +7,7 @@ import codecs
 import contextlib
 import functools
 import importlib
+import importlib.abc
 import importlib.util
 import inspect
 import io
@@ -47,6 +48,9 @@ class Vocab:
     """The characters a model knows, sorted by code point; a character's id is its index."""
 
     __slots__ = ("chars", "_codes", "_index")
+    chars: tuple[str, ...]
+    _codes: np.ndarray
+    _index: dict[str, int]
 
     def __init__(self, chars: Iterable[str]) -> None:
         distinct = set(chars)
@@ -226,7 +230,8 @@ def _zen_text() -> str:
         scrambled = sys.modules["this"].s
     else:
         spec = importlib.util.find_spec("this")
-        source = spec.loader.get_source("this") if spec and spec.loader else None
+        loader = spec.loader if spec else None
+        source = loader.get_source("this") if isinstance(loader, importlib.abc.InspectLoader) else None
         for node in ast.parse(source or "").body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "s" for t in node.targets):
                 scrambled = ast.literal_eval(node.value)
