@@ -118,7 +118,7 @@ class _Worker:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.key: tuple | None = None
-        self.case = None
+        self.case: _OursCase | _TorchCase | None = None
         self.n = 1
         if kind == "torch":
             import torch
@@ -133,14 +133,17 @@ class _Worker:
             key = tuple(req[k] for k in ("cell", "hidden", "batch", "seq_len", "vocab"))
             self.case = None  # free the previous configuration first
             cls = _TorchCase if self.kind == "torch" else _OursCase
-            self.case, self.key = cls(*key), key
-            self.case.step()
-            dt = _time_steps(self.case.step, 2)
+            case = cls(*key)
+            self.case, self.key = case, key
+            case.step()
+            dt = _time_steps(case.step, 2)
             warm = max(2, int(req["warmup_seconds"] / dt))
-            dt = _time_steps(self.case.step, min(warm, 50))
+            dt = _time_steps(case.step, min(warm, 50))
             self.n = max(1, round(req["rep_seconds"] / dt))
             return {"steps_per_rep": self.n}
         if op == "rep":
+            if self.case is None:
+                raise ValueError("'rep' before 'prepare'")
             return {"step_time": _time_steps(self.case.step, self.n)}
         if op == "matmul":
             return {"gflops": matmul_gflops(req.get("n", 1024))}
@@ -193,7 +196,8 @@ def matmul_gflops(n: int = 1024, seconds: float = 0.3) -> float:
     a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
     out = np.empty((n, n), np.float32)
     np.matmul(a, b, out=out)
-    now, times, start = clock(), [], time.perf_counter()
+    times: list[float] = []
+    now, start = clock(), time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < seconds and len(times) < 15):
         t0 = now()
         np.matmul(a, b, out=out)
@@ -459,7 +463,8 @@ def _first_frame(timeout: float) -> float | None:
             finally:
                 os._exit(127)
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        out, seen, painted, last = b"", set(), None, None
+        seen: set[int] = set()  # screen rows drawn so far
+        out, painted, last = b"", None, None
         try:
             while painted is None and time.perf_counter() - start < timeout:
                 ready, _, _ = select.select([fd], [], [], 0.02)
