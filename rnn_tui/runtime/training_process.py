@@ -32,7 +32,7 @@ import numpy as np
 from rnn_tui import BLAS_THREAD_VARS
 from rnn_tui.engine.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
 from rnn_tui.engine.corpus import Corpus, Vocab
-from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.engine.errors import CheckpointError, RnnTuiError
 from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.trainer import Progress, Trainer
 from rnn_tui.runtime import wire
@@ -212,6 +212,7 @@ class TrainingProcess:
         proc = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                 bufsize=0, env=env)
         self.process = proc
+        assert proc.stdin is not None and proc.stdout is not None  # both are pipes
         to_child = proc.stdin.fileno()
         inbox: queue.SimpleQueue = queue.SimpleQueue()  # the child's messages; None at its end
         reader = threading.Thread(target=_read_all, args=(proc.stdout.fileno(), inbox), daemon=True)
@@ -272,6 +273,7 @@ class TrainingProcess:
 def _close(proc: subprocess.Popen, reader: threading.Thread) -> None:
     """Close the child's input (it stops at the end of it), make sure it has gone, then close
     its output once the reader has seen the end (never under a reader still blocked on it)."""
+    assert proc.stdin is not None and proc.stdout is not None  # both are pipes
     try:
         proc.stdin.close()
     except OSError:
@@ -365,6 +367,8 @@ def main() -> int:
     try:
         corpus = corpus_of(meta, arrays)
         ckpt = _checkpoint_of(arrays["checkpoint"], "the app's training state")
+        if ckpt.train_config is None:  # the app always sends its trainer's, which has them
+            raise CheckpointError("the app's training state has no training settings")
         trainer = jobs.make_trainer(corpus, ckpt.model_config, ckpt.train_config, ckpt, meta["preset"])
         if meta["paused"]:
             trainer.pause()
