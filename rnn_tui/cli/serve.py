@@ -244,6 +244,6 @@ def run(args: argparse.Namespace) -> int:
                 errno.EADDRINUSE: f"port {args.port} is in use: choose another with --port",
                 errno.EADDRNOTAVAIL: f"{args.host!r} is not an address of this machine",
                 errno.EACCES: f"no permission to listen on port {args.port}: use one above 1023",
-            }.get(exc.errno, exc.strerror or str(exc))
+            }.get(exc.errno or 0, exc.strerror or str(exc))
             raise RnnTuiError(f"cannot serve on {args.host}:{args.port}: {reason}") from None
     return 0
