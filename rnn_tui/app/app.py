@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.suggester import SuggestionReady
+from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -36,6 +37,7 @@ from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.trainer import Progress
 from rnn_tui.runtime import jobs
 from rnn_tui.runtime.session import PredictionSession
@@ -104,15 +106,15 @@ class RnnTuiApp(SetupActions, App[int]):
         self._snapshot_step = -1
         self._snapshot_time = 0.0  # time.monotonic() when the weights on show arrived
         self._last_key = 0.0
-        self._pending: tuple[int, object] | None = None  # (generation, snapshot) held back
+        self._pending: tuple[int, ParamSnapshot] | None = None  # (generation, snapshot) held back
         self._side_shown = 0.0  # time.monotonic() of the side panels' last repaint
-        self._side_timer = None
+        self._side_timer: Timer | None = None
         self._sample_key: tuple | None = None
         self._last_message = ""
         self._shown_state = ""
         self._completion: tuple[tuple, str] = ((), "")
         self.demo_script = DemoScript(corpus.text, seed=train_config.seed) if demo else None
-        self._demo_timer = None  # runs while the demo types; any key or click stops it
+        self._demo_timer: Timer | None = None  # runs while the demo types; any key or click stops it
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -177,7 +179,11 @@ class RnnTuiApp(SetupActions, App[int]):
     def _train(self, trainer: TrainingProcess, generation: int) -> Progress:
         """Relays the training process's progress (the training itself runs in that process)."""
         stop = get_current_worker().cancelled_event
-        return trainer.run(stop, lambda p: self.post_message(TrainingProgress(generation, p)))
+
+        def publish(progress: Progress) -> None:
+            self.post_message(TrainingProgress(generation, progress))
+
+        return trainer.run(stop, publish)
 
     def on_training_progress(self, message: TrainingProgress) -> None:
         if message.generation != self.generation or self.run_state == "error" or not self.is_running:
@@ -333,6 +339,8 @@ class RnnTuiApp(SetupActions, App[int]):
         return self._demo_timer is not None
 
     def _demo_tick(self) -> None:
+        if self.demo_script is None:
+            return
         action = self.demo_script.step(time.monotonic())
         if action is None:
             return
@@ -397,7 +405,8 @@ class RnnTuiApp(SetupActions, App[int]):
         if self.run_state != "paused":
             self.notify("single steps work while paused: pause first", severity="information")
             return
-        self.trainer.step_once()
+        if self.trainer is not None:
+            self.trainer.step_once()
 
     def action_reset(self) -> None:
         def answer(yes: bool | None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from textual import work
 
@@ -21,9 +22,33 @@ from rnn_tui.engine.errors import RnnTuiError
 from rnn_tui.runtime import jobs
 from rnn_tui.runtime.training_process import TrainingProcess
 
+if TYPE_CHECKING:  # to the checker the mixin is an App with the app's state declared below
+    from textual.app import App
 
-class SetupActions:
+    from rnn_tui.engine.config import ModelConfig, TrainConfig
+
+    _AppBase = App[int]
+else:
+    _AppBase = object
+
+
+class SetupActions(_AppBase):
     """Needs the app's `_start`, `_show_predictions`, `_tick_sample` and its settings attributes."""
+
+    corpus: Corpus
+    model_config: ModelConfig
+    train_config: TrainConfig
+    preset: str | None
+    temperature: float
+    top_k: int
+    trainer: TrainingProcess | None
+    save_path: str
+
+    if TYPE_CHECKING:
+
+        def _start(self, corpus, model_config, train_config, checkpoint=None, preset=None) -> None: ...
+        def _show_predictions(self) -> None: ...
+        def _tick_sample(self, force: bool = False) -> None: ...
 
     def action_settings(self) -> None:
         current = Settings(self.corpus.name, self.preset, self.model_config, self.train_config,
@@ -39,7 +64,7 @@ class SetupActions:
         same_corpus = new.corpus == self.corpus.name
         live_only = replace(new.train, lr=self.train_config.lr) == self.train_config
         if same_corpus and new.model == self.model_config and live_only:
-            if new.train.lr != self.train_config.lr:
+            if new.train.lr != self.train_config.lr and self.trainer is not None:
                 self.trainer.set_lr(new.train.lr)
                 self.train_config = new.train
                 self.notify(f"learning rate {new.train.lr:g}")
@@ -53,7 +78,7 @@ class SetupActions:
             if not yes:
                 return
             if same_corpus:
-                ckpt = self.trainer.to_checkpoint() if keep else None
+                ckpt = self.trainer.to_checkpoint() if keep and self.trainer is not None else None
                 self._restart(self.corpus, new.model, new.train, ckpt, new.preset, "settings applied")
             else:
                 self._load_corpus(new)

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from rnn_tui.engine.checkpoint import Checkpoint, load_checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
@@ -14,6 +15,9 @@ from rnn_tui.engine.corpus import Corpus, load_corpus
 from rnn_tui.engine.errors import CheckpointError
 from rnn_tui.engine.trainer import Progress, Trainer
 from rnn_tui.lab.presets import get_preset, lesson_batches
+
+if TYPE_CHECKING:
+    from rnn_tui.lab.ngram import NgramModel
 
 PUBLISH_INTERVAL = 0.25  # seconds between progress messages (each carries a snapshot)
 VAL_INTERVAL = 5.0  # seconds between validations
@@ -82,7 +86,7 @@ def make_trainer(
     return Trainer(corpus, model_config, train_config, checkpoint=checkpoint, batches=batches)
 
 
-def fit_baseline(corpus: Corpus, val_fraction: float):
+def fit_baseline(corpus: Corpus, val_fraction: float) -> tuple[NgramModel, float | None]:
     """The Kneser-Ney baseline fitted on the training split, and its bpc on the validation text.
 
     (NgramModel, bpc or None). Imported here, on the worker thread: start-up does not wait for it."""

@@ -194,6 +194,7 @@ class LessonsScreen(ModalScreen[None]):
         self._halt()
         self.index = index
         lesson = self.lesson
+        trainer: Trainer | SeriesTrainer
         if lesson.kind == "letters":
             preset = PRESETS[lesson.name]
             corpus = load_corpus(preset.corpus)
@@ -213,8 +214,9 @@ class LessonsScreen(ModalScreen[None]):
     def _run(self, amount: int | None = None, paced: bool | None = None) -> None:
         """Start a worker run: `amount` steps (epochs), by default a whole lesson run."""
         trainer = self.trainer
-        series = isinstance(trainer, SeriesTrainer)
-        full = trainer.config.epochs if series else LETTER_STEPS
+        if trainer is None:
+            return
+        full = trainer.config.epochs if isinstance(trainer, SeriesTrainer) else LETTER_STEPS
         amount = full if amount is None else amount
         pace = full / LESSON_SECONDS if (self.paced if paced is None else paced) else None
         self.run += 1
@@ -287,6 +289,8 @@ class LessonsScreen(ModalScreen[None]):
 
     def _show_letters(self) -> None:
         p, n = self.progress, self.n_in
+        if not isinstance(p, Progress) or p.snapshot is None:  # (lesson progress carries weights)
+            return
         snapshot = p.snapshot
         self.accuracy, cases = case_results(snapshot, n)
         self._status(snapshot.config.describe(), f"step {p.step:,}", f"loss {p.loss:.3f}",
@@ -321,8 +325,10 @@ class LessonsScreen(ModalScreen[None]):
         self.query_one("#lesson-loss", HistorySpark).show(p.loss_history)
 
     def _show_series(self) -> None:
-        p: SeriesProgress = self.progress
-        lesson = self.trainer.lesson
+        p, trainer = self.progress, self.trainer
+        if not isinstance(p, SeriesProgress) or not isinstance(trainer, SeriesTrainer):
+            return
+        lesson = trainer.lesson
         c = p.snapshot.config
         self._status(f"{c.cell} {c.hidden}, MSE, {c.optimizer} {c.lr:g}", f"epoch {p.epoch:,}/{p.epochs:,}",
                      f"mse {p.mse:.2e}", drop=(1,))
@@ -369,14 +375,14 @@ class LessonsScreen(ModalScreen[None]):
         self._show()
 
     def action_pause(self) -> None:
-        if self.state == "training":
+        if self.state == "training" and self.trainer is not None:
             self.trainer.pause()
             self.state = "paused"
             self._show()
 
     def action_train(self) -> None:
         """Resume when paused; when a run is done, another run from where it stopped."""
-        if self.state == "paused":
+        if self.state == "paused" and self.trainer is not None:
             self.trainer.resume()
             self.state = "training"
             self._show()
@@ -384,7 +390,7 @@ class LessonsScreen(ModalScreen[None]):
             self._run()
 
     def action_step(self) -> None:
-        if self.state == "paused":
+        if self.state == "paused" and self.trainer is not None:
             self.trainer.step_once()
         elif self.state == "done":
             self._run(1, paced=False)

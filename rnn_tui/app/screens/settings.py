@@ -56,25 +56,27 @@ def check_corpus(name: str) -> str:
 
 def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: float) -> Settings:
     """Settings from the form's raw values; ConfigError names the field and its allowed range."""
-    v = dict(values)
+    v = values
+    n: dict[str, int] = {}
+    x: dict[str, float] = {}
     for name in INTS:
         try:
-            v[name] = int(str(v[name]).strip())
+            n[name] = int(str(v[name]).strip())
         except ValueError:
             raise ConfigError(f"{FIELDS[name]} must be a whole number (got {v[name]!r})") from None
     for name in FLOATS:
         try:
-            v[name] = float(str(v[name]).strip())
+            x[name] = float(str(v[name]).strip())
         except ValueError:
             raise ConfigError(f"{FIELDS[name]} must be a number (got {v[name]!r})") from None
-    model = ModelConfig(vocab_size, v["cell"], v["hidden"], v["layers"], v["embed"])
-    train = TrainConfig(v["seq_len"], v["batch"], v["lr"], v["optimizer"], v["clip"], v["seed"], val_fraction)
-    if not 0 <= v["temperature"] <= MAX_TEMPERATURE:
-        raise ConfigError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], 0 meaning greedy (got {v['temperature']})")
-    if not 1 <= v["top_k"] <= MAX_TOP_K:
-        raise ConfigError(f"top-k must be a whole number from 1 to {MAX_TOP_K} (got {v['top_k']})")
-    preset = v["preset"] if v["preset"] in PRESETS else None
-    return Settings(check_corpus(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"])
+    model = ModelConfig(vocab_size, str(v["cell"]), n["hidden"], n["layers"], n["embed"])
+    train = TrainConfig(n["seq_len"], n["batch"], x["lr"], str(v["optimizer"]), x["clip"], n["seed"], val_fraction)
+    if not 0 <= x["temperature"] <= MAX_TEMPERATURE:
+        raise ConfigError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], 0 meaning greedy (got {x['temperature']})")
+    if not 1 <= n["top_k"] <= MAX_TOP_K:
+        raise ConfigError(f"top-k must be a whole number from 1 to {MAX_TOP_K} (got {n['top_k']})")
+    preset = str(v["preset"]) if v["preset"] in PRESETS else None
+    return Settings(check_corpus(str(v["corpus"])), preset, model, train, x["temperature"], n["top_k"])
 
 
 def form_values(s: Settings) -> dict[str, object]:
@@ -139,15 +141,17 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 widget = self.query_one(f"#{name}")
                 if isinstance(widget, Select):
                     widget.value = value
-                else:
+                elif isinstance(widget, Input):
                     widget.value = str(value)
 
     def values(self) -> dict[str, object]:
-        out = {}
+        out: dict[str, object] = {}
         for name in FIELDS:
             widget = self.query_one(f"#{name}")
-            value = widget.value
-            out[name] = None if value is Select.NULL else value
+            if isinstance(widget, Select):
+                out[name] = None if widget.value is Select.NULL else widget.value
+            elif isinstance(widget, Input):
+                out[name] = widget.value
         return out
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
