@@ -6,26 +6,19 @@ Regenerate with: pytest tests/test_app_snapshots.py --snapshot-update
 
 from __future__ import annotations
 
-import time
+from conftest import make_app, until
 
 from rnn_tui.app import RnnTuiApp
-from rnn_tui.engine.config import ModelConfig, TrainConfig
-from rnn_tui.engine.corpus import load_corpus
 
 
-def make_app() -> RnnTuiApp:
-    corpus = load_corpus("zen")
-    model = ModelConfig(len(corpus.vocab), cell="lstm", hidden=32)
-    train = TrainConfig(seq_len=16, batch=8, lr=0.01, seed=7)
-    return RnnTuiApp(corpus, model, train, start_paused=True)
+def lstm_app() -> RnnTuiApp:
+    return make_app(cell="lstm", hidden=32, seq_len=16, batch=8, seed=7)
 
 
 async def settled(pilot) -> None:
     """The baseline figure is in and the input shows no blinking cursor."""
     app = pilot.app
-    end = time.monotonic() + 10
-    while app.baseline_bpc is None and time.monotonic() < end:
-        await pilot.pause(0.05)
+    await until(pilot, lambda: app.baseline_bpc is not None, what="the baseline")
     app.query_one("#prompt").cursor_blink = False
     await pilot.pause()
 
@@ -34,14 +27,13 @@ async def typed(pilot) -> None:
     await settled(pilot)
     await pilot.press(*"Beautiful", "space", "i", "s", "space", "b")
     app = pilot.app
-    end = time.monotonic() + 10  # the side panels repaint at most every SIDE_INTERVAL: their last
-    while app._side_timer is not None and time.monotonic() < end:  # repaint is due on a timer
-        await pilot.pause(0.05)
+    # the side panels repaint at most every SIDE_INTERVAL: their last repaint is due on a timer
+    await until(pilot, lambda: app._side_timer is None, what="the side panels' last repaint")
     await pilot.pause()
 
 
 def test_main_screen(snap_compare):
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=typed)
+    assert snap_compare(lstm_app(), terminal_size=(80, 24), run_before=typed)
 
 
 def test_main_screen_with_baseline_chart(snap_compare):
@@ -49,7 +41,7 @@ def test_main_screen_with_baseline_chart(snap_compare):
         await typed(pilot)
         await pilot.press("ctrl+g", "escape")
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(lstm_app(), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_help_screen(snap_compare):
@@ -57,4 +49,4 @@ def test_help_screen(snap_compare):
         await settled(pilot)
         await pilot.press("f1")
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(lstm_app(), terminal_size=(80, 24), run_before=run_before)

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 HAVE_SERVE = importlib.util.find_spec("textual_serve") is not None
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = os.environ.get("RNN_TUI_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)

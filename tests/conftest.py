@@ -1,0 +1,78 @@
+"""What the test files share: tiny models and trainers, the app at 80x24, the command line in a
+subprocess, and waiting for a condition with a generous timeout (never a fixed sleep: the machine
+may be busy, and a test must neither fail nor pass because of it).
+
+Test modules import these names from `conftest` (pytest puts this directory on sys.path first).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.corpus import Corpus, load_corpus
+from rnn_tui.engine.trainer import Trainer
+
+if TYPE_CHECKING:
+    from rnn_tui.app import RnnTuiApp
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = (80, 24)  # the terminal every pilot test runs in
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # a command's process: one BLAS thread
+
+
+# -- waiting -----------------------------------------------------------------------------------
+def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll `condition` (from a plain test: the work happens on other threads or processes)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.01)
+
+
+async def until(pilot, condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll `condition` from a pilot test, letting the app run between looks."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+# -- models, trainers, the app -------------------------------------------------------------------
+def tiny_configs(corpus: Corpus, cell: str = "rnn", hidden: int = 16, **train) -> tuple[ModelConfig, TrainConfig]:
+    """A model small enough to train in milliseconds: BPTT 8, batch 4 unless `train` says otherwise."""
+    return ModelConfig(len(corpus.vocab), cell=cell, hidden=hidden), TrainConfig(**{"seq_len": 8, "batch": 4, **train})
+
+
+def tiny_trainer(cell: str = "rnn", corpus: str = "zen", hidden: int = 16, **train) -> Trainer:
+    c = load_corpus(corpus)
+    return Trainer(c, *tiny_configs(c, cell, hidden, **train))
+
+
+def make_app(paused: bool = True, corpus: str = "zen", cell: str = "rnn", hidden: int = 16, *,
+             seq_len: int = 8, batch: int = 4, lr: float = 0.01, seed: int = 0, **kw) -> RnnTuiApp:
+    """The playground on a tiny model, paused unless asked (the tests step it themselves)."""
+    from rnn_tui.app import RnnTuiApp
+
+    c = load_corpus(corpus)
+    model, train = tiny_configs(c, cell, hidden, seq_len=seq_len, batch=batch, lr=lr, seed=seed)
+    return RnnTuiApp(c, model, train, start_paused=paused, **kw)
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
+
+
+# -- the command line --------------------------------------------------------------------------
+def rnn_tui(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m rnn_tui ARGS` in a process of its own; its output captured as text."""
+    return subprocess.run([sys.executable, "-m", "rnn_tui", *args], capture_output=True, text=True,
+                          timeout=timeout, env=ENV)
