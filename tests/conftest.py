@@ -76,3 +76,13 @@ def rnn_tui(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -m rnn_tui ARGS` in a process of its own; its output captured as text."""
     return subprocess.run([sys.executable, "-m", "rnn_tui", *args], capture_output=True, text=True,
                           timeout=timeout, env=ENV)
+
+
+def assert_user_error(out: subprocess.CompletedProcess, *words: str) -> None:
+    """Bad input's answer: exit 2 and one `error:` line naming `words`, never a traceback."""
+    assert out.returncode == 2, out
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    assert "Traceback" not in out.stderr
+    for w in words:
+        assert w in lines[0], lines[0]

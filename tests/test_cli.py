@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
-from conftest import rnn_tui
-
-
-def assert_user_error(out: subprocess.CompletedProcess, *words: str) -> None:
-    assert out.returncode == 2, out
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-    assert "Traceback" not in out.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
+from conftest import assert_user_error, rnn_tui
 
 
 @pytest.fixture(scope="module")
