@@ -411,7 +411,9 @@ class GRURecurrence(Recurrence):
         self.tmp = self._buf(B, H)
         self.WhT = self._buf(3 * H, H)
 
-    def forward(self, P, state0, Wh, bh, prepared=False, for_backward=False):
+    def forward(self, P, state0, Wh, bh=None, prepared=False, for_backward=False):
+        if bh is None:
+            raise ValueError("a GRU layer needs its recurrent bias b_hn")
         T, B, _ = P.shape
         self.ensure(T, B)
         H = self.H
