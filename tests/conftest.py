@@ -2,18 +2,26 @@
 subprocess, and waiting for a condition with a generous timeout (never a fixed sleep: the machine
 may be busy, and a test must neither fail nor pass because of it).
 
+Tests never read or write the user's cache directory: the whole run (and every subprocess it
+starts, whose environment is copied at import time) gets a temporary one, each test its own.
+
 Test modules import these names from `conftest` (pytest puts this directory on sys.path first).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
 
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import Corpus, load_corpus
@@ -21,6 +29,16 @@ from rnn_tui.engine.trainer import Trainer
 
 if TYPE_CHECKING:
     from rnn_tui.app import RnnTuiApp
+
+_RUN_CACHE = tempfile.mkdtemp(prefix="rnn-tui-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _RUN_CACHE  # (before ENV below copies the environment)
+atexit.register(shutil.rmtree, _RUN_CACHE, True)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (80, 24)  # the terminal every pilot test runs in

@@ -18,6 +18,7 @@ ROWS = (  # (label, report field, format)
 
 
 def register(sub) -> None:
+    from rnn_tui.cli.main import add_corpus_options
     from rnn_tui.cli.options import add_model_options
 
     p = sub.add_parser("eval", help="a checkpoint and the n-gram baseline on held-out text, side by side")
@@ -28,6 +29,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("compare", help="train the network for S seconds and the baseline, then compare")
     add_model_options(p)
+    add_corpus_options(p)
     p.add_argument("--seconds", type=float, default=60.0, help="network training time (default 60)")
     _add_lab_options(p)
     p.set_defaults(run=run_compare)
@@ -54,19 +56,21 @@ def _check(args) -> None:
 
 def run_eval(args) -> int:
     from rnn_tui.cli.main import _load_predictor
-    from rnn_tui.engine.corpus import load_corpus
-    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, timed
+    from rnn_tui.engine.corpus import load_corpus, policy_for
+    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, sample_note, timed
 
     _check(args)
     ckpt, network = _load_predictor(args.checkpoint)
-    corpus = load_corpus(args.corpus or ckpt.corpus or "zen")
+    corpus = load_corpus(args.corpus or ckpt.corpus or "zen", policy_for(ckpt.vocab))
     val_fraction = ckpt.train_config.val_fraction if ckpt.train_config else 0.1
     baseline, fit_s = timed(fit_baseline, corpus, ckpt.vocab, args.order, val_fraction)
     text = held_out_text(corpus, val_fraction, args.max_chars)
     label = f"{ckpt.model_config.cell} {ckpt.model_config.hidden} (step {ckpt.step})"
     result = compare(corpus, {label: network, f"kn-{args.order}": baseline}, text,
                      {f"kn-{args.order}": fit_s})
-    _print(result, args.json, extra={"checkpoint": args.checkpoint})
+    note = sample_note(corpus, val_fraction)
+    _print(result, args.json, extra={"checkpoint": args.checkpoint, "baseline_sample": note},
+           footer=f"kn-{args.order}: {note}" if note else "")
     return 0
 
 
@@ -76,7 +80,7 @@ def run_compare(args) -> int:
     from rnn_tui.cli.main import build_setup
     from rnn_tui.engine.predict import Predictor
     from rnn_tui.engine.trainer import Trainer
-    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, timed
+    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, sample_note, timed
 
     _check(args)
     corpus, model_config, train_config, batches = build_setup(args)
@@ -89,11 +93,12 @@ def run_compare(args) -> int:
     label = f"{model_config.cell} {model_config.hidden}"
     result = compare(corpus, {label: network, f"kn-{args.order}": baseline}, text,
                      {label: train_s, f"kn-{args.order}": fit_s})
+    note = sample_note(corpus, train_config.val_fraction)
     extra = {"model": model_config.to_dict(), "train": train_config.to_dict(), "steps": final.step,
-             "val_bpc_full_split": val_bpc, "chars_per_sec": final.chars_per_sec}
+             "val_bpc_full_split": val_bpc, "chars_per_sec": final.chars_per_sec, "baseline_sample": note}
     _print(result, args.json, extra=extra,
            footer=f"network: {final.step} steps in {train_s:.1f} s ({final.chars_per_sec:,.0f} chars/s), "
-                  f"validation {val_bpc:.3f} bpc over the whole split")
+                  f"validation {val_bpc:.3f} bpc over the whole split" + (f"; kn-{args.order}: {note}" if note else ""))
     return 0
 
 
