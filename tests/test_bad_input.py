@@ -6,11 +6,13 @@ Each must end in exit code 2 and exactly one `error:` line naming the problem, n
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, rnn_tui
+from conftest import ENV, assert_user_error, rnn_tui
 
 from rnn_tui.engine.checkpoint import Checkpoint, save_checkpoint
 from rnn_tui.engine.config import ModelConfig
@@ -73,11 +75,6 @@ def test_vocabulary_over_the_limit_trains_with_rare_characters_as_unknown(tmp_pa
 
 def test_cache_that_cannot_be_made_still_trains(tmp_path):
     """XDG_CACHE_HOME names a file: no cache directory can be made; the ids stay in memory."""
-    import subprocess
-    import sys
-
-    from tests.test_cli import ENV
-
     (tmp_path / "not-a-dir").write_text("x")
     path = tmp_path / "c.txt"
     path.write_text("hello cache " * 100)
