@@ -49,7 +49,7 @@ def test_an_arrow_pointing_up_breaks_them(tmp_path):
 def test_the_training_process_starts_without_the_ui_libraries():
     code = (
         "import sys, importlib, pkgutil\n"
-        "import rnn_tui.runtime.training_process\n"  # what the child imports first, then the rest
+        "import rnn_tui.runtime.training_child\n"  # the training process's own module first, then the rest
         "for pkg in ('rnn_tui.engine', 'rnn_tui.lab', 'rnn_tui.runtime'):\n"
         "    for m in pkgutil.walk_packages(importlib.import_module(pkg).__path__, pkg + '.'):\n"
         "        importlib.import_module(m.name)\n"
