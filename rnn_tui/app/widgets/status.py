@@ -37,7 +37,7 @@ class StatusLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         # what show() was last given, to refit on resize
-        self._shown: tuple[Corpus, ModelConfig, str, Progress | None] | None = None
+        self._shown: tuple[Corpus, ModelConfig, RunState, Progress | None] | None = None
         self._demo = False
 
     def show(self, corpus: Corpus, model: ModelConfig, state: RunState, progress: Progress | None, *,
