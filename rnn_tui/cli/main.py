@@ -212,6 +212,7 @@ def cmd_train(args) -> int:
     import threading
 
     from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint
+    from rnn_tui.engine.control import RunState
     from rnn_tui.engine.trainer import Trainer
 
     if args.steps is not None and args.seconds is not None:
@@ -253,7 +254,7 @@ def cmd_train(args) -> int:
             final = trainer.run(stop, on_progress, steps=args.steps, seconds=seconds, interval=0.25)
         except KeyboardInterrupt:
             stop.set()
-            final = trainer.progress("stopped", None, 0.0)
+            final = trainer.progress(RunState.STOPPED, None, 0.0)
             console.print("interrupted: keeping what was learnt so far")
     if trainer.val_ids.size > 1:  # the final figure: the first --val-chars of the validation split
         final = dataclasses.replace(final, val_bpc=trainer.validate(args.val_chars or None))
