@@ -32,8 +32,16 @@ COMMANDS: tuple[Command, ...] = (
             typing_footer=True),
     Command("save", "s", "ctrl+s", "save", "Save a checkpoint (.npz)", typing_footer=True),
     Command("load", "l", "ctrl+l", "load", "Load a checkpoint (.npz)", footer=False),
-    Command("toggle_baseline", "b", "ctrl+g", "n-gram", "Show the n-gram baseline's chart beside the network's"),
-    Command("lessons", "t", "f2", "lessons", "Lessons: the tutorial's abcde letters and series, unrolled in time"),
+    Command("toggle_baseline", "b", "ctrl+g", "n-gram", "The n-gram baseline's chart beside the network's"),
+    Command("chart", "c", "f3", "chart", "Loss chart: training and validation, n-gram, lr",
+            typing_footer=True),
+    # The footer has no room left at 80 columns: the neurons are in the help and the palette.
+    Command("neurons", "u", "f4", "neurons",
+            "Neurons: the text coloured by one hidden unit",
+            footer=False),
+    Command("zen", "z", "f5", "zen", "Watch it memorise: the Zen preset, and back",
+            footer=False),
+    Command("lessons", "t", "f2", "lessons", "Lessons: abcde letters and series, unrolled in time"),
     Command("help", "question_mark", "f1", "help", "Help: every key", typing_footer=True),
     Command("quit", "q", "ctrl+q", "quit", "Quit (stops training, restores the terminal)", typing_footer=True),
 )
