@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn_tui.engine.cells import RECURRENCES, param_names
+from rnn_tui.engine.cells import RECURRENCES, LSTMRecurrence, param_names
 from rnn_tui.engine.corpus import Vocab
 from rnn_tui.engine.model import ParamSnapshot
 
@@ -249,5 +249,5 @@ def hidden_trace(snapshot: ParamSnapshot, text: str) -> HiddenTrace:
         return HiddenTrace(known, empty, empty.copy() if snapshot.config.cell == "lstm" else None)
     h = predictor._feed_chunk(ids)[:, 0, :].copy()
     top = predictor.layers[-1]
-    c = top.cs[1:, 0, :].copy() if snapshot.config.cell == "lstm" else None
+    c = top.cs[1:, 0, :].copy() if isinstance(top, LSTMRecurrence) else None
     return HiddenTrace(known, h, c)
