@@ -46,7 +46,7 @@ ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # a command's process: one BL
 
 
 # -- waiting -----------------------------------------------------------------------------------
-def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> None:
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
     """Poll `condition` (from a plain test: the work happens on other threads or processes)."""
     end = time.monotonic() + timeout
     while not condition():
@@ -55,7 +55,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str =
         time.sleep(0.01)
 
 
-async def until(pilot, condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+async def until(pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
     """Poll `condition` from a pilot test, letting the app run between looks."""
     end = time.monotonic() + timeout
     while not condition():
