@@ -14,11 +14,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rnn_tui.engine.config import ModelConfig
 from rnn_tui.engine.stack import RecurrentStack, init_params
+
+if TYPE_CHECKING:
+    from rnn_tui.engine.corpus import Vocab
 
 LN2 = math.log(2.0)
 
@@ -28,7 +32,7 @@ class ParamSnapshot:
     """An immutable copy of the parameters, safe to read on another thread while training goes on."""
 
     config: ModelConfig
-    vocab: object  # corpus.Vocab (kept untyped here so the model does not depend on corpus)
+    vocab: Vocab  # (imported for its type only: the model does not depend on corpus)
     params: Mapping[str, np.ndarray]
     step: int = 0
 
