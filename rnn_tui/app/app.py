@@ -49,7 +49,7 @@ from rnn_tui.runtime.session import PredictionSession
 from rnn_tui.runtime.training_process import TrainingProcess
 
 if TYPE_CHECKING:  # (the app starts without the regression lessons' module)
-    from rnn_tui.engine.series import SeriesProgress
+    from rnn_tui.engine.series_trainer import SeriesProgress
 
 SAMPLE_INTERVAL = 4.0  # seconds between new samples while training
 SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns

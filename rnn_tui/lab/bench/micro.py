@@ -79,7 +79,7 @@ def _reference_keystroke(cell: str, hidden: int, vocab: int):
     scale = np.full(G, 0.5, np.float32)
     scale[2 * hidden : 3 * hidden] = 1.0  # LSTM: tanh for g, sigmoid = 0.5 + 0.5 tanh(x/2) for i, f, o
     offset = np.where(scale == 0.5, 0.5, 0.0).astype(np.float32)
-    i, f, g, o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4)) if cell == "lstm" else [None] * 4
+    i, f, g, o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))  # the LSTM's gates (else empty)
 
     def key(k=[0]):  # noqa: B006 -- a counter over the vocabulary
         k[0] = (k[0] + 1) % vocab
