@@ -10,7 +10,6 @@ from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.suggester import SuggestionReady
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -19,6 +18,7 @@ from rnn_tui.app.demo import CLEAR, DemoScript
 from rnn_tui.app.messages import BaselineReady, TrainingProgress
 from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen
 from rnn_tui.app.setup_actions import SetupActions
+from rnn_tui.app.typeahead import TypeAheadActions
 from rnn_tui.app.widgets import (
     CompletionSuggester,
     HiddenStrip,
@@ -32,14 +32,15 @@ from rnn_tui.app.widgets import (
     to_model_text,
 )
 from rnn_tui.app.widgets.prompt import printable_prefix
+from rnn_tui.app.widgets.suggestions import SuggestionBar
 from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.errors import RnnTuiError
 from rnn_tui.engine.trainer import Progress
 from rnn_tui.runtime import jobs
-from rnn_tui.runtime.session import PredictionSession
 from rnn_tui.runtime.training_process import TrainingProcess
+from rnn_tui.runtime.typeahead import TypeAheadSession
 
 SAMPLE_INTERVAL = 4.0  # seconds between new samples while training
 SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns
@@ -60,7 +61,7 @@ class Prompt(PromptInput):
     BINDINGS = PROMPT_BINDINGS
 
 
-class RnnTuiApp(SetupActions, App[int]):
+class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
     """The main screen is the app's default screen; modal screens sit on top of it."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
@@ -91,7 +92,7 @@ class RnnTuiApp(SetupActions, App[int]):
         self.top_k, self.temperature = top_k, temperature
         self.baseline_enabled = baseline
         self.sample_interval = sample_interval
-        self.session = PredictionSession()
+        self.session = TypeAheadSession()
         self.trainer: TrainingProcess | None = None
         self.progress: Progress | None = None
         self.generation = 0  # one per trainer: progress from a replaced trainer is ignored
@@ -124,6 +125,7 @@ class RnnTuiApp(SetupActions, App[int]):
             on_text=self._text_changed,
             id="prompt",
         )
+        yield SuggestionBar(id="suggestions")
         with Horizontal(id="middle"):
             with Horizontal(id="charts"):
                 yield ProbChart("network", id="net-chart")
@@ -137,6 +139,7 @@ class RnnTuiApp(SetupActions, App[int]):
     def on_mount(self) -> None:
         ckpt = self._initial_checkpoint
         self._initial_checkpoint = None
+        self._typeahead_start()
         self._start(self.corpus, self.model_config, self.train_config, ckpt, self.preset)
         self.query_one("#prompt").focus()
         self.set_interval(self.sample_interval, self._tick_sample)
@@ -255,9 +258,9 @@ class RnnTuiApp(SetupActions, App[int]):
         self._snapshot_step = snapshot.step
         self._snapshot_time = time.monotonic()
         self._pending = None
-        self.session.set_snapshot(snapshot)
+        self.session.set_snapshot(self._weights_to_show(snapshot))
         self._show_predictions()
-        self._refresh_suggestion()
+        self._ask_suggestions()
 
     def _complete(self, value: str) -> str:
         """The suggester's question: the completion of `value`, which the session already holds
@@ -270,19 +273,16 @@ class RnnTuiApp(SetupActions, App[int]):
             self._completion = (key, printable_prefix(self.session.completion()))
         return self._completion[1]
 
-    def _refresh_suggestion(self) -> None:
-        """New weights: show the new completion of the same text as ghost text."""
-        prompt = self.query_one("#prompt", Prompt)
-        if prompt.value:
-            prompt.post_message(SuggestionReady(prompt.value, prompt.value + self._complete(prompt.value)))
-
     def _text_changed(self, value: str) -> None:
         self._last_key = time.monotonic()
+        old = self.session.text
         self.session.set_text(to_model_text(value))
         self._show_predictions()
+        self._typeahead_text(old, self.session.text)
 
     def _show_predictions(self) -> None:
         s = self.session
+        self._show_typeahead()
         self.query_one("#net-chart", ProbChart).show(s.top_k(self.top_k), s.context)
         if self.show_baseline:
             self.query_one("#base-chart", ProbChart).show(s.baseline_top_k(self.top_k), s.context,
@@ -298,7 +298,8 @@ class RnnTuiApp(SetupActions, App[int]):
             return
         self._side_shown = time.monotonic()
         s = self.session
-        self.query_one("#typing", TypingPanel).show(s.stats, s.last_unknown)
+        self.query_one("#typing", TypingPanel).show(s.stats, s.last_unknown, self._typing_lines(),
+                                                  s.keys_saved)
         self.query_one("#hidden", HiddenStrip).show(s.hidden())
 
     def _flush_side(self) -> None:
@@ -426,6 +427,7 @@ class RnnTuiApp(SetupActions, App[int]):
         """Stop the training at once (the process notices within a step) and leave."""
         if self._train_worker is not None:
             self._train_worker.cancel()
+        self._typeahead_stop()
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

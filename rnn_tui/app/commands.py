@@ -22,6 +22,7 @@ class Command:
     help: str  # the help screen's and the palette's description
     footer: bool = True  # shown in the command-mode footer
     typing_footer: bool = False  # shown in the typing-mode footer
+    group: str = ""  # commands of one group share a row of the help screen (its help text)
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -33,6 +34,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("save", "s", "ctrl+s", "save", "Save a checkpoint (.npz)", typing_footer=True),
     Command("load", "l", "ctrl+l", "load", "Load a checkpoint (.npz)", footer=False),
     Command("toggle_baseline", "b", "ctrl+g", "n-gram", "Show the n-gram baseline's chart beside the network's"),
+    Command("cycle_model", "m", "f3", "model", "Chart: mixture, network or n-gram (cycles)"),
+    Command("toggle_adapt", "a", "f4", "adapt", "Learn from my typing (on/off)",
+            group="Learn from my typing on/off; forget what it learnt"),
+    Command("reset_adapt", "x", "f8", "unlearn", "Forget what was learnt from my typing", footer=False,
+            group="Learn from my typing on/off; forget what it learnt"),
+    Command("accept_first", "1", "f5", "1st", "Accept the first word suggestion (or Tab, →)", footer=False,
+            group="Accept word suggestion 1, 2 or 3 (Tab, → the 1st)"),
+    Command("accept_second", "2", "f6", "2nd", "Accept the second word suggestion", footer=False,
+            group="Accept word suggestion 1, 2 or 3 (Tab, → the 1st)"),
+    Command("accept_third", "3", "f7", "3rd", "Accept the third word suggestion", footer=False,
+            group="Accept word suggestion 1, 2 or 3 (Tab, → the 1st)"),
     Command("lessons", "t", "f2", "lessons", "Lessons: the tutorial's abcde letters and series, unrolled in time"),
     Command("help", "question_mark", "f1", "help", "Help: every key", typing_footer=True),
     Command("quit", "q", "ctrl+q", "quit", "Quit (stops training, restores the terminal)", typing_footer=True),

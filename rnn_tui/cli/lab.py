@@ -27,6 +27,9 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="a checkpoint and the n-gram baseline on held-out text, side by side")
     p.add_argument("checkpoint", metavar="FILE.npz")
     p.add_argument("--corpus", help="corpus to evaluate on (default: the checkpoint's)")
+    p.add_argument("--text", metavar="FILE",
+                   help="score the start of this UTF-8 file instead of the held-out text (the n-gram "
+                        "is still fitted on the corpus)")
     p.add_argument("--dynamic", action="store_true",
                    help="also the network learning from the text as it reads it (dynamic evaluation)")
     _add_lab_options(p)
@@ -79,11 +82,15 @@ def run_eval(args) -> int:
     corpus = load_corpus(args.corpus or ckpt.corpus or "zen")
     val_fraction = ckpt.train_config.val_fraction if ckpt.train_config else 0.1
     baseline, fit_s = timed(fit_baseline, corpus, ckpt.vocab, args.order, val_fraction)
-    text = held_out_text(corpus, val_fraction, args.max_chars)
+    if args.text:
+        text = load_corpus(args.text).text[: args.max_chars]
+    else:
+        text = held_out_text(corpus, val_fraction, args.max_chars)
     label = f"{ckpt.model_config.cell} {ckpt.model_config.hidden} (step {ckpt.step})"
     models = lab_models(network, baseline, args.dynamic, label, f"kn-{args.order}")
     result = compare(corpus, models, text, {f"kn-{args.order}": fit_s}, args.suggest_chars)
-    extra = {"checkpoint": args.checkpoint, **_dynamic_speed(result, network, text, args.dynamic)}
+    extra = {"checkpoint": args.checkpoint, "text": args.text or "held-out",
+             **_dynamic_speed(result, network, text, args.dynamic)}
     _print(result, args.json, extra=extra, footer=_footer(result, extra))
     return 0
 
@@ -154,7 +161,10 @@ def _print(result, as_json: bool, extra: dict, footer: str = "") -> None:
 
     from rnn_tui.cli.main import _console
 
-    table = Table(title=f"{result.corpus}: the first {result.chars:,} held-out characters")
+    title = f"{result.corpus}: the first {result.chars:,} held-out characters"
+    if extra.get("text", "held-out") != "held-out":
+        title = f"{extra['text']}: the first {result.chars:,} characters (n-gram fitted on {result.corpus})"
+    table = Table(title=title)
     table.add_column("metric")
     for label in result.reports:
         table.add_column(label, justify="right")

@@ -66,6 +66,25 @@ class DynamicPredictor(NextCharModel):
         self.predictor._h[...] = old._h
         self.predictor.fed = old.fed
 
+    def rebase(self, trained: ParamSnapshot) -> bool:
+        """New trained weights (training went on): what was learnt from the text, as a change
+        from the old trained weights, is re-applied on top of them. False (nothing done) when
+        the new weights have another shape: then start a new DynamicPredictor."""
+        old = self.trained
+        if trained.config != old.config or trained.vocab != self.vocab:
+            return False
+        new = {}
+        for name, w in self.snapshot.params.items():
+            moved = trained.params[name] + (w - old.params[name])
+            moved.flags.writeable = False
+            new[name] = moved
+        self.trained = trained
+        self.snapshot = ParamSnapshot(trained.config, self.vocab, MappingProxyType(new), trained.step)
+        previous = self.predictor
+        self.predictor = Predictor(self.snapshot)
+        self._carry_state(previous)
+        return True
+
     @property
     def params(self):
         return self.snapshot.params
@@ -85,6 +104,14 @@ class DynamicPredictor(NextCharModel):
         self._segment: list[int] = []  # ids fed since the segment's start state
         self._start_state = [s.copy() for s in self.predictor.state]
         self._before_last: list[np.ndarray] | None = None
+
+    def set_context(self, text: str) -> None:
+        """Start again from `text` as context, without learning from it (after an edit)."""
+        self.reset()
+        adapt, self.adapt = self.adapt, False
+        self.feed_text(text)
+        self.adapt = adapt
+        self._start_state = [s.copy() for s in self.predictor.state]
 
     def feed(self, ch: str) -> bool:
         i = self.vocab.id(ch)

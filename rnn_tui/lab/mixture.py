@@ -40,14 +40,17 @@ class MixtureModel(NextCharModel):
     """
 
     def __init__(self, models: Sequence[NextCharModel], labels: Sequence[str] | None = None,
-                 rate: float = DEFAULT_RATE, learn: bool = True, prior: Sequence[float] | None = None) -> None:
+                 rate: float = DEFAULT_RATE, learn: bool = True, prior: Sequence[float] | None = None,
+                 share: bool = False) -> None:
         if len(models) < 2:
             raise ValueError("a mixture needs at least two models")
         vocab = models[0].vocab
         for m in models[1:]:
             if m.vocab != vocab:
                 raise ValueError("the models of a mixture must share a vocabulary")
-        self.models = [m.clone() for m in models]  # its own: feeding them is the mixture's job
+        # Its own copies, since feeding them is the mixture's job; `share` keeps the caller's
+        # (who then feeds them only through the mixture).
+        self.models = list(models) if share else [m.clone() for m in models]
         self.labels = list(labels) if labels else [f"model {i}" for i in range(len(models))]
         self.vocab = vocab
         self.rate = rate

@@ -15,7 +15,6 @@ from rnn_tui.app.commands import COMMANDS, key_display
 EDITING_KEYS = (
     ("esc", "", "leave the input: single keys become commands"),
     ("i / enter", "", "back to typing"),
-    ("", "tab / →", "accept the ghost-text completion"),
     ("", "enter", "type a newline (shown as ⏎)"),
     ("^p", "^p", "command palette: every command by name"),
 )
@@ -26,8 +25,13 @@ def help_table() -> Table:
     table.add_column("command", style="bold cyan", no_wrap=True)
     table.add_column("typing", style="bold cyan", no_wrap=True)
     table.add_column("what it does")
+    rows: dict[str, list] = {}  # a group's keys on one row
     for c in COMMANDS:
-        table.add_row(key_display(c.key), key_display(c.ctrl), c.help)
+        row = rows.setdefault(c.group or c.action, [[], [], c.group or c.help])
+        row[0].append(key_display(c.key))
+        row[1].append(key_display(c.ctrl))
+    for keys, ctrls, text in rows.values():
+        table.add_row(" ".join(keys), " ".join(ctrls), text)
     table.add_section()
     for row in EDITING_KEYS:
         table.add_row(*row)
@@ -42,8 +46,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label("rnn-tui: keys  [dim](esc closes)[/]", classes="dialog-title")
             yield Static(
                 Text(
-                    "Typing (the start): letters type, commands are on ctrl keys. Escape switches to "
-                    "command mode: single keys; i or Enter goes back to typing.",
+                    "Typing: ctrl/F keys are commands. Esc: single-key commands; i: typing.",
                     style="dim",
                 ),
                 id="help-intro",

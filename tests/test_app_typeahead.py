@@ -1,0 +1,91 @@
+"""Type-ahead in the playground (pilot): the shown model, learning from the typing, suggestions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnn_tui.app.widgets import ProbChart, PromptInput
+from rnn_tui.app.widgets.suggestions import SuggestionBar
+from tests.test_app import SIZE, make_app, type_text, until
+
+pytestmark = pytest.mark.asyncio
+
+
+def chart(app) -> ProbChart:
+    return app.query_one("#net-chart", ProbChart)
+
+
+async def test_the_chart_switches_between_mixture_network_and_ngram():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.mixture is not None, 30, "the n-gram")
+        await type_text(pilot, "Beautiful is")
+        s = app.session
+        assert s.shown == "mix" and chart(app).title.startswith("mixture net ")
+        mixed = chart(app).rows
+        expected = [(c, p) for c, p in s.mixture.top_k(10)]
+        assert mixed == expected
+        await pilot.press("f3")  # typing mode key
+        assert s.shown == "net" and chart(app).title == "network"
+        assert chart(app).rows == s.predictor.top_k(10)
+        await pilot.press("escape", "m")  # command mode key
+        assert s.shown == "ngram" and chart(app).title == "n-gram"
+        assert chart(app).rows == s.baseline.top_k(10) != mixed
+        await pilot.press("m")
+        assert s.shown == "mix" and chart(app).rows == s.mixture.top_k(10)
+        weights = s.weights()
+        assert set(weights) == {"net", "kn"} and sum(weights.values()) == pytest.approx(1)
+
+
+async def test_accepting_the_second_suggestion_types_it_and_counts_the_keys_saved():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.mixture is not None, 30, "the n-gram")
+        await type_text(pilot, "Beautiful is be")
+        s = app.session
+        await until(pilot, lambda: s.suggestions_for == "Beautiful is be" and len(s.suggestions) == 3,
+                    30, "three suggestions")
+        second = s.suggestions[1]
+        assert len(set(s.suggestions)) == 3
+        bar = str(app.query_one("#suggestions", SuggestionBar).render())
+        assert "F5" in bar and "F6" in bar and "F7" in bar and second in bar
+        await pilot.press("f6")
+        prompt = app.query_one("#prompt", PromptInput)
+        assert prompt.value == "Beautiful is be" + second
+        assert s.text == "Beautiful is be" + second
+        assert s.keys_saved == len(second) - 1
+        # Tab takes the first suggestion of the new text
+        await type_text(pilot, " ")
+        await until(pilot, lambda: s.suggestions_for == s.text and s.suggestions, 30, "suggestions")
+        first, before = s.suggestions[0], s.keys_saved
+        await pilot.press("tab")
+        assert prompt.value.endswith(" " + first) and s.keys_saved == before + len(first) - 1
+
+
+async def test_learning_from_the_typing_toggles_and_resets_to_the_trained_weights():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.trained is not None, 30, "weights")
+        s = app.session
+        trained = s.trained
+        assert app.adapt_enabled
+        await type_text(pilot, "Beautiful is better than ugly. Explicit is better than implicit. ")
+        # the adapter learns on its own thread; its weights are taken between keys
+        await until(pilot, lambda: app._adapter.steps > 0 and s.predictor.snapshot is not trained,
+                    30, "adapted weights")
+        adapted = s.predictor.snapshot
+        assert adapted.config == trained.config
+        assert any(not np.array_equal(adapted.params[k], trained.params[k]) for k in trained.params)
+        # (while the keys came fast, the adapted weights waited for a pause: the same bits so far)
+        await type_text(pilot, "Simple is better than complex.")
+        assert s.adapted.total == s.unadapted.total > 0 and s.adapted.bits != s.unadapted.bits
+        assert "learning on:" in str(app.query_one("#typing").render())
+        await pilot.press("f4")  # off: the trained weights answer
+        assert not app.adapt_enabled and s.predictor.snapshot is trained
+        await pilot.press("f4")  # on again: the adapted weights come back
+        await until(pilot, lambda: s.predictor.snapshot is not trained, 30, "adapted weights again")
+        await pilot.press("f8")  # forget: the trained weights, and the adapter starts over
+        assert s.predictor.snapshot is trained and s.adapted.total == 0
+        app._adapter.wait_idle()
+        assert app._adapter.latest()[1] is trained or app._adapter.steps == 0
