@@ -37,6 +37,9 @@ async def typed(pilot) -> None:
     end = time.monotonic() + 10  # the side panels repaint at most every SIDE_INTERVAL: their last
     while app._side_timer is not None and time.monotonic() < end:  # repaint is due on a timer
         await pilot.pause(0.05)
+    s = app.session  # the word suggestions come from a thread of their own
+    while s.suggestions_for != s.text and time.monotonic() < end:
+        await pilot.pause(0.05)
     await pilot.pause()
 
 

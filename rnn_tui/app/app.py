@@ -298,8 +298,7 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
             return
         self._side_shown = time.monotonic()
         s = self.session
-        self.query_one("#typing", TypingPanel).show(s.stats, s.last_unknown, self._typing_lines(),
-                                                  s.keys_saved)
+        self.query_one("#typing", TypingPanel).show(s.stats, s.last_unknown, self._typing_lines())
         self.query_one("#hidden", HiddenStrip).show(s.hidden())
 
     def _flush_side(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+import numpy as np
 from textual import work
 
 from rnn_tui.app.messages import Saved, SetupReady
@@ -27,13 +28,14 @@ class SetupActions:
 
     def action_settings(self) -> None:
         current = Settings(self.corpus.name, self.preset, self.model_config, self.train_config,
-                           self.temperature, self.top_k)
+                           self.temperature, self.top_k, self.session.shown, self.adapt_enabled)
         self.push_screen(SettingsScreen(current), self._apply_settings)
 
     def _apply_settings(self, new: Settings | None) -> None:
         if new is None:
             return
         self.temperature, self.top_k = new.temperature, new.top_k
+        self.apply_typeahead_settings(new.shown, new.adapt)
         self._show_predictions()
         self._tick_sample(force=True)
         same_corpus = new.corpus == self.corpus.name
@@ -84,16 +86,28 @@ class SetupActions:
         return self.save_path or f"rnn-tui-{stem}.npz"
 
     def action_save(self) -> None:
-        def chosen(path: str | None) -> None:
+        adapted = self.adapted_weights()
+
+        def chosen(path: str | None, weights=None) -> None:
             if path:
                 self.save_path = path
-                self._save(self.trainer, path)
+                self._save(self.trainer, path, weights)
 
-        self.push_screen(PathScreen("Save a checkpoint to", self.default_path()), chosen)
+        def which(path: str | None) -> None:
+            if not path or adapted is None:
+                return chosen(path)
+            self.push_screen(ConfirmScreen("Save the weights adapted to your typing?\nNo: the trained "
+                                           "weights, without what was learnt from it.",
+                                           yes="Adapted", no="Trained"),
+                             lambda yes: chosen(path, adapted if yes else None))
+
+        self.push_screen(PathScreen("Save a checkpoint to", self.default_path()), which)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="io")
-    def _save(self, trainer: TrainingProcess, path: str) -> None:
+    def _save(self, trainer: TrainingProcess, path: str, weights=None) -> None:
         ckpt = trainer.to_checkpoint()
+        if weights is not None and weights.config == ckpt.model_config:
+            ckpt = replace(ckpt, params={k: np.array(v) for k, v in weights.params.items()})
         save_checkpoint(path, ckpt)
         self.post_message(Saved(path, ckpt.step))
 

@@ -88,6 +88,8 @@ class TypeAheadActions:
         self._adapt_note = note
         if adapted is None or version == self._adapted_shown or not self.adapt_enabled:
             return
+        if self._adapter.steps == 0:  # nothing learnt yet: these are the trained weights
+            return
         if adapted.config != self.model_config:
             return
         self._adapted_shown = version
@@ -114,6 +116,19 @@ class TypeAheadActions:
         self.notify("back to the trained weights: what was learnt from your typing is forgotten")
         self._show_side()
 
+    def adapted_weights(self):
+        """The weights adapted to the typing, when something was learnt (None otherwise)."""
+        version, adapted = self._adapter.latest()
+        if adapted is None or self._adapter.steps == 0 or adapted.config != self.model_config:
+            return None
+        return adapted
+
+    def apply_typeahead_settings(self, shown: str, adapt: bool) -> None:
+        if adapt != self.adapt_enabled:
+            self.action_toggle_adapt()
+        if shown != self.session.shown:
+            self.set_shown_model(shown)
+
     # -- the shown model -------------------------------------------------------------------------
     def action_cycle_model(self) -> None:
         s = self.session
@@ -128,22 +143,14 @@ class TypeAheadActions:
         if self.session.shown_name != SHOWN_NAMES[shown]:
             self.notify(f"the chart shows the {SHOWN_NAMES[shown]} once the n-gram is fitted")
 
-    def _chart_title(self) -> str:
-        s = self.session
-        title = s.shown_name
-        weights = s.weights() if s.model is s.mixture else None
-        if weights:
-            title += " " + " ".join(f"{k} {v:.0%}" for k, v in weights.items())
-        return title
-
     def _show_typeahead(self) -> None:
         """Hook of `_show_predictions`: the chart's heading and the suggestion bar."""
-        self.query_one("#net-chart", ProbChart).title = self._chart_title()
         s = self.session
+        self.query_one("#net-chart", ProbChart).title = s.shown_name
         words = s.suggestions if s.suggestions_for == s.text and s.text else []
         typing = self.focused is not None and self.focused.id == "prompt"
         self.query_one("#suggestions", SuggestionBar).show(words, suggestion_keys(typing),
-                                                           _word_start(s.text))
+                                                           _word_start(s.text), s.weights())
 
     def _typing_lines(self) -> list[str]:
         s = self.session
@@ -151,10 +158,11 @@ class TypeAheadActions:
         if s.adapted.total:
             state = "on" if self.adapt_enabled else "off"
             a, u = s.adapted.bpc, s.unadapted.bpc
-            lines.append(f"learning {state}: {a:.2f} vs {u:.2f} bits" if u is not None
-                         else f"learning {state}: {a:.2f} bits")
+            lines.append(f"learning {state}: {a:.2f} vs {u:.2f}" if u is not None
+                         else f"learning {state}: {a:.2f}")
         else:
-            lines.append(f"learning from typing: {'on' if self.adapt_enabled else 'off'}")
+            lines.append(f"learning from typing {'on' if self.adapt_enabled else 'off'}")
+        lines.append(f"keys saved {s.keys_saved}")
         return lines
 
     # -- typing and suggestions ------------------------------------------------------------------

@@ -29,7 +29,7 @@ from rnn_tui.engine.predict import NextCharModel, Predictor
 @dataclass(frozen=True)
 class DynamicConfig:
     segment: int = 16  # characters per gradient step
-    lr: float = 1e-3  # step size of the RMS-normalised update (about the change per weight a step)
+    lr: float = 3e-3  # step size of the RMS-normalised update (about the change per weight a step)
     decay: float = 0.01  # pull back towards the trained weights per step
     beta: float = 0.9  # running mean square of the gradients
     eps: float = 1e-6

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 from rnn_tui.engine.dynamic import DynamicConfig, DynamicPredictor
 from rnn_tui.engine.model import ParamSnapshot
 
 _STOP = object()
+QUIET = 0.03  # seconds after a key before learning from it (the key's frame is drawn first)
 
 
 class TypingAdapter:
@@ -72,6 +74,10 @@ class TypingAdapter:
             kind, value = self._queue.get()
             if kind is _STOP:
                 return
+            if kind == "text":  # wait for a pause, then learn from the newest text at once
+                time.sleep(QUIET)
+                while not self._queue.empty() and self._queue.queue[0][0] == "text":
+                    kind, value = self._queue.get()
             if kind == "trained":
                 dirty |= self._rebase(value)
             elif kind == "text":

@@ -19,6 +19,9 @@ from rnn_tui.runtime.session import PredictionSession
 SHOWN = ("mix", "net", "ngram")
 SHOWN_NAMES = {"mix": "mixture", "net": "network", "ngram": "n-gram"}
 SUGGESTIONS = 3
+# Background work starts this long after the last key, so that the key's own frame is drawn
+# first: the threads' Python code holds the GIL the UI thread needs (keys come 100+ ms apart).
+QUIET = 0.03
 
 
 class TypeAheadSession(PredictionSession):
@@ -180,6 +183,9 @@ class SuggestionThread:
             with self._cond:
                 while self._question is None and not self._closed:
                     self._cond.wait()
+                asked = self._question
+                while not self._closed and self._cond.wait(QUIET) and self._question is not asked:
+                    asked = self._question  # a newer key within QUIET: wait for quiet again
                 if self._closed:
                     return
                 (text, model), self._question = self._question, None

@@ -59,16 +59,16 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [Binding("y", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
 
-    def __init__(self, question: str, yes: str = "Yes") -> None:
+    def __init__(self, question: str, yes: str = "Yes", no: str = "Cancel") -> None:
         super().__init__()
-        self.question, self.yes = question, yes
+        self.question, self.yes, self.no = question, yes, no
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", variant="warning", compact=True, id="yes")
-                yield Button("Cancel (n)", compact=True, id="no")
+                yield Button(f"{self.no} (n)", compact=True, id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -28,8 +28,11 @@ FIELDS = {
     "lr": "learning rate", "optimizer": "optimizer",
     "clip": "clip (0=off)", "seed": "seed",
     "temperature": "temperature", "top_k": "top-k",
+    "shown": "chart model", "adapt": "learn typing",
 }
-SELECTS = {"preset": tuple(PRESETS), "cell": CELLS, "optimizer": OPTIMIZERS}
+SHOWN_MODELS = ("mix", "net", "ngram")  # the chart: the mixture, the network or the n-gram
+SELECTS = {"preset": tuple(PRESETS), "cell": CELLS, "optimizer": OPTIMIZERS, "shown": SHOWN_MODELS,
+           "adapt": ("on", "off")}
 INTS = ("hidden", "layers", "embed", "seq_len", "batch", "seed", "top_k")
 FLOATS = ("lr", "clip", "temperature")
 
@@ -42,6 +45,8 @@ class Settings:
     train: TrainConfig
     temperature: float
     top_k: int
+    shown: str = "mix"
+    adapt: bool = True
 
 
 def check_corpus(name: str) -> str:
@@ -74,7 +79,9 @@ def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: flo
     if not 1 <= v["top_k"] <= MAX_TOP_K:
         raise ConfigError(f"top-k must be a whole number from 1 to {MAX_TOP_K} (got {v['top_k']})")
     preset = v["preset"] if v["preset"] in PRESETS else None
-    return Settings(check_corpus(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"])
+    shown = v.get("shown") if v.get("shown") in SHOWN_MODELS else "mix"
+    return Settings(check_corpus(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"],
+                    shown, v.get("adapt", "on") != "off")
 
 
 def form_values(s: Settings) -> dict[str, object]:
@@ -84,6 +91,7 @@ def form_values(s: Settings) -> dict[str, object]:
         "embed": m.embed, "seq_len": t.seq_len, "batch": t.batch, "lr": f"{t.lr:g}",
         "optimizer": t.optimizer, "clip": f"{t.clip:g}", "seed": t.seed,
         "temperature": f"{s.temperature:g}", "top_k": s.top_k,
+        "shown": s.shown, "adapt": "on" if s.adapt else "off",
     }
 
 
@@ -93,7 +101,7 @@ def preset_values(name: str) -> dict[str, object]:
     model = ModelConfig(vocab_size=2, **p.model)
     train = TrainConfig(**p.train)
     values = form_values(Settings(p.corpus, name, model, train, 1.0, 10))
-    for key in ("preset", "temperature", "top_k"):
+    for key in ("preset", "temperature", "top_k", "shown", "adapt"):
         del values[key]
     return values
 
@@ -122,7 +130,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     else:
                         yield Input(str(values[name]), compact=True, id=name)
             yield Static(id="settings-error")
-            yield Label("lr, temperature, top-k apply at once; other changes restart training",
+            yield Label("lr, temperature, top-k, the last row apply at once; others restart training",
                         classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply (enter)", variant="primary", compact=True, id="apply")

@@ -11,13 +11,9 @@ from rnn_tui.lab.metrics import TypingStats
 
 
 class TypingPanel(Static):
-    def show(self, stats: TypingStats, unknown: str | None, extra: list[str] = (),
-             saved: int | None = None) -> None:
+    def show(self, stats: TypingStats, unknown: str | None, extra: list[str] = ()) -> None:
         text = Text("your typing", style="bold")
-        text.append(f" · {stats.total} chars", style="dim")
-        if saved is not None:
-            text.append(f" · {saved} saved", style="dim")
-        text.append("\n")
+        text.append(f" · {stats.total} chars\n", style="dim")
         text.append("top-1 ", style="dim")
         text.append(f"{rate(stats.top1_rate):>4}", style="bold")
         text.append("   top-3 ", style="dim")
