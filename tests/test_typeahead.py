@@ -232,3 +232,41 @@ def test_savings_with_k_suggestions_hand_counted():
     assert keystroke_savings_at(stub, "ab aab bb", 5) == pytest.approx(3 / 9)
     r = evaluate(stub, "ab aab bb")
     assert r.savings_at == pytest.approx({1: 0.0, 3: 2 / 9, 5: 3 / 9}) and r.suggest_chars == 9
+
+
+# -- learning from the typing, off the UI thread ------------------------------------------------
+def test_the_adapter_learns_on_its_thread_and_reapplies_or_restarts_on_new_weights():
+    from rnn_tui.runtime.adapter import TypingAdapter
+
+    published = []
+    net = tiny_predictor()
+    adapter = TypingAdapter(DynamicConfig(segment=8, lr=1e-2), on_update=published.append)
+    try:
+        adapter.set_trained(net.snapshot)
+        adapter.type("abc abd ")
+        adapter.type("abc abd abc abd abc ")  # appended: learnt from; the first 8 already were
+        assert adapter.wait_idle()
+        version, adapted = adapter.latest()
+        assert adapter.steps == 2 and published and published[-1] == version
+        delta = {k: adapted.params[k] - net.snapshot.params[k] for k in adapted.params}
+        # training moved on: the same change is re-applied on top of the new weights
+        newer = tiny_predictor(seed=5).snapshot
+        adapter.set_trained(newer)
+        assert adapter.wait_idle()
+        _, moved = adapter.latest()
+        assert "re-applied" in adapter.note and adapter.steps == 2
+        for k, d in delta.items():
+            assert np.allclose(moved.params[k] - newer.params[k], d, atol=1e-6)
+        # another shape of model: nothing learnt applies, it starts again
+        other = tiny_predictor(hidden=8).snapshot
+        adapter.set_trained(other)
+        assert adapter.wait_idle()
+        assert adapter.note.startswith("restarted") and adapter.latest()[1] is other
+        adapter.type("hhh")  # an edit, not an append: the context starts again, nothing learnt
+        assert adapter.wait_idle() and adapter.steps == 0
+        adapter.type("hhh" + "abc abd abc")
+        assert adapter.wait_idle() and adapter.steps == 1
+        adapter.reset()
+        assert adapter.wait_idle() and adapter.latest()[1] is other and adapter.steps == 0
+    finally:
+        adapter.close()

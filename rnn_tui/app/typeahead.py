@@ -163,6 +163,8 @@ class TypeAheadActions:
         else:
             lines.append(f"learning from typing {'on' if self.adapt_enabled else 'off'}")
         lines.append(f"keys saved {s.keys_saved}")
+        if self._adapt_note and self.adapt_enabled:  # what new trained weights did to it
+            lines.append(self._adapt_note)
         return lines
 
     # -- typing and suggestions ------------------------------------------------------------------
