@@ -154,7 +154,7 @@ async def test_settings_refuse_bad_values_with_a_clear_message():
             ("hidden", "0", "hidden must be a whole number from 1 to 1024"),
             ("hidden", "abc", "hidden must be a whole number"),
             ("lr", "-1", "lr must be a number in (0, 10]"),
-            ("temperature", "-2", "temperature must be in [0, 10]"),
+            ("temperature", "-2", "temperature must be a number in [0, 10]"),
             ("corpus", "/no/such/file.txt", "no corpus file '/no/such/file.txt'"),
         ]:
             old = screen.query_one(f"#{field}").value
@@ -273,7 +273,7 @@ async def test_save_then_load_restores_the_same_predictions(tmp_path):
 
 async def test_load_with_another_vocabulary_switches_corpus(tmp_path):
     alphabet = load_corpus("alphabet")
-    trainer = Trainer(alphabet, ModelConfig(len(alphabet.vocab), "rnn", 8), TrainConfig(seq_len=8, batch=2))
+    trainer = Trainer(alphabet, ModelConfig(len(alphabet.vocab), cell="rnn", hidden=8), TrainConfig(seq_len=8, batch=2))
     trainer.train_step()
     save_checkpoint(tmp_path / "a.npz", trainer.to_checkpoint())
     app = make_app()

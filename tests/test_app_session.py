@@ -15,7 +15,7 @@ from rnn_tui.runtime.session import CONTEXT_CHARS, PredictionSession
 @pytest.fixture(scope="module")
 def snapshot():
     corpus = load_corpus("zen")
-    trainer = Trainer(corpus, ModelConfig(len(corpus.vocab), "gru", 16), TrainConfig(seq_len=8, batch=4))
+    trainer = Trainer(corpus, ModelConfig(len(corpus.vocab), cell="gru", hidden=16), TrainConfig(seq_len=8, batch=4))
     for _ in range(5):
         trainer.train_step()
     return trainer.snapshot()

@@ -22,7 +22,7 @@ ROWS = (  # (label, report field, format)
 
 
 def register(sub) -> None:
-    from rnn_tui.cli.main import add_model_options
+    from rnn_tui.cli.options import add_model_options
 
     p = sub.add_parser("eval", help="a checkpoint and the n-gram baseline on held-out text, side by side")
     p.add_argument("checkpoint", metavar="FILE.npz")

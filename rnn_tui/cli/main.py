@@ -18,7 +18,9 @@ import math  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
+from rnn_tui.cli.options import add_model_options, given  # noqa: E402
 from rnn_tui.engine.errors import ConfigError, RnnTuiError  # noqa: E402
+from rnn_tui.engine.options import MODEL_FIELDS, TRAIN_FIELDS  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
 
@@ -66,34 +68,14 @@ def _number(name: str, lo: float = -math.inf, lo_open: bool = False):
     return parse
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("corpus and model")
-    g.add_argument("--corpus", help="built-in corpus (abcde, alphabet, zen, stdlib) or a UTF-8 text file")
-    g.add_argument("--preset", help="named starting point (see 'rnn-tui presets'; default: zen)")
-    g.add_argument("--cell", choices=("rnn", "lstm", "gru"))
-    g.add_argument("--hidden", type=int, help="hidden units per layer (1-1024)")
-    g.add_argument("--layers", type=int, help="recurrent layers (1-3)")
-    mode = g.add_mutually_exclusive_group()
-    mode.add_argument("--embed", type=int, metavar="N", help="learned embedding of N dimensions")
-    mode.add_argument("--onehot", action="store_true", help="one-hot input (the default)")
-    t = p.add_argument_group("training")
-    t.add_argument("--seq-len", type=int, help="BPTT chunk length T (1-1024)")
-    t.add_argument("--batch", type=int, help="parallel streams B (1-1024)")
-    t.add_argument("--lr", type=float, help="learning rate, in (0, 10]")
-    t.add_argument("--optimizer", choices=("sgd", "momentum", "adagrad", "adam"))
-    t.add_argument("--clip", type=float, help="global gradient-norm clip, 0 for none")
-    t.add_argument("--decay", type=float,
-                   help="with --steps/--seconds, lr falls linearly to 0 over this last fraction of the "
-                        "budget (0-1; default 0.5, 0 keeps it constant)")
-    t.add_argument("--seed", type=int, help="random seed (0 to 2^32-1)")
-
-
 def build_setup(args: argparse.Namespace, checkpoint=None):
     """(corpus, model config, train config, lesson batches or None) from the options."""
     from rnn_tui.engine.config import ModelConfig, TrainConfig
     from rnn_tui.engine.corpus import load_corpus
     from rnn_tui.lab.presets import Preset, get_preset, lesson_batches, preset_configs
 
+    model = given(args, MODEL_FIELDS)  # checked against the registry before a corpus is loaded
+    train = given(args, TRAIN_FIELDS)
     if args.preset:
         preset = get_preset(args.preset)
     elif args.corpus:  # a corpus of the user's: the general-purpose defaults of the config classes
@@ -107,14 +89,6 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
             checkpoint.train_config.to_dict() if checkpoint.train_config else {},
         )
     corpus = load_corpus(args.corpus or preset.corpus)
-    model = {k: getattr(args, k) for k in ("cell", "hidden", "layers", "embed") if getattr(args, k) is not None}
-    if args.onehot:
-        model["embed"] = 0
-    train = {
-        k: getattr(args, k)
-        for k in ("seq_len", "batch", "lr", "optimizer", "clip", "seed", "decay")
-        if getattr(args, k) is not None
-    }
     if checkpoint is not None:
         if model and any(model[k] != getattr(checkpoint.model_config, k) for k in model):
             raise ConfigError("model options cannot change the shape of a checkpoint being resumed")

@@ -8,10 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 
+OPTION_NAMES = ("cell", "hidden", "layers", "epochs", "lr", "loss", "seed")  # SeriesConfig's, from the registry
 SHOWN_POINTS = 20  # the text output lists at most this many (input, prediction, target) rows
 
 
 def register(subparsers) -> None:
+    from rnn_tui.cli.options import add_option
+    from rnn_tui.engine.options import OPTIONS
+
     p = subparsers.add_parser(
         "series",
         help="sequence regression: a small RNN learns a numeric series (ramp, sine)",
@@ -22,14 +26,8 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--lesson", default="ramp", help="ramp or sine (default ramp)")
-    p.add_argument("--cell", help="rnn, lstm or gru (default rnn)")
-    p.add_argument("--hidden", type=int, help="hidden units per layer (1-1024)")
-    p.add_argument("--layers", type=int, help="recurrent layers (1-3)")
-    p.add_argument("--epochs", type=int, help="full-batch optimizer steps (1-100000)")
-    p.add_argument("--lr", type=float, help="learning rate, in (0, 10]")
-    p.add_argument("--loss", help="'every' step (the tutorial's) or only the 'last' step of a window")
-    p.add_argument("--seed", type=int, help="random seed of the initial weights (0 to 2^32-1)")
-    p.add_argument("--forecast", type=int, metavar="N", help="values to forecast past the data (0-1000)")
+    for name in OPTION_NAMES + ("forecast",):  # a choice is left to the registry's check
+        add_option(p, OPTIONS[name], choices=False)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=cmd_series)
 
@@ -41,15 +39,15 @@ def _row(x: float, y: float, target: float) -> str:
 def cmd_series(args: argparse.Namespace) -> int:
     import threading
 
-    from rnn_tui.engine.config import check_int
-    from rnn_tui.engine.series import MAX_FORECAST, SeriesTrainer, get_lesson
+    from rnn_tui.cli.options import given
+    from rnn_tui.engine.series import SeriesTrainer, get_lesson
 
+    overrides = given(args, OPTION_NAMES)  # ConfigError naming the option and its range
+    steps = given(args, ("forecast",)).get("forecast")
     lesson = get_lesson(args.lesson)
-    names = ("cell", "hidden", "layers", "epochs", "lr", "loss", "seed")
-    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
-    config = lesson.config.with_(**overrides)  # ConfigError naming the option and its range
-    steps = lesson.forecast_steps if args.forecast is None else args.forecast
-    check_int("forecast", steps, 0, MAX_FORECAST)
+    config = lesson.config.with_(**overrides)
+    if steps is None:
+        steps = lesson.forecast_steps
 
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn

@@ -1,40 +1,31 @@
-"""Typed, frozen configuration for the model and its training, with the allowed ranges in one place."""
+"""Typed, frozen configuration for the model and its training; ranges and defaults come from `options`."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from rnn_tui.engine.errors import ConfigError
+from rnn_tui.engine.options import (  # noqa: F401  (check_* and the ranges are imported from here too)
+    CELLS,
+    MODEL_FIELDS,
+    OPTIMIZERS,
+    OPTIONS,
+    TRAIN_FIELDS,
+    check_choice,
+    check_fields,
+    check_float,
+    check_int,
+    default,
+)
 
-CELLS = ("rnn", "lstm", "gru")
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
-MAX_HIDDEN = 1024
-MAX_LAYERS = 3
-MAX_EMBED = 1024
+MAX_HIDDEN = int(OPTIONS["hidden"].hi or 0)
+MAX_LAYERS = int(OPTIONS["layers"].hi or 0)
+MAX_EMBED = int(OPTIONS["embed"].hi or 0)
 MAX_VOCAB = 8192  # the softmax over seq_len * batch * vocab must fit in memory comfortably
-MAX_SEQ_LEN = 1024
-MAX_BATCH = 1024
-
-
-def check_int(name: str, value: object, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{name} must be a whole number from {lo} to {hi} (got {value!r})")
-
-
-def check_float(name: str, value: object, lo: float, hi: float, lo_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > lo if lo_open else value >= lo) and value <= hi
-    if not ok:
-        bracket = "(" if lo_open else "["
-        raise ConfigError(f"{name} must be a number in {bracket}{lo:g}, {hi:g}] (got {value!r})")
-
-
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+MAX_SEQ_LEN = int(OPTIONS["seq_len"].hi or 0)
+MAX_BATCH = int(OPTIONS["batch"].hi or 0)
 
 
 @dataclass(frozen=True)
@@ -42,17 +33,14 @@ class ModelConfig:
     """The shape of a character model. `embed == 0` means one-hot input."""
 
     vocab_size: int
-    cell: str = "gru"  # the best validation bpc after 60 s on stdlib here (see README)
-    hidden: int = 192
-    layers: int = 1
-    embed: int = 0
+    cell: str = default("cell")  # the defaults and ranges are the option registry's (options.py)
+    hidden: int = default("hidden")
+    layers: int = default("layers")
+    embed: int = default("embed")
 
     def __post_init__(self) -> None:
         check_int("vocab size", self.vocab_size, 2, MAX_VOCAB)
-        check_choice("cell", self.cell, CELLS)
-        check_int("hidden", self.hidden, 1, MAX_HIDDEN)
-        check_int("layers", self.layers, 1, MAX_LAYERS)
-        check_int("embed", self.embed, 0, MAX_EMBED)
+        check_fields(self, MODEL_FIELDS)
 
     @property
     def input_mode(self) -> str:
@@ -104,24 +92,17 @@ class ModelConfig:
 class TrainConfig:
     """How to train: BPTT chunk length, batch of parallel streams, optimizer and its settings."""
 
-    seq_len: int = 64
-    batch: int = 16  # more updates per character: better in a short budget than batch 32
-    lr: float = 5e-3
-    optimizer: str = "adam"
-    clip: float = 5.0  # global gradient norm; 0 switches clipping off
-    seed: int = 0
-    val_fraction: float = 0.1
-    decay: float = 0.5  # a run with a budget anneals lr to 0 over its last half (optim.budget_lr_scale)
+    seq_len: int = default("seq_len")
+    batch: int = default("batch")
+    lr: float = default("lr")
+    optimizer: str = default("optimizer")
+    clip: float = default("clip")  # global gradient norm; 0 switches clipping off
+    seed: int = default("seed")
+    val_fraction: float = default("val_fraction")
+    decay: float = default("decay")  # a budget anneals lr to 0 over its last half (optim.budget_lr_scale)
 
     def __post_init__(self) -> None:
-        check_int("seq-len", self.seq_len, 1, MAX_SEQ_LEN)
-        check_int("batch", self.batch, 1, MAX_BATCH)
-        check_float("lr", self.lr, 0.0, 10.0, lo_open=True)
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_float("clip", self.clip, 0.0, 1e6)
-        check_int("seed", self.seed, 0, 2**32 - 1)
-        check_float("val fraction", self.val_fraction, 0.0, 0.5)
-        check_float("decay", self.decay, 0.0, 1.0)
+        check_fields(self, TRAIN_FIELDS)
 
     def to_dict(self) -> dict:
         return asdict(self)

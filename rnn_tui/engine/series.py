@@ -23,26 +23,14 @@ from types import MappingProxyType
 import numpy as np
 
 from rnn_tui.engine.cells import RECURRENCES, param_names
-from rnn_tui.engine.config import (
-    CELLS,
-    GATES,
-    MAX_HIDDEN,
-    MAX_LAYERS,
-    OPTIMIZERS,
-    check_choice,
-    check_float,
-    check_int,
-)
+from rnn_tui.engine.config import GATES
 from rnn_tui.engine.control import Controlled, RunControl
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.gradcheck import GradCheckResult, check_gradients
 from rnn_tui.engine.model import init_params
 from rnn_tui.engine.optim import clip_global_norm_, global_norm, make_optimizer
+from rnn_tui.engine.options import CELLS, LOSSES, OPTIONS, SERIES_FIELDS, check_fields
 from rnn_tui.engine.trainer import MIN_LR, LossHistory
-
-LOSSES = ("every", "last")  # which steps the MSE averages over
-MAX_EPOCHS = 100_000
-MAX_FORECAST = 1000
 
 
 def _frozen(a, dtype=np.float64) -> np.ndarray:
@@ -68,15 +56,7 @@ class SeriesConfig:
     seed: int = 0  # initial weights
 
     def __post_init__(self) -> None:
-        check_choice("cell", self.cell, CELLS)
-        check_int("hidden", self.hidden, 1, MAX_HIDDEN)
-        check_int("layers", self.layers, 1, MAX_LAYERS)
-        check_choice("loss", self.loss, LOSSES)
-        check_float("lr", self.lr, 0.0, 10.0, lo_open=True)
-        check_int("epochs", self.epochs, 1, MAX_EPOCHS)
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_float("clip", self.clip, 0.0, 1e6)
-        check_int("seed", self.seed, 0, 2**32 - 1)
+        check_fields(self, SERIES_FIELDS)  # the ranges are the option registry's
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's name and shape, in a fixed order (the char model's, with 1 input and 1 output)."""
@@ -245,7 +225,7 @@ class SeriesModel:
     def forecast(self, history, n: int, window: int) -> np.ndarray:
         """n values past the end of `history`, each predicted from the last `window` values (its own
         predictions fed back), from a zero state: exactly how the training windows were read."""
-        check_int("forecast", n, 0, MAX_FORECAST)
+        OPTIONS["forecast"].check(n)
         history = np.asarray(history, dtype=np.float64).reshape(-1)
         window = min(window, history.size)
         if window < 1:

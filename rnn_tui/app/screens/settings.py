@@ -1,9 +1,10 @@
-"""The settings screen: every knob in one form, validated by the engine's own config classes."""
+"""The settings screen: every knob in one form, made from the option registry and validated by it."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,30 +12,22 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from rnn_tui.engine.config import CELLS, OPTIMIZERS, ModelConfig, TrainConfig
+from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import BUILTIN_CORPORA
 from rnn_tui.engine.errors import ConfigError
+from rnn_tui.engine.options import MODEL_FIELDS, OPTIONS, TRAIN_FIELDS
 from rnn_tui.lab.presets import PRESETS
 
-MAX_TEMPERATURE = 10.0
-MAX_TOP_K = 30
-
-# field id -> label; the order of the form (two columns)
-FIELDS = {
-    "corpus": "corpus", "preset": "preset",
-    "cell": "cell", "hidden": "hidden",
-    "layers": "layers", "embed": "embed (0=1-hot)",
-    "seq_len": "BPTT length", "batch": "batch",
-    "lr": "learning rate", "optimizer": "optimizer",
-    "clip": "clip (0=off)", "seed": "seed",
-    "temperature": "temperature", "top_k": "top-k",
-    "shown": "chart model", "adapt": "learn typing",
-}
+# The form: every registry option with a label, in the registry's order (two columns).
+FORM = tuple(o for o in OPTIONS.values() if o.label)
 SHOWN_MODELS = ("mix", "net", "ngram")  # the chart: the mixture, the network or the n-gram
-SELECTS = {"preset": tuple(PRESETS), "cell": CELLS, "optimizer": OPTIMIZERS, "shown": SHOWN_MODELS,
-           "adapt": ("on", "off")}
-INTS = ("hidden", "layers", "embed", "seq_len", "batch", "seed", "top_k")
-FLOATS = ("lr", "clip", "temperature")
+# The last row is the app's own (what the chart shows, learning from the typing): not options of
+# a training run, so not in the registry.
+FIELDS = {**{o.name: o.label for o in FORM}, "shown": "chart model", "adapt": "learn typing"}
+SELECTS = {"preset": tuple(PRESETS), **{o.name: o.choices for o in FORM if o.choices},
+           "shown": SHOWN_MODELS, "adapt": ("on", "off")}
+INTS = tuple(o.name for o in FORM if o.kind is int)
+FLOATS = tuple(o.name for o in FORM if o.kind is float)
 
 
 @dataclass(frozen=True)
@@ -61,7 +54,7 @@ def check_corpus(name: str) -> str:
 
 def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: float) -> Settings:
     """Settings from the form's raw values; ConfigError names the field and its allowed range."""
-    v = dict(values)
+    v: dict[str, Any] = dict(values)
     for name in INTS:
         try:
             v[name] = int(str(v[name]).strip())
@@ -72,12 +65,10 @@ def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: flo
             v[name] = float(str(v[name]).strip())
         except ValueError:
             raise ConfigError(f"{FIELDS[name]} must be a number (got {v[name]!r})") from None
-    model = ModelConfig(vocab_size, v["cell"], v["hidden"], v["layers"], v["embed"])
-    train = TrainConfig(v["seq_len"], v["batch"], v["lr"], v["optimizer"], v["clip"], v["seed"], val_fraction)
-    if not 0 <= v["temperature"] <= MAX_TEMPERATURE:
-        raise ConfigError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], 0 meaning greedy (got {v['temperature']})")
-    if not 1 <= v["top_k"] <= MAX_TOP_K:
-        raise ConfigError(f"top-k must be a whole number from 1 to {MAX_TOP_K} (got {v['top_k']})")
+    for option in FORM:  # in the form's order: the first bad field is the one named
+        option.check(v[option.name])
+    model = ModelConfig(vocab_size=vocab_size, **{k: v[k] for k in MODEL_FIELDS})
+    train = TrainConfig(val_fraction=val_fraction, **{k: v[k] for k in TRAIN_FIELDS if k in v})
     preset = v["preset"] if v["preset"] in PRESETS else None
     shown = v.get("shown") if v.get("shown") in SHOWN_MODELS else "mix"
     return Settings(check_corpus(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"],
