@@ -37,7 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("cycle_model", "m", "f3", "model", "Chart: mixture, network or n-gram (cycles)"),
     Command("toggle_adapt", "a", "f4", "adapt", "Learn from my typing (on/off)",
             group="Learn from my typing on/off; forget what it learnt"),
-    Command("reset_adapt", "x", "f8", "unlearn", "Forget what was learnt from my typing", footer=False,
+    Command("reset_adapt", "u", "f8", "unlearn", "Forget what was learnt from my typing", footer=False,
             group="Learn from my typing on/off; forget what it learnt"),
     Command("accept_first", "1", "f5", "1st", "Accept the first word suggestion (or Tab, →)", footer=False,
             group="Accept word suggestion 1, 2 or 3 (Tab, → the 1st)"),

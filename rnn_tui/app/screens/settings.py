@@ -23,7 +23,8 @@ FORM = tuple(o for o in OPTIONS.values() if o.label)
 SHOWN_MODELS = ("mix", "net", "ngram")  # the chart: the mixture, the network or the n-gram
 # The last row is the app's own (what the chart shows, learning from the typing): not options of
 # a training run, so not in the registry.
-FIELDS = {**{o.name: o.label for o in FORM}, "shown": "chart model", "adapt": "learn typing"}
+FIELDS = {o.name: o.label for o in FORM}  # field id -> label
+APP_FIELDS = {"shown": "chart model", "adapt": "learn typing"}
 SELECTS = {"preset": tuple(PRESETS), **{o.name: o.choices for o in FORM if o.choices},
            "shown": SHOWN_MODELS, "adapt": ("on", "off")}
 INTS = tuple(o.name for o in FORM if o.kind is int)
@@ -112,7 +113,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         with Vertical(id="settings-box", classes="dialog"):
             yield Label("settings", classes="dialog-title")
             with Grid(id="settings-grid"):
-                for name, label in FIELDS.items():
+                for name, label in {**FIELDS, **APP_FIELDS}.items():
                     yield Label(label, classes="field-label")
                     if name in SELECTS:
                         options = [(o, o) for o in SELECTS[name]]
