@@ -37,11 +37,10 @@ class SuggestionsReady(Message):
     words: list[str]
 
 
-def suggestion_keys(typing: bool) -> list[str]:
-    """The keys shown on the bar: the typing-mode keys while the input has focus."""
+def suggestion_keys() -> list[str]:
+    """The keys shown on the bar: the typing-mode ones (1, 2, 3 in command mode, see the help)."""
     by_action = {c.action: c for c in COMMANDS}
-    return [key_display(by_action[f"accept_{n}"].ctrl if typing else by_action[f"accept_{n}"].key)
-            for n in ("first", "second", "third")]
+    return [key_display(by_action[f"accept_{n}"].ctrl) for n in ("first", "second", "third")]
 
 
 class TypeAheadActions:
@@ -148,8 +147,7 @@ class TypeAheadActions:
         s = self.session
         self.query_one("#net-chart", ProbChart).title = s.shown_name
         words = s.suggestions if s.suggestions_for == s.text and s.text else []
-        typing = self.focused is not None and self.focused.id == "prompt"
-        self.query_one("#suggestions", SuggestionBar).show(words, suggestion_keys(typing),
+        self.query_one("#suggestions", SuggestionBar).show(words, suggestion_keys(),
                                                            _word_start(s.text), s.weights())
 
     def _typing_lines(self) -> list[str]:
