@@ -90,3 +90,29 @@ async def test_learning_from_the_typing_toggles_and_resets_to_the_trained_weight
         assert s.predictor.snapshot is trained and s.adapted.total == 0
         app._adapter.wait_idle()
         assert app._adapter.latest()[1] is trained or app._adapter.steps == 0
+
+
+async def test_save_offers_the_weights_adapted_to_the_typing(tmp_path):
+    from rnn_tui.app.screens.dialogs import ConfirmScreen, PathScreen
+    from rnn_tui.engine.checkpoint import load_checkpoint
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.trained is not None, 30, "weights")
+        await type_text(pilot, "Beautiful is better than ugly. Explicit is better than implicit. ")
+        await until(pilot, lambda: app._adapter.steps > 0 and app.adapted_weights() is not None,
+                    30, "adapted weights")
+        adapted, trained = app.adapted_weights(), app.session.trained
+        for answer, expected in (("y", adapted), ("n", trained)):
+            path = str(tmp_path / f"{answer}.npz")
+            await pilot.press("ctrl+s")
+            assert isinstance(app.screen, PathScreen)
+            app.screen.query_one("#path").value = path
+            await pilot.press("enter")
+            assert isinstance(app.screen, ConfirmScreen)  # adapted or trained?
+            await pilot.press(answer)
+            await until(pilot, lambda p=path: any(p in n.message for n in app._notifications),
+                        30, "the save")
+            saved = load_checkpoint(path)
+            for name, value in expected.params.items():
+                assert np.array_equal(saved.params[name], value), name
