@@ -231,7 +231,8 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
         if message.corpus_name != self.corpus.name or not self.is_running:
             return
         self.baseline_bpc = message.val_bpc
-        self.baseline_note = f"{message.model.order}-gram KN"
+        sampled = jobs.baseline_sample_note(self.corpus, self.train_config)
+        self.baseline_note = f"{message.model.order}-gram KN{sampled}"
         self.query_one("#base-chart", ProbChart).title = f"{message.model.order}-gram"
         self.session.set_baseline(message.model)
         self._show_training()

@@ -75,7 +75,7 @@ class SetupActions:
         corpus = load_corpus(new.corpus)
         model = replace(new.model, vocab_size=len(corpus.vocab))
         self.post_message(SetupReady(corpus, model, new.train, None, new.preset,
-                                     f"corpus '{corpus.name}': {len(corpus.text):,} chars"))
+                                     f"corpus '{corpus.name}': {corpus.size:,} chars"))
 
     def on_setup_ready(self, message: SetupReady) -> None:
         self._restart(message.corpus, message.model_config, message.train_config, message.checkpoint,

@@ -22,6 +22,7 @@ ROWS = (  # (label, report field, format)
 
 
 def register(sub) -> None:
+    from rnn_tui.cli.main import add_corpus_options
     from rnn_tui.cli.options import add_model_options
 
     p = sub.add_parser("eval", help="a checkpoint and the n-gram baseline on held-out text, side by side")
@@ -37,6 +38,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("compare", help="train the network for S seconds and the baseline, then compare")
     add_model_options(p)
+    add_corpus_options(p)
     length = p.add_mutually_exclusive_group()
     length.add_argument("--seconds", type=float, default=None, help="network training time (default 60)")
     length.add_argument("--steps", type=int, default=None,
@@ -74,12 +76,19 @@ def _check(args) -> None:
 
 def run_eval(args) -> int:
     from rnn_tui.cli.main import _load_predictor
-    from rnn_tui.engine.corpus import load_corpus
-    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, lab_models, timed
+    from rnn_tui.engine.corpus import load_corpus, policy_for
+    from rnn_tui.lab.evaluate import (
+        compare,
+        fit_baseline,
+        held_out_text,
+        lab_models,
+        sample_note,
+        timed,
+    )
 
     _check(args)
     ckpt, network = _load_predictor(args.checkpoint)
-    corpus = load_corpus(args.corpus or ckpt.corpus or "zen")
+    corpus = load_corpus(args.corpus or ckpt.corpus or "zen", policy_for(ckpt.vocab))
     val_fraction = ckpt.train_config.val_fraction if ckpt.train_config else 0.1
     baseline, fit_s = timed(fit_baseline, corpus, ckpt.vocab, args.order, val_fraction)
     if args.text:
@@ -89,9 +98,11 @@ def run_eval(args) -> int:
     label = f"{ckpt.model_config.cell} {ckpt.model_config.hidden} (step {ckpt.step})"
     models = lab_models(network, baseline, args.dynamic, label, f"kn-{args.order}")
     result = compare(corpus, models, text, {f"kn-{args.order}": fit_s}, args.suggest_chars)
-    extra = {"checkpoint": args.checkpoint, "text": args.text or "held-out",
+    note = sample_note(corpus, val_fraction)
+    extra = {"checkpoint": args.checkpoint, "text": args.text or "held-out", "baseline_sample": note,
              **_dynamic_speed(result, network, text, args.dynamic)}
-    _print(result, args.json, extra=extra, footer=_footer(result, extra))
+    footer = [f"kn-{args.order}: {note}"] if note else []
+    _print(result, args.json, extra=extra, footer="\n".join([*footer, _footer(result, extra)]))
     return 0
 
 
@@ -131,7 +142,14 @@ def run_compare(args) -> int:
     from rnn_tui.cli.main import build_setup
     from rnn_tui.engine.predict import Predictor
     from rnn_tui.engine.trainer import Trainer
-    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, lab_models, timed
+    from rnn_tui.lab.evaluate import (
+        compare,
+        fit_baseline,
+        held_out_text,
+        lab_models,
+        sample_note,
+        timed,
+    )
 
     _check(args)
     corpus, model_config, train_config, batches = build_setup(args)
@@ -147,11 +165,12 @@ def run_compare(args) -> int:
     models = lab_models(network, baseline, True, label, f"kn-{args.order}")
     result = compare(corpus, models, text, {label: train_s, f"kn-{args.order}": fit_s},
                      args.suggest_chars)
+    note = sample_note(corpus, train_config.val_fraction)
     extra = {"model": model_config.to_dict(), "train": train_config.to_dict(), "steps": final.step,
-             "val_bpc_full_split": val_bpc, "chars_per_sec": final.chars_per_sec,
+             "val_bpc_full_split": val_bpc, "chars_per_sec": final.chars_per_sec, "baseline_sample": note,
              **_dynamic_speed(result, network, text, True)}
     footer = (f"network: {final.step} steps in {train_s:.1f} s ({final.chars_per_sec:,.0f} chars/s), "
-              f"validation {val_bpc:.3f} bpc over the whole split")
+              f"validation {val_bpc:.3f} bpc over the whole split" + (f"; kn-{args.order}: {note}" if note else ""))
     _print(result, args.json, extra=extra, footer="\n".join([footer, _footer(result, extra)]))
     return 0
 

@@ -23,6 +23,7 @@ from rnn_tui.engine.errors import ConfigError, RnnTuiError  # noqa: E402
 from rnn_tui.engine.options import MODEL_FIELDS, TRAIN_FIELDS  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
+VAL_CHARS = 100_000  # train's final validation: a fixed sample, so its cost does not grow with the corpus
 
 
 def command(name: str):
@@ -54,6 +55,19 @@ def _positive_int(name: str):
     return parse
 
 
+def _count(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be 0 or more (got {value})")
+        return value
+
+    return parse
+
+
 def _number(name: str, lo: float = -math.inf, lo_open: bool = False):
     def parse(text: str) -> float:
         try:
@@ -66,6 +80,19 @@ def _number(name: str, lo: float = -math.inf, lo_open: bool = False):
         return value
 
     return parse
+
+
+def add_corpus_options(p: argparse.ArgumentParser) -> None:
+    """How a corpus's text becomes symbols (issue 15; not in the option registry yet: they are
+    properties of the corpus, not of the model or its training)."""
+    g = p.add_argument_group("corpus symbols")
+    g.add_argument("--max-vocab", type=_positive_int("--max-vocab"), metavar="N",
+                   help="keep the N-1 most frequent characters, the rest read as one unknown symbol "
+                        "(default 8192: only texts with more distinct characters lose any)")
+    g.add_argument("--min-count", type=_positive_int("--min-count"), metavar="N",
+                   help="characters seen fewer than N times read as the unknown symbol (default 1)")
+    g.add_argument("--bytes", action="store_true", dest="byte_mode",
+                   help="model the UTF-8 bytes of the text (at most 256 symbols) instead of characters")
 
 
 def build_setup(args: argparse.Namespace, checkpoint=None):
@@ -88,7 +115,8 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
             {k: v for k, v in checkpoint.model_config.to_dict().items() if k != "vocab_size"},
             checkpoint.train_config.to_dict() if checkpoint.train_config else {},
         )
-    corpus = load_corpus(args.corpus or preset.corpus)
+    corpus = load_corpus(args.corpus or preset.corpus, _vocab_policy(args, checkpoint),
+                         progress=getattr(args, "corpus_progress", None))
     if checkpoint is not None:
         if model and any(model[k] != getattr(checkpoint.model_config, k) for k in model):
             raise ConfigError("model options cannot change the shape of a checkpoint being resumed")
@@ -100,6 +128,40 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
     model_config, train_config = preset_configs(preset, len(corpus.vocab), model, train)
     assert isinstance(model_config, ModelConfig) and isinstance(train_config, TrainConfig)
     return corpus, model_config, train_config, lesson_batches(preset, corpus.vocab)
+
+
+def _vocab_policy(args: argparse.Namespace, checkpoint=None):
+    """The vocabulary policy from the options; a resumed checkpoint's own unless options say otherwise."""
+    from rnn_tui.engine.corpus import policy_for
+    from rnn_tui.engine.encoding import VocabPolicy
+
+    chosen = {k: getattr(args, k, None) for k in ("max_vocab", "min_count")}
+    base = policy_for(checkpoint.vocab) if checkpoint is not None else VocabPolicy()
+    byte_mode = getattr(args, "byte_mode", False) or base.byte_mode
+    return VocabPolicy(**{**base.to_dict(), **{k: v for k, v in chosen.items() if v is not None},
+                          "byte_mode": byte_mode})
+
+
+def _setup_with_progress(args: argparse.Namespace, checkpoint=None):
+    """build_setup, with a bar on a terminal while a corpus file is read (a big one takes seconds)."""
+    console = _console(stderr=True)
+    if not console.is_terminal or getattr(args, "json", False):
+        return build_setup(args, checkpoint)
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    with Progress(TextColumn("reading the corpus"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("read", total=1)
+        args.corpus_progress = lambda done, total: bar.update(task, completed=done, total=total)
+        return build_setup(args, checkpoint)
+
+
+def _file_size(path: str | None) -> int:
+    """The size of a corpus file, 0 for a built-in name or anything stat cannot see."""
+    try:
+        return os.stat(path).st_size if path else 0
+    except (OSError, ValueError):
+        return 0
 
 
 def _console(stderr: bool = False):
@@ -115,10 +177,26 @@ def _print_json(data: dict) -> None:
 # -- commands ------------------------------------------------------------------------------
 @command("app")
 def cmd_app(args) -> int:
-    from rnn_tui.engine.checkpoint import load_checkpoint
+    checkpoint = None
+    if args.load:  # (NumPy loads here only if needed: a big corpus's first frame does not wait for it)
+        from rnn_tui.engine.checkpoint import load_checkpoint
 
-    checkpoint = load_checkpoint(args.load) if args.load else None
-    corpus, model_config, train_config, _ = build_setup(args, checkpoint)
+        checkpoint = load_checkpoint(args.load)
+    from rnn_tui.app.loading import LOADING_MIN_BYTES, LoadCancelled, load_with_progress
+
+    corpus_name = args.corpus or (checkpoint.corpus if checkpoint is not None else None)
+    if _file_size(corpus_name) >= LOADING_MIN_BYTES:  # a big file: read it behind a first frame
+
+        def load(progress):
+            args.corpus_progress = progress
+            return build_setup(args, checkpoint)
+
+        try:
+            corpus, model_config, train_config, _ = load_with_progress(corpus_name, load)
+        except LoadCancelled:
+            return 0
+    else:
+        corpus, model_config, train_config, _ = _setup_with_progress(args, checkpoint)
     from rnn_tui.app import run_app
 
     preset = args.preset or (None if args.corpus or checkpoint else "zen")
@@ -137,7 +215,7 @@ def cmd_train(args) -> int:
     if args.steps is not None and args.seconds is not None:
         raise ConfigError("give --steps or --seconds, not both")
     checkpoint = load_checkpoint(args.resume) if args.resume else None
-    corpus, model_config, train_config, batches = build_setup(args, checkpoint)
+    corpus, model_config, train_config, batches = _setup_with_progress(args, checkpoint)
     trainer = Trainer(corpus, model_config, train_config, checkpoint=checkpoint, batches=batches)
     seconds = args.seconds if args.steps is None and args.seconds is not None else None
     if args.steps is None and args.seconds is None:
@@ -147,11 +225,14 @@ def cmd_train(args) -> int:
     console = _console(stderr=True)
     show = not args.json and console.is_terminal
     if not args.json:
+        unit = "bytes" if corpus.vocab.byte_mode else "chars"
         console.print(
             f"training {model_config.describe()} on {corpus.name} "
-            f"({len(corpus.text):,} chars, vocab {len(corpus.vocab)}) "
+            f"({corpus.size:,} {unit}, vocab {len(corpus.vocab)}) "
             f"for {f'{args.steps} steps' if args.steps is not None else f'{seconds:g} s'}"
         )
+        if corpus.note:
+            console.print(f"note: {corpus.note}", markup=False)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -172,8 +253,8 @@ def cmd_train(args) -> int:
             stop.set()
             final = trainer.progress("stopped", None, 0.0)
             console.print("interrupted: keeping what was learnt so far")
-    if trainer.val_ids.size > 1:  # the final figure over the whole validation split
-        final = dataclasses.replace(final, val_bpc=trainer.validate(None))
+    if trainer.val_ids.size > 1:  # the final figure: the first --val-chars of the validation split
+        final = dataclasses.replace(final, val_bpc=trainer.validate(args.val_chars or None))
     if args.out:
         save_checkpoint(args.out, trainer.to_checkpoint())
     result = {
@@ -181,6 +262,7 @@ def cmd_train(args) -> int:
         "step": final.step, "loss": final.loss, "bpc": final.bpc, "val_bpc": final.val_bpc,
         "chars_per_sec": final.chars_per_sec, "seconds": final.elapsed,
         "skipped_steps": final.skipped_steps, "out": args.out,
+        "val_chars": min(args.val_chars or trainer.val_ids.size, trainer.val_ids.size),
     }
     if args.json:
         _print_json(result)
@@ -311,17 +393,22 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("app", help="the playground (the default): train live, type, watch predictions")
     add_model_options(p)
+    add_corpus_options(p)
     p.add_argument("--load", metavar="FILE.npz", help="start from a checkpoint")
     p.add_argument("--demo", action="store_true",
                    help="attract mode: types phrases of the corpus by itself; any key takes over")
 
     p = sub.add_parser("train", help="train headless, with a progress bar, and save a checkpoint")
     add_model_options(p)
+    add_corpus_options(p)
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int("--steps"), help="number of training steps")
     length.add_argument("--seconds", type=_number("--seconds", 0, lo_open=True), help="training time (default 60)")
     p.add_argument("--out", metavar="FILE.npz", help="where to save the checkpoint")
     p.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint (exactly)")
+    p.add_argument("--val-chars", type=_count("--val-chars"), default=VAL_CHARS, metavar="N",
+                   help=f"validate on the first N characters of the held-out split (default {VAL_CHARS:,}; "
+                        "0 for all of it)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("predict", help="the next-character distribution after TEXT")

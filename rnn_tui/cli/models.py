@@ -22,13 +22,13 @@ def add_model_choice(p) -> None:
 
 def _fit_ngram(ckpt):
     """An order-6 n-gram on the training split of the checkpoint's corpus, or why not."""
-    from rnn_tui.engine.corpus import load_corpus
+    from rnn_tui.engine.corpus import load_corpus, policy_for
     from rnn_tui.lab.evaluate import fit_baseline
 
     if not ckpt.corpus:
         return None, "the checkpoint does not name its corpus"
     try:
-        corpus = load_corpus(ckpt.corpus)
+        corpus = load_corpus(ckpt.corpus, policy_for(ckpt.vocab))
     except CorpusError as exc:
         return None, f"its corpus cannot be loaded ({exc})"
     if corpus.vocab != ckpt.vocab:

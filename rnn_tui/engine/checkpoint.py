@@ -117,6 +117,9 @@ def _to_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:
         "model": ckpt.model_config.to_dict(),
         "train": ckpt.train_config.to_dict() if ckpt.train_config else None,
         "vocab": list(ckpt.vocab.chars),
+        # how text becomes ids (absent in older checkpoints: characters, none unknown)
+        "symbols": ckpt.vocab.symbols,
+        "unknown": ckpt.vocab.unknown,
         "step": int(ckpt.step),
         "corpus": str(ckpt.corpus),
         "seed": int(ckpt.seed),
@@ -318,10 +321,13 @@ def _parse_meta(text: str, where: str) -> dict:
         )
     if chars != sorted(set(chars)):
         raise CheckpointError(f"{where}: vocabulary has repeated or unsorted characters")
+    symbols, unknown = meta.get("symbols", "chars"), meta.get("unknown", False)
+    if not isinstance(symbols, str) or type(unknown) is not bool:
+        raise CheckpointError(f"{where}: 'symbols' must be a string and 'unknown' true or false")
     try:
-        vocab = Vocab(chars)
+        vocab = Vocab(chars, unknown=unknown, symbols=symbols)
     except CorpusError as e:
-        raise CheckpointError(f"{where}: {e}") from None
+        raise CheckpointError(f"{where}: {_one_line(str(e))}") from None
     for key in ("step", "seed"):
         value = meta.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -1,54 +1,54 @@
-"""Text in, integer ids out: the vocabulary, the built-in corpora and the BPTT batches."""
+"""Text in, integer ids out: the vocabulary, a corpus (a built-in text, or a file read through
+the ids cache) and the BPTT batches."""
 
 from __future__ import annotations
 
-import ast
-import codecs
 import contextlib
-import functools
-import importlib
-import importlib.util
-import inspect
-import io
 import os
-import pkgutil
 import stat
-import sys
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_tui.engine import corpus_cache
+from rnn_tui.engine.builtin_corpora import BUILTIN_CORPORA, builtin_text
 from rnn_tui.engine.config import MAX_VOCAB
+from rnn_tui.engine.encoding import (
+    SYMBOL_KINDS,
+    UNKNOWN,
+    FileStamp,
+    Progress,
+    VocabChoice,
+    VocabPolicy,
+    choose_vocab,
+    count_symbols,
+    encode_symbols,
+    encode_text_codes,
+    id_dtype,
+    lookup_table,
+)
 from rnn_tui.engine.errors import CorpusError
 
-# Files above this size are refused before a single byte is read ("corpus file 'x' is 2.1 GB,
-# more than the 100 MB limit"): the text, its code points and its ids all live in memory.
-MAX_CORPUS_BYTES = 100_000_000
-STDLIB_MAX_CHARS = 1_000_000  # the `stdlib` corpus stops at the last whole docstring under this
-
-BUILTIN_CORPORA: dict[str, str] = {
-    "abcde": "the lesson: 'abcde' repeated 200 times, five letters to learn in order",
-    "alphabet": "'abcdefghijklmnopqrstuvwxyz ' repeated 100 times",
-    "zen": "The Zen of Python (PEP 20), from the standard library's `this` module",
-    "stdlib": "docstrings of the standard-library modules and their submodules, gathered at run time (about 1 MB)",
-}
-
-# Modules that open windows or browsers, print, touch the terminal, write caches or are tests.
-_STDLIB_SKIP = frozenset({
-    "antigravity", "distutils", "ensurepip", "idlelib", "lib2to3", "readline", "rlcompleter",
-    "test", "this", "tkinter", "turtle", "turtledemo",
-})
-_STDLIB_SKIP_SUB = frozenset({"test", "tests", "idle_test"})  # test packages inside packages
-
-
+HEAD_CHARS = 200_000  # a big file's `Corpus.text` is its start (demo phrases, the prime)
+CACHE_SPARE_BYTES = 64 << 20  # the cache leaves at least this much of the disk free
 class Vocab:
-    """The characters a model knows, sorted by code point; a character's id is its index."""
+    """The symbols a model knows, sorted by code point; a symbol's id is its index.
 
-    __slots__ = ("chars", "_codes", "_index")
+    Symbols are characters, or in byte mode the bytes of UTF-8 text (held as `chr(byte)`, so
+    the order is the bytes' order). A vocabulary with `unknown` holds UNKNOWN (U+FFFD), which
+    stands for every character not in it: encoding maps them there instead of dropping them.
+    """
 
-    def __init__(self, chars: Iterable[str]) -> None:
+    __slots__ = ("chars", "unknown", "symbols", "_codes", "_index", "_unk")
+    chars: tuple[str, ...]
+    unknown: bool
+    symbols: str
+    _codes: np.ndarray
+    _index: dict[str, int]
+    _unk: int | None
+
+    def __init__(self, chars: Iterable[str], *, unknown: bool = False, symbols: str = "chars") -> None:
         distinct = set(chars)
         if any(not isinstance(c, str) or len(c) != 1 for c in distinct):
             raise CorpusError("a vocabulary holds single characters only")
@@ -57,9 +57,17 @@ class Vocab:
             raise CorpusError("a vocabulary needs at least 2 distinct characters")
         if len(unique) > MAX_VOCAB:
             raise CorpusError(f"{len(unique)} distinct characters is more than the limit of {MAX_VOCAB}")
-        object.__setattr__(self, "chars", unique)
-        object.__setattr__(self, "_codes", np.array([ord(c) for c in unique], dtype=np.uint32))
-        object.__setattr__(self, "_index", {c: i for i, c in enumerate(unique)})
+        if symbols not in SYMBOL_KINDS:
+            raise CorpusError(f"a vocabulary's symbols are {' or '.join(SYMBOL_KINDS)} (got {symbols!r})")
+        if symbols == "bytes" and (unknown or unique[-1] > "\xff"):
+            raise CorpusError("a byte vocabulary holds the bytes 0-255 and no unknown symbol")
+        if unknown and UNKNOWN not in distinct:
+            raise CorpusError(f"a vocabulary with an unknown symbol must hold {UNKNOWN!r}")
+        index = {c: i for i, c in enumerate(unique)}
+        for name, value in (("chars", unique), ("unknown", bool(unknown)), ("symbols", symbols),
+                            ("_codes", np.array([ord(c) for c in unique], dtype=np.uint32)),
+                            ("_index", index), ("_unk", index[UNKNOWN] if unknown else None)):
+            object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Vocab is immutable")
@@ -68,6 +76,10 @@ class Vocab:
     def from_text(cls, text: str) -> Vocab:
         return cls(set(text))
 
+    @classmethod
+    def from_codes(cls, codes: Iterable[int], unknown: bool = False, symbols: str = "chars") -> Vocab:
+        return cls([chr(int(c)) for c in codes], unknown=unknown, symbols=symbols)
+
     def __len__(self) -> int:
         return len(self.chars)
 
@@ -75,55 +87,100 @@ class Vocab:
     def size(self) -> int:
         return len(self.chars)
 
+    @property
+    def byte_mode(self) -> bool:
+        return self.symbols == "bytes"
+
+    def describe(self) -> str:
+        """How the symbols were chosen, for a status line: "" for plain characters."""
+        if self.byte_mode:
+            return "UTF-8 bytes"
+        return f"rare chars as {UNKNOWN}" if self.unknown else ""
+
     def __contains__(self, ch: object) -> bool:
         return ch in self._index
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocab) and self.chars == other.chars
+        return (isinstance(other, Vocab) and self.chars == other.chars and self.unknown == other.unknown
+                and self.symbols == other.symbols)
 
     def __hash__(self) -> int:
-        return hash(self.chars)
+        return hash((self.chars, self.unknown, self.symbols))
 
     def __repr__(self) -> str:
-        return f"Vocab({''.join(self.chars)!r})"
+        extra = (", unknown=True" if self.unknown else "") + (", symbols='bytes'" if self.byte_mode else "")
+        return f"Vocab({''.join(self.chars)!r}{extra})"
 
     def id(self, ch: str) -> int | None:
-        return self._index.get(ch)
+        """The id of a character; with an unknown symbol, any other character gets its id. In
+        byte mode only an ASCII character is one symbol (text goes through `encode`)."""
+        if self.byte_mode and ch >= "\x80":
+            return None
+        i = self._index.get(ch)
+        return self._unk if i is None else i
 
     def encode(self, text: str, unknown: str = "skip") -> np.ndarray:
-        """int32 ids of `text`; unknown characters are dropped ("skip") or refused ("error")."""
+        """int32 ids of `text` (its UTF-8 bytes in byte mode).
+
+        Characters outside the vocabulary become the unknown symbol if there is one, else are
+        dropped ("skip") or refused ("error").
+        """
         if unknown not in ("skip", "error"):
             raise ValueError(f"unknown must be 'skip' or 'error' (got {unknown!r})")
-        codes = _code_points(text)
+        if self.byte_mode:
+            codes = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8).astype(np.uint32)
+        else:
+            codes = _code_points(text)
         ids = np.searchsorted(self._codes, codes)
         known = ids < len(self._codes)
         known[known] = self._codes[ids[known]] == codes[known]
         if not known.all():
-            if unknown == "error":
+            if self._unk is not None:
+                ids[~known] = self._unk
+            elif unknown == "error":
                 pos = int(np.argmin(known))
-                raise CorpusError(f"character {text[pos]!r} at position {pos} is not in the vocabulary")
-            ids = ids[known]
+                what = f"byte 0x{int(codes[pos]):02x}" if self.byte_mode else f"character {text[pos]!r}"
+                raise CorpusError(f"{what} at position {pos} is not in the vocabulary")
+            else:
+                ids = ids[known]
         return ids.astype(np.int32)
 
     def decode(self, ids: Iterable[int] | np.ndarray) -> str:
-        flat = np.asarray(ids, dtype=np.int64).ravel()
+        """The text of `ids`; in byte mode, bytes that are not UTF-8 become U+FFFD."""
+        flat = np.asarray(ids).ravel()
         if flat.size and (flat.min() < 0 or flat.max() >= len(self.chars)):
             raise IndexError(f"character ids must be in [0, {len(self.chars)})")
+        if self.byte_mode:
+            return self._codes[flat.astype(np.intp)].astype(np.uint8).tobytes().decode("utf-8", "replace")
+        if flat.size > 1000:  # vectorised: code points through UTF-32
+            return self._codes[flat.astype(np.intp)].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
         return "".join([self.chars[i] for i in flat.tolist()])
 
 
 def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 @dataclass(frozen=True, eq=False)
 class Corpus:
-    """A text, its vocabulary and the whole text as read-only int32 ids."""
+    """A text, its vocabulary and the whole text as read-only ids (the smallest unsigned dtype).
+
+    `text` is the whole text for a built-in corpus and a small file; for a file of more than
+    HEAD_CHARS symbols it is the start only (the ids, memory-mapped from `cache`, hold it all).
+    `note` says what the user should know about how it was read (rare characters mapped, no cache).
+    """
 
     name: str
     text: str
     vocab: Vocab
     ids: np.ndarray
+    cache: str | None = None
+    note: str = ""
+
+    @property
+    def size(self) -> int:
+        """Symbols in the whole corpus (characters, or bytes in byte mode)."""
+        return len(self.ids)
 
     def split(self, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
         """Train ids and validation ids (the last `val_fraction`, at least 2 ids each).
@@ -140,24 +197,41 @@ class Corpus:
         return self.ids[: n - n_val], self.ids[n - n_val :]
 
 
-def make_corpus(name: str, text: str) -> Corpus:
+def make_corpus(name: str, text: str, policy: VocabPolicy | None = None) -> Corpus:
     """A corpus of text already in memory (its vocabulary and ids are derived from it)."""
-    vocab = Vocab.from_text(text)
-    ids = vocab.encode(text)
+    policy = policy or VocabPolicy()
+    if policy.byte_mode:
+        codes = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    else:
+        codes = _code_points(text)
+    choice, ids = encode_text_codes(codes, policy)
+    vocab = Vocab.from_codes(choice.codes, choice.unknown, policy.symbols)
     ids.flags.writeable = False
-    return Corpus(name, text, vocab, ids)
+    return Corpus(name, text, vocab, ids, note=choice.note())
 
 
-def load_corpus(name_or_path: str | os.PathLike) -> Corpus:
-    """A built-in corpus by name, else a UTF-8 text file by path; CorpusError says what is wrong."""
+def policy_for(vocab: Vocab) -> VocabPolicy:
+    """The policy that gives `vocab` again from the text it was made from (to resume a run):
+    the same symbols, and a vocabulary of its size when rare characters were mapped away (the
+    most frequent characters are the kept ones, whichever of the two limits chose them)."""
+    return VocabPolicy(max_vocab=len(vocab) if vocab.unknown else MAX_VOCAB, byte_mode=vocab.byte_mode)
+
+
+def load_corpus(name_or_path: str | os.PathLike, policy: VocabPolicy | None = None, *,
+                progress: Progress | None = None, use_cache: bool = True) -> Corpus:
+    """A built-in corpus by name, else a UTF-8 text file by path; CorpusError says what is wrong.
+
+    A file's ids go to (or come from) the cache (`corpus_cache`) and are memory-mapped; without
+    a writable cache they are kept in memory. `progress(done, total)` follows the reading.
+    """
     name = os.fspath(name_or_path)
+    policy = policy or VocabPolicy()
     if name in BUILTIN_CORPORA:
-        return make_corpus(name, _builtin_text(name))
-    return make_corpus(name, _read_text_file(name))
+        return make_corpus(name, builtin_text(name), policy)
+    return _load_file(name, policy, progress, use_cache)
 
 
-def _read_text_file(path: str) -> str:
-    where = f"corpus file {path!r}"
+def _open_corpus_file(path: str, where: str):
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -169,143 +243,127 @@ def _read_text_file(path: str) -> str:
         raise CorpusError(f"{where} is a directory; give a text file")
     if not stat.S_ISREG(st.st_mode):
         raise CorpusError(f"{where} is not a regular file")
-    if st.st_size > MAX_CORPUS_BYTES:
-        raise CorpusError(f"{where} is {_size(st.st_size)}, more than the {_size(MAX_CORPUS_BYTES)} limit")
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CORPUS_BYTES + 1)
+        return open(path, "rb")
     except PermissionError:
         raise CorpusError(f"cannot read {where}: permission denied") from None
     except OSError as e:
         raise CorpusError(f"cannot read {where}: {e.strerror or e}") from None
-    if len(data) > MAX_CORPUS_BYTES:  # it grew after the stat
-        raise CorpusError(f"{where} is more than the {_size(MAX_CORPUS_BYTES)} limit")
-    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+
+
+def _load_file(path: str, policy: VocabPolicy, progress: Progress | None, use_cache: bool) -> Corpus:
+    where = f"corpus file {path!r}"
+    f = _open_corpus_file(path, where)
     try:
-        text = data[skip:].decode("utf-8")
-    except UnicodeDecodeError as e:
-        off = skip + e.start
-        raise CorpusError(f"{where} is not UTF-8 text (byte 0x{data[off]:02x} at offset {off})") from None
-    text = text.replace("\r\n", "\n")
-    if not text:
+        with f:
+            return _read_corpus_file(f, path, where, policy, progress, use_cache)
+    except OSError as e:
+        raise CorpusError(f"cannot read {where}: {e.strerror or e}") from None
+
+
+def _read_corpus_file(f, path: str, where: str, policy: VocabPolicy, progress, use_cache: bool) -> Corpus:
+    stamp = FileStamp.of(os.fstat(f.fileno()))
+    source = corpus_cache.source_info(path, stamp, corpus_cache.sample_hash(f, stamp.size), policy)
+    entry = corpus_cache.entry_path(path, policy)
+    total_work, done = 2 * max(stamp.size, 1), 0
+
+    def on_bytes(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(min(done, total_work), total_work)
+
+    cached = corpus_cache.open_entry(entry, source) if use_cache else None
+    notes = []
+    if cached is not None:
+        on_bytes(total_work)
+        codes, unknown, ids, cache = cached.codes, cached.unknown, cached.ids, cached.path
+        choice_note = VocabChoice(codes, unknown, cached.dropped_kinds, cached.dropped_count, cached.total).note()
+    else:
+        counts = count_symbols(f, where, policy.byte_mode, on_bytes)
+        _check_counts(counts, where, policy)
+        choice = choose_vocab(counts, policy)
+        codes, unknown, choice_note = choice.codes, choice.unknown, choice.note()
+        f.seek(0)
+        ids, cache, why = _encode_file(f, where, choice, policy, source, entry if use_cache else None, on_bytes)
+        if why:
+            notes.append(why)
+        if FileStamp.of(os.stat(path)) != stamp or FileStamp.of(os.fstat(f.fileno())) != stamp:
+            if cache:
+                with contextlib.suppress(OSError):
+                    os.unlink(cache)
+            raise CorpusError(f"{where} changed while it was read; try again")
+    vocab = Vocab.from_codes(codes, unknown, policy.symbols)
+    if choice_note:
+        notes.insert(0, choice_note)
+    head = vocab.decode(ids[:HEAD_CHARS])
+    return Corpus(path, head, vocab, ids, cache=cache, note="; ".join(notes))
+
+
+def _check_counts(counts: np.ndarray, where: str, policy: VocabPolicy) -> None:
+    present = np.flatnonzero(counts)
+    if len(present) == 0:
         raise CorpusError(f"{where} is empty")
-    distinct = set(text)
-    if len(distinct) == 1:
+    if len(present) == 1:
+        only = chr(int(present[0]))
+        kind = "byte" if policy.byte_mode else "character"
+        what = f"0x{int(present[0]):02x}" if policy.byte_mode else repr(only)
         raise CorpusError(
-            f"{where} has only one distinct character ({text[0]!r}): the next character is "
-            "always the same, so there is nothing to learn"
+            f"{where} has only one distinct {kind} ({what}): the next {kind} is always the same, "
+            "so there is nothing to learn"
         )
-    if len(distinct) > MAX_VOCAB:
+
+
+def _encode_file(f, where: str, choice: VocabChoice, policy: VocabPolicy, source: dict, entry, on_bytes):
+    """(ids, cache path or None, note): the ids written to the cache entry and memory-mapped,
+    else (no cache wanted, or it cannot be written) kept in memory if they fit."""
+    lut = lookup_table(choice, policy.byte_mode)
+    dtype = id_dtype(len(choice.codes))
+    length = choice.total
+    need = length * dtype.itemsize
+    why = ""
+    if entry is not None:
+        free = corpus_cache.free_bytes(entry.parent)
+        if free < need + CACHE_SPARE_BYTES:
+            why = f"no cache written: {_size(free)} free in {entry.parent}, {_size(need)} needed"
+        else:
+            try:
+                with corpus_cache.EntryWriter(entry, source, choice.codes, choice.unknown, length,
+                                              choice.dropped_kinds, choice.dropped_count, choice.total) as w:
+                    encode_symbols(f, where, lut, dtype, w.write, policy.byte_mode, on_bytes)
+                    w.commit()
+                ids = np.memmap(entry, dtype=w.dtype, mode="r", offset=w.offset, shape=(length,))
+                return ids, str(entry), ""
+            except OSError as e:
+                why = f"no cache written ({e.strerror or e}): the ids are kept in memory"
+                f.seek(0)
+    avail = corpus_cache.available_memory()
+    if avail is not None and need > avail // 2:
         raise CorpusError(
-            f"{where} uses {len(distinct)} distinct characters, more than the limit of {MAX_VOCAB}"
+            f"{where} needs {_size(need)} of memory for its ids, and {why or 'no cache is used'}; "
+            f"free disk space in {corpus_cache.cache_dir()} (or set XDG_CACHE_HOME) to train from a cache"
         )
-    return text
+    ids = np.empty(length, dtype=dtype)
+    pos = 0
+
+    def put(chunk: np.ndarray) -> None:
+        nonlocal pos
+        if pos + len(chunk) > length:
+            raise CorpusError(f"{where} changed while it was read; try again")
+        ids[pos : pos + len(chunk)] = chunk
+        pos += len(chunk)
+
+    encode_symbols(f, where, lut, dtype, put, policy.byte_mode, on_bytes)
+    if pos != length:
+        raise CorpusError(f"{where} changed while it was read; try again")
+    ids.flags.writeable = False
+    return ids, None, why
 
 
 def _size(n: int) -> str:
     if n >= 1e9:
         return f"{n / 1e9:.3g} GB"
     return f"{n / 1e6:.3g} MB" if n >= 1e6 else f"{n:,} bytes"
-
-
-def _builtin_text(name: str) -> str:
-    if name == "abcde":
-        return "abcde" * 200
-    if name == "alphabet":
-        return "abcdefghijklmnopqrstuvwxyz " * 100
-    if name == "zen":
-        return _zen_text()
-    return _stdlib_docstrings()
-
-
-@functools.lru_cache(maxsize=1)
-def _zen_text() -> str:
-    """PEP 20 decoded from `this.s` with rot13 (`this.d`), without running `this` (it prints)."""
-    scrambled = None
-    if "this" in sys.modules:
-        scrambled = sys.modules["this"].s
-    else:
-        spec = importlib.util.find_spec("this")
-        source = spec.loader.get_source("this") if spec and spec.loader else None
-        for node in ast.parse(source or "").body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "s" for t in node.targets):
-                scrambled = ast.literal_eval(node.value)
-        if scrambled is None:  # no source shipped: import it, swallowing what it prints
-            with contextlib.redirect_stdout(io.StringIO()):
-                scrambled = importlib.import_module("this").s
-    return codecs.decode(scrambled, "rot13")
-
-
-@functools.lru_cache(maxsize=1)
-def _stdlib_docstrings() -> str:
-    """Module, class, function and method docstrings of the standard library's modules.
-
-    Top-level modules in sorted name order, each followed by its submodules (depth first, in
-    sorted order; private ones and test packages left out); members in sorted name order, each
-    docstring once; only members defined in the module itself. Stops at STDLIB_MAX_CHARS.
-    Deterministic for one Python installation.
-    """
-    pieces: list[str] = []
-    seen: set[str] = set()
-    total = 0
-
-    def add(doc: object) -> bool:
-        nonlocal total
-        if not isinstance(doc, str):
-            return True
-        doc = inspect.cleandoc(doc).strip()
-        if not doc or doc in seen:
-            return True
-        if total + len(doc) + 2 > STDLIB_MAX_CHARS:
-            return False
-        seen.add(doc)
-        pieces.append(doc)
-        total += len(doc) + 2
-        return True
-
-    names = [n for n in sorted(sys.stdlib_module_names)
-             if not n.startswith(("_", "xx")) and n not in _STDLIB_SKIP]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for modname, module in _stdlib_modules(names):
-            if not all(add(doc) for doc in _module_docs(module, modname)):
-                break
-    return "\n\n".join(pieces)
-
-
-def _stdlib_modules(names: Iterable[str]) -> Iterator[tuple[str, object]]:
-    """(name, module) for each name and, for packages, their public submodules, depth first.
-
-    Imports swallow what they print; a module that cannot be imported here (e.g. Windows only)
-    is left out with its submodules.
-    """
-    quiet = io.StringIO()
-    for modname in names:
-        try:
-            with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-                module = importlib.import_module(modname)
-        except Exception:
-            continue
-        yield modname, module
-        path = getattr(module, "__path__", None)
-        if path:
-            subs = sorted(info.name for info in pkgutil.iter_modules(path)
-                          if not info.name.startswith("_") and info.name not in _STDLIB_SKIP_SUB)
-            yield from _stdlib_modules(f"{modname}.{sub}" for sub in subs)
-
-
-def _module_docs(module: object, modname: str) -> Iterator[object]:
-    yield module.__doc__
-    for name, obj in sorted(vars(module).items()):
-        if name.startswith("_") or getattr(obj, "__module__", None) != modname:
-            continue
-        if inspect.isclass(obj):
-            yield obj.__doc__
-            for mname, member in sorted(vars(obj).items()):
-                if not mname.startswith("_") and inspect.isroutine(member):
-                    yield getattr(member, "__doc__", None)
-        elif inspect.isroutine(obj):
-            yield obj.__doc__
 
 
 class BatchStream:
@@ -318,7 +376,7 @@ class BatchStream:
     """
 
     def __init__(self, ids: np.ndarray, batch: int, seq_len: int) -> None:
-        ids = np.ascontiguousarray(ids, dtype=np.int32)
+        ids = np.asarray(ids)  # any integer dtype, memory-mapped or not: chunks are cast to int32
         if ids.ndim != 1 or len(ids) < 2:
             raise CorpusError("training needs at least 2 characters (one transition)")
         if batch < 1 or seq_len < 1:
@@ -338,8 +396,8 @@ class BatchStream:
 
     def next(self) -> tuple[np.ndarray, np.ndarray]:
         """inputs, targets: new int32 arrays of shape (seq_len, batch); targets[t] = inputs[t + 1]."""
-        inputs = self._src.take(self._pos)
-        targets = self._dst.take(self._pos)
+        inputs = self._src.take(self._pos).astype(np.int32, copy=False)
+        targets = self._dst.take(self._pos).astype(np.int32, copy=False)
         self._pos += self.seq_len
         np.remainder(self._pos, self.transitions, out=self._pos)
         self.chunks += 1
@@ -354,7 +412,7 @@ def eval_chunks(ids: np.ndarray, batch: int, seq_len: int) -> Iterator[tuple[np.
     Carry the hidden state from one chunk to the next; the last chunk may be shorter than seq_len.
     Nothing is yielded when there are fewer than 2 ids.
     """
-    ids = np.asarray(ids, dtype=np.int32)
+    ids = np.asarray(ids)  # cast per chunk: a memory-mapped split is never copied whole
     m = len(ids) - 1
     if m < 1:
         return
@@ -363,4 +421,5 @@ def eval_chunks(ids: np.ndarray, batch: int, seq_len: int) -> Iterator[tuple[np.
     inputs = ids[: b * length].reshape(b, length).T
     targets = ids[1 : b * length + 1].reshape(b, length).T
     for s in range(0, length, seq_len):
-        yield np.ascontiguousarray(inputs[s : s + seq_len]), np.ascontiguousarray(targets[s : s + seq_len])
+        yield (np.ascontiguousarray(inputs[s : s + seq_len], dtype=np.int32),
+               np.ascontiguousarray(targets[s : s + seq_len], dtype=np.int32))

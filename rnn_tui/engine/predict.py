@@ -42,6 +42,10 @@ class NextCharModel:
     def feed(self, ch: str) -> bool:
         raise NotImplementedError
 
+    def feed_symbol(self, i: int) -> None:
+        """Feed the vocabulary's symbol `i` (a byte in byte mode, where a character is several)."""
+        self.feed(self.vocab.chars[i])
+
     @property
     def probs(self) -> np.ndarray:
         raise NotImplementedError
@@ -67,12 +71,13 @@ class NextCharModel:
         """The most likely continuation, up to the end of the word; the state is left unchanged."""
         model, out = self.lookahead(), []
         for _ in range(max_len):
-            ch = self.vocab.chars[int(np.argmax(model.probs))]
-            if stop_at_word_end and is_word_end(ch):
+            i = int(np.argmax(model.probs))
+            ch = self.vocab.chars[i]
+            if stop_at_word_end and is_word_end(ch) and not (self.vocab.byte_mode and ch >= "\x80"):
                 break
-            out.append(ch)
-            model.feed(ch)
-        return "".join(out)
+            out.append(i)
+            model.feed_symbol(i)
+        return self.vocab.decode(out)
 
     def sample(self, length: int, temperature: float = 1.0, seed: int | None = None) -> str:
         """Draw a continuation; temperature 0 means greedy. The state is left unchanged."""
@@ -85,10 +90,10 @@ class NextCharModel:
             if temperature != 1.0:
                 p = np.power(p, 1.0 / temperature)
                 p /= p.sum()
-            ch = self.vocab.chars[int(rng.choice(p.size, p=p))]
-            out.append(ch)
-            model.feed(ch)
-        return "".join(out)
+            i = int(rng.choice(p.size, p=p))
+            out.append(i)
+            model.feed_symbol(i)
+        return self.vocab.decode(out)
 
 
 class Predictor(NextCharModel):
@@ -131,9 +136,17 @@ class Predictor(NextCharModel):
     def feed(self, ch: str) -> bool:
         i = self.vocab.id(ch)
         if i is None:
-            return False
+            if not self.vocab.byte_mode:
+                return False
+            ids = self.vocab.encode(ch)  # a multi-byte character: its bytes, one step each
+            for i in ids.tolist():
+                self.feed_id(i)
+            return len(ids) > 0
         self.feed_id(i)
         return True
+
+    def feed_symbol(self, i: int) -> None:
+        self.feed_id(i)
 
     def feed_id(self, i: int) -> None:
         """One keystroke: a step of every layer (cells.Recurrence.step), the state kept."""

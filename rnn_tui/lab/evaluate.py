@@ -5,12 +5,18 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from rnn_tui.engine.corpus import Corpus
 from rnn_tui.lab.metrics import EvalReport, evaluate
 from rnn_tui.lab.ngram import DEFAULT_ORDER, NgramModel
 
 DEFAULT_EVAL_CHARS = 20_000  # the char-by-char walk (with word completions) costs ~0.1-0.2 ms a char
 DEFAULT_SUGGEST_CHARS = 3_000  # k-suggestion savings: a beam search a character costs ~5-20 ms
+# Counting costs about a second per MB of text at order 6 (and memory in proportion), so on a
+# bigger training split the baseline counts only its last this many characters, the ones next
+# to the held-out text. Every built-in corpus is smaller.
+BASELINE_FIT_CHARS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -38,14 +44,34 @@ class Comparison:
 def held_out_text(corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = DEFAULT_EVAL_CHARS) -> str:
     """The start of the validation split (the corpus's last `val_fraction`) as text."""
     _, val_ids = corpus.split(val_fraction)
+    if max_chars is not None:  # decode no more than needed (a UTF-8 character is at most 4 bytes)
+        val_ids = val_ids[: max_chars * (4 if corpus.vocab.byte_mode else 1)]
     text = corpus.vocab.decode(val_ids)
     return text if max_chars is None else text[:max_chars]
 
 
-def fit_baseline(corpus: Corpus, vocab, order: int = DEFAULT_ORDER, val_fraction: float = 0.1) -> NgramModel:
-    """Interpolated Kneser-Ney on the training split, over the network's vocabulary."""
+def baseline_sample(corpus: Corpus, val_fraction: float = 0.1,
+                    max_chars: int | None = BASELINE_FIT_CHARS) -> tuple[np.ndarray, int]:
+    """The ids the baseline counts (the end of the training split) and the split's length."""
     train_ids, _ = corpus.split(val_fraction)
-    return NgramModel.fit(corpus.vocab.decode(train_ids), order=order, vocab=vocab)
+    return (train_ids if not max_chars else train_ids[-max_chars:]), len(train_ids)
+
+
+def sample_note(corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = BASELINE_FIT_CHARS) -> str:
+    """How much of the training split the baseline counts ("" when all of it)."""
+    sample, total = baseline_sample(corpus, val_fraction, max_chars)
+    if len(sample) == total:
+        return ""
+    return f"fitted on the last {len(sample):,} of {total:,} training characters"
+
+
+def fit_baseline(corpus: Corpus, vocab, order: int = DEFAULT_ORDER, val_fraction: float = 0.1,
+                 max_chars: int | None = BASELINE_FIT_CHARS) -> NgramModel:
+    """Interpolated Kneser-Ney on (the end of) the training split, over the network's vocabulary."""
+    sample, _ = baseline_sample(corpus, val_fraction, max_chars)
+    if vocab == corpus.vocab:
+        return NgramModel.fit(np.asarray(sample, dtype=np.int64), order=order, vocab=vocab)
+    return NgramModel.fit(corpus.vocab.decode(sample), order=order, vocab=vocab)
 
 
 def lab_models(network, baseline: NgramModel, dynamic: bool, net_label: str, kn_label: str) -> dict:

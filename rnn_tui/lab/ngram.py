@@ -222,11 +222,15 @@ class _CountModel(NextCharModel):
         self._history = ""
 
     def feed(self, ch: str) -> bool:
-        if ch not in self.vocab:
+        i = self.vocab.id(ch)  # (the unknown symbol's for a rare character, if there is one)
+        if i is None:
             return False
-        h = self._history + ch
-        self._history = h[-self._keep :] if self._keep else ""
+        self.feed_symbol(i)
         return True
+
+    def feed_symbol(self, i: int) -> None:
+        h = self._history + self.vocab.chars[i]
+        self._history = h[-self._keep :] if self._keep else ""
 
     @property
     def probs(self) -> np.ndarray:

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from rnn_tui.engine.checkpoint import Checkpoint, load_checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
-from rnn_tui.engine.corpus import Corpus, load_corpus
+from rnn_tui.engine.corpus import Corpus, load_corpus, policy_for
 from rnn_tui.engine.errors import CheckpointError
 from rnn_tui.engine.trainer import Progress, Trainer
 from rnn_tui.lab.presets import get_preset, lesson_batches
@@ -95,6 +95,15 @@ def fit_baseline(corpus: Corpus, val_fraction: float):
     return model, (model.bits_per_char(val_text) if val_text else None)
 
 
+def baseline_sample_note(corpus: Corpus, train_config: TrainConfig) -> str:
+    """A note like " (on the last 2.0M chars)" when the baseline counted only part of a big training split."""
+    from rnn_tui.lab.evaluate import BASELINE_FIT_CHARS, sample_note
+
+    if not sample_note(corpus, train_config.val_fraction):
+        return ""
+    return f" (on the last {BASELINE_FIT_CHARS / 1e6:.1f}M chars)"
+
+
 def load_for_checkpoint(path: str, current: Corpus) -> tuple[Checkpoint, Corpus, str]:
     """Read a checkpoint and find a corpus with its vocabulary: the current one, else its own.
 
@@ -107,7 +116,7 @@ def load_for_checkpoint(path: str, current: Corpus) -> tuple[Checkpoint, Corpus,
     if not ckpt.corpus:
         raise CheckpointError(f"cannot load {path}: {why} and it names no corpus")
     try:
-        corpus = load_corpus(ckpt.corpus)
+        corpus = load_corpus(ckpt.corpus, policy_for(ckpt.vocab))
     except Exception as e:  # CorpusError, or anything else a strange path does
         raise CheckpointError(f"cannot load {path}: {why}, and its corpus cannot be read ({e})") from None
     if corpus.vocab != ckpt.vocab:

@@ -71,10 +71,12 @@ class PredictionSession:
         # One chunk through the network gives the distribution before every character at once.
         dists = self.predictor.feed_scored(context)
         j = 0
+        vocab = self.predictor.vocab
         for ch in context:
-            self.stats.update(dists[j], ch, self.predictor.vocab)
-            if ch in self.predictor.vocab:
-                j += 1
+            self.stats.update(dists[j], ch, vocab)
+            fed = 1 if vocab.id(ch) is not None else len(vocab.encode(ch))  # bytes, or the unknown symbol
+            if fed:
+                j += fed
             else:
                 self.last_unknown = ch
         if self.baseline is not None:

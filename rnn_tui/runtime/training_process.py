@@ -30,6 +30,7 @@ from types import MappingProxyType
 import numpy as np
 
 from rnn_tui import BLAS_THREAD_VARS
+from rnn_tui.engine import corpus_cache
 from rnn_tui.engine.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
 from rnn_tui.engine.corpus import Corpus, Vocab
 from rnn_tui.engine.errors import RnnTuiError
@@ -71,10 +72,17 @@ def decode_progress(meta: dict, arrays: dict, config, vocab) -> Progress:
 
 def start_message(corpus, checkpoint: Checkpoint, preset: str | None, paused: bool) -> tuple:
     """What the child needs: the corpus as ids and vocabulary (the trainer reads nothing else of
-    it), the trainer's whole state as checkpoint bytes, the preset and whether to start paused."""
-    meta = {"corpus": corpus.name, "vocab": list(corpus.vocab.chars), "preset": preset, "paused": paused}
-    return wire.encode("start", meta, {"ids": corpus.ids,
-                                       "checkpoint": _checkpoint_array(checkpoint)})
+    it), the trainer's whole state as checkpoint bytes, the preset and whether to start paused.
+    Ids in a cache file go as its path (the child maps the same pages), others as an array."""
+    meta = {"corpus": corpus.name, "vocab": list(corpus.vocab.chars), "preset": preset, "paused": paused,
+            "unknown": corpus.vocab.unknown, "symbols": corpus.vocab.symbols}
+    arrays = {"checkpoint": _checkpoint_array(checkpoint)}
+    if corpus.cache:
+        meta["ids_cache"], meta["ids_length"] = corpus.cache, len(corpus.ids)
+    else:
+        ids = corpus.ids
+        arrays["ids"] = ids if ids.dtype.str in wire.DTYPES else ids.astype(np.int32)
+    return wire.encode("start", meta, arrays)
 
 
 def _checkpoint_array(ckpt: Checkpoint) -> np.ndarray:
@@ -88,7 +96,12 @@ def _checkpoint_of(array: np.ndarray, where: str = "checkpoint") -> Checkpoint:
 
 def corpus_of(meta: dict, arrays: dict) -> Corpus:
     """The child's corpus: ids and vocabulary; no text (the trainer never reads it)."""
-    return Corpus(meta["corpus"], "", Vocab(meta["vocab"]), arrays["ids"])
+    vocab = Vocab(meta["vocab"], unknown=meta["unknown"], symbols=meta["symbols"])
+    if "ids_cache" in meta:
+        codes = [ord(c) for c in vocab.chars]
+        ids = corpus_cache.map_entry(meta["ids_cache"], codes, meta["ids_length"])
+        return Corpus(meta["corpus"], "", vocab, ids, cache=meta["ids_cache"])
+    return Corpus(meta["corpus"], "", vocab, arrays["ids"])
 
 
 # -- the parent's end ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ def status_parts(corpus: Corpus, model: ModelConfig, state: str, progress: Progr
     """The status line's pieces; `short` 0, 1 or 2 says how hard to abbreviate them;
     `demo`: the app types by itself (attract mode)."""
     name = corpus.name if len(corpus.name) <= 16 else "…" + corpus.name[-15:]
-    chars, v = count(len(corpus.text)), len(corpus.vocab)
+    chars, v = count(corpus.size), len(corpus.vocab)
     parts = [[f"{name} · {chars} chars · vocab {v}", f"{name} {chars}ch V{v}", f"{name} V{v}"][short]]
     parts.append(model.describe().replace("one-hot", "1-hot").replace(",", "") if short else model.describe())
     parts.append(f"{STATE_ICONS.get(state, '?')} {state}" + (" · demo" if demo else ""))
