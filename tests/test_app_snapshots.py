@@ -17,7 +17,8 @@ def make_app() -> RnnTuiApp:
     corpus = load_corpus("zen")
     model = ModelConfig(len(corpus.vocab), cell="lstm", hidden=32)
     train = TrainConfig(seq_len=16, batch=8, lr=0.01, seed=7)
-    return RnnTuiApp(corpus, model, train, start_paused=True)
+    # No periodic sample: one due mid-typing (4 s after start on a busy machine) changed the picture.
+    return RnnTuiApp(corpus, model, train, start_paused=True, sample_interval=3600)
 
 
 async def settled(pilot) -> None:

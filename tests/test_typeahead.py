@@ -270,3 +270,27 @@ def test_the_adapter_learns_on_its_thread_and_reapplies_or_restarts_on_new_weigh
         assert adapter.wait_idle() and adapter.latest()[1] is other and adapter.steps == 0
     finally:
         adapter.close()
+
+
+def test_the_session_notices_when_learning_from_the_typing_hurts():
+    from rnn_tui.runtime.typeahead import GUARD_KEYS, TypeAheadSession
+
+    other = tiny_predictor(seed=2)  # untrained: about uniform
+    sure = dict(tiny_predictor(seed=1).snapshot.params)
+    sure["Why"] = sure["Why"] * 30  # a confident model, and a text it expects
+    good = Predictor(ParamSnapshot.of(other.config, other.vocab, sure))
+    text = "a" + good.sample(GUARD_KEYS + 10, temperature=0.5, seed=0)
+    s = TypeAheadSession()
+    s.set_trained(good.snapshot)
+    s.set_snapshot(good.snapshot)  # adapted = trained: no difference
+    for i in range(1, len(text) + 1):
+        s.set_text(text[:i])
+    assert s.adapted.bits == s.unadapted.bits and not s.adaptation_hurts()
+    s.set_text("")
+    s.set_snapshot(other.snapshot)  # "adapted" weights that predict this text worse
+    for i in range(1, GUARD_KEYS):
+        s.set_text(text[:i])
+    assert not s.adaptation_hurts()  # too few keys to judge
+    for i in range(GUARD_KEYS, len(text) + 1):
+        s.set_text(text[:i])
+    assert s.adapted.bpc > s.unadapted.bpc + 0.1 and s.adaptation_hurts()

@@ -106,13 +106,13 @@ class TypeAheadActions:
         self.notify(f"learn from my typing: {'on' if self.adapt_enabled else 'off'}")
         self._show_side()
 
-    def action_reset_adapt(self) -> None:
+    def action_reset_adapt(self, why: str = "") -> None:
         self._adapter.reset()
         self._adapted_shown = 0
-        self.session.reset_typing()
+        self.session.reset_adaptation_stats()
         if self.session.trained is not None:
             self._set_snapshot(self.session.trained)
-        self.notify("back to the trained weights: what was learnt from your typing is forgotten")
+        self.notify(why or "back to the trained weights: what was learnt from your typing is forgotten")
         self._show_side()
 
     def adapted_weights(self):
@@ -171,6 +171,9 @@ class TypeAheadActions:
         s = self.session
         if s.suggestions_for == old and new.startswith(old) and new[len(old):] in s.suggestions:
             s.accepted(new[len(old):])
+        if self.adapt_enabled and s.adaptation_hurts():
+            self.action_reset_adapt("learning from your typing made predictions worse: undone, "
+                                    "it starts again")
         if self.adapt_enabled:
             self._adapter.type(new)
         self._ask_suggestions()

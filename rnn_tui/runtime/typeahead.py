@@ -22,6 +22,11 @@ SUGGESTIONS = 3
 # Background work starts this long after the last key, so that the key's own frame is drawn
 # first: the threads' Python code holds the GIL the UI thread needs (keys come 100+ ms apart).
 QUIET = 0.03
+# Learning from the typing is undone when, over the last GUARD_KEYS keys, it cost more than
+# GUARD_BITS bits a character more than the trained weights (e.g. a network that memorised its
+# text, whose sharp minimum any step leaves).
+GUARD_KEYS = 64
+GUARD_BITS = 0.1
 
 
 class TypeAheadSession(PredictionSession):
@@ -34,6 +39,7 @@ class TypeAheadSession(PredictionSession):
         self.adapted = TypingStats()  # the keys, scored by the network that learns
         self.unadapted = TypingStats()  # the same keys, by the trained weights only
         self.keys_saved = 0
+        self._recent: list[float] = []  # adapted minus trained bits of the last keys
         self.suggestions: list[str] = []
         self.suggestions_for: str | None = None  # the text they complete
 
@@ -103,9 +109,13 @@ class TypeAheadSession(PredictionSession):
         self.keys_saved += max(len(inserted) - 1, 0)
 
     def reset_typing(self) -> None:
+        self.reset_adaptation_stats()
+        self.keys_saved = 0
+
+    def reset_adaptation_stats(self) -> None:
         self.adapted.reset()
         self.unadapted.reset()
-        self.keys_saved = 0
+        self._recent.clear()
 
     def _refeed_plain(self) -> None:
         if self.plain is not None:
@@ -114,10 +124,11 @@ class TypeAheadSession(PredictionSession):
 
     def _feed(self, ch: str) -> None:
         self.stats.update(self.predictor, ch)  # scored before any model sees it
-        self.adapted.update(self.predictor, ch)
+        with_adapting = self.adapted.update(self.predictor, ch)
         if self.plain is not None:
-            self.unadapted.update(self.plain, ch)
+            without = self.unadapted.update(self.plain, ch)
             self.plain.feed(ch)
+            self._recent = [*self._recent[-(GUARD_KEYS - 1):], with_adapting.bits - without.bits]
         if self.mixture is not None:
             known = self.mixture.feed(ch)  # learns its weights, feeds both models
         else:
@@ -126,6 +137,11 @@ class TypeAheadSession(PredictionSession):
                 self.baseline.feed(ch)
         if not known:
             self.last_unknown = ch
+
+    def adaptation_hurts(self) -> bool:
+        """Over the last GUARD_KEYS keys, the adapted weights did worse than the trained ones."""
+        recent = self._recent
+        return len(recent) >= GUARD_KEYS and sum(recent) / len(recent) > GUARD_BITS
 
     # -- outputs ---------------------------------------------------------------------------------
     def top_k(self, k: int) -> list[tuple[str, float]]:
