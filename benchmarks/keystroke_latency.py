@@ -78,8 +78,8 @@ def headless_rate(corpus, model_config, train_config, preset, seconds: float) ->
     from rnn_tui.runtime import jobs
 
     trainer = jobs.make_trainer(corpus, model_config, train_config, None, preset)
-    stop, fault = threading.Event(), threading.Event()
-    worker = threading.Thread(target=jobs.run_training, args=(trainer, stop, lambda p: None, fault))
+    stop = threading.Event()
+    worker = threading.Thread(target=jobs.run_training, args=(trainer, stop, lambda p: None))
     worker.start()
     time.sleep(1.0)  # warm-up: first snapshots, buffers, caches
     step0, t0 = trainer.step, time.perf_counter()

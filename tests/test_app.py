@@ -21,6 +21,8 @@ from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.trainer import Trainer
+from tests.fault_hook import Fault
+from tests.fault_hook import enable as enable_faults
 
 SIZE = (80, 24)
 pytestmark = pytest.mark.asyncio
@@ -167,6 +169,32 @@ async def test_settings_refuse_bad_values_with_a_clear_message():
         assert not isinstance(app.screen, SettingsScreen)
 
 
+async def test_settings_that_keep_the_weights_restart_when_the_training_state_arrives():
+    """The restart asks the training process for its state and goes on when the answer comes
+    (a CheckpointReady message): the UI thread never waits for the child."""
+    from rnn_tui.app.messages import CheckpointReady
+
+    answers: list = []
+
+    def hear(message) -> None:
+        if isinstance(message, CheckpointReady):
+            answers.append(message)
+
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE, message_hook=hear) as pilot:
+        await until(pilot, lambda: app.progress.step > 5, what="training")
+        old = app.trainer
+        await pilot.press("ctrl+o")
+        app.screen.query_one("#batch").value = "8"
+        await pilot.press("ctrl+s")
+        assert "weights are kept" in app.screen.question
+        await pilot.press("y")
+        await until(pilot, lambda: app.trainer is not old, what="the restart")
+        assert len(answers) == 1 and answers[0].answer.step > 5
+        assert app.train_config.batch == 8 and app.trainer.local.step == answers[0].answer.step  # kept
+        assert any("settings applied" in n.message for n in app._notifications)
+
+
 async def test_learning_rate_applies_live_without_a_rebuild():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -310,11 +338,12 @@ async def test_save_to_an_unwritable_place_says_so(tmp_path):
         assert "cannot save checkpoint" in " ".join(n.message for n in app._notifications)
 
 
-async def test_forced_worker_error_shows_error_state_and_reset_recovers():
+async def test_forced_worker_error_shows_error_state_and_reset_recovers(monkeypatch):
+    enable_faults(monkeypatch)
     app = make_app(paused=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.progress.step > 0, what="training")
-        app.trainer.inject_fault("raise")
+        app.trainer.send(Fault("raise"))
         await until(pilot, lambda: app.run_state == "error", what="the error state")
         assert app.screen.has_class("-error")
         assert "error" in str(app.query_one("#status", StatusLine).render())
@@ -459,13 +488,14 @@ async def test_command_letters_type_while_the_input_has_focus(key):
         assert app.trainer is trainer and app.is_running and app.screen is app.screen_stack[0]
 
 
-async def test_divergence_is_rolled_back_and_reported():
+async def test_divergence_is_rolled_back_and_reported(monkeypatch):
     """A blown-up update (NaN weights) is rolled back; the user is told; snapshots stay finite."""
+    enable_faults(monkeypatch)
     app = make_app(paused=True)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.trainer is not None and app.progress is not None, what="start")
         await until(pilot, lambda: app.trainer._running, what="the training process")
-        app.trainer.inject_fault("nan")  # Why[0, 0] becomes NaN, as if the last update had exploded
+        app.trainer.send(Fault("nan"))  # Why[0, 0] becomes NaN, as if the last update had exploded
         await pilot.press("escape", "n")
         await until(pilot, lambda: app.trainer.skipped_steps == 1, what="the rollback")
         await until(pilot, lambda: any("diverged" in n.message for n in app._notifications),
@@ -534,6 +564,7 @@ async def test_new_weights_wait_for_a_pause_in_typing(monkeypatch):
             app.post_message(TrainingProgress(app.generation, trainer.progress("paused", trainer.snapshot(), 0.0)))
             return trainer.step
 
+        app._snapshot_time = time.monotonic()  # the weights on show are fresh (however slow the start was)
         await type_text(pilot, "B")
         step = publish()
         await pilot.pause(0.05)

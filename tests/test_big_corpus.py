@@ -27,8 +27,8 @@ from rnn_tui.engine.errors import CorpusError
 from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.predict import Predictor
 from rnn_tui.engine.trainer import Trainer
-from rnn_tui.runtime import wire
-from rnn_tui.runtime.training_process import corpus_of, start_message
+from rnn_tui.runtime import protocol, wire
+from rnn_tui.runtime.protocol import Start
 
 DATA = Path(__file__).parent / "data"
 UNICODE = DATA / "unicode.txt"
@@ -307,13 +307,13 @@ def test_training_process_gets_the_cache_path_not_the_ids(tmp_path):
     trainer = Trainer(corpus, ModelConfig(len(corpus.vocab), hidden=8), TrainConfig(seq_len=4, batch=2))
     r, w = os.pipe()
     try:
-        wire.write(w, start_message(corpus, trainer.to_checkpoint(), None, False))
+        protocol.write(w, Start.of(corpus, trainer.to_checkpoint(), None, False))
         kind, meta, arrays = wire.read(r)
     finally:
         os.close(r)
         os.close(w)
     assert "ids" not in arrays and meta["ids_cache"] == corpus.cache
-    child = corpus_of(meta, arrays)
+    child = protocol.decode(kind, meta, arrays).corpus_of()
     assert child.vocab == corpus.vocab and np.array_equal(child.ids, corpus.ids)
 
 

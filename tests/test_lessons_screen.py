@@ -146,13 +146,13 @@ async def test_series_lesson_shows_the_mse_falling(name):
         await pilot.pause()
         p = screen.progress
         assert len(seen) >= 3, seen  # shown as it falls, not only at the end
-        assert seen[-1] == p.mse < seen[0] and p.mse <= screen.trainer.lesson.goal_mse
+        assert seen[-1] == p.mse < seen[0] and p.mse <= screen.series.goal_mse
         assert p.mse_history[-1] < p.mse_history[0] / 10  # the curve the plot draws falls
         assert f"mse {p.mse:.2e}" in shown(screen, "#lesson-status")
         plot = shown(screen, "#series-plot")
         assert "target" in plot and "predicted" in plot and "┊" in plot  # the forecast's side
         assert f"{p.mse:.2e} ✓ goal" in plot
-        assert len(p.forecast) == screen.trainer.lesson.forecast_steps
+        assert len(p.forecast) == screen.series.forecast_steps
         if name == "ramp":  # the tutorial's check: 0.6 -> 0.7
             view = shown(screen, "#series-unrolled")
             assert row(view, "x_t")[-1] == "0.600"
@@ -194,11 +194,12 @@ async def test_keys_pause_step_restart_switch_and_escape():
         assert screen.lesson.name == "ramp"
         assert f"{LESSON_NAMES.index('ramp') + 1} ramp" in shown(screen, "#lesson-bar")
 
-        stop, worker = screen._stop, screen._worker
+        training, worker = screen.trainer, screen._worker
         await pilot.press("escape")
         assert not isinstance(app.screen, LessonsScreen)
-        assert stop.is_set()
+        assert worker.cancelled_event.is_set()
         await until(pilot, lambda: worker.is_finished, what="the worker to stop")
+        await until(pilot, lambda: training.process.poll() is not None, what="its training process to end")
 
 
 @pytest.mark.asyncio
@@ -217,15 +218,14 @@ async def test_a_finished_run_trains_more_on_space():
 
 @pytest.mark.asyncio
 async def test_a_failing_run_shows_the_error_state(monkeypatch):
-    from rnn_tui.engine.trainer import Trainer
+    from tests.fault_hook import Fault, enable
 
-    def broken(self):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(Trainer, "train_step", broken)
+    enable(monkeypatch)
     app = Host("abcde-1")
     async with app.run_test(size=SIZE) as pilot:
-        screen = await lessons_screen(pilot)
+        screen = await trained(pilot)
+        screen.trainer.send(Fault("raise"))
+        await pilot.press("space")  # another run: its first step raises, in the training process
         await until(pilot, lambda: screen.state == "error", what="the error state")
         assert "✖ error" in shown(screen, "#lesson-status")
         assert screen.query_one("#lesson-status").has_class("-error")

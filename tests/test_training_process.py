@@ -12,15 +12,12 @@ import numpy as np
 import pytest
 
 from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import load_corpus
-from rnn_tui.runtime import jobs, wire
-from rnn_tui.runtime.training_process import (
-    TrainingFailed,
-    TrainingProcess,
-    decode_progress,
-    encode_progress,
-    start_message,
-)
+from rnn_tui.runtime import jobs, protocol, wire
+from rnn_tui.runtime.protocol import Start, TrainingReport
+from rnn_tui.runtime.training_process import TrainingFailed, TrainingProcess
+from tests.fault_hook import Fault, enable
 
 
 def tiny_trainer(cell: str = "rnn"):
@@ -58,6 +55,15 @@ class Running:
 
     def last(self):
         return self.seen[-1] if self.seen else None
+
+    def checkpoint(self, timeout: float = 30.0):
+        """The child's state through the non-blocking request, waited for here (a test may wait)."""
+        got = []
+        self.proc.request_checkpoint(got.append)
+        wait_for(lambda: got, timeout, what="the checkpoint")
+        if isinstance(got[0], Exception):
+            raise got[0]
+        return got[0]
 
     def finish(self):
         self.stop.set()
@@ -115,10 +121,12 @@ def test_progress_round_trips_with_a_read_only_snapshot():
     for _ in range(3):
         trainer.train_step()
     trainer.val_bpc = float("nan")
-    p = trainer.progress("training", trainer.snapshot(), 123.0)
-    kind, meta, arrays = frames_through_a_pipe(encode_progress(p))[0]
-    q = decode_progress(meta, arrays, trainer.model_config, trainer.corpus.vocab)
-    assert kind == "progress"
+    p = trainer.progress(RunState.TRAINING, trainer.snapshot(), 123.0)
+    kind, meta, arrays = frames_through_a_pipe(TrainingReport.of(p).frame())[0]
+    report = protocol.decode(kind, meta, arrays)
+    assert kind == "progress" and isinstance(report, TrainingReport)
+    q = report.progress(trainer.model_config, trainer.corpus.vocab)
+    assert q.state is RunState.TRAINING
     assert (q.step, q.loss, q.state, q.lr, q.loss_history) == (p.step, p.loss, p.state, p.lr, p.loss_history)
     assert np.isnan(q.val_bpc)
     assert q.snapshot.step == 3 and set(q.snapshot.params) == set(p.snapshot.params)
@@ -132,7 +140,7 @@ def test_the_child_trains_and_obeys_pause_step_lr_and_stop():
     run = Running(tiny_trainer())
     try:
         wait_for(lambda: run.proc.step > 20, what="training")
-        ckpt = run.proc.to_checkpoint()  # while it trains: a consistent state, between steps
+        ckpt = run.checkpoint()  # while it trains: a consistent state, between steps
         assert ckpt.step > 20 and ckpt.optimizer_state
         run.proc.pause()
         wait_for(lambda: run.last().state == "paused", what="the pause")
@@ -167,22 +175,24 @@ def test_the_child_continues_exactly_where_the_app_left_it():
         np.testing.assert_array_equal(there.params[name], value)
 
 
-def test_a_failure_in_the_child_is_raised_and_its_state_can_still_be_saved():
+def test_a_failure_in_the_child_is_raised_and_its_state_can_still_be_saved(monkeypatch):
+    enable(monkeypatch)
     run = Running(tiny_trainer())
     wait_for(lambda: run.proc.step > 0, what="training")
-    run.proc.inject_fault("raise")
+    run.proc.send(Fault("raise"))
     run.thread.join(30)
     error = run.result[0]
     assert isinstance(error, TrainingFailed) and "injected fault" in str(error)
-    saved = run.proc.to_checkpoint()
+    saved = run.checkpoint()
     assert saved.step >= run.last().step > 0
 
 
-def test_a_blown_up_weight_in_the_child_is_rolled_back():
+def test_a_blown_up_weight_in_the_child_is_rolled_back(monkeypatch):
+    enable(monkeypatch)
     run = Running(tiny_trainer(), paused=True)
     try:
         wait_for(lambda: run.proc._running and run.seen, what="the child")
-        run.proc.inject_fault("nan")
+        run.proc.send(Fault("nan"))
         run.proc.step_once()
         wait_for(lambda: run.proc.skipped_steps == 1, what="the rollback")
         assert "diverged" in run.last().message
@@ -210,7 +220,7 @@ def test_a_killed_child_leaves_its_last_weights_to_save():
     run.proc.process.kill()
     run.thread.join(30)
     assert isinstance(run.result[0], TrainingFailed) and "code -9" in str(run.result[0])
-    saved = run.proc.to_checkpoint()
+    saved = run.checkpoint()
     last = run.last().snapshot
     assert saved.step == last.step > 0 and saved.optimizer_state is None
     for name, value in last.params.items():
@@ -219,17 +229,17 @@ def test_a_killed_child_leaves_its_last_weights_to_save():
 
 def test_the_child_stops_when_its_parent_goes_away():
     trainer = tiny_trainer()
-    start = start_message(trainer.corpus, trainer.to_checkpoint(), None, False)
-    child = subprocess.Popen([sys.executable, "-m", "rnn_tui.runtime.training_process"],
+    start = Start.of(trainer.corpus, trainer.to_checkpoint(), None, False)
+    child = subprocess.Popen([sys.executable, "-m", "rnn_tui.runtime.training_child"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-    wire.write(child.stdin.fileno(), start)
-    assert wire.read(child.stdout.fileno())[0] == "progress"  # it trains
+    protocol.write(child.stdin.fileno(), start)
+    assert isinstance(protocol.read(child.stdout.fileno()), TrainingReport)  # it trains
     child.stdin.close()  # as when the app dies: the end of its input
     assert child.wait(timeout=30) == 0
     child.stdout.close()
 
 
 def test_the_training_process_does_not_load_textual():
-    code = ("import sys, rnn_tui.runtime.training_process, rnn_tui.runtime.jobs\n"
+    code = ("import sys, rnn_tui.runtime.training_process, rnn_tui.runtime.training_child\n"
             "assert 'textual' not in sys.modules, 'textual imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,30 +1,33 @@
-"""The playground: trains in a child process, shows the loss live, predicts as the user types."""
+"""The playground: trains in a child process, shows the loss live, predicts as the user types.
+
+The app owns the training (a `TrainingProcess`), the predictions and the global actions; its
+main screen (`screens.main.MainScreen`) holds the layout, settings/save/load are its `setup`.
+(Over 400 lines: the predictions' pacing against the keystrokes, the side panels' throttle and
+the demo all act on the training's snapshots, which live here.)"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
-from textual.containers import Horizontal, Vertical
+from textual.app import App, SystemCommand
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from rnn_tui.app.commands import COMMANDS, command_bindings, ctrl_bindings, key_display
+from rnn_tui.app.commands import COMMANDS, command_bindings, key_display
 from rnn_tui.app.demo import CLEAR, DemoScript
-from rnn_tui.app.messages import BaselineReady, TrainingProgress
+from rnn_tui.app.messages import BaselineReady, CheckpointReady, Saved, SetupReady, TrainingProgress
 from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen
+from rnn_tui.app.screens.main import MainScreen, Prompt
 from rnn_tui.app.setup_actions import SetupActions
 from rnn_tui.app.typeahead import TypeAheadActions
 from rnn_tui.app.widgets import (
-    CompletionSuggester,
     HiddenStrip,
     LossPanel,
     ProbChart,
-    PromptInput,
     SampleLine,
     StatusLine,
     TypingPanel,
@@ -32,9 +35,9 @@ from rnn_tui.app.widgets import (
     to_model_text,
 )
 from rnn_tui.app.widgets.prompt import printable_prefix
-from rnn_tui.app.widgets.suggestions import SuggestionBar
 from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.errors import RnnTuiError
 from rnn_tui.engine.trainer import Progress
@@ -45,7 +48,6 @@ from rnn_tui.runtime.typeahead import TypeAheadSession
 SAMPLE_INTERVAL = 4.0  # seconds between new samples while training
 SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns
 PRIME_CHARS = 12  # while nothing is typed, predictions follow the corpus's first characters
-PROMPT_BINDINGS = ctrl_bindings()
 DEMO_TICK = 0.05  # seconds between the demo's checks for its next keystroke
 # While someone types, a new snapshot waits until the keys pause for TYPING_QUIET seconds, unless
 # the weights on show are SNAPSHOT_MAX_AGE seconds old: the keystrokes keep the UI thread (and the
@@ -57,11 +59,7 @@ SNAPSHOT_MAX_AGE = 2.0
 SIDE_INTERVAL = 0.25
 
 
-class Prompt(PromptInput):
-    BINDINGS = PROMPT_BINDINGS
-
-
-class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
+class RnnTuiApp(TypeAheadActions, App[int]):
     """The main screen is the app's default screen; modal screens sit on top of it."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
@@ -96,11 +94,11 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
         self.trainer: TrainingProcess | None = None
         self.progress: Progress | None = None
         self.generation = 0  # one per trainer: progress from a replaced trainer is ignored
-        self.run_state = "paused" if start_paused else "training"
+        self.run_state = RunState.PAUSED if start_paused else RunState.TRAINING
         self.show_baseline = False
         self.baseline_bpc: float | None = None
         self.baseline_note = "fitting…" if baseline else "off"
-        self.save_path = ""
+        self.setup = SetupActions(self)
         self._train_worker: Worker | None = None
         self._snapshot_step = -1
         self._snapshot_time = 0.0  # time.monotonic() when the weights on show arrived
@@ -110,33 +108,21 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
         self._side_timer = None
         self._sample_key: tuple | None = None
         self._last_message = ""
-        self._shown_state = ""
+        self._shown_state: RunState | None = None
         self._completion: tuple[tuple, str] = ((), "")
         self.demo_script = DemoScript(corpus.text, seed=train_config.seed) if demo else None
         self._demo_timer = None  # runs while the demo types; any key or click stops it
 
     # -- layout ------------------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield StatusLine(id="status")
-        yield LossPanel(id="loss")
-        yield Prompt(
-            placeholder="type here: the network guesses the next character",
-            suggester=CompletionSuggester(self._complete),
-            on_text=self._text_changed,
-            id="prompt",
-        )
-        yield SuggestionBar(id="suggestions")
-        with Horizontal(id="middle"):
-            with Horizontal(id="charts"):
-                yield ProbChart("network", id="net-chart")
-                yield ProbChart("n-gram", id="base-chart")
-            with Vertical(id="side"):
-                yield TypingPanel(id="typing")
-                yield HiddenStrip(id="hidden")
-        yield SampleLine(id="sample")
-        yield Footer(compact=True)
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen(self._complete, self._text_changed, self._begin)
 
-    def on_mount(self) -> None:
+    @property
+    def main_screen(self) -> MainScreen:
+        return cast(MainScreen, self.screen_stack[0])  # the default screen
+
+    def _begin(self) -> None:
+        """The main screen is there: train, sample, and maybe start the demo."""
         ckpt = self._initial_checkpoint
         self._initial_checkpoint = None
         self._typeahead_start()
@@ -160,7 +146,7 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
             corpus, model_config, train_config, preset)
         if self.paused:
             trainer.pause()
-        self.run_state = "paused" if self.paused else "training"
+        self.run_state = RunState.PAUSED if self.paused else RunState.TRAINING
         self.progress = trainer.progress(self.run_state, None, 0.0)
         self._last_message = ""
         self._set_snapshot(trainer.snapshot())
@@ -183,10 +169,10 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
         return trainer.run(stop, lambda p: self.post_message(TrainingProgress(generation, p)))
 
     def on_training_progress(self, message: TrainingProgress) -> None:
-        if message.generation != self.generation or self.run_state == "error" or not self.is_running:
+        if message.generation != self.generation or self.run_state == RunState.ERROR or not self.is_running:
             return
         p = self.progress = message.progress
-        if p.state != "stopped":
+        if p.state != RunState.STOPPED:
             self.run_state = p.state
         if p.snapshot is not None and p.snapshot.step != self._snapshot_step:
             self._offer_snapshot(p.snapshot)
@@ -203,7 +189,7 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
         text = str(error) if isinstance(error, RnnTuiError) else f"{type(error).__name__}: {error}"
         if worker.group == "training":
             if worker is self._train_worker:
-                self.run_state = "error"
+                self.run_state = RunState.ERROR
                 self._show_training()
                 self.notify(f"{text}\npress r to reset, o for settings", title="training failed",
                             severity="error", timeout=15)
@@ -312,7 +298,7 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
         if not self.is_running or self.session.predictor is None:
             return
         key = (self.session.context, self._snapshot_step, self.temperature, self.generation)
-        if not force and self.run_state != "training" and key == self._sample_key:
+        if not force and self.run_state != RunState.TRAINING and key == self._sample_key:
             return
         self._sample_key = key
         text = self.session.sample(SAMPLE_CHARS, self.temperature, seed=self._snapshot_step)
@@ -324,8 +310,7 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
         self.query_one("#loss", LossPanel).show(self.progress, self.baseline_bpc, self.baseline_note)
         if self.run_state != self._shown_state:  # the footer is rebuilt on a bindings refresh
             self._shown_state = self.run_state
-            self.screen.set_class(self.run_state == "paused", "-paused")
-            self.screen.set_class(self.run_state == "error", "-error")
+            self.main_screen.show_state(self.run_state)
             self.refresh_bindings()
 
     # -- the demo (attract mode) --------------------------------------------------------------
@@ -363,13 +348,13 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Dim what cannot be done now: step unless paused, pause in the error state."""
         if action == "step":
-            return self.run_state == "paused"  # hidden while training: it only works paused
+            return self.run_state == RunState.PAUSED  # hidden while training: it only works paused
         if action == "toggle_pause":
-            return None if self.run_state == "error" else True
+            return None if self.run_state == RunState.ERROR else True
         return True
 
     def action_toggle_pause(self) -> None:
-        if self.trainer is None or self.run_state == "error":
+        if self.trainer is None or self.run_state == RunState.ERROR:
             self.notify("training has stopped with an error: r resets", severity="warning")
             return
         self.paused = not self.paused
@@ -377,25 +362,25 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
             self.trainer.pause()
         else:
             self.trainer.resume()
-        self.run_state = "paused" if self.paused else "training"
+        self.run_state = RunState.PAUSED if self.paused else RunState.TRAINING
         self._show_training()
 
     def action_lessons(self) -> None:
         """The lessons screen; the main training pauses meanwhile (two cores, two trainers)."""
         from rnn_tui.app.lessons.screen import LessonsScreen
 
-        resume = self.trainer is not None and not self.paused and self.run_state != "error"
+        resume = self.trainer is not None and not self.paused and self.run_state != RunState.ERROR
         if resume:
             self.action_toggle_pause()
 
         def back(_result=None) -> None:
-            if resume and self.paused and self.run_state == "paused":
+            if resume and self.paused and self.run_state == RunState.PAUSED:
                 self.action_toggle_pause()
 
         self.push_screen(LessonsScreen(), back)
 
     def action_step(self) -> None:
-        if self.run_state != "paused":
+        if self.run_state != RunState.PAUSED:
             self.notify("single steps work while paused: pause first", severity="information")
             return
         self.trainer.step_once()
@@ -413,6 +398,24 @@ class RnnTuiApp(TypeAheadActions, SetupActions, App[int]):
         self.show_baseline = not self.show_baseline
         self.query_one("#charts").set_class(self.show_baseline, "-baseline")
         self._show_predictions()
+
+    def action_settings(self) -> None:
+        self.setup.settings()
+
+    def action_save(self) -> None:
+        self.setup.save()
+
+    def action_load(self) -> None:
+        self.setup.load()
+
+    def on_setup_ready(self, message: SetupReady) -> None:
+        self.setup.setup_ready(message)
+
+    def on_checkpoint_ready(self, message: CheckpointReady) -> None:
+        self.setup.checkpoint_ready(message)
+
+    def on_saved(self, message: Saved) -> None:
+        self.notify(f"saved {message.path} (step {message.step})")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

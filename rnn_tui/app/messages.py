@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.message import Message
@@ -49,3 +50,13 @@ class SetupReady(Message):
 class Saved(Message):
     path: str
     step: int
+
+
+@dataclass
+class CheckpointReady(Message):
+    """The training's answer to a checkpoint request: the checkpoint, or why there is none; what
+    was asked for (`then`) is done with it on the UI thread."""
+
+    generation: int  # which trainer answered: an answer from a replaced one is dropped
+    answer: Checkpoint | Exception
+    then: Callable[[Checkpoint], object]

@@ -1,11 +1,69 @@
-"""Pause, resume and single steps for a training loop that runs on another thread."""
+"""How a training loop is driven and what state it is in: the run states, the controls every
+trainer offers (`TrainingControls`), and pause, resume and single steps for a loop that runs on
+another thread."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from enum import Enum
+from typing import Any, Protocol, runtime_checkable
 
 POLL_SECONDS = 0.05  # how often a paused loop looks for a single step or a resume
+
+
+class RunState(str, Enum):
+    """Where a training run is: the one vocabulary of the trainers, the training process, the
+    app and the lessons screen. A `str` (its value) so that it goes on the wire as it is."""
+
+    TRAINING = "training"
+    PAUSED = "paused"
+    STOPPED = "stopped"  # the loop has returned (stopped, or its budget is spent)
+    DONE = "done"  # a lesson run that reached its end and may be run again
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:  # f"{state}" is its value on every Python version
+        return format(self.value, spec)
+
+
+@runtime_checkable
+class TrainingControls(Protocol):
+    """What a UI may do to a training, wherever it runs: a `Trainer` or `SeriesTrainer` on a
+    thread, or either of them in a child process (`runtime.training_process`). Every call is
+    safe from any thread and returns at once."""
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def step(self) -> int: ...  # steps (or epochs) taken
+
+    @property
+    def lr(self) -> float: ...  # the rate of the last step
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def step_once(self) -> None: ...
+
+    def set_lr(self, lr: float) -> None: ...
+
+    def snapshot(self) -> Any: ...  # an immutable copy of the parameters
+
+
+@runtime_checkable
+class SavableTraining(TrainingControls, Protocol):
+    """A training whose whole state can be saved (a character model's: a `Trainer`, or one in a
+    training process). A regression lesson has no checkpoint format, so it is not one."""
+
+    def request_checkpoint(self, reply: Callable[[Any], object]) -> None:
+        """The whole training state, handed to `reply` when it is there (a Checkpoint, or the
+        RnnTuiError that explains why there is none): never waits for it."""
+        ...
 
 
 class RunControl:
@@ -68,6 +126,7 @@ class Controlled:
     `optimizer`; `check_lr(lr)` validates a learning rate (raises ConfigError)."""
 
     control: RunControl
+    optimizer: Any  # optim's optimizer: it has `lr`
 
     @property
     def paused(self) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 
 from rnn_tui.engine.cells import RECURRENCES, param_names
 from rnn_tui.engine.config import GATES
-from rnn_tui.engine.control import Controlled, RunControl
+from rnn_tui.engine.control import Controlled, RunControl, RunState
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.gradcheck import GradCheckResult, check_gradients
 from rnn_tui.engine.model import init_params
@@ -354,7 +354,7 @@ class SeriesProgress:
     elapsed: float  # training seconds (pauses and pacing excluded)
     lr: float
     grad_norm: float
-    state: str  # "training" | "paused" | "stopped"
+    state: RunState
     message: str = ""
     skipped_epochs: int = 0
 
@@ -419,6 +419,11 @@ class SeriesTrainer(Controlled):
             f"learning rate lowered to {self.optimizer.lr:.3g}"
         )
 
+    @property
+    def step(self) -> int:
+        """Epochs taken: a step is an epoch here (control.TrainingControls)."""
+        return self.epoch
+
     # -- readers (thread safe) ---------------------------------------------------------------
     def predictions(self) -> np.ndarray:
         """One prediction per input, aligned with `lesson.targets` (read-only)."""
@@ -446,7 +451,7 @@ class SeriesTrainer(Controlled):
         return snap
 
     def progress(
-        self, state: str = "stopped", *, epochs: int | None = None, forecast_steps: int | None = None
+        self, state: RunState = RunState.STOPPED, *, epochs: int | None = None, forecast_steps: int | None = None
     ) -> SeriesProgress:
         """The current state as immutable progress (predictions and forecast computed now)."""
         n = self.lesson.forecast_steps if forecast_steps is None else forecast_steps
@@ -497,15 +502,15 @@ class SeriesTrainer(Controlled):
         target = self.config.epochs if epochs is None else self.epoch + epochs
         last_publish = time.perf_counter()
 
-        def publish(state: str) -> None:
+        def publish(state: RunState) -> None:
             if on_progress is not None:
                 on_progress(self.progress(state, epochs=target, forecast_steps=forecast_steps))
 
-        publish("paused" if self.paused else "training")
+        publish(RunState.PAUSED if self.paused else RunState.TRAINING)
         while not stop.is_set():
             if self.epoch >= target or (seconds is not None and self.elapsed >= seconds):
                 break
-            if not self.control.may_step(lambda: publish("paused")):
+            if not self.control.may_step(lambda: publish(RunState.PAUSED)):
                 continue
             t0 = time.perf_counter()
             self.train_epoch()
@@ -516,9 +521,9 @@ class SeriesTrainer(Controlled):
             now = time.perf_counter()
             paused = self.paused
             if now - last_publish >= interval or paused:
-                publish("paused" if paused else "training")
+                publish(RunState.PAUSED if paused else RunState.TRAINING)
                 last_publish = now
-        final = self.progress("stopped", epochs=target, forecast_steps=forecast_steps)
+        final = self.progress(RunState.STOPPED, epochs=target, forecast_steps=forecast_steps)
         if on_progress is not None:
             on_progress(final)
         return final

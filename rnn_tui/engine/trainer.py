@@ -8,16 +8,17 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
-from rnn_tui.engine.control import Controlled, RunControl
+from rnn_tui.engine.control import Controlled, RunControl, RunState
 from rnn_tui.engine.corpus import BatchStream, Corpus, eval_chunks
-from rnn_tui.engine.errors import ConfigError
+from rnn_tui.engine.errors import ConfigError, RnnTuiError
 from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot
 from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
 
@@ -39,7 +40,7 @@ class Progress:
     lr: float
     loss_history: tuple[float, ...]
     snapshot: ParamSnapshot | None
-    state: str  # "training" | "paused" | "stopped" | "error"
+    state: RunState
     message: str = ""
     skipped_steps: int = 0
 
@@ -218,7 +219,22 @@ class Trainer(Controlled):
                 },
             )
 
-    def progress(self, state: str, snapshot: ParamSnapshot | None, chars_per_sec: float) -> Progress:
+    def request_checkpoint(self, reply: Callable[[Checkpoint | RnnTuiError], object]) -> None:
+        """`to_checkpoint`, handed to `reply` at once (see control.TrainingControls)."""
+        try:
+            ckpt = self.to_checkpoint()
+        except RnnTuiError as e:
+            reply(e)
+        else:
+            reply(ckpt)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the trainer between two steps: the model is not written meanwhile."""
+        with self._lock:
+            yield
+
+    def progress(self, state: RunState, snapshot: ParamSnapshot | None, chars_per_sec: float) -> Progress:
         return Progress(
             step=self.step,
             loss=self.smoothed_loss,
@@ -261,7 +277,7 @@ class Trainer(Controlled):
         rate, window_chars, window_t = 0.0, 0, 0.0
         last_publish = last_val = time.perf_counter()
 
-        def publish(state: str) -> None:
+        def publish(state: RunState) -> None:
             if on_progress is not None:
                 on_progress(self.progress(state, self.snapshot(), rate))
 
@@ -270,7 +286,7 @@ class Trainer(Controlled):
                 break
             if seconds is not None and self.elapsed - start >= seconds:
                 break
-            if not self.control.may_step(lambda: publish("paused")):
+            if not self.control.may_step(lambda: publish(RunState.PAUSED)):
                 continue
             if budgeted:
                 done = max(0.0 if steps is None else (self.step - first_step) / steps,
@@ -292,13 +308,13 @@ class Trainer(Controlled):
                 last_val = time.perf_counter()
             paused = self.control.paused
             if now - last_publish >= interval or paused:
-                publish("paused" if paused else "training")
+                publish(RunState.PAUSED if paused else RunState.TRAINING)
                 last_publish = now
         if val_interval and not stop.is_set():  # stopped by the user: quit or reset at once
             self.validate(val_chars)
         ran = self.elapsed - start
         mean_rate = (self.step - first_step) * chars_per_step / ran if ran > 0 else rate
-        final = self.progress("stopped", self.snapshot(), mean_rate)
+        final = self.progress(RunState.STOPPED, self.snapshot(), mean_rate)
         if on_progress is not None:
             on_progress(final)
         return final

@@ -7,16 +7,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from rnn_tui.engine.checkpoint import Checkpoint, load_checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus, load_corpus, policy_for
 from rnn_tui.engine.errors import CheckpointError
 from rnn_tui.engine.trainer import Progress, Trainer
 from rnn_tui.lab.presets import get_preset, lesson_batches
 
+if TYPE_CHECKING:  # the app starts without the regression lessons' module (start-up time)
+    from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
+
 PUBLISH_INTERVAL = 0.25  # seconds between progress messages (each carries a snapshot)
 VAL_INTERVAL = 5.0  # seconds between validations
+LESSON_INTERVAL = 0.1  # seconds between a lesson's progress reports when not paced step by step
 VAL_CHARS = 20_000  # validation (and the baseline's figure) uses the first this many val chars
 
 _blas_limit = None
@@ -34,17 +40,12 @@ def limit_blas_threads() -> None:
             _blas_limit = threadpool_limits(1)
 
 
-class InjectedFault(RuntimeError):
-    """Raised inside the training loop on request (a test hook for the error state)."""
-
-
 def run_training(
     trainer: Trainer,
     stop: threading.Event,
     publish: Callable[[Progress], None],
-    fault: threading.Event,
 ) -> Progress:
-    """Train until `stop`; every progress goes to `publish`. `fault` set makes the next one raise.
+    """Train until `stop`; every progress goes to `publish`.
 
     Validation runs here, between publications, rather than inside `Trainer.run`: then a stop
     (quit, reset, new settings) is not held up by the final validation `run` does on its way out.
@@ -54,15 +55,34 @@ def run_training(
 
     def on_progress(progress: Progress) -> None:
         nonlocal last_val
-        if fault.is_set():
-            fault.clear()
-            raise InjectedFault("injected fault (test hook)")
-        if progress.state == "training" and time.perf_counter() - last_val >= VAL_INTERVAL:
+        if progress.state == RunState.TRAINING and time.perf_counter() - last_val >= VAL_INTERVAL:
             progress = replace(progress, val_bpc=trainer.validate(VAL_CHARS))
             last_val = time.perf_counter()
         publish(progress)
 
     return trainer.run(stop, on_progress, interval=PUBLISH_INTERVAL, val_interval=0)
+
+
+def run_lesson(
+    trainer: Trainer | SeriesTrainer,
+    stop: threading.Event,
+    publish: Callable[[Any], None],
+    steps: int,
+    pace: float | None = None,
+) -> Progress | SeriesProgress:
+    """One run of a lesson: `steps` more steps (epochs), at most `pace` a second (so that a
+    lesson that learns in half a second can be watched learning), every progress to `publish`."""
+    limit_blas_threads()
+    if not isinstance(trainer, Trainer):
+        return trainer.run(stop, publish, epochs=steps, interval=LESSON_INTERVAL, pace=pace)
+
+    def step_by_step(progress: Progress) -> None:  # paced: one report a step, then a wait
+        publish(progress)
+        if pace and progress.state == RunState.TRAINING:
+            stop.wait(1.0 / pace)
+
+    return trainer.run(stop, step_by_step, steps=steps, interval=0.0 if pace else LESSON_INTERVAL,
+                       val_interval=0)
 
 
 def make_trainer(

@@ -1,17 +1,17 @@
-"""The app's training runs in a child process: both ends of it. No Textual.
+"""The app's training runs in a child process: the parent's end. No Textual.
 
 Why a process and not a thread: a training thread and the UI thread share one GIL, and every
 keystroke's Python (prediction, Textual's compositor) held back the training between its NumPy
 calls while the training's Python held back the keystroke. In its own process the trainer has a
 core to itself and the UI the other.
 
-The parent builds the `Trainer` as before (so a bad setting fails at once, on the UI thread, and
-the first snapshot is there before any process starts), then hands the child its whole state as
-checkpoint bytes, with the corpus (ids and vocabulary) and the preset: the child rebuilds the same trainer and
-runs `jobs.run_training`, the loop the CLI and the benchmarks measure. Messages (`wire`): the
-child's progress with its snapshot, replies to checkpoint requests, an error; the parent's
-commands (pause, resume, step, lr, checkpoint, fault, stop). When the parent goes away, the
-child reads the end of its input and stops.
+The parent builds the trainer as before (so a bad setting fails at once, on the UI thread, and
+the first snapshot is there before any process starts), then hands the child its whole state
+(`protocol.Start`: checkpoint bytes with the corpus as ids; or `protocol.StartSeries` for a
+regression lesson). The child (`training_child`) rebuilds the same trainer and trains: until
+stopped (the main screen), or in `Run`s of a number of steps (the lessons screen). What goes
+each way is `protocol`'s messages; when the parent goes away, the child reads the end of its
+input and stops.
 """
 
 from __future__ import annotations
@@ -24,108 +24,70 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import fields
-from types import MappingProxyType
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rnn_tui import BLAS_THREAD_VARS
-from rnn_tui.engine import corpus_cache
-from rnn_tui.engine.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
-from rnn_tui.engine.corpus import Corpus, Vocab
+from rnn_tui.engine.checkpoint import Checkpoint
+from rnn_tui.engine.config import ModelConfig, TrainConfig
+from rnn_tui.engine.control import RunState
+from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.errors import RnnTuiError
-from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.trainer import Progress, Trainer
-from rnn_tui.runtime import wire
+from rnn_tui.runtime import protocol, wire
+from rnn_tui.runtime.protocol import (
+    CheckpointReply,
+    CheckpointRequest,
+    Command,
+    Failed,
+    Pause,
+    Resume,
+    Run,
+    SeriesReport,
+    SetLr,
+    Start,
+    StartSeries,
+    StepOnce,
+    Stop,
+    TrainingReport,
+)
+
+if TYPE_CHECKING:  # the app starts without the regression lessons' module (start-up time)
+    from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
 
 STOP_GRACE = 3.0  # seconds a stopped child gets to finish its step and say goodbye
-NICE = 10  # the child's scheduling priority: the UI (and the terminal) win a contended core
-REPLY_TIMEOUT = 30.0  # seconds to wait for a checkpoint from a (busy) child
 POLL = 0.02  # seconds between the run loop's looks at its stop event and commands
-FAULTS = ("raise", "nan")  # test hooks: the loop raises, or a weight becomes NaN (a divergence)
-CHILD = [sys.executable, "-m", "rnn_tui.runtime.training_process"]  # the command that starts the child
-_PROGRESS_FIELDS = [f.name for f in fields(Progress) if f.name not in ("snapshot", "loss_history")]
+CHILD = [sys.executable, "-m", "rnn_tui.runtime.training_child"]  # the command that starts the child
+Reply = Callable[[Any], object]  # called with a Checkpoint, or the RnnTuiError saying why there is none
 
 
 class TrainingFailed(RnnTuiError):
     """The training process stopped with an error (its message, one line)."""
 
 
-# -- progress on the wire --------------------------------------------------------------------
-def encode_progress(p: Progress) -> tuple:
-    meta = {k: getattr(p, k) for k in _PROGRESS_FIELDS}
-    arrays = {"loss_history": np.asarray(p.loss_history, dtype=np.float64)}
-    if p.snapshot is not None:
-        meta["snapshot_step"] = p.snapshot.step
-        arrays.update({f"param.{k}": v for k, v in p.snapshot.params.items()})
-    return wire.encode("progress", meta, arrays)
-
-
-def decode_progress(meta: dict, arrays: dict, config, vocab) -> Progress:
-    params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
-    snapshot = None
-    if "snapshot_step" in meta:  # the arrays are read-only views: immutable as a snapshot must be
-        snapshot = ParamSnapshot(config, vocab, MappingProxyType(params), meta["snapshot_step"])
-    return Progress(**{k: meta[k] for k in _PROGRESS_FIELDS},
-                    loss_history=tuple(arrays["loss_history"].tolist()), snapshot=snapshot)
-
-
-def start_message(corpus, checkpoint: Checkpoint, preset: str | None, paused: bool) -> tuple:
-    """What the child needs: the corpus as ids and vocabulary (the trainer reads nothing else of
-    it), the trainer's whole state as checkpoint bytes, the preset and whether to start paused.
-    Ids in a cache file go as its path (the child maps the same pages), others as an array."""
-    meta = {"corpus": corpus.name, "vocab": list(corpus.vocab.chars), "preset": preset, "paused": paused,
-            "unknown": corpus.vocab.unknown, "symbols": corpus.vocab.symbols}
-    arrays = {"checkpoint": _checkpoint_array(checkpoint)}
-    if corpus.cache:
-        meta["ids_cache"], meta["ids_length"] = corpus.cache, len(corpus.ids)
-    else:
-        ids = corpus.ids
-        arrays["ids"] = ids if ids.dtype.str in wire.DTYPES else ids.astype(np.int32)
-    return wire.encode("start", meta, arrays)
-
-
-def _checkpoint_array(ckpt: Checkpoint) -> np.ndarray:
-    """A checkpoint as a uint8 array (its .npz bytes), to go in a message."""
-    return np.frombuffer(checkpoint_bytes(ckpt), np.uint8)
-
-
-def _checkpoint_of(array: np.ndarray, where: str = "checkpoint") -> Checkpoint:
-    return checkpoint_from_bytes(array.tobytes(), where)
-
-
-def corpus_of(meta: dict, arrays: dict) -> Corpus:
-    """The child's corpus: ids and vocabulary; no text (the trainer never reads it)."""
-    vocab = Vocab(meta["vocab"], unknown=meta["unknown"], symbols=meta["symbols"])
-    if "ids_cache" in meta:
-        codes = [ord(c) for c in vocab.chars]
-        ids = corpus_cache.map_entry(meta["ids_cache"], codes, meta["ids_length"])
-        return Corpus(meta["corpus"], "", vocab, ids, cache=meta["ids_cache"])
-    return Corpus(meta["corpus"], "", vocab, arrays["ids"])
-
-
-# -- the parent's end ------------------------------------------------------------------------
 class TrainingProcess:
-    """A trainer running in a child process, with the controls the app uses on a Trainer.
+    """A trainer running in a child process, with the controls of one (`TrainingControls`).
 
     `run` (on a worker thread) starts the child and relays its progress until stopped. The
     controls may be called from any thread, before or during the run: they go to the child in
-    order. Before the run starts and after it ends, questions go to the local trainer (the state
+    order, and none of them waits for it (a checkpoint comes back through `request_checkpoint`'s
+    reply). Before the run starts and after it ends, questions go to the local trainer (the state
     the child starts from) or to the last progress.
+
+    `local` is a character model's `Trainer` or a lesson's `SeriesTrainer`; with `in_runs` the
+    child trains only when asked (`start_run`), as the lessons screen does.
     """
 
-    def __init__(self, trainer: Trainer, preset: str | None = None) -> None:
-        self.local = trainer
+    def __init__(self, local: Trainer | SeriesTrainer, preset: str | None = None, *, in_runs: bool = False) -> None:
+        self.local = local
         self.preset = preset
-        self.corpus, self.model_config, self.train_config = trainer.corpus, trainer.model_config, trainer.train_config
-        self._paused = trainer.paused
+        self.in_runs = in_runs or not isinstance(local, Trainer)  # a lesson trains in runs
+        self._paused = local.paused
         self._lock = threading.Lock()
-        self._commands: list[tuple] = []  # messages waiting for the run loop to send them
+        self._commands: list[Command] = []  # waiting for the run loop to send them
         self._running = False
         self._ended = False
-        self._last: Progress | None = None
-        self._replies: dict[int, Checkpoint | str] = {}
-        self._reply = threading.Condition(self._lock)
+        self._last: Progress | SeriesProgress | None = None
+        self._waiting: dict[int, Reply] = {}  # checkpoint requests the child has not answered
         self._next_id = 0
         self._final: Checkpoint | None = None  # sent by a child that failed
         self.process: subprocess.Popen | None = None
@@ -137,33 +99,51 @@ class TrainingProcess:
 
     def pause(self) -> None:
         self._paused = True
-        self._command("pause")
+        self.send(Pause())
 
     def resume(self) -> None:
         self._paused = False
-        self._command("resume")
+        self.send(Resume())
 
     def step_once(self) -> None:
-        self._command("step")
+        self.send(StepOnce())
 
     def set_lr(self, lr: float) -> None:
         self.local.check_lr(lr)
-        self._command("lr", {"lr": lr})
+        self.send(SetLr(lr))
 
-    def inject_fault(self, kind: str = "raise") -> None:
-        """Test hook (see FAULTS)."""
-        if kind not in FAULTS:
-            raise ValueError(f"unknown fault {kind!r}")
-        self._command("fault", {"kind": kind})
+    def start_run(self, steps: int, pace: float | None = None) -> None:
+        """A child `in_runs`: train `steps` more steps (epochs), at most `pace` a second."""
+        self.send(Run(steps, pace))
 
-    def _command(self, kind: str, meta: dict | None = None) -> None:
+    def send(self, command: Command) -> None:
+        """Any command (the protocol's, or one a child hook understands), in order."""
         with self._lock:
-            self._commands.append(wire.encode(kind, meta))
+            self._commands.append(command)
+
+    def request_checkpoint(self, reply: Reply) -> None:
+        """The child's whole training state (between two steps), handed to `reply` on the run's
+        thread when it arrives; at once (on this thread) when no child is running."""
+        local = self._chars()  # a regression lesson has no checkpoint to ask for
+        with self._lock:
+            if self._running:
+                self._next_id += 1
+                self._waiting[self._next_id] = reply
+                self._commands.append(CheckpointRequest(self._next_id))
+                return
+            ended = self._ended
+        if ended:
+            reply(self._final or self._last_weights())
+        else:
+            local.request_checkpoint(reply)
 
     # -- what the app reads ------------------------------------------------------------------
     @property
     def step(self) -> int:
-        return self._last.step if self._last is not None else self.local.step
+        last = self._last
+        if last is None:
+            return self.local.step
+        return last.step if isinstance(last, Progress) else last.epoch
 
     @property
     def lr(self) -> float:
@@ -172,52 +152,61 @@ class TrainingProcess:
 
     @property
     def skipped_steps(self) -> int:
-        return self._last.skipped_steps if self._last is not None else 0
+        last = self._last
+        if last is None:
+            return 0
+        return last.skipped_steps if isinstance(last, Progress) else last.skipped_epochs
 
     @property
     def stream(self):
-        return self.local.stream
+        return self._chars().stream
 
-    def snapshot(self) -> ParamSnapshot:
+    @property
+    def corpus(self) -> Corpus:
+        return self._chars().corpus
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self._chars().model_config
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return self._chars().train_config
+
+    def _chars(self) -> Trainer:
+        """The local trainer, for what only a character model has (a corpus, a checkpoint)."""
+        if not isinstance(self.local, Trainer):
+            raise TypeError("a regression lesson's training has no character model")
+        return self.local
+
+    def snapshot(self):
         last = self._last
         return last.snapshot if last is not None and last.snapshot is not None else self.local.snapshot()
 
-    def progress(self, state: str, snapshot: ParamSnapshot | None, chars_per_sec: float) -> Progress:
-        return self.local.progress(state, snapshot, chars_per_sec)
-
-    def to_checkpoint(self) -> Checkpoint:
-        """The child's whole training state (waits for its current step to end)."""
-        with self._lock:
-            if not self._running:
-                if self._ended:
-                    return self._final or self._last_weights()
-                return self.local.to_checkpoint()
-            self._next_id += 1
-            rid = self._next_id
-            self._commands.append(wire.encode("checkpoint", {"id": rid}))
-            if not self._reply.wait_for(lambda: rid in self._replies or not self._running, REPLY_TIMEOUT):
-                raise TrainingFailed("the training process did not answer")
-            reply = self._replies.pop(rid, None) or self._final
-        if isinstance(reply, str):
-            raise TrainingFailed(reply)
-        if reply is None:
-            raise TrainingFailed("the training process ended before it sent its state")
-        return reply
+    def progress(self, state: RunState, snapshot, chars_per_sec: float) -> Progress:
+        return self._chars().progress(state, snapshot, chars_per_sec)
 
     def _last_weights(self) -> Checkpoint:
         """A child that died without a word (killed): the weights of its last snapshot, without
         the optimizer's state (a resumed run starts its moments afresh)."""
-        last = self._last.snapshot if self._last is not None else None
+        local = self._chars()
+        last = self._last.snapshot if isinstance(self._last, Progress) else None
         if last is None:
-            return self.local.to_checkpoint()
-        return Checkpoint(model_config=self.model_config, vocab=self.corpus.vocab, params=dict(last.params),
-                          train_config=self.train_config, step=last.step, corpus=self.corpus.name,
-                          seed=self.train_config.seed)
+            return local.to_checkpoint()
+        return Checkpoint(model_config=local.model_config, vocab=local.corpus.vocab, params=dict(last.params),
+                          train_config=local.train_config, step=last.step, corpus=local.corpus.name,
+                          seed=local.train_config.seed)
+
+    def _start_message(self) -> Start | StartSeries:
+        if not isinstance(self.local, Trainer):
+            return StartSeries(self.local.lesson.name, self.local.config.to_dict(), self._paused)
+        local = self.local
+        return Start.of(local.corpus, local.to_checkpoint(), self.preset, self._paused, self.in_runs)
 
     # -- the run -----------------------------------------------------------------------------
-    def run(self, stop: threading.Event, publish: Callable[[Progress], None]) -> Progress:
+    def run(self, stop: threading.Event, publish: Callable[[Any], object]) -> Progress | SeriesProgress:
         """Start the child and relay its progress until `stop` is set (or it fails: TrainingFailed)."""
-        start = start_message(self.corpus, self.local.to_checkpoint(), self.preset, self._paused)
+        start = self._start_message()
         env = dict(os.environ)
         for var in BLAS_THREAD_VARS:
             env[var] = "1"  # the child has one core; the UI has the other
@@ -225,6 +214,7 @@ class TrainingProcess:
         proc = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                 bufsize=0, env=env)
         self.process = proc
+        assert proc.stdin is not None and proc.stdout is not None  # both are pipes
         to_child = proc.stdin.fileno()
         inbox: queue.SimpleQueue = queue.SimpleQueue()  # the child's messages; None at its end
         reader = threading.Thread(target=_read_all, args=(proc.stdout.fileno(), inbox), daemon=True)
@@ -232,18 +222,18 @@ class TrainingProcess:
         with self._lock:
             self._running = True
         try:
-            wire.write(to_child, start)
+            protocol.write(to_child, start)
             reader.start()
             while True:
                 if stop.is_set() and not stopping:
-                    self._command("stop")
+                    self.send(Stop())
                     stopping = time.monotonic()
                 if stopping and time.monotonic() - stopping > STOP_GRACE:
                     break
                 with self._lock:
                     commands, self._commands = self._commands, []
-                for frame in commands:
-                    wire.write(to_child, frame)
+                for command in commands:
+                    protocol.write(to_child, command)
                 try:
                     message = inbox.get(timeout=POLL)
                 except queue.Empty:
@@ -256,35 +246,56 @@ class TrainingProcess:
         finally:
             with self._lock:
                 self._running, self._ended = False, True
-                self._reply.notify_all()
+                unanswered, self._waiting = self._waiting, {}
             _close(proc, reader)
         if error is None and not stop.is_set() and proc.returncode:
             error = f"the training process exited with code {proc.returncode}{_last_line(errors)}"
         errors.close()
+        for reply in unanswered.values():
+            reply(self._final or TrainingFailed(error or "the training process ended before it sent its state"))
         if error is not None:
             raise TrainingFailed(error)
-        return self._last or self.local.progress("stopped", None, 0.0)
+        if self._last is not None:
+            return self._last
+        if not isinstance(self.local, Trainer):
+            return self.local.progress(RunState.STOPPED)
+        return self.progress(RunState.STOPPED, None, 0.0)
 
-    def _take(self, message, publish) -> str | None:
-        kind, meta, arrays = message
-        if kind == "progress":
-            self._last = decode_progress(meta, arrays, self.model_config, self.corpus.vocab)
-            publish(self._last)
-        elif kind == "checkpoint":
-            reply = meta["error"] if "error" in meta else _checkpoint_of(arrays["data"])
-            with self._lock:
-                self._replies[meta["id"]] = reply
-                self._reply.notify_all()
-        elif kind == "error":
-            if "data" in arrays:
-                self._final = _checkpoint_of(arrays["data"])
-            return meta["text"]
+    def _take(self, message: protocol.Message, publish: Callable[[Any], object]) -> str | None:
+        """One message from the child; the error it reports, if it is its last word."""
+        match message:
+            case TrainingReport():
+                self._last = message.progress(self.model_config, self.corpus.vocab)
+                publish(self._last)
+            case SeriesReport():
+                self._last = message.progress
+                publish(self._last)
+            case CheckpointReply():
+                with self._lock:
+                    reply = self._waiting.pop(message.id, None)
+                if reply is not None:
+                    if message.error is not None:
+                        reply(TrainingFailed(message.error))
+                    else:
+                        reply(_checkpoint_or_error(message.data))
+            case Failed():
+                if message.data is not None:
+                    self._final = protocol.checkpoint_of(message.data)
+                return message.text
         return None
+
+
+def _checkpoint_or_error(data) -> Checkpoint | RnnTuiError:
+    try:
+        return protocol.checkpoint_of(data)
+    except RnnTuiError as e:
+        return e
 
 
 def _close(proc: subprocess.Popen, reader: threading.Thread) -> None:
     """Close the child's input (it stops at the end of it), make sure it has gone, then close
     its output once the reader has seen the end (never under a reader still blocked on it)."""
+    assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.close()
     except OSError:
@@ -303,7 +314,7 @@ def _close(proc: subprocess.Popen, reader: threading.Thread) -> None:
 def _read_all(fd: int, inbox: queue.SimpleQueue) -> None:
     """The reader thread: every message from the child into `inbox`, then None."""
     try:
-        while (message := wire.read(fd)) is not None:
+        while (message := protocol.read(fd)) is not None:
             inbox.put(message)
     except (OSError, ValueError, wire.WireError):
         pass  # a dead child, or its pipe closed under us: the run loop sees the end
@@ -314,90 +325,3 @@ def _last_line(f) -> str:
     f.seek(0)
     lines = f.read()[-4000:].decode("utf-8", "replace").strip().splitlines()
     return f": {lines[-1]}" if lines else ""
-
-
-# -- the child's end -------------------------------------------------------------------------
-class _Child:
-    def __init__(self, out_fd: int) -> None:
-        self.out_fd = out_fd
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.fault = threading.Event()
-
-    def send(self, message: tuple) -> None:
-        with self.lock:
-            wire.write(self.out_fd, message)
-
-    def serve(self, trainer: Trainer) -> None:
-        """The command thread: the parent's commands, applied between (or during) steps."""
-        while True:
-            try:
-                message = wire.read(0)
-            except (OSError, wire.WireError):
-                message = None
-            if message is None or message[0] == "stop":
-                self.stop.set()
-                trainer.resume()  # a paused loop then sees the stop at once
-                return
-            kind, meta, _ = message
-            if kind == "pause":
-                trainer.pause()
-            elif kind == "resume":
-                trainer.resume()
-            elif kind == "step":
-                trainer.step_once()
-            elif kind == "lr":
-                trainer.set_lr(meta["lr"])
-            elif kind == "fault" and meta["kind"] == "raise":
-                self.fault.set()
-            elif kind == "fault" and meta["kind"] == "nan":
-                with trainer._lock:
-                    trainer.model.params["Why"][0, 0] = np.nan  # as if the last update had exploded
-            elif kind == "checkpoint":
-                try:
-                    data = {"data": _checkpoint_array(trainer.to_checkpoint())}
-                    self.send(wire.encode("checkpoint", {"id": meta["id"]}, data))
-                except RnnTuiError as e:
-                    self.send(wire.encode("checkpoint", {"id": meta["id"], "error": str(e)}))
-
-
-def main() -> int:
-    """`python -m rnn_tui.runtime.training_process`: the app starts it; it is not for people."""
-    out_fd = os.dup(1)
-    os.dup2(2, 1)  # anything printed goes where stderr goes: the pipe carries messages only
-    if hasattr(os, "nice"):
-        os.nice(NICE)  # training is background work: a keystroke must never wait for it
-    child = _Child(out_fd)
-    message = wire.read(0)
-    if message is None or message[0] != "start":
-        return 2
-    from rnn_tui.runtime import jobs
-
-    _, meta, arrays = message
-    trainer = None
-    try:
-        corpus = corpus_of(meta, arrays)
-        ckpt = _checkpoint_of(arrays["checkpoint"], "the app's training state")
-        trainer = jobs.make_trainer(corpus, ckpt.model_config, ckpt.train_config, ckpt, meta["preset"])
-        if meta["paused"]:
-            trainer.pause()
-        threading.Thread(target=child.serve, args=(trainer,), daemon=True).start()
-        jobs.run_training(trainer, child.stop, lambda p: child.send(encode_progress(p)), child.fault)
-    except Exception as e:  # the parent shows it; the state so far goes with it (to save)
-        text = str(e) if isinstance(e, RnnTuiError) else f"{type(e).__name__}: {e}"
-        arrays = {}
-        if trainer is not None:
-            try:
-                arrays = {"data": _checkpoint_array(trainer.to_checkpoint())}
-            except RnnTuiError:
-                pass  # not finite: nothing worth saving
-        try:
-            child.send(wire.encode("error", {"text": " ".join(text.split())}, arrays))
-        except OSError:
-            pass  # the parent has gone
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

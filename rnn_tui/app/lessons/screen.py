@@ -2,13 +2,13 @@
 
 Letters: the four `abcde` presets (a 3-unit vanilla RNN reading 1 or 4 letters, one-hot or through
 an embedding). Series: the tutorial's ramp and a noisy sine (a regression head, MSE). Each lesson
-trains in this screen's own thread worker, paced so that it can be watched learning; every figure
-comes from the engine (Predictor, SeriesModel.unroll, the trainers' progress), the screen draws.
+trains in a training process, as the main screen's model does (`runtime.training_process`, here
+in runs of a number of steps), paced so that it can be watched learning; every figure comes from
+the engine (Predictor, SeriesModel.unroll, the trainers' progress), the screen draws.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from rnn_tui.app.lessons.views import (
     HistorySpark,
@@ -35,12 +35,13 @@ from rnn_tui.app.lessons.views import (
     SeriesWeights,
 )
 from rnn_tui.app.widgets.status import STATE_ICONS
+from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.errors import RnnTuiError
 from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.predict import Predictor
 from rnn_tui.engine.series import LESSONS as SERIES_LESSONS
-from rnn_tui.engine.series import SeriesProgress, SeriesTrainer
+from rnn_tui.engine.series import SeriesLesson, SeriesProgress, SeriesTrainer
 from rnn_tui.engine.trainer import Progress, Trainer
 from rnn_tui.lab.glyphs import format_prob, glyph
 from rnn_tui.lab.presets import (
@@ -51,11 +52,10 @@ from rnn_tui.lab.presets import (
     lesson_cases,
     preset_configs,
 )
-from rnn_tui.runtime.jobs import limit_blas_threads
+from rnn_tui.runtime.training_process import TrainingProcess
 
 LESSON_SECONDS = 15.0  # a run is paced to last about this long: the lessons learn in well under a second
 LETTER_STEPS = 300  # training steps in one run of a letter lesson (100 % comes within 20 to 90)
-PUBLISH_INTERVAL = 0.1  # seconds between progress messages when not paced step by step
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ LESSON_NAMES = tuple(lesson.name for lesson in LESSONS)
 class LessonProgress(Message):
     """A lesson trainer's whole state (Progress or SeriesProgress): a newer one replaces a queued one."""
 
-    run: int  # which run sent it: messages of a stopped run are ignored
+    run: int  # which training process sent it: messages of a halted one are ignored
     progress: Progress | SeriesProgress
 
     def can_replace(self, message: Message) -> bool:
@@ -148,14 +148,14 @@ class LessonsScreen(ModalScreen[None]):
         super().__init__()
         self.index = LESSON_NAMES.index(lesson)
         self.paced = paced
-        self.trainer: Trainer | SeriesTrainer | None = None
+        self.trainer: TrainingProcess | None = None
+        self.series: SeriesLesson | None = None  # the series lesson on show
         self.progress: Progress | SeriesProgress | None = None
-        self.state = "training"  # "training" | "paused" | "done" | "error"
+        self.state = RunState.TRAINING  # or PAUSED, DONE (the run has ended) or ERROR
         self.text = ""  # the letters typed, at most the lesson's number of inputs
-        self.run = 0  # one per worker run
+        self.run = 0  # one per training process: what a halted one still sends is ignored
         self.accuracy: float | None = None
         self.steps: LetterSteps | None = None
-        self._stop: threading.Event | None = None
         self._worker: Worker | None = None
         self._shown_state: tuple[int, str] | None = None
 
@@ -198,65 +198,52 @@ class LessonsScreen(ModalScreen[None]):
             preset = PRESETS[lesson.name]
             corpus = load_corpus(preset.corpus)
             model_config, train_config = preset_configs(preset, len(corpus.vocab))
-            trainer = Trainer(corpus, model_config, train_config, batches=lesson_batches(preset, corpus.vocab))
+            local = Trainer(corpus, model_config, train_config, batches=lesson_batches(preset, corpus.vocab))
             self.text = lesson_cases(preset.lesson_inputs)[0][0]
-            self.progress = trainer.progress("training", trainer.snapshot(), 0.0)
+            self.progress = local.progress(RunState.TRAINING, local.snapshot(), 0.0)
+            self.trainer = TrainingProcess(local, lesson.name, in_runs=True)
+            self.series = None
         else:
-            trainer = SeriesTrainer(SERIES_LESSONS[lesson.name])
-            self.progress = trainer.progress("training")
-        self.trainer = trainer
+            series = SeriesTrainer(SERIES_LESSONS[lesson.name])
+            self.progress = series.progress(RunState.TRAINING)
+            self.trainer = TrainingProcess(series, in_runs=True)
+            self.series = series.lesson
+        self._worker = self._train(self.trainer, self.run)
         self.set_class(lesson.kind == "series", "-series")
         self.query_one("#lesson-bar", LessonBar).show(LESSON_NAMES, index)
         self.query_one("#lesson-explain", Static).update(Text(lesson.explain), layout=False)
         self._run()
 
     def _run(self, amount: int | None = None, paced: bool | None = None) -> None:
-        """Start a worker run: `amount` steps (epochs), by default a whole lesson run."""
-        trainer = self.trainer
-        series = isinstance(trainer, SeriesTrainer)
-        full = trainer.config.epochs if series else LETTER_STEPS
+        """Ask the training process for a run: `amount` steps (epochs), by default a whole lesson run."""
+        local = self.trainer.local
+        full = local.config.epochs if isinstance(local, SeriesTrainer) else LETTER_STEPS
         amount = full if amount is None else amount
         pace = full / LESSON_SECONDS if (self.paced if paced is None else paced) else None
-        self.run += 1
-        self._stop = threading.Event()
-        self.state = "training"
-        self._worker = self._train(trainer, self.run, self._stop, amount, pace)
+        self.trainer.start_run(amount, pace)
+        self.state = RunState.TRAINING
         self._show()
 
     def _halt(self) -> None:
-        """Stop the current run (the thread notices within a step) and ignore what it still sends."""
+        """Stop the lesson's training process (it notices within a step) and ignore what it still sends."""
         self.run += 1
-        if self._stop is not None:
-            self._stop.set()
         if self._worker is not None:
             self._worker.cancel()
         self._worker = None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="lesson")
-    def _train(self, trainer, run: int, stop: threading.Event, amount: int, pace: float | None):
-        limit_blas_threads()
-
-        def publish(progress) -> None:
-            self.post_message(LessonProgress(run, progress))
-
-        if isinstance(trainer, SeriesTrainer):
-            return trainer.run(stop, publish, epochs=amount, interval=PUBLISH_INTERVAL, pace=pace)
-
-        def step_by_step(progress: Progress) -> None:  # paced: one message a step, then a wait
-            publish(progress)
-            if pace and progress.state == "training":
-                stop.wait(1.0 / pace)
-
-        return trainer.run(stop, step_by_step, steps=amount, interval=0.0 if pace else PUBLISH_INTERVAL,
-                           val_interval=0)
+    def _train(self, trainer: TrainingProcess, run: int):
+        """Relays the lesson's training process (started here) until the screen halts it."""
+        return trainer.run(get_current_worker().cancelled_event,
+                           lambda progress: self.post_message(LessonProgress(run, progress)))
 
     def on_lesson_progress(self, message: LessonProgress) -> None:
         if message.run != self.run or not self.is_attached:
             return
         self.progress = message.progress
-        if message.progress.state == "stopped":
-            self.state = "done"
-        elif self.state != "error":
+        if message.progress.state == RunState.STOPPED:
+            self.state = RunState.DONE
+        elif self.state != RunState.ERROR:
             self.state = message.progress.state
         self._show()
 
@@ -265,7 +252,7 @@ class LessonsScreen(ModalScreen[None]):
             return
         error = event.worker.error
         text = str(error) if isinstance(error, RnnTuiError) else f"{type(error).__name__}: {error}"
-        self.state = "error"
+        self.state = RunState.ERROR
         self._show()
         self.notify(f"{text}\npress r to restart the lesson", title="lesson failed", severity="error", timeout=15)
 
@@ -281,7 +268,7 @@ class LessonsScreen(ModalScreen[None]):
 
     def _status(self, model: str, *figures: str, drop: tuple[int, ...] = ()) -> None:
         """Lesson │ model │ state │ figures...; the score last (bold), `drop` goes first when narrow."""
-        icon = STATE_ICONS.get(self.state, "■")
+        icon = STATE_ICONS[self.state]
         self.query_one("#lesson-status", LessonStatus).show(
             [self.lesson.name, model, f"{icon} {self.state}", *figures], self.state, drop)
 
@@ -322,7 +309,7 @@ class LessonsScreen(ModalScreen[None]):
 
     def _show_series(self) -> None:
         p: SeriesProgress = self.progress
-        lesson = self.trainer.lesson
+        lesson = self.series
         c = p.snapshot.config
         self._status(f"{c.cell} {c.hidden}, MSE, {c.optimizer} {c.lr:g}", f"epoch {p.epoch:,}/{p.epochs:,}",
                      f"mse {p.mse:.2e}", drop=(1,))
@@ -342,11 +329,11 @@ class LessonsScreen(ModalScreen[None]):
         if action in ("letter", "delete"):
             return letters
         if action == "pause":
-            return self.state == "training"
+            return self.state == RunState.TRAINING
         if action == "train":
-            return self.state in ("paused", "done")
+            return self.state in (RunState.PAUSED, RunState.DONE)
         if action == "step":
-            return self.state in ("paused", "done")
+            return self.state in (RunState.PAUSED, RunState.DONE)
         return True
 
     def action_back(self) -> None:
@@ -354,7 +341,7 @@ class LessonsScreen(ModalScreen[None]):
         self.dismiss(None)
 
     def action_choose(self, index: int) -> None:
-        if index != self.index or self.state == "error":
+        if index != self.index or self.state == RunState.ERROR:
             self._start(index)
 
     def action_cycle(self, delta: int) -> None:
@@ -369,24 +356,24 @@ class LessonsScreen(ModalScreen[None]):
         self._show()
 
     def action_pause(self) -> None:
-        if self.state == "training":
+        if self.state == RunState.TRAINING:
             self.trainer.pause()
-            self.state = "paused"
+            self.state = RunState.PAUSED
             self._show()
 
     def action_train(self) -> None:
         """Resume when paused; when a run is done, another run from where it stopped."""
-        if self.state == "paused":
+        if self.state == RunState.PAUSED:
             self.trainer.resume()
-            self.state = "training"
+            self.state = RunState.TRAINING
             self._show()
-        elif self.state == "done":
+        elif self.state == RunState.DONE:
             self._run()
 
     def action_step(self) -> None:
-        if self.state == "paused":
+        if self.state == RunState.PAUSED:
             self.trainer.step_once()
-        elif self.state == "done":
+        elif self.state == RunState.DONE:
             self._run(1, paced=False)
 
     def action_restart(self) -> None:

@@ -19,8 +19,8 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from rnn_tui.app.widgets.hidden import BACKGROUND, LEVELS, NEG_STYLES, POS_STYLES
-from rnn_tui.app.widgets.status import STATE_ICONS
 from rnn_tui.app.widgets.strips import CachedLines, line
+from rnn_tui.engine.control import RunState
 from rnn_tui.lab.glyphs import format_prob, glyph
 
 Part = tuple[str, Style | None]
@@ -569,9 +569,9 @@ class LessonBar(Static):
 class LessonStatus(Static):
     """One line: lesson, model, state, progress and the score, shortened to fit."""
 
-    def show(self, parts: Sequence[str], state: str, drop: Sequence[int] = ()) -> None:
+    def show(self, parts: Sequence[str], state: RunState, drop: Sequence[int] = ()) -> None:
         """`drop`: indices of the parts to leave out, in this order, while the line is too long."""
-        for name in (*STATE_ICONS, "done"):
+        for name in RunState:
             self.set_class(state == name, f"-{name}")
         self._shown = (list(parts), list(drop))
         self._fit()

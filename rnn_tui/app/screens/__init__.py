@@ -1,1 +1,1 @@
-"""The app's screens: dialogs (help, confirm, path) and the settings form."""
+"""The app's screens: the main screen, dialogs (help, confirm, path) and the settings form."""

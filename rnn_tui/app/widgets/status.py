@@ -8,13 +8,15 @@ from textual.widgets import Static
 
 from rnn_tui.app.format import count, duration
 from rnn_tui.engine.config import ModelConfig
+from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.trainer import Progress
 
-STATE_ICONS = {"training": "▶", "paused": "⏸", "stopped": "■", "error": "✖"}
+STATE_ICONS = {RunState.TRAINING: "▶", RunState.PAUSED: "⏸", RunState.STOPPED: "■", RunState.DONE: "■",
+               RunState.ERROR: "✖"}
 
 
-def status_parts(corpus: Corpus, model: ModelConfig, state: str, progress: Progress | None,
+def status_parts(corpus: Corpus, model: ModelConfig, state: RunState, progress: Progress | None,
                  short: int, demo: bool = False) -> list[str]:
     """The status line's pieces; `short` 0, 1 or 2 says how hard to abbreviate them;
     `demo`: the app types by itself (attract mode)."""
@@ -37,7 +39,7 @@ class StatusLine(Static):
         self._shown: tuple | None = None  # what show() was last given, to refit on resize
         self._demo = False
 
-    def show(self, corpus: Corpus, model: ModelConfig, state: str, progress: Progress | None, *,
+    def show(self, corpus: Corpus, model: ModelConfig, state: RunState, progress: Progress | None, *,
              demo: bool = False) -> None:
         for name in STATE_ICONS:
             self.set_class(state == name, f"-{name}")
