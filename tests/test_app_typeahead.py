@@ -27,7 +27,7 @@ async def test_the_chart_switches_between_mixture_network_and_ngram():
         mixed = chart(app).rows
         expected = [(c, p) for c, p in s.mixture.top_k(10)]
         assert mixed == expected
-        await pilot.press("f3")  # typing mode key
+        await pilot.press("f6")  # typing mode key
         assert s.shown == "net" and chart(app).title == "network"
         assert chart(app).rows == s.predictor.top_k(10)
         await pilot.press("escape", "m")  # command mode key
@@ -50,8 +50,8 @@ async def test_accepting_the_second_suggestion_types_it_and_counts_the_keys_save
         second = s.suggestions[1]
         assert len(set(s.suggestions)) == 3
         bar = str(app.query_one("#suggestions", SuggestionBar).render())
-        assert "F5" in bar and "F6" in bar and "F7" in bar and second in bar
-        await pilot.press("f6")
+        assert "F8" in bar and "F9" in bar and "F10" in bar and second in bar
+        await pilot.press("f9")
         prompt = app.query_one("#prompt", PromptInput)
         assert prompt.value == "Beautiful is be" + second
         assert s.text == "Beautiful is be" + second
@@ -82,11 +82,11 @@ async def test_learning_from_the_typing_toggles_and_resets_to_the_trained_weight
         await type_text(pilot, "Simple is better than complex.")
         assert s.adapted.total == s.unadapted.total > 0 and s.adapted.bits != s.unadapted.bits
         assert "learning on:" in str(app.query_one("#typing").render())
-        await pilot.press("f4")  # off: the trained weights answer
+        await pilot.press("f7")  # off: the trained weights answer
         assert not app.adapt_enabled and s.predictor.snapshot is trained
-        await pilot.press("f4")  # on again: the adapted weights come back
+        await pilot.press("f7")  # on again: the adapted weights come back
         await until(pilot, lambda: s.predictor.snapshot is not trained, 30, "adapted weights again")
-        await pilot.press("f8")  # forget: the trained weights, and the adapter starts over
+        await pilot.press("f12")  # forget: the trained weights, and the adapter starts over
         assert s.predictor.snapshot is trained and s.adapted.total == 0
         app._adapter.wait_idle()
         assert app._adapter.latest()[1] is trained or app._adapter.steps == 0

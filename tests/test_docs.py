@@ -212,7 +212,7 @@ WRONG = """
 rnn-tui trian --corpus zen
 rnn-tui train --hiden 8   # a typo; rnn-tui nonsense in a comment is not a command
 ```
-Then `rnn-tui predict x.npz "a" --topp 3`, press `z`, and read [the guide](docs/nowhere.md).
+Then `rnn-tui predict x.npz "a" --topp 3`, press `j`, and read [the guide](docs/nowhere.md).
 
 ## Keys
 
@@ -226,7 +226,7 @@ def test_the_checks_see_wrong_text():
     parsers = subcommands()
     problems = [p for w in command_lines(WRONG) for p in command_problems(w, parsers)]
     assert problems == ["no command 'trian'", "train has no --hiden", "predict has no --topp"]
-    assert key_mentions(WRONG) - bound_keys() == {"z", "x", "^x"}
+    assert key_mentions(WRONG) - bound_keys() == {"j", "x", "^x"}
     assert key_table(WRONG) == [("x", "^x")]
     assert relative_links(WRONG) == ["docs/nowhere.md"]
     assert not (ROOT / "docs/nowhere.md").exists()

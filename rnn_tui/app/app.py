@@ -379,6 +379,27 @@ class RnnTuiApp(TypeAheadActions, App[int]):
 
         self.push_screen(LessonsScreen(), back)
 
+    def action_chart(self) -> None:
+        from rnn_tui.app.screens.chart import ChartScreen
+
+        def source():
+            name = self.baseline_note.removesuffix(" KN") if self.baseline_bpc is not None else "n-gram"
+            return self.progress, self.baseline_bpc, name
+
+        self.push_screen(ChartScreen(source))
+
+    def action_neurons(self) -> None:
+        from rnn_tui.app.screens.neurons import NeuronsScreen, TextSources
+        from rnn_tui.lab.evaluate import held_out_text
+
+        s = self.session
+        self.push_screen(NeuronsScreen(TextSources(
+            snapshot=lambda: s.predictor.snapshot if s.predictor is not None else None,
+            held_out=lambda n: held_out_text(self.corpus, self.train_config.val_fraction, n),
+            typed=lambda: s.text,
+            sample=lambda n: s.sample(n, self.temperature, seed=0) if s.predictor is not None else "",
+        )))
+
     def action_step(self) -> None:
         if self.run_state != RunState.PAUSED:
             self.notify("single steps work while paused: pause first", severity="information")
@@ -407,6 +428,9 @@ class RnnTuiApp(TypeAheadActions, App[int]):
 
     def action_load(self) -> None:
         self.setup.load()
+
+    def action_zen(self) -> None:
+        self.setup.zen()
 
     def on_setup_ready(self, message: SetupReady) -> None:
         self.setup.setup_ready(message)

@@ -25,6 +25,8 @@ class Command:
     group: str = ""  # commands of one group share a row of the help screen (its help text)
 
 
+TYPE_AHEAD = "Learn from my typing on/off; forget what it learnt"  # one row of the help
+
 COMMANDS: tuple[Command, ...] = (
     Command("toggle_pause", "space", "ctrl+t", "pause", "Pause or resume training", typing_footer=True),
     Command("step", "n", "ctrl+n", "step", "One training step (while paused)"),
@@ -33,19 +35,21 @@ COMMANDS: tuple[Command, ...] = (
             typing_footer=True),
     Command("save", "s", "ctrl+s", "save", "Save a checkpoint (.npz)", typing_footer=True),
     Command("load", "l", "ctrl+l", "load", "Load a checkpoint (.npz)", footer=False),
-    Command("toggle_baseline", "b", "ctrl+g", "n-gram", "Show the n-gram baseline's chart beside the network's"),
-    Command("cycle_model", "m", "f3", "model", "Chart: mixture, network or n-gram (cycles)"),
-    Command("toggle_adapt", "a", "f4", "adapt", "Learn from my typing (on/off)",
-            group="Learn from my typing on/off; forget what it learnt"),
-    Command("reset_adapt", "u", "f8", "unlearn", "Forget what was learnt from my typing", footer=False,
-            group="Learn from my typing on/off; forget what it learnt"),
-    Command("accept_first", "1", "f5", "1st", "Accept the first word suggestion (or Tab, →)", footer=False,
-            group="Accept word suggestion 1, 2 or 3 (Tab, → the 1st)"),
-    Command("accept_second", "2", "f6", "2nd", "Accept the second word suggestion", footer=False,
-            group="Accept word suggestion 1, 2 or 3 (Tab, → the 1st)"),
-    Command("accept_third", "3", "f7", "3rd", "Accept the third word suggestion", footer=False,
-            group="Accept word suggestion 1, 2 or 3 (Tab, → the 1st)"),
-    Command("lessons", "t", "f2", "lessons", "Lessons: the tutorial's abcde letters and series, unrolled in time"),
+    Command("toggle_baseline", "b", "ctrl+g", "n-gram", "The n-gram baseline's chart beside the network's"),
+    Command("chart", "c", "f3", "chart", "Loss chart: training and validation, n-gram, lr",
+            typing_footer=True),
+    # The footer has no room left at 80 columns: the neurons are in the help and the palette.
+    Command("neurons", "u", "f4", "neurons",
+            "Neurons: the text coloured by one hidden unit",
+            footer=False),
+    Command("zen", "z", "f5", "zen", "Watch it memorise: the Zen preset, and back",
+            footer=False),
+    Command("cycle_model", "m", "f6", "model", "Chart: mixture, network or n-gram (cycles)"),
+    Command("toggle_adapt", "a", "f7", "adapt", "Learn from my typing (on/off)", footer=False,
+            group=TYPE_AHEAD),
+    Command("reset_adapt", "f", "f12", "forget", "Forget what was learnt from my typing", footer=False,
+            group=TYPE_AHEAD),
+    Command("lessons", "t", "f2", "lessons", "Lessons: abcde letters and series, unrolled in time"),
     Command("help", "question_mark", "f1", "help", "Help: every key", typing_footer=True),
     Command("quit", "q", "ctrl+q", "quit", "Quit (stops training, restores the terminal)", typing_footer=True),
 )
@@ -74,10 +78,16 @@ def command_bindings() -> list[Binding]:
     return keys
 
 
+# The input's own keys for the suggestion bar's words (typing only, like Tab): shown on the bar
+# and in the help's editing keys.
+SUGGESTION_KEYS = ("f8", "f9", "f10")
+
+
 def ctrl_bindings() -> list[Binding]:
     """Ctrl keys and F1, for the input: they work while typing (and never type anything)."""
     return [
         Binding(c.ctrl, f"app.{c.action}", c.label, show=c.typing_footer, key_display=key_display(c.ctrl),
                 priority=c.action == "quit")
         for c in COMMANDS
-    ]
+    ] + [Binding(key, f"app.accept_suggestion({n})", f"word {n + 1}", show=False)
+         for n, key in enumerate(SUGGESTION_KEYS)]

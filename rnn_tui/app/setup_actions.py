@@ -22,6 +22,7 @@ from rnn_tui.app.screens.settings import Settings, SettingsScreen
 from rnn_tui.engine.checkpoint import Checkpoint, save_checkpoint
 from rnn_tui.engine.corpus import Corpus, load_corpus
 from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.lab.presets import DEFAULT_PRESET, get_preset, preset_configs
 from rnn_tui.runtime import jobs
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class SetupActions:
     def __init__(self, app: RnnTuiApp) -> None:
         self.app = app
         self.save_path = ""
+        self.away: tuple | None = None  # the run `zen` left: (corpus, model, train, checkpoint, preset)
 
     # -- the training's state, without waiting for it -----------------------------------------
     def with_checkpoint(self, then: Callable[[Checkpoint], object]) -> None:
@@ -111,6 +113,31 @@ class SetupActions:
     def setup_ready(self, message: SetupReady) -> None:
         self.restart(message.corpus, message.model_config, message.train_config, message.checkpoint,
                      message.preset, message.note)
+
+    # -- the Zen preset and back --------------------------------------------------------------
+    def zen(self) -> None:
+        """To the Zen preset ("watch it memorise") and back. The run left behind is kept whole in
+        memory (a checkpoint with the optimizer's state), so the same key again resumes it exactly."""
+        app = self.app
+
+        def switch(ckpt: Checkpoint) -> None:
+            back, self.away = self.away, (app.corpus, app.model_config, app.train_config, ckpt, app.preset)
+            if back is not None:
+                corpus, model, train, saved, preset = back
+                self.restart(corpus, model, train, saved, preset, f"back to {preset or corpus.name}, where it was")
+            else:
+                name = "zen" if app.preset != "zen" else DEFAULT_PRESET
+                app.run_worker(lambda: self._load_preset(name), thread=True, exclusive=True,
+                               exit_on_error=False, group="io")
+
+        self.with_checkpoint(switch)
+
+    def _load_preset(self, name: str) -> None:  # an io worker
+        preset = get_preset(name)
+        corpus = load_corpus(preset.corpus)
+        model, train = preset_configs(preset, len(corpus.vocab))
+        note = f"preset {name}: {preset.description}; the same key goes back"
+        self.app.post_message(SetupReady(corpus, model, train, None, name, note))
 
     # -- save and load -----------------------------------------------------------------------
     def default_path(self) -> str:

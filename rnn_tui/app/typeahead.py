@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from textual.message import Message
 from textual.suggester import SuggestionReady
 
-from rnn_tui.app.commands import COMMANDS, key_display
+from rnn_tui.app.commands import SUGGESTION_KEYS, key_display
 from rnn_tui.app.widgets import ProbChart, to_input_text, to_model_text
 from rnn_tui.app.widgets.suggestions import SuggestionBar
 from rnn_tui.runtime.adapter import TypingAdapter
@@ -38,9 +38,8 @@ class SuggestionsReady(Message):
 
 
 def suggestion_keys() -> list[str]:
-    """The keys shown on the bar: the typing-mode ones (1, 2, 3 in command mode, see the help)."""
-    by_action = {c.action: c for c in COMMANDS}
-    return [key_display(by_action[f"accept_{n}"].ctrl) for n in ("first", "second", "third")]
+    """The keys shown on the bar (the input's: suggestions are for typing, like Tab)."""
+    return [key_display(k) for k in SUGGESTION_KEYS]
 
 
 class TypeAheadActions:
@@ -197,7 +196,7 @@ class TypeAheadActions:
             completion = to_input_text(s.completion())
             prompt.post_message(SuggestionReady(prompt.value, prompt.value + completion))
 
-    def _accept(self, n: int) -> None:
+    def action_accept_suggestion(self, n: int) -> None:
         s = self.session
         if s.suggestions_for != s.text or n >= len(s.suggestions):
             self.notify("no suggestion there yet", severity="information", timeout=2)
@@ -206,14 +205,6 @@ class TypeAheadActions:
         prompt.value += to_input_text(s.suggestions[n])
         prompt.cursor_position = len(prompt.value)
 
-    def action_accept_first(self) -> None:
-        self._accept(0)
-
-    def action_accept_second(self) -> None:
-        self._accept(1)
-
-    def action_accept_third(self) -> None:
-        self._accept(2)
 
 
 def _word_start(text: str) -> str:

@@ -99,7 +99,13 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
     """(corpus, model config, train config, lesson batches or None) from the options."""
     from rnn_tui.engine.config import ModelConfig, TrainConfig
     from rnn_tui.engine.corpus import load_corpus
-    from rnn_tui.lab.presets import Preset, get_preset, lesson_batches, preset_configs
+    from rnn_tui.lab.presets import (
+        DEFAULT_PRESET,
+        Preset,
+        get_preset,
+        lesson_batches,
+        preset_configs,
+    )
 
     model = given(args, MODEL_FIELDS)  # checked against the registry before a corpus is loaded
     train = given(args, TRAIN_FIELDS)
@@ -107,8 +113,8 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
         preset = get_preset(args.preset)
     elif args.corpus:  # a corpus of the user's: the general-purpose defaults of the config classes
         preset = Preset("default", "", args.corpus)
-    else:  # nothing said: the zen preset, small enough to learn visibly within seconds
-        preset = get_preset("zen")
+    else:  # nothing said: the default start (lab.presets.DEFAULT_PRESET)
+        preset = get_preset(DEFAULT_PRESET)
     if checkpoint is not None:
         preset = Preset(
             preset.name, "", checkpoint.corpus or preset.corpus,
@@ -198,8 +204,9 @@ def cmd_app(args) -> int:
     else:
         corpus, model_config, train_config, _ = _setup_with_progress(args, checkpoint)
     from rnn_tui.app import run_app
+    from rnn_tui.lab.presets import DEFAULT_PRESET
 
-    preset = args.preset or (None if args.corpus or checkpoint else "zen")
+    preset = args.preset or (None if args.corpus or checkpoint else DEFAULT_PRESET)
     return run_app(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset,
                    demo=args.demo) or 0
 

@@ -103,7 +103,7 @@ class Option:
 OPTIONS: Mapping[str, Option] = {o.name: o for o in (
     Option("corpus", str, "built-in corpus (abcde, alphabet, zen, stdlib) or a UTF-8 text file",
            group="data", label="corpus"),
-    Option("preset", str, "named starting point (see 'rnn-tui presets'; default: zen)",
+    Option("preset", str, "named starting point (see 'rnn-tui presets'; default: docstrings)",
            group="data", label="preset"),
     # The defaults: the best validation bits per character after 60 s on stdlib (docs/lab.md).
     Option("cell", str, "recurrent cell", "gru", choices=CELLS, group="model", label="cell"),

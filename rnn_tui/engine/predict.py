@@ -6,6 +6,8 @@ training can never disagree about the math.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from rnn_tui.engine.cells import RECURRENCES, param_names
@@ -239,3 +241,28 @@ class Predictor(NextCharModel):
         twin._h[...] = self._h
         twin._probs = self._probs
         return twin
+
+
+@dataclass(frozen=True)
+class HiddenTrace:
+    """The top layer's state after each character of a text, from a zero state."""
+
+    text: str  # the characters the network read (those outside its vocabulary are left out)
+    h: np.ndarray  # (T, H): h_t after text[t]
+    c: np.ndarray | None  # (T, H): the LSTM's cell state c_t; None for the other cells
+
+
+def hidden_trace(snapshot: ParamSnapshot, text: str) -> HiddenTrace:
+    """Run `text` through the network in one chunk (the predictor's own recurrence) and keep every
+    step's hidden state, and the LSTM's cell state, for drawing units over the text."""
+    predictor = Predictor(snapshot)
+    ids = predictor.vocab.encode(text)
+    known = predictor.vocab.decode(ids)
+    H = snapshot.config.hidden
+    if len(ids) == 0:
+        empty = np.zeros((0, H), np.float32)
+        return HiddenTrace(known, empty, empty.copy() if snapshot.config.cell == "lstm" else None)
+    h = predictor._feed_chunk(ids)[:, 0, :].copy()
+    top = predictor.layers[-1]
+    c = top.cs[1:, 0, :].copy() if snapshot.config.cell == "lstm" else None
+    return HiddenTrace(known, h, c)

@@ -23,6 +23,7 @@ from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot
 from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
 
 HISTORY_POINTS = 300  # the loss history never holds more points than this
+LR_CHANGES = 50  # the last this many learning-rate changes are remembered
 MIN_LR = 1e-7
 
 
@@ -43,28 +44,55 @@ class Progress:
     state: RunState
     message: str = ""
     skipped_steps: int = 0
+    # The rest of the trainer's LossHistory, for the chart (see LossHistory): each loss point's
+    # last step and training seconds, every validation as (step, seconds, bpc), lr changes as (step, lr).
+    loss_steps: tuple[int, ...] = ()
+    loss_times: tuple[float, ...] = ()
+    val_history: tuple[tuple[int, float, float], ...] = ()
+    lr_changes: tuple[tuple[int, float], ...] = ()
 
 
 class LossHistory:
-    """A bounded curve of the whole run: when full, neighbouring points merge (each a mean of 2^k steps)."""
+    """The run's curves, bounded: the training loss (when full, neighbouring points merge, each a
+    mean of 2^k steps, remembering the step and training time it ends at), every validation
+    (when full, every other old one goes) and the learning-rate changes (the last few)."""
 
     def __init__(self, max_points: int = HISTORY_POINTS) -> None:
         self.max_points = max_points - max_points % 2
         self.points: list[float] = []
+        self.ends: list[int] = []  # the step each point ends at
+        self.times: list[float] = []  # the training seconds each point ends at
+        self.val: list[tuple[int, float, float]] = []  # (step, seconds, bits per character)
+        self.lr_changes: list[tuple[int, float]] = []  # (first step at the new rate, the rate)
         self.per_point = 1
         self._sum = 0.0
         self._count = 0
+        self._steps = 0
 
-    def add(self, loss: float) -> None:
+    def add(self, loss: float, step: int | None = None, elapsed: float = 0.0) -> None:
+        self._steps += 1
         self._sum += loss
         self._count += 1
         if self._count == self.per_point:
             self.points.append(self._sum / self._count)
+            self.ends.append(self._steps if step is None else step)
+            self.times.append(elapsed)
             self._sum, self._count = 0.0, 0
             if len(self.points) >= self.max_points:
                 p = self.points
                 self.points = [(p[i] + p[i + 1]) / 2 for i in range(0, len(p), 2)]
+                self.ends, self.times = self.ends[1::2], self.times[1::2]
                 self.per_point *= 2
+
+    def add_val(self, step: int, elapsed: float, bpc: float) -> None:
+        if self.val and self.val[-1][0] == step:  # validated again without a step between
+            self.val.pop()
+        self.val.append((step, elapsed, bpc))
+        if len(self.val) >= self.max_points:
+            self.val = self.val[: -1 : 2] + self.val[-1:]  # thin the past, keep the latest
+
+    def add_lr(self, step: int, lr: float) -> None:
+        self.lr_changes = [*self.lr_changes[-(LR_CHANGES - 1):], (step, lr)]
 
     def values(self) -> tuple[float, ...]:
         return tuple(self.points)
@@ -140,6 +168,7 @@ class Trainer(Controlled):
             lr = self.control.take_lr()
             if lr is not None:
                 self.base_lr = lr
+                self.history.add_lr(self.step, lr)
             self.optimizer.lr = self.base_lr * self.lr_scale
             inputs, targets = self.stream.next()
             state = self.state if self.carry_state else self._zero_state
@@ -155,7 +184,7 @@ class Trainer(Controlled):
             self.grad_norm = norm
             self.last_loss = loss
             self.smoothed_loss = loss if self.step == 1 else 0.98 * self.smoothed_loss + 0.02 * loss
-            self.history.add(loss)
+            self.history.add(loss, self.step, self.elapsed)
             return loss
 
     def _diverged(self, loss: float) -> None:
@@ -168,6 +197,7 @@ class Trainer(Controlled):
         self.optimizer.t = 0
         self.base_lr = max(self.base_lr / 2, MIN_LR)
         self.optimizer.lr = self.base_lr * self.lr_scale
+        self.history.add_lr(self.step, self.base_lr)
         self.state = self.model.zero_state(self.train_config.batch)
         self.message = (
             f"diverged at step {self.step} (loss {loss}): rolled back to step {self._good.step}, "
@@ -190,6 +220,7 @@ class Trainer(Controlled):
         if count == 0:
             return float("nan")
         self.val_bpc = total / count / LN2
+        self.history.add_val(self.step, self.elapsed, self.val_bpc)
         return self.val_bpc
 
     def snapshot(self) -> ParamSnapshot:
@@ -249,6 +280,10 @@ class Trainer(Controlled):
             state=state,
             message=self.message,
             skipped_steps=self.skipped_steps,
+            loss_steps=tuple(self.history.ends),
+            loss_times=tuple(self.history.times),
+            val_history=tuple(self.history.val),
+            lr_changes=tuple(self.history.lr_changes),
         )
 
     # -- the loop ----------------------------------------------------------------------------

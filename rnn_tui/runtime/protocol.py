@@ -198,34 +198,53 @@ class Stop(Command, kind="stop"):
 
 
 # -- reports ----------------------------------------------------------------------------------
+# The trainer's history (LossHistory) goes as arrays: name -> (dtype, columns; 0 for a vector).
+HISTORY_ARRAYS = {"loss_history": ("<f8", 0), "loss_steps": ("<i8", 0), "loss_times": ("<f8", 0),
+                  "val_history": ("<f8", 3), "lr_changes": ("<f8", 2)}
 _PROGRESS_FIELDS = tuple(f.name for f in dataclasses.fields(Progress)
-                         if f.name not in ("snapshot", "loss_history"))
+                         if f.name != "snapshot" and f.name not in HISTORY_ARRAYS)
+
+
+def _history_arrays(p: Progress) -> dict[str, np.ndarray]:
+    return {name: np.asarray(getattr(p, name), dtype=dtype).reshape((-1, cols) if cols else -1)
+            for name, (dtype, cols) in HISTORY_ARRAYS.items()}
+
+
+def _history_fields(arrays: dict[str, np.ndarray]) -> dict[str, tuple]:
+    """The arrays back as Progress's tuples: steps as ints, validations as (step, seconds, bpc)."""
+    return {
+        "loss_history": tuple(arrays["loss_history"].tolist()),
+        "loss_steps": tuple(arrays["loss_steps"].tolist()),
+        "loss_times": tuple(arrays["loss_times"].tolist()),
+        "val_history": tuple((int(s), t, v) for s, t, v in arrays["val_history"].tolist()),
+        "lr_changes": tuple((int(s), lr) for s, lr in arrays["lr_changes"].tolist()),
+    }
 
 
 @dataclass(frozen=True)
 class TrainingReport(Report, kind="progress"):
-    """A character model's Progress: its figures, loss history and snapshot parameters. The
-    snapshot's config and vocabulary stay with the receiver (`progress` adds them)."""
+    """A character model's Progress: its figures, its history's arrays and snapshot parameters.
+    The snapshot's config and vocabulary stay with the receiver (`progress` adds them)."""
 
     figures: dict  # Progress's plain fields
-    loss_history: np.ndarray
+    history: dict[str, np.ndarray]  # HISTORY_ARRAYS
     snapshot_step: int | None = None
     params: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, p: Progress) -> TrainingReport:
         snap = p.snapshot
-        return cls({k: getattr(p, k) for k in _PROGRESS_FIELDS}, np.asarray(p.loss_history, dtype=np.float64),
+        return cls({k: getattr(p, k) for k in _PROGRESS_FIELDS}, _history_arrays(p),
                    None if snap is None else snap.step, {} if snap is None else dict(snap.params))
 
     def to_wire(self) -> tuple[dict, dict[str, np.ndarray]]:
         meta = {"figures": self.figures, "snapshot_step": self.snapshot_step}
-        return meta, {"loss_history": self.loss_history, **{f"param.{k}": v for k, v in self.params.items()}}
+        return meta, {**self.history, **{f"param.{k}": v for k, v in self.params.items()}}
 
     @classmethod
     def from_wire(cls, meta: dict, arrays: dict[str, np.ndarray]) -> TrainingReport:
         params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
-        return cls(meta["figures"], arrays["loss_history"], meta["snapshot_step"], params)
+        return cls(meta["figures"], {k: arrays[k] for k in HISTORY_ARRAYS}, meta["snapshot_step"], params)
 
     def progress(self, config, vocab) -> Progress:
         """As a Progress whose snapshot has `config` and `vocab`; received arrays are read-only
@@ -235,7 +254,7 @@ class TrainingReport(Report, kind="progress"):
             snapshot = ParamSnapshot(config, vocab, MappingProxyType(dict(self.params)), self.snapshot_step)
         figures: dict[str, Any] = {k: self.figures[k] for k in _PROGRESS_FIELDS}
         figures["state"] = RunState(figures["state"])
-        return Progress(**figures, loss_history=tuple(self.loss_history.tolist()), snapshot=snapshot)
+        return Progress(**figures, **_history_fields(self.history), snapshot=snapshot)
 
 
 _SERIES_ARRAYS = ("inputs", "targets", "predictions", "forecast", "continuation")

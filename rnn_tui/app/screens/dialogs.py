@@ -6,15 +6,15 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from rnn_tui.app.commands import COMMANDS, key_display
 
 EDITING_KEYS = (
-    ("esc", "", "leave the input: single keys become commands"),
-    ("i / enter", "", "back to typing"),
+    ("esc / i", "", "leave the input (single keys: commands) / back"),
+    ("", "F8-F10", "take word 1, 2 or 3 of the bar (tab, → the first)"),
     ("", "enter", "type a newline (shown as ⏎)"),
     ("^p", "^p", "command palette: every command by name"),
 )
@@ -38,11 +38,22 @@ def help_table() -> Table:
     return table
 
 
+MEMORISING = (
+    "Memorising: the validation figure is the loss on text held out from training. While it falls "
+    "with the training loss, the network is learning what carries over to text it has not seen. "
+    "When it has risen for a while as the training loss goes on falling, the loss panel says "
+    "\"memorising: validation worse since step N\": from then on the network is learning its "
+    "training text by heart (z switches to the Zen preset to watch it happen). More text, a "
+    "smaller model or stopping near step N help; c shows both curves."
+)
+
+
 class HelpScreen(ModalScreen[None]):
+    AUTO_FOCUS = "#help-box"  # the arrow and page keys scroll it: at 80x24 its end is below the fold
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-box", classes="dialog"):
+        with VerticalScroll(id="help-box", classes="dialog"):
             yield Label("rnn-tui: keys  [dim](esc closes)[/]", classes="dialog-title")
             yield Static(
                 Text(
@@ -52,6 +63,7 @@ class HelpScreen(ModalScreen[None]):
                 id="help-intro",
             )
             yield Static(help_table(), id="help-table")
+            yield Static(Text(MEMORISING, style="dim"), id="help-memorising")
 
 
 class ConfirmScreen(ModalScreen[bool]):

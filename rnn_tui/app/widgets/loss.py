@@ -11,6 +11,7 @@ from textual.widgets import Sparkline, Static
 
 from rnn_tui.app.format import bpc
 from rnn_tui.engine.trainer import Progress
+from rnn_tui.lab.curves import memorising_since
 
 
 def _mean(values) -> float:
@@ -28,6 +29,7 @@ class LossPanel(Horizontal):
         self.border_title = "training loss"
         self._history: tuple[float, ...] = ()
         self._drawn = 0.0  # monotonic time of the last sparkline redraw
+        self.memorising: int | None = None  # the step since which validation has got worse
 
     def compose(self) -> ComposeResult:
         with Vertical(id="spark-box"):
@@ -46,11 +48,17 @@ class LossPanel(Horizontal):
             self._drawn = now
             self._history = progress.loss_history
             self.query_one("#spark", Sparkline).data = list(self._history)
-            summary = ""
-            if self._history:
+            self.memorising = memorising_since(progress.val_history, progress.loss_steps, progress.loss_history)
+            if self.memorising is not None:  # explained in the help screen
+                summary = Text(f"memorising: validation worse since step {self.memorising:,}")
+            elif self._history:
                 hi, lo = max(self._history), min(self._history)
-                summary = f"{len(self._history)} points · max {hi:.2f} · min {lo:.2f} nats/char"
-            self.query_one("#spark-range", Static).update(Text(summary, style="dim"), layout=False)
+                summary = Text(f"{len(self._history)} points · max {hi:.2f} · min {lo:.2f} nats/char", style="dim")
+            else:
+                summary = Text("")
+            note = self.query_one("#spark-range", Static)
+            note.set_class(self.memorising is not None, "-memorising")
+            note.update(summary, layout=False)
         numbers = Text()
         if progress is None:
             numbers.append("starting…", style="dim")
