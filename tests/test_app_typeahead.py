@@ -116,3 +116,17 @@ async def test_save_offers_the_weights_adapted_to_the_typing(tmp_path):
             saved = load_checkpoint(path)
             for name, value in expected.params.items():
                 assert np.array_equal(saved.params[name], value), name
+
+
+async def test_the_settings_form_sets_the_chart_model_and_learning():
+    from rnn_tui.app.screens.settings import SettingsScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, SettingsScreen)
+        app.screen.query_one("#shown").value = "ngram"
+        app.screen.query_one("#adapt").value = "off"
+        await pilot.press("ctrl+s")
+        assert not isinstance(app.screen, SettingsScreen)
+        assert app.session.shown == "ngram" and not app.adapt_enabled

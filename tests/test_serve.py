@@ -276,7 +276,8 @@ async def browser_session(shot: Path, tmp: Path, width: int = 1280, height: int 
     origin = f"127.0.0.1:{port}"
     server_log = open(tmp / "server.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "rnn_tui", "serve", "--port", str(port)], cwd=ROOT,
+        [sys.executable, "-m", "rnn_tui", "serve", "--port", str(port), "--no-token",
+         "--max-sessions", "3"], cwd=ROOT,  # (the page fetched alone below holds a place too)
         stdin=subprocess.DEVNULL, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     profile = tmp / "chromium-profile"

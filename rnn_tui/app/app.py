@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from rnn_tui.app.commands import COMMANDS, command_bindings, key_display
 from rnn_tui.app.demo import CLEAR, DemoScript
 from rnn_tui.app.messages import BaselineReady, CheckpointReady, Saved, SetupReady, TrainingProgress
+from rnn_tui.app.public import PublicPolicy
 from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen
 from rnn_tui.app.screens.main import MainScreen, Prompt
 from rnn_tui.app.setup_actions import SetupActions
@@ -81,8 +82,10 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         baseline: bool = True,
         sample_interval: float = SAMPLE_INTERVAL,
         demo: bool = False,
+        public: PublicPolicy | None = None,
     ) -> None:
         super().__init__()
+        self.public = public  # public mode (`serve --public`): see app/public.py
         self.corpus, self.model_config, self.train_config = corpus, model_config, train_config
         self.preset = preset
         self._initial_checkpoint = checkpoint

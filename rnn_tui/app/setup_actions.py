@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnn_tui.app import public_actions
 from rnn_tui.app.messages import CheckpointReady, Saved, SetupReady
 from rnn_tui.app.screens.dialogs import ConfirmScreen, PathScreen
 from rnn_tui.app.screens.settings import Settings, SettingsScreen
@@ -59,9 +60,14 @@ class SetupActions:
         app = self.app
         current = Settings(app.corpus.name, app.preset, app.model_config, app.train_config,
                            app.temperature, app.top_k, app.session.shown, app.adapt_enabled)
+        if app.public is not None:  # corpora by name, caps: no path typed by a visitor
+            app.push_screen(public_actions.settings_screen(app, current), self._apply_settings)
+            return
         app.push_screen(SettingsScreen(current), self._apply_settings)
 
     def _apply_settings(self, new: Settings | None) -> None:
+        if new is not None and self.app.public is not None:
+            new = public_actions.resolve(self.app, new)
         if new is None:
             return
         app = self.app
@@ -145,6 +151,9 @@ class SetupActions:
         return self.save_path or f"rnn-tui-{stem}.npz"
 
     def save(self) -> None:
+        if self.app.public is not None:  # a download to the visitor's browser
+            public_actions.save(self.app, self.with_checkpoint)
+            return
         adapted = self.app.adapted_weights()
 
         def chosen(path: str | None, weights=None) -> None:
@@ -169,6 +178,10 @@ class SetupActions:
         self.app.post_message(Saved(path, ckpt.step))
 
     def load(self) -> None:
+        if self.app.public is not None:  # an upload through the server
+            public_actions.load(self.app)
+            return
+
         def chosen(path: str | None) -> None:
             if path:
                 self.save_path = path

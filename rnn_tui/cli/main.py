@@ -204,16 +204,19 @@ def cmd_app(args) -> int:
     else:
         corpus, model_config, train_config, _ = _setup_with_progress(args, checkpoint)
     from rnn_tui.app import run_app
+    from rnn_tui.app.public import PublicPolicy
     from rnn_tui.lab.presets import DEFAULT_PRESET
 
+    public = PublicPolicy.from_env()  # set by `rnn-tui serve --public` for each visitor's app
     preset = args.preset or (None if args.corpus or checkpoint else DEFAULT_PRESET)
     return run_app(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset,
-                   demo=args.demo) or 0
+                   demo=args.demo, public=public) or 0
 
 
 @command("train")
 def cmd_train(args) -> int:
     import dataclasses
+    import signal
     import threading
 
     from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -228,7 +231,51 @@ def cmd_train(args) -> int:
     if args.steps is None and args.seconds is None:
         seconds = 60.0
     stop = threading.Event()
-    final = None
+    # Ctrl+C ends the run between two steps (never inside one: the weights stay whole), so the
+    # run's own final progress, with its mean throughput, is what gets saved and printed. Set
+    # before the first line goes out: a Ctrl+C at any moment after it is a stop. A second
+    # Ctrl+C interrupts whatever follows.
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(_signum, _frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        final = _train_run(args, trainer, corpus, model_config, seconds, stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    interrupted = stop.is_set()
+    if interrupted:
+        _console(stderr=True).print("interrupted: keeping what was learnt so far")
+    if trainer.val_ids.size > 1:  # the final figure: the first --val-chars of the validation split
+        final = dataclasses.replace(final, val_bpc=trainer.validate(args.val_chars or None))
+    if args.out:
+        save_checkpoint(args.out, trainer.to_checkpoint())
+    result = {
+        "corpus": corpus.name, "model": model_config.to_dict(), "train": train_config.to_dict(),
+        "step": final.step, "loss": final.loss, "bpc": final.bpc, "val_bpc": final.val_bpc,
+        "chars_per_sec": final.chars_per_sec, "seconds": final.elapsed,
+        "skipped_steps": final.skipped_steps, "out": args.out, "interrupted": interrupted,
+        "val_chars": min(args.val_chars or trainer.val_ids.size, trainer.val_ids.size),
+    }
+    if args.json:
+        _print_json(result)
+    else:
+        val = f"{final.val_bpc:.3f}" if final.val_bpc is not None else "n/a"
+        print(
+            f"step {final.step}: train loss {final.loss:.4f} nats ({final.bpc:.3f} bpc), "
+            f"validation {val} bpc, {final.chars_per_sec:,.0f} chars/s over {final.elapsed:.1f} s"
+        )
+        if final.message:
+            print(final.message)
+        print(f"saved {args.out}" if args.out else "not saved (give --out FILE.npz to keep the model)")
+    return 130 if interrupted else 0  # the shell's convention for a run ended by SIGINT
+
+
+def _train_run(args, trainer, corpus, model_config, seconds, stop):
+    """`train`'s run, with its first lines and its progress bar (on a terminal)."""
     console = _console(stderr=True)
     show = not args.json and console.is_terminal
     if not args.json:
@@ -254,35 +301,7 @@ def cmd_train(args) -> int:
                        info=f"step {p.step}  loss {p.loss:.3f}  {p.bpc:.3f} bpc{val}  {p.chars_per_sec:,.0f} ch/s")
 
         start_step = trainer.step
-        try:
-            final = trainer.run(stop, on_progress, steps=args.steps, seconds=seconds, interval=0.25)
-        except KeyboardInterrupt:
-            stop.set()
-            final = trainer.progress("stopped", None, 0.0)
-            console.print("interrupted: keeping what was learnt so far")
-    if trainer.val_ids.size > 1:  # the final figure: the first --val-chars of the validation split
-        final = dataclasses.replace(final, val_bpc=trainer.validate(args.val_chars or None))
-    if args.out:
-        save_checkpoint(args.out, trainer.to_checkpoint())
-    result = {
-        "corpus": corpus.name, "model": model_config.to_dict(), "train": train_config.to_dict(),
-        "step": final.step, "loss": final.loss, "bpc": final.bpc, "val_bpc": final.val_bpc,
-        "chars_per_sec": final.chars_per_sec, "seconds": final.elapsed,
-        "skipped_steps": final.skipped_steps, "out": args.out,
-        "val_chars": min(args.val_chars or trainer.val_ids.size, trainer.val_ids.size),
-    }
-    if args.json:
-        _print_json(result)
-    else:
-        val = f"{final.val_bpc:.3f}" if final.val_bpc is not None else "n/a"
-        print(
-            f"step {final.step}: train loss {final.loss:.4f} nats ({final.bpc:.3f} bpc), "
-            f"validation {val} bpc, {final.chars_per_sec:,.0f} chars/s over {final.elapsed:.1f} s"
-        )
-        if final.message:
-            print(final.message)
-        print(f"saved {args.out}" if args.out else "not saved (give --out FILE.npz to keep the model)")
-    return 0
+        return trainer.run(stop, on_progress, steps=args.steps, seconds=seconds, interval=0.25)
 
 
 def _load_predictor(path: str):

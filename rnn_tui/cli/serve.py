@@ -1,4 +1,7 @@
-"""`rnn-tui serve`: the playground in a web browser through textual-serve, one app process a tab."""
+"""`rnn-tui serve`: the playground in a web browser through textual-serve, one app process a tab.
+
+Its options, the page and the server; who may start a session, and how many, is serve_gate.py.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from pathlib import Path
 WEB_EXTRA = "pip install 'rnn-tui[web]'"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_IDLE_MINUTES = 15.0
+DEFAULT_CAPS = {"hidden": 256, "layers": 2, "batch": 32}  # (app/public.py has the same defaults)
 TEMPLATE = "app_index.html"  # textual-serve's page template, the one Server renders at "/"
 
 # Tags that would make the browser fetch something from another host: textual-serve's template
@@ -61,8 +66,9 @@ _HEAD = """
 _BODY_END = """
     <script>
       // The websocket of this page's own address: right however the browser reached the server.
+      // Its path holds the place the server keeps for this page (see cli/serve_gate.py).
       (function () {
-        var url = new URL("ws", window.location.href);
+        var url = new URL({{ websocket_path|tojson }}, window.location.href);
         url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
         url.search = "";
         document.querySelectorAll(".textual-terminal").forEach(function (el) {
@@ -80,19 +86,104 @@ def register(subparsers) -> None:
         help="the playground in a web browser (needs the 'web' extra: textual-serve)",
         description="Serve the playground over HTTP: each browser tab that opens the page gets its "
         "own app process, started with this Python interpreter and the app options given here. "
-        "The page needs nothing from the internet. Binds 127.0.0.1 unless told otherwise; anyone "
-        "who can reach the port can run the app, so use --host 0.0.0.0 only on a trusted network "
-        "(or an SSH tunnel: ssh -L 8000:127.0.0.1:8000 host).",
+        "The page needs nothing from the internet. Binds 127.0.0.1 unless told otherwise. The URL "
+        "printed at start carries an access token; at most --max-sessions tabs run at once (the "
+        "others get a 'try again in a minute' page) and idle ones are closed. On any other "
+        "address public mode is on unless --trust-network is given: visitors then type no path "
+        "and the costly settings have caps (see 'public mode' below).",
         parents=[app_parser] if app_parser is not None else [],
         add_help=app_parser is None,  # the app parser's -h/--help comes with it
     )
     server = p.add_argument_group("server")
     server.add_argument("--host", default=DEFAULT_HOST,
-                        help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
+                        help=f"address to listen on (default {DEFAULT_HOST}: this machine only); "
+                        "any other address implies --public unless --trust-network is given")
     server.add_argument("--port", type=_port, default=DEFAULT_PORT,
                         help=f"TCP port (default {DEFAULT_PORT})")
+    token = server.add_mutually_exclusive_group()
+    token.add_argument("--token", type=_token,
+                       help="the access token visitors need in the URL (default: a random one, "
+                       "printed with the URL at start)")
+    token.add_argument("--no-token", action="store_true",
+                       help="no access token: anyone who can reach the port may start a session")
+    server.add_argument("--max-sessions", type=_at_least_one("--max-sessions"), default=None,
+                        help="browser tabs running at once (default: the number of cores); "
+                        "a visitor beyond it gets a 'try again in a minute' page")
+    server.add_argument("--idle-minutes", type=_minutes, default=DEFAULT_IDLE_MINUTES,
+                        help=f"close a session after this many minutes without a key "
+                        f"(default {DEFAULT_IDLE_MINUTES:g})")
+    public = p.add_argument_group(
+        "public mode", "For visitors you do not know: no path is typed in the app; corpora are "
+        "the built-ins and those named here; save is a download to the visitor's browser, load "
+        "an upload; the costly settings have caps.")
+    mode = public.add_mutually_exclusive_group()
+    mode.add_argument("--public", action="store_true", help="public mode, on any address")
+    mode.add_argument("--trust-network", action="store_true",
+                      help="no public mode on a non-local --host (every visitor may read and write "
+                      "files as this user)")
+    public.add_argument("--offer-corpus", action="append", default=[], metavar="FILE",
+                        help="a text file visitors may train on (repeat for more; --corpus is "
+                        "offered too)")
+    for name, cap in DEFAULT_CAPS.items():
+        public.add_argument(f"--max-{name}", type=_at_least_one(f"--max-{name}"), default=cap,
+                            help=f"the largest {name} a visitor may set (default {cap})")
+    public.add_argument("--no-download", action="store_true", help="no save (download) in the app")
+    public.add_argument("--no-upload", action="store_true", help="no load (upload) in the app")
     forwarded = app_parser._actions if app_parser is not None else []  # noqa: SLF001
     p.set_defaults(run=run, _app_actions=[a for a in forwarded if a.dest != "help"])
+
+
+def _token(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{8,128}", text):
+        raise argparse.ArgumentTypeError("--token must be 8 to 128 letters, digits, '-' or '_'")
+    return text
+
+
+def _at_least_one(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be at least 1 (got {value})")
+        return value
+
+    return parse
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--idle-minutes must be a number (got {text!r})") from None
+    if not 0 < value <= 7 * 24 * 60:
+        raise argparse.ArgumentTypeError(f"--idle-minutes must be above 0 and at most a week (got {text})")
+    return value
+
+
+def is_local(host: str) -> bool:
+    """Whether only this machine can reach `host`."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def public_policy(args: argparse.Namespace):
+    """The public-mode policy the options ask for, or None (not public)."""
+    from rnn_tui.app.public import PublicPolicy
+
+    if not (args.public or (not is_local(args.host) and not args.trust_network)):
+        return None
+    offered = [*args.offer_corpus, *([args.corpus] if getattr(args, "corpus", None) else [])]
+    return PublicPolicy.with_corpora(
+        offered, max_hidden=args.max_hidden, max_layers=args.max_layers, max_batch=args.max_batch,
+        save=not args.no_download, load=not args.no_upload)
 
 
 def _port(text: str) -> int:
@@ -170,36 +261,70 @@ def _url(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
-def _check_setup(args: argparse.Namespace) -> None:
+def _check_setup(args: argparse.Namespace, policy) -> None:
     """Fail here, with one error line, on options that would fail in every browser tab."""
     from rnn_tui.cli.main import build_setup
     from rnn_tui.engine.checkpoint import load_checkpoint
+    from rnn_tui.engine.corpus import load_corpus
 
     checkpoint = load_checkpoint(args.load) if getattr(args, "load", None) else None
-    build_setup(args, checkpoint)
+    _, model_config, train_config, _ = build_setup(args, checkpoint)
+    if policy is not None:
+        policy.check(model_config, train_config)  # the operator's own start is within the caps
+        for path in args.offer_corpus:
+            load_corpus(path)  # a visitor would meet the error otherwise
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
+    import secrets
     import tempfile
 
     from rnn_tui.engine.errors import RnnTuiError
 
     try:
+        import aiohttp_jinja2
         import textual_serve.server as ts
+
+        from rnn_tui.cli import serve_gate
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").split(".")[0]
         if missing in ("textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2"):
             raise RnnTuiError(f"'rnn-tui serve' needs textual-serve: {WEB_EXTRA}") from None
         raise
-    _check_setup(args)
+    policy = public_policy(args)
+    _check_setup(args, policy)
+    token = None if args.no_token else (args.token or secrets.token_urlsafe(12))
+    gate = serve_gate.Gate(token, args.max_sessions or os.cpu_count() or 1, args.idle_minutes * 60,
+                           policy, upload=not args.no_upload)
     url = _url(args.host, args.port)
     command = app_command(args)
 
-    class Server(ts.Server):
+    class Server(serve_gate.GateRoutes, ts.Server):
         def __init__(self, *a, **kw) -> None:
             super().__init__(*a, **kw)
+            self.gate = gate
             self.tabs: set[asyncio.Task] = set()  # the websocket handlers of open browser tabs
+
+        async def _make_app(self):
+            app = await super()._make_app()
+            self.add_gate_routes(app)
+            return app
+
+        async def handle_index(self, request):
+            ticket, refusal = await self.gate_index(request)
+            if refusal is not None:
+                return refusal
+            context = {  # what our template uses of textual-serve's (its URLs are relative)
+                "font_size": serve_gate._size(request.query.get("fontsize"), 16),
+                "application": {"name": self.title},
+                "config": {"static": {"url": "static/"}},
+                "app_websocket_url": "",
+                "websocket_path": f"ws/{ticket}",
+            }
+            response = aiohttp_jinja2.render_template(TEMPLATE, request, context)
+            response.headers["Cache-Control"] = "no-store"  # a ticket is good for one page load
+            return response
 
         async def handle_websocket(self, request):
             task = asyncio.current_task()
@@ -212,7 +337,7 @@ def run(args: argparse.Namespace) -> int:
         async def on_shutdown(self, app) -> None:
             # Ctrl+C: end each tab's session now. textual-serve leaves them open, and aiohttp then
             # waits up to a minute for them before it exits. Cancelled, each handler tells its app
-            # to quit and waits for it (textual-serve's own clean-up).
+            # to quit and waits for it (killing it if it does not go).
             tabs = list(self.tabs)
             for task in tabs:
                 task.cancel()
@@ -220,23 +345,25 @@ def run(args: argparse.Namespace) -> int:
                 await asyncio.wait(tabs, timeout=10)
 
         async def on_startup(self, app) -> None:  # textual-serve's hook; replaces its banner
-            where = f"[bold]{url}[/]"
+            link = f"{url}/?token={token}" if token else url
+            where = f"[bold]{link}[/]"
             if args.host in ("", "0.0.0.0", "::"):
                 where = f"every address of this machine, port {args.port} (here: {where})"
+            mode = "public mode" if policy is not None else "trusted mode: visitors may read and write files"
             self.console.print(
                 f"rnn-tui: serving the playground on {where} "
-                "(each browser tab runs its own app; Ctrl+C stops the server)",
+                f"({mode}; at most {gate.max_sessions} tabs at once, each its own app; "
+                "Ctrl+C stops the server)",
                 highlight=False, soft_wrap=True,
             )
 
     with tempfile.TemporaryDirectory(prefix="rnn-tui-serve-") as tmp:
         templates = _write_template(ts.__file__, Path(tmp))
-        options = {"templates_path": templates} if templates else {}
+        if templates is None:  # the gate's tickets ride in our page: no page, no server
+            raise RnnTuiError("textual-serve's page template was not found: reinstall it "
+                              f"({WEB_EXTRA})")
         server = Server(command, host=args.host, port=args.port, title="rnn-tui",
-                        public_url=url, **options)
-        if templates is None:
-            server.console.print("rnn-tui: textual-serve's page template was not found; its own "
-                                 "page may load a web font from the internet")
+                        public_url=url, templates_path=templates)
         try:
             server.serve()
         except OSError as exc:
@@ -244,6 +371,8 @@ def run(args: argparse.Namespace) -> int:
                 errno.EADDRINUSE: f"port {args.port} is in use: choose another with --port",
                 errno.EADDRNOTAVAIL: f"{args.host!r} is not an address of this machine",
                 errno.EACCES: f"no permission to listen on port {args.port}: use one above 1023",
-            }.get(exc.errno, exc.strerror or str(exc))
+            }.get(exc.errno or 0, exc.strerror or str(exc))
             raise RnnTuiError(f"cannot serve on {args.host}:{args.port}: {reason}") from None
+        finally:
+            gate.close()
     return 0

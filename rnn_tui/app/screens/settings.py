@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,8 @@ def check_corpus(name: str) -> str:
     return name
 
 
-def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: float) -> Settings:
+def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: float,
+                   corpus_check: Callable[[str], str] = check_corpus) -> Settings:
     """Settings from the form's raw values; ConfigError names the field and its allowed range."""
     v: dict[str, Any] = dict(values)
     for name in INTS:
@@ -72,7 +74,7 @@ def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: flo
     train = TrainConfig(val_fraction=val_fraction, **{k: v[k] for k in TRAIN_FIELDS if k in v})
     preset = v["preset"] if v["preset"] in PRESETS else None
     shown = v.get("shown") if v.get("shown") in SHOWN_MODELS else "mix"
-    return Settings(check_corpus(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"],
+    return Settings(corpus_check(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"],
                     shown, v.get("adapt", "on") != "off")
 
 
@@ -103,9 +105,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("ctrl+s", "apply", "apply")]
 
-    def __init__(self, current: Settings) -> None:
+    def __init__(self, current: Settings, corpora: tuple[str, ...] | None = None,
+                 limit: Callable[[Settings], None] | None = None) -> None:
+        """`corpora`: the corpus is one of these names, chosen from a list (public mode: no path is
+        typed); `limit` refuses settings beyond the server's caps (ConfigError)."""
         super().__init__()
         self.current = current
+        self.corpora, self.limit = corpora, limit
         self.preset = current.preset  # the preset whose values the form was last filled with
 
     def compose(self) -> ComposeResult:
@@ -115,8 +121,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
             with Grid(id="settings-grid"):
                 for name, label in {**FIELDS, **APP_FIELDS}.items():
                     yield Label(label, classes="field-label")
-                    if name in SELECTS:
-                        options = [(o, o) for o in SELECTS[name]]
+                    choices = self.corpora if name == "corpus" and self.corpora else SELECTS.get(name)
+                    if choices:
+                        options = [(o, o) for o in choices]
                         yield Select(options, value=values[name] if values[name] else Select.NULL,
                                      allow_blank=name == "preset", prompt="(none)", compact=True, id=name)
                     else:
@@ -129,7 +136,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 yield Button("Cancel (esc)", compact=True, id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#corpus", Input).focus()
+        self.query_one("#corpus").focus()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """Choosing another preset fills the form (the Select also reports its first value)."""
@@ -144,7 +151,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def values(self) -> dict[str, object]:
         out = {}
-        for name in FIELDS:
+        for name in {**FIELDS, **APP_FIELDS}:
             widget = self.query_one(f"#{name}")
             value = widget.value
             out[name] = None if value is Select.NULL else value
@@ -162,7 +169,10 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def action_apply(self) -> None:
         try:
-            settings = parse_settings(self.values(), self.current.model.vocab_size, self.current.train.val_fraction)
+            settings = parse_settings(self.values(), self.current.model.vocab_size,
+                                      self.current.train.val_fraction, self._check_corpus)
+            if self.limit is not None:
+                self.limit(settings)
         except ConfigError as e:
             self.query_one("#settings-error", Static).update(f"[b red]✖[/] {e}")
             return
@@ -170,3 +180,10 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def _check_corpus(self, name: str) -> str:
+        if self.corpora is None:
+            return check_corpus(name)
+        if name not in self.corpora:  # (a list: only a bug gets here)
+            raise ConfigError(f"corpus: choose one of {', '.join(self.corpora)}")
+        return name
