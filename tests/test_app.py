@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import SIZE, make_app, type_text, until, wait_for
 
 from rnn_tui.app import RnnTuiApp
 from rnn_tui.app.commands import COMMANDS
@@ -24,32 +25,11 @@ from rnn_tui.engine.trainer import Trainer
 from tests.fault_hook import Fault
 from tests.fault_hook import enable as enable_faults
 
-SIZE = (80, 24)
 pytestmark = pytest.mark.asyncio
-
-
-def make_app(paused: bool = True, corpus: str = "zen", **kw) -> RnnTuiApp:
-    c = load_corpus(corpus)
-    model = ModelConfig(len(c.vocab), cell="rnn", hidden=16)
-    train = TrainConfig(seq_len=8, batch=4, lr=0.01)
-    return RnnTuiApp(c, model, train, start_paused=paused, **kw)
-
-
-async def until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
-    """Wait for a condition on the app's state (never a fixed sleep)."""
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def chart_rows(app: RnnTuiApp, which: str = "#net-chart") -> list[tuple[str, float]]:
     return list(app.query_one(which, ProbChart).rows)
-
-
-async def type_text(pilot, text: str) -> None:
-    await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
 
 
 async def test_chart_shows_top_k_probabilities_that_change_with_typing():
@@ -98,17 +78,16 @@ async def test_pause_really_stops_steps_and_n_steps_once():
         await until(pilot, lambda: app.progress.step > 0, what="training")
         await pilot.press("ctrl+t")  # pause while typing
         assert app.run_state == "paused"
-        await pilot.pause(0.3)  # a step in flight finishes
+        # the training process says it has paused (a step in flight has finished by then)
+        await until(pilot, lambda: app.progress.state == "paused", what="the pause to take hold")
         step = app.trainer.step
-        await pilot.pause(0.5)
-        assert app.trainer.step == step
         await pilot.press("escape", "n")
+        # exactly one more: a trainer that kept going would pass step + 1 and never be seen on it
         await until(pilot, lambda: app.trainer.step == step + 1, what="one step")
         await until(pilot, lambda: app.progress.step == step + 1, what="the step's progress")
-        await pilot.pause(0.3)
-        assert app.trainer.step == step + 1
         await pilot.press("ctrl+n")  # the ctrl key works in command mode too
         await until(pilot, lambda: app.trainer.step == step + 2, what="a second step")
+        assert app.progress.state == "paused"
 
 
 async def test_step_is_refused_while_training():
@@ -278,7 +257,8 @@ async def test_save_then_load_restores_the_same_predictions(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.progress.step >= 5, what="some training")
         await pilot.press("ctrl+t")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: app.progress.state == "paused" and app._snapshot_step == app.progress.step,
+                    what="the paused weights on show")
         await type_text(pilot, "Beau")
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, PathScreen)
@@ -452,10 +432,8 @@ async def test_quit_stops_the_training_process():
         worker, child = app._train_worker, app.trainer.process
         assert child.poll() is None
         await pilot.press("ctrl+q")
-    deadline = time.monotonic() + 5
-    while not (worker.is_finished and child.poll() is not None) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert worker.is_finished and child.returncode == 0
+    wait_for(lambda: worker.is_finished and child.poll() is not None, what="the worker and the child to end")
+    assert child.returncode == 0
     assert app.return_code == 0
 
 
@@ -516,8 +494,14 @@ async def test_demo_types_by_itself_until_a_key_takes_over():
         assert not app.demo_running and prompt.value == "x"
         assert "demo" not in str(app.query_one("#status", StatusLine).render())
         assert any("your turn" in n.message for n in app._notifications)
-        await pilot.pause(0.5)  # several demo keystrokes' worth of time
-        assert prompt.value == "x"
+        # Were the demo still running, its next tick would type: a keystroke is due at once.
+        from rnn_tui.app.app import DEMO_TICK
+
+        typed, app.demo_script.due = app.demo_script.typed, 0.0
+        ticks: list[None] = []
+        app.set_interval(DEMO_TICK, lambda: ticks.append(None))
+        await until(pilot, lambda: len(ticks) >= 5, what="five of the demo's ticks")
+        assert prompt.value == "x" and app.demo_script.typed == typed
 
 
 async def test_hidden_strip_shows_signs_in_glyphs_under_no_color(monkeypatch):
@@ -552,7 +536,7 @@ async def test_new_weights_wait_for_a_pause_in_typing(monkeypatch):
     import rnn_tui.app.app as app_module
     from rnn_tui.app.messages import TrainingProgress
 
-    monkeypatch.setattr(app_module, "TYPING_QUIET", 1.0)
+    monkeypatch.setattr(app_module, "TYPING_QUIET", 2.0)
     app = make_app(paused=True)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.trainer is not None and app.progress is not None, what="start")
@@ -567,13 +551,15 @@ async def test_new_weights_wait_for_a_pause_in_typing(monkeypatch):
         app._snapshot_time = time.monotonic()  # the weights on show are fresh (however slow the start was)
         await type_text(pilot, "B")
         step = publish()
-        await pilot.pause(0.05)
+        await until(pilot, lambda: app._pending is not None, what="the new weights held back")
         assert app._snapshot_step == shown  # typing: held back
-        await until(pilot, lambda: app._snapshot_step == step, timeout=3, what="the held-back weights")
+        await until(pilot, lambda: app._snapshot_step == step, what="the held-back weights")
+        # From here on only the age of the weights on show can let new ones through while typing.
+        monkeypatch.setattr(app_module, "TYPING_QUIET", 3600.0)
         app._snapshot_time -= app_module.SNAPSHOT_MAX_AGE  # the weights on show are old
         await type_text(pilot, "e")
         step = publish()
-        await until(pilot, lambda: app._snapshot_step == step, timeout=0.8, what="old weights replaced")
+        await until(pilot, lambda: app._snapshot_step == step, what="old weights replaced")
 
 
 async def test_long_text_scrolls_without_a_layout_pass_per_key():

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import tiny_trainer
 
-from rnn_tui.engine.config import ModelConfig, TrainConfig
-from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.predict import Predictor
-from rnn_tui.engine.trainer import Trainer
 from rnn_tui.runtime.session import CONTEXT_CHARS, PredictionSession
 
 
 @pytest.fixture(scope="module")
 def snapshot():
-    corpus = load_corpus("zen")
-    trainer = Trainer(corpus, ModelConfig(len(corpus.vocab), cell="gru", hidden=16), TrainConfig(seq_len=8, batch=4))
+    trainer = tiny_trainer("gru")
     for _ in range(5):
         trainer.train_step()
     return trainer.snapshot()

@@ -8,31 +8,24 @@ Regenerate with: pytest tests/test_app_snapshots.py --snapshot-update
 
 from __future__ import annotations
 
-import time
+from conftest import make_app, until
 
 from rnn_tui.app import RnnTuiApp
 from rnn_tui.app.messages import TrainingProgress
 from rnn_tui.app.screens.chart import LossChart
-from rnn_tui.engine.config import ModelConfig, TrainConfig
-from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.trainer import Trainer
 
 
-def make_app() -> RnnTuiApp:
-    corpus = load_corpus("zen")
-    model = ModelConfig(len(corpus.vocab), cell="lstm", hidden=32)
-    train = TrainConfig(seq_len=16, batch=8, lr=0.01, seed=7)
+def lstm_app() -> RnnTuiApp:
     # No new sample on a timer: only the first one (after the prime) is in the picture, however
     # slowly a loaded machine types (with the 4-s timer, a slow run showed the typed text's sample).
-    return RnnTuiApp(corpus, model, train, start_paused=True, sample_interval=3600)
+    return make_app(cell="lstm", hidden=32, seq_len=16, batch=8, seed=7, sample_interval=3600)
 
 
 async def settled(pilot) -> None:
     """The baseline figure is in and the input shows no blinking cursor."""
     app = pilot.app
-    end = time.monotonic() + 10
-    while app.baseline_bpc is None and time.monotonic() < end:
-        await pilot.pause(0.05)
+    await until(pilot, lambda: app.baseline_bpc is not None, what="the baseline")
     app.query_one("#prompt").cursor_blink = False
     await pilot.pause()
 
@@ -41,14 +34,13 @@ async def typed(pilot) -> None:
     await settled(pilot)
     await pilot.press(*"Beautiful", "space", "i", "s", "space", "b")
     app = pilot.app
-    end = time.monotonic() + 10  # the side panels repaint at most every SIDE_INTERVAL: their last
-    while app._side_timer is not None and time.monotonic() < end:  # repaint is due on a timer
-        await pilot.pause(0.05)
+    # the side panels repaint at most every SIDE_INTERVAL: their last repaint is due on a timer
+    await until(pilot, lambda: app._side_timer is None, what="the side panels' last repaint")
     await pilot.pause()
 
 
 def test_main_screen(snap_compare):
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=typed)
+    assert snap_compare(lstm_app(), terminal_size=(80, 24), run_before=typed)
 
 
 def test_main_screen_with_baseline_chart(snap_compare):
@@ -56,7 +48,7 @@ def test_main_screen_with_baseline_chart(snap_compare):
         await typed(pilot)
         await pilot.press("ctrl+g", "escape")
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(lstm_app(), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_help_screen(snap_compare):
@@ -64,7 +56,7 @@ def test_help_screen(snap_compare):
         await settled(pilot)
         await pilot.press("f1")
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(lstm_app(), terminal_size=(80, 24), run_before=run_before)
 
 
 def fixed_run(app: RnnTuiApp):
@@ -83,19 +75,18 @@ def test_chart_screen(snap_compare):
     async def run_before(pilot):
         await settled(pilot)
         app = pilot.app
-        end = time.monotonic() + 10  # the paused training process's one progress is in
-        while app.progress.snapshot is None and time.monotonic() < end:
-            await pilot.pause(0.05)
+        # the paused training process's one progress is in
+        await until(pilot, lambda: app.progress is not None and app.progress.snapshot is not None,
+                    what="the first progress")
         run = fixed_run(app)
         app.post_message(TrainingProgress(app.generation, run))
         await pilot.press("escape", "c")
         chart = app.screen.query_one(LossChart)
-        end = time.monotonic() + 10  # the chart looks for new progress on a timer (POLL)
-        while chart.progress is not run and time.monotonic() < end:
-            await pilot.pause(0.05)
+        # the chart looks for new progress on a timer (POLL)
+        await until(pilot, lambda: chart.progress is run, what="the chart's new progress")
         await pilot.pause()
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(lstm_app(), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_neurons_screen(snap_compare):
@@ -104,4 +95,4 @@ def test_neurons_screen(snap_compare):
         await pilot.press("escape", "u", "right", "right", "e", "e", "f")
         await pilot.pause()
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(lstm_app(), terminal_size=(80, 24), run_before=run_before)

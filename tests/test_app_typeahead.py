@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SIZE, make_app, type_text, until
 
 from rnn_tui.app.widgets import ProbChart, PromptInput
 from rnn_tui.app.widgets.suggestions import SuggestionBar
-from tests.test_app import SIZE, make_app, type_text, until
 
 pytestmark = pytest.mark.asyncio
 

@@ -6,16 +6,18 @@ Each must end in exit code 2 and exactly one `error:` line naming the problem, n
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
+from conftest import ENV, assert_user_error, rnn_tui
 
 from rnn_tui.engine.checkpoint import Checkpoint, save_checkpoint
 from rnn_tui.engine.config import ModelConfig
 from rnn_tui.engine.corpus import Vocab
 from rnn_tui.engine.model import init_params
-from tests.test_cli import assert_user_error, run
 
 # -- corpora --------------------------------------------------------------------------------
 
@@ -44,7 +46,7 @@ def corpus_cases(tmp_path_factory):
 @pytest.mark.parametrize("index", range(6))
 def test_bad_corpus(corpus_cases, index):
     _, path, words = corpus_cases[index]
-    assert_user_error(run("train", "--corpus", path, "--steps", "1"), *words)
+    assert_user_error(rnn_tui("train", "--corpus", path, "--steps", "1"), *words)
 
 
 def test_unreadable_corpus_names_the_reason(tmp_path, monkeypatch):
@@ -66,18 +68,13 @@ def test_unreadable_corpus_names_the_reason(tmp_path, monkeypatch):
 def test_vocabulary_over_the_limit_trains_with_rare_characters_as_unknown(tmp_path):
     path = tmp_path / "vocab.txt"
     path.write_text("ab" * 100 + "".join(chr(0x4E00 + i) for i in range(9000)), encoding="utf-8")
-    out = run("train", "--corpus", str(path), "--hidden", "8", "--seq-len", "8", "--steps", "1")
+    out = rnn_tui("train", "--corpus", str(path), "--hidden", "8", "--seq-len", "8", "--steps", "1")
     assert out.returncode == 0, out.stderr
     assert "811 rare characters" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_cache_that_cannot_be_made_still_trains(tmp_path):
     """XDG_CACHE_HOME names a file: no cache directory can be made; the ids stay in memory."""
-    import subprocess
-    import sys
-
-    from tests.test_cli import ENV
-
     (tmp_path / "not-a-dir").write_text("x")
     path = tmp_path / "c.txt"
     path.write_text("hello cache " * 100)
@@ -92,7 +89,7 @@ def test_large_cjk_vocabulary_within_the_limit_works(tmp_path):
     path = tmp_path / "cjk.txt"
     rng = np.random.default_rng(0)
     path.write_text("".join(chr(0x4E00 + int(i)) for i in rng.integers(0, 3000, 20_000)), encoding="utf-8")
-    out = run("train", "--corpus", str(path), "--cell", "rnn", "--hidden", "16", "--seq-len", "8",
+    out = rnn_tui("train", "--corpus", str(path), "--cell", "rnn", "--hidden", "16", "--seq-len", "8",
               "--batch", "4", "--steps", "3", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["model"]["vocab_size"] > 2900
@@ -189,7 +186,7 @@ def test_bad_checkpoint(checkpoint_cases, index, command):
         os.remove(marker)
     name, path, words = checkpoint_cases[index]
     args = ["predict", str(path), "abc"] if command == "predict" else ["train", "--resume", str(path), "--steps", "1"]
-    assert_user_error(run(*args), *words)
+    assert_user_error(rnn_tui(*args), *words)
     assert not os.path.exists(marker), f"{name}: code ran while loading"
 
 
@@ -220,7 +217,7 @@ OPTION_CASES = [
 
 @pytest.mark.parametrize("args,words", OPTION_CASES, ids=[" ".join(a) for a, _ in OPTION_CASES])
 def test_bad_option_values(args, words):
-    assert_user_error(run(*args), *words)
+    assert_user_error(rnn_tui(*args), *words)
 
 
 def test_odd_typed_text_never_crashes(tmp_path):
@@ -229,7 +226,7 @@ def test_odd_typed_text_never_crashes(tmp_path):
     path = tmp_path / "m.npz"
     save_checkpoint(path, _valid_arrays())
     for text in ["abc\x01\x1b[2J\u202edé", "é" * 10, "ab" * 50_000]:
-        out = run("predict", str(path), text, "--json")
+        out = rnn_tui("predict", str(path), text, "--json")
         assert out.returncode == 0, out.stderr
         data = json.loads(out.stdout)
         assert abs(sum(t["prob"] for t in data["top"]) - 1) < 1e-6

@@ -4,12 +4,11 @@ engine's fast paths compute the same math as the plain ones."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import rnn_tui
 
 from rnn_tui.engine import cells
 from rnn_tui.engine.config import ModelConfig
@@ -17,14 +16,12 @@ from rnn_tui.engine.gradcheck import TOLERANCE, check_model
 from rnn_tui.engine.model import scatter_rows
 from rnn_tui.lab.bench import flops_per_char
 
-ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 TINY = ["--cells", "rnn,gru", "--hidden", "8", "--batch", "1,2", "--seq-len", "4", "--vocab", "10",
         "--repeats", "2", "--rep-seconds", "0.01"]
 
 
 def bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rnn_tui", "bench", *args],
-                          capture_output=True, text=True, timeout=timeout, env=ENV)
+    return rnn_tui("bench", *args, timeout=timeout)
 
 
 def test_bench_json_shape():

@@ -3,10 +3,9 @@ lr changes), its trip over the wire, the reading of the curves, the braille plot
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
+from conftest import make_app, tiny_trainer, until
 
 from rnn_tui.app import RnnTuiApp
 from rnn_tui.app.messages import TrainingProgress
@@ -15,7 +14,7 @@ from rnn_tui.app.widgets import LossPanel
 from rnn_tui.app.widgets.plot import Plot, Series, log_ticks, nice_ticks, tick_label
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState
-from rnn_tui.engine.corpus import load_corpus, make_corpus
+from rnn_tui.engine.corpus import make_corpus
 from rnn_tui.engine.model import LN2
 from rnn_tui.engine.trainer import LossHistory, Trainer
 from rnn_tui.lab.curves import PATIENCE, memorising_since
@@ -48,14 +47,8 @@ def test_validations_thin_out_but_keep_the_latest_and_lr_changes_are_bounded():
     assert len(h.lr_changes) == 50 and h.lr_changes[-1] == (99, 0.1)
 
 
-def tiny_trainer(corpus="zen", **train) -> Trainer:
-    c = load_corpus(corpus) if isinstance(corpus, str) else corpus
-    return Trainer(c, ModelConfig(len(c.vocab), cell="rnn", hidden=16),
-                   TrainConfig(**{"seq_len": 8, "batch": 4, "lr": 0.01, **train}))
-
-
 def test_the_trainer_records_validations_and_lr_changes_in_its_history():
-    t = tiny_trainer()
+    t = tiny_trainer(lr=0.01)
     for _ in range(5):
         t.train_step()
     t.validate()
@@ -70,7 +63,7 @@ def test_the_trainer_records_validations_and_lr_changes_in_its_history():
 
 
 def test_the_history_crosses_the_wire_whole():
-    t = tiny_trainer()
+    t = tiny_trainer(lr=0.01)
     for _ in range(6):
         t.train_step()
     t.validate()
@@ -149,20 +142,6 @@ def test_a_plot_puts_its_line_where_the_data_is():
 
 # -- the screen -----------------------------------------------------------------------------
 pytestmark_async = pytest.mark.asyncio
-
-
-def make_app(paused: bool = True, **kw) -> RnnTuiApp:
-    c = load_corpus("zen")
-    return RnnTuiApp(c, ModelConfig(len(c.vocab), cell="rnn", hidden=16),
-                     TrainConfig(seq_len=8, batch=4, lr=0.01), start_paused=paused, **kw)
-
-
-async def until(pilot, condition, timeout: float = 30.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 @pytestmark_async

@@ -8,13 +8,13 @@ import random
 import signal
 import subprocess
 import sys
-import time
 import tracemalloc
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, wait_for
 
 from rnn_tui.engine import checkpoint as ckpt_mod
 from rnn_tui.engine.checkpoint import FORMAT_VERSION, Checkpoint, load_checkpoint, save_checkpoint
@@ -22,7 +22,6 @@ from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import Vocab
 from rnn_tui.engine.errors import CheckpointError
 
-ROOT = Path(__file__).resolve().parents[1]
 VOCAB = Vocab("abcd")
 SMALL = ModelConfig(vocab_size=4, cell="rnn", hidden=4)
 
@@ -532,6 +531,12 @@ while True:
 """
 
 
+def file_id(path) -> tuple[int, int]:
+    """Which file is at `path`: a save puts a new one there (written aside, then renamed)."""
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns
+
+
 def test_kill_during_save_leaves_old_or_new(tmp_path):
     """kill -9 a process that keeps overwriting the checkpoint: it always loads, whole."""
     path = tmp_path / "model.npz"
@@ -547,8 +552,10 @@ def test_kill_during_save_leaves_old_or_new(tmp_path):
                                  stdout=subprocess.PIPE, env=env, text=True)
         try:
             assert child.stdout.readline().strip() == "saved"
-            # sleep up to about two saves, then kill it wherever it is
-            time.sleep(rng.uniform(0.0, 0.15))
+            # let 0 to 2 more saves land, then kill it wherever it is (mostly inside the next one)
+            for _ in range(rng.randrange(3)):
+                landed = file_id(path)
+                wait_for(lambda landed=landed: file_id(path) != landed, what="the next save")
         finally:
             os.kill(child.pid, signal.SIGKILL)
             child.wait()

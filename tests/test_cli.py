@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-
-ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-
-
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rnn_tui", *args], capture_output=True, text=True, timeout=timeout, env=ENV
-    )
-
-
-def assert_user_error(out: subprocess.CompletedProcess, *words: str) -> None:
-    assert out.returncode == 2, out
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-    assert "Traceback" not in out.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
+from conftest import assert_user_error, rnn_tui
 
 
 @pytest.fixture(scope="module")
 def zen_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "zen.npz"
-    out = run("train", "--corpus", "zen", "--cell", "gru", "--hidden", "32", "--seq-len", "16",
+    out = rnn_tui("train", "--corpus", "zen", "--cell", "gru", "--hidden", "32", "--seq-len", "16",
               "--batch", "8", "--lr", "0.01", "--steps", "150", "--out", str(path), "--json")
     assert out.returncode == 0, out.stderr
     return path, json.loads(out.stdout)
@@ -53,9 +34,9 @@ def test_resume_continues_exactly(tmp_path):
     common = ["--corpus", "zen", "--cell", "lstm", "--hidden", "16", "--seq-len", "8", "--batch", "4",
               "--decay", "0"]
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    straight = run("train", *common, "--steps", "80", "--out", str(a), "--json")
-    first = run("train", *common, "--steps", "40", "--out", str(b), "--json")
-    resumed = run("train", "--resume", str(b), "--steps", "40", "--out", str(b), "--json")
+    straight = rnn_tui("train", *common, "--steps", "80", "--out", str(a), "--json")
+    first = rnn_tui("train", *common, "--steps", "40", "--out", str(b), "--json")
+    resumed = rnn_tui("train", "--resume", str(b), "--steps", "40", "--out", str(b), "--json")
     for out in (straight, first, resumed):
         assert out.returncode == 0, out.stderr
     import numpy as np
@@ -68,21 +49,21 @@ def test_resume_continues_exactly(tmp_path):
 
 def test_predict_and_sample(zen_checkpoint):
     path, _ = zen_checkpoint
-    out = run("predict", str(path), "Beautiful is b", "--top", "5", "--json")
+    out = rnn_tui("predict", str(path), "Beautiful is b", "--top", "5", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     probs = [t["prob"] for t in data["top"]]
     assert len(probs) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-9
-    text = run("predict", str(path), "Beautiful")
+    text = rnn_tui("predict", str(path), "Beautiful")
     assert text.returncode == 0 and "%" in text.stdout
-    s1 = run("sample", str(path), "--prime", "Beau", "--length", "50", "--seed", "3")
-    s2 = run("sample", str(path), "--prime", "Beau", "--length", "50", "--seed", "3")
+    s1 = rnn_tui("sample", str(path), "--prime", "Beau", "--length", "50", "--seed", "3")
+    s2 = rnn_tui("sample", str(path), "--prime", "Beau", "--length", "50", "--seed", "3")
     assert s1.returncode == 0 and s1.stdout == s2.stdout
     assert s1.stdout.startswith("Beau") and len(s1.stdout.rstrip("\n")) >= 54 - 5
 
 
 def test_gradcheck_command():
-    out = run("gradcheck", "--json")
+    out = rnn_tui("gradcheck", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["ok"] and len(data["cases"]) == 24
@@ -91,7 +72,7 @@ def test_gradcheck_command():
 
 
 def test_lesson_preset_trains_from_the_cli():
-    out = run("train", "--preset", "abcde-4", "--steps", "300", "--json")
+    out = rnn_tui("train", "--preset", "abcde-4", "--steps", "300", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["model"]["hidden"] == 3
 
@@ -113,11 +94,11 @@ def test_lesson_preset_trains_from_the_cli():
     ],
 )
 def test_bad_input_gets_one_error_line_and_exit_2(args, words):
-    assert_user_error(run(*args), *words)
+    assert_user_error(rnn_tui(*args), *words)
 
 
 def test_sample_temperature_zero_is_greedy(zen_checkpoint):
     path, _ = zen_checkpoint
-    a = run("sample", str(path), "--prime", "Beautiful is ", "--length", "20", "--temperature", "0")
-    b = run("sample", str(path), "--prime", "Beautiful is ", "--length", "20", "--temperature", "0", "--seed", "9")
+    a = rnn_tui("sample", str(path), "--prime", "Beautiful is ", "--length", "20", "--temperature", "0")
+    b = rnn_tui("sample", str(path), "--prime", "Beautiful is ", "--length", "20", "--temperature", "0", "--seed", "9")
     assert a.returncode == 0 and a.stdout == b.stdout

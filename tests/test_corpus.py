@@ -1,7 +1,6 @@
 """Vocabulary, corpus loading (built-in and files, every bad input) and the BPTT batches."""
 
 import os
-import time
 
 import numpy as np
 import pytest
@@ -102,17 +101,17 @@ def test_zen_is_decoded_and_prints_nothing(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_stdlib_size_deterministic_and_fast(capsys):
+def test_stdlib_size_deterministic_and_walked_once(capsys):
     builtin_corpora._stdlib_docstrings.cache_clear()
-    t0 = time.perf_counter()
     first = load_corpus("stdlib")
-    elapsed = time.perf_counter() - t0
+    assert load_corpus("stdlib").text == first.text
+    walks = builtin_corpora._stdlib_docstrings.cache_info().misses
+    assert walks == 1  # the standard library is walked once a process, however often it is loaded
     builtin_corpora._stdlib_docstrings.cache_clear()
-    second = load_corpus("stdlib")
-    assert 500_000 <= len(first.text) <= 1_050_000
+    second = load_corpus("stdlib")  # a walk of its own
+    assert 500_000 <= len(first.text) <= builtin_corpora.STDLIB_MAX_CHARS
     assert first.text == second.text and first.vocab == second.vocab
     assert "Return the absolute value of the argument." in first.text  # builtins.abs
-    assert elapsed < 3.0
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
+from conftest import tiny_trainer
 
 from rnn_tui.engine.cells import RECURRENCES
-from rnn_tui.engine.config import CELLS, ModelConfig, TrainConfig
+from rnn_tui.engine.config import CELLS, ModelConfig
 from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.gradcheck import (
@@ -280,23 +279,17 @@ def test_loss_history_stays_bounded_and_keeps_the_whole_curve():
     assert h.values()[0] < 100
 
 
-def _tiny_trainer(seed=0, **train):
-    corpus = load_corpus("zen")
-    config = ModelConfig(vocab_size=len(corpus.vocab), cell="rnn", hidden=16)
-    return Trainer(corpus, config, TrainConfig(seq_len=8, batch=4, seed=seed, **train))
-
-
 def test_same_seed_same_loss_curve_bit_for_bit():
-    a, b = _tiny_trainer(3), _tiny_trainer(3)
+    a, b = tiny_trainer(seed=3), tiny_trainer(seed=3)
     la = [a.train_step() for _ in range(20)]
     lb = [b.train_step() for _ in range(20)]
     assert la == lb
-    c = _tiny_trainer(4)
+    c = tiny_trainer(seed=4)
     assert [c.train_step() for _ in range(20)] != la
 
 
 def test_training_lowers_the_loss_on_zen():
-    trainer = _tiny_trainer(lr=1e-2)
+    trainer = tiny_trainer(lr=1e-2)
     first = trainer.validate()
     for _ in range(300):
         trainer.train_step()
@@ -305,7 +298,7 @@ def test_training_lowers_the_loss_on_zen():
 
 
 def test_run_publishes_progress_and_stops_on_event():
-    trainer = _tiny_trainer()
+    trainer = tiny_trainer()
     stop = threading.Event()
     seen = []
 
@@ -324,7 +317,7 @@ def test_run_publishes_progress_and_stops_on_event():
 
 
 def test_pause_stops_steps_and_step_once_advances_one():
-    trainer = _tiny_trainer()
+    trainer = tiny_trainer()
     trainer.pause()
     stop = threading.Event()
     thread = threading.Thread(target=trainer.run, args=(stop,), kwargs={"val_interval": 0})
@@ -352,7 +345,7 @@ def test_pause_stops_steps_and_step_once_advances_one():
 
 
 def test_divergence_rolls_back_and_lowers_the_learning_rate():
-    trainer = _tiny_trainer()
+    trainer = tiny_trainer()
     for _ in range(3):
         trainer.train_step()
     trainer.snapshot()
@@ -369,7 +362,7 @@ def test_divergence_rolls_back_and_lowers_the_learning_rate():
 
 
 def test_set_lr_applies_at_the_next_step_and_validates():
-    trainer = _tiny_trainer()
+    trainer = tiny_trainer()
     trainer.set_lr(0.5)
     trainer.train_step()
     assert trainer.lr == 0.5
@@ -398,7 +391,7 @@ def _lrs_of_run(trainer, **budget):
 
 
 def test_a_budgeted_run_anneals_its_last_part_and_keeps_the_users_rate():
-    trainer = _tiny_trainer(lr=0.01, decay=0.5)
+    trainer = tiny_trainer(lr=0.01, decay=0.5)
     lrs = _lrs_of_run(trainer, steps=10)
     assert lrs[:6] == [0.01] * 6  # steps 0..5 of 10: done <= 0.5
     assert lrs[6:] == pytest.approx([0.008, 0.006, 0.004, 0.002])
@@ -406,11 +399,11 @@ def test_a_budgeted_run_anneals_its_last_part_and_keeps_the_users_rate():
     assert _lrs_of_run(trainer, steps=4)[0] == 0.01  # each run anneals its own budget
     trainer.set_lr(0.02)
     assert _lrs_of_run(trainer, steps=2) == pytest.approx([0.02, 0.02])  # the user's rate is the base
-    assert _lrs_of_run(_tiny_trainer(lr=0.01, decay=0.0), steps=5) == [0.01] * 5
+    assert _lrs_of_run(tiny_trainer(lr=0.01, decay=0.0), steps=5) == [0.01] * 5
 
 
 def test_an_open_ended_run_keeps_the_rate():
-    trainer = _tiny_trainer(lr=0.01)
+    trainer = tiny_trainer(lr=0.01)
     stop = threading.Event()
     seen = []
     step = trainer.optimizer.step
@@ -428,33 +421,15 @@ def test_an_open_ended_run_keeps_the_rate():
 
 @pytest.mark.parametrize("name", [n for n, p in PRESETS.items() if p.lesson_inputs])
 def test_tutorial_lessons_reach_full_accuracy_quickly(name):
-    import time
-
+    """Quickly in steps, which the machine's load does not change: each takes 25-100 here."""
     preset = PRESETS[name]
     corpus = load_corpus(preset.corpus)
     model_config, train_config = preset_configs(preset, len(corpus.vocab))
     assert model_config.hidden == 3 and train_config.lr == 0.01
     trainer = Trainer(corpus, model_config, train_config, batches=lesson_batches(preset, corpus.vocab))
-    start = time.perf_counter()
     acc = 0.0
-    while acc < 1.0 and time.perf_counter() - start < 2.0:
+    while acc < 1.0 and trainer.step < 500:
         for _ in range(25):
             trainer.train_step()
         acc = lesson_accuracy(Predictor(trainer.snapshot()), preset.lesson_inputs)
     assert acc == 1.0, f"{name}: {acc:.0%} after {trainer.step} steps"
-
-
-def test_engine_does_not_import_textual():
-    code = (
-        "import sys\n"
-        "import rnn_tui.engine.cells, rnn_tui.engine.model, rnn_tui.engine.optim, rnn_tui.engine.trainer, rnn_tui.engine.predict\n"
-        "import rnn_tui.engine.corpus, rnn_tui.engine.checkpoint, rnn_tui.engine.gradcheck, rnn_tui.lab.presets, rnn_tui.engine.config\n"
-        "import importlib.util\n"
-        "for m in ('rnn_tui.lab.ngram', 'rnn_tui.lab.metrics', 'rnn_tui.engine.series'):\n"
-        "    if importlib.util.find_spec(m): __import__(m)\n"
-        "assert 'textual' not in sys.modules, 'textual imported'\n"
-        "print('clean')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "clean"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from conftest import until
 
 from rnn_tui.app import RnnTuiApp
 from rnn_tui.cli.main import build_setup, make_parser
@@ -19,14 +18,6 @@ def test_nothing_said_starts_the_default_preset():
     preset = get_preset(DEFAULT_PRESET)
     assert corpus.name == preset.corpus
     assert (model.cell, model.hidden) == (preset.model["cell"], preset.model["hidden"])
-
-
-async def until(pilot, condition, timeout: float = 30.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 @pytest.mark.asyncio

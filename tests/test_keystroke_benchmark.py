@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from tests.tmux_app import needs_tmux
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "keystroke_latency.py"
 sys.path.insert(0, str(SCRIPT.parent))
 import keystroke_latency  # noqa: E402

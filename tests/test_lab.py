@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import assert_user_error, rnn_tui
 
 from rnn_tui.engine.config import ModelConfig
 from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.model import CharModel
 from rnn_tui.engine.predict import Predictor
 from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text
-from tests.test_cli import assert_user_error, run
 
 
 def test_compare_measures_both_models_on_the_same_text():
@@ -29,9 +29,9 @@ def test_compare_measures_both_models_on_the_same_text():
 
 def test_eval_command_side_by_side(tmp_path):
     path = tmp_path / "m.npz"
-    assert run("train", "--corpus", "zen", "--cell", "rnn", "--hidden", "16", "--steps", "30",
+    assert rnn_tui("train", "--corpus", "zen", "--cell", "rnn", "--hidden", "16", "--steps", "30",
                "--out", str(path)).returncode == 0
-    out = run("eval", str(path), "--order", "3", "--json")
+    out = rnn_tui("eval", str(path), "--order", "3", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert len(data["models"]) == 3 and {"kn-3", "mixture"} <= set(data["models"])
@@ -42,29 +42,29 @@ def test_eval_command_side_by_side(tmp_path):
         assert set(s) == {"1", "3", "5"} and 0 <= s["1"] <= s["3"] <= s["5"] <= 1
     weights = data["models"]["mixture"]["mean_weights"]
     assert set(weights) == {"network", "kn-3"} and sum(weights.values()) == pytest.approx(1)
-    dyn = run("eval", str(path), "--order", "3", "--dynamic", "--json", "--suggest-chars", "50")
+    dyn = rnn_tui("eval", str(path), "--order", "3", "--dynamic", "--json", "--suggest-chars", "50")
     assert dyn.returncode == 0, dyn.stderr
     data = json.loads(dyn.stdout)
     assert {"network, dynamic", "mixture, dynamic"} <= set(data["models"])
     assert data["dynamic_scoring_chars_per_sec"] > 0
-    text = run("eval", str(path))
+    text = rnn_tui("eval", str(path))
     assert text.returncode == 0 and "keystroke savings" in text.stdout
 
 
 def test_compare_command_json():
-    out = run("compare", "--corpus", "zen", "--cell", "rnn", "--hidden", "16", "--seq-len", "8",
+    out = rnn_tui("compare", "--corpus", "zen", "--cell", "rnn", "--hidden", "16", "--seq-len", "8",
               "--batch", "4", "--seconds", "1", "--order", "4", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["steps"] > 0 and set(data["models"]) == {
         "rnn 16", "kn-4", "mixture", "network, dynamic", "mixture, dynamic"}
-    steps = run("compare", "--corpus", "zen", "--cell", "rnn", "--hidden", "16", "--seq-len", "8",
+    steps = rnn_tui("compare", "--corpus", "zen", "--cell", "rnn", "--hidden", "16", "--seq-len", "8",
                 "--batch", "4", "--steps", "5", "--order", "4", "--json", "--max-chars", "60")
     assert steps.returncode == 0, steps.stderr
     assert json.loads(steps.stdout)["steps"] == 5
 
 
 def test_lab_bad_options():
-    assert_user_error(run("compare", "--order", "12", "--seconds", "1"), "--order")
-    assert_user_error(run("eval", "/no/file.npz"), "/no/file.npz")
-    assert_user_error(run("compare", "--steps", "0"), "--steps")
+    assert_user_error(rnn_tui("compare", "--order", "12", "--seconds", "1"), "--order")
+    assert_user_error(rnn_tui("eval", "/no/file.npz"), "/no/file.npz")
+    assert_user_error(rnn_tui("compare", "--steps", "0"), "--steps")

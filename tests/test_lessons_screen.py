@@ -8,9 +8,8 @@ Regenerate the snapshot with: pytest tests/test_lessons_screen.py --snapshot-upd
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from conftest import SIZE, until
 from textual.app import App
 from textual.widgets import Static
 
@@ -24,7 +23,6 @@ from rnn_tui.app.lessons.screen import (
 from rnn_tui.app.lessons.views import SeriesUnrolled
 from rnn_tui.lab.presets import PRESETS, lesson_cases
 
-SIZE = (80, 24)
 LETTER_LESSONS = [lesson.name for lesson in LESSONS if lesson.kind == "letters"]
 
 
@@ -37,15 +35,6 @@ class Host(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(LessonsScreen(self.lesson, paced=self.paced))
-
-
-async def until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
-    """Wait for a condition on the screen's state (never a fixed sleep)."""
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def lessons_screen(pilot) -> LessonsScreen:
@@ -139,10 +128,13 @@ async def test_series_lesson_shows_the_mse_falling(name):
     async with app.run_test(size=SIZE) as pilot:
         screen = await lessons_screen(pilot)
         seen = [screen.progress.mse]
-        while screen.state != "done":
-            await pilot.pause(0.02)
+
+        def done() -> bool:  # and each new figure on the way noted
             if screen.progress.mse != seen[-1]:
                 seen.append(screen.progress.mse)
+            return screen.state == "done"
+
+        await until(pilot, done, timeout=60, what="the end of the run")
         await pilot.pause()
         p = screen.progress
         assert len(seen) >= 3, seen  # shown as it falls, not only at the end

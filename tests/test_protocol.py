@@ -8,18 +8,15 @@ import os
 import re
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_trainer, wait_for
 
-from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState, SavableTraining, TrainingControls
-from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.series import LESSONS, SeriesTrainer
-from rnn_tui.engine.trainer import Trainer
-from rnn_tui.runtime import jobs, protocol, wire
+from rnn_tui.runtime import protocol, wire
 from rnn_tui.runtime.protocol import (
     KINDS,
     CheckpointReply,
@@ -42,12 +39,6 @@ from rnn_tui.runtime.training_process import TrainingFailed, TrainingProcess
 PACKAGE = Path(protocol.__file__).resolve().parent.parent
 
 
-def tiny_trainer() -> Trainer:
-    corpus = load_corpus("zen")
-    return jobs.make_trainer(corpus, ModelConfig(len(corpus.vocab), cell="gru", hidden=8),
-                             TrainConfig(seq_len=8, batch=4))
-
-
 def through_a_pipe(message: protocol.Message) -> protocol.Message:
     r, w = os.pipe()
     try:
@@ -61,14 +52,6 @@ def through_a_pipe(message: protocol.Message) -> protocol.Message:
         os.close(r)
         if w >= 0:
             os.close(w)
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def same(a, b) -> bool:
@@ -100,7 +83,7 @@ def test_every_kind_is_tested_here():
 
 
 def test_the_start_message_carries_the_corpus_and_the_whole_state():
-    trainer = tiny_trainer()
+    trainer = tiny_trainer("gru", hidden=8)
     trainer.train_step()
     got = through_a_pipe(Start.of(trainer.corpus, trainer.to_checkpoint(), "zen", True, in_runs=True))
     assert isinstance(got, Start) and (got.preset, got.paused, got.in_runs) == ("zen", True, True)
@@ -111,7 +94,7 @@ def test_the_start_message_carries_the_corpus_and_the_whole_state():
 
 
 def test_a_training_report_round_trips_with_its_state_as_the_enum():
-    trainer = tiny_trainer()
+    trainer = tiny_trainer("gru", hidden=8)
     trainer.train_step()
     p = trainer.progress(RunState.PAUSED, trainer.snapshot(), 5.0)
     got = through_a_pipe(TrainingReport.of(p))
@@ -167,7 +150,7 @@ def test_a_kind_is_one_dataclass_and_names_are_not_reused():
 
 
 def test_the_trainers_and_the_training_process_have_the_controls():
-    trainer = tiny_trainer()
+    trainer = tiny_trainer("gru", hidden=8)
     assert isinstance(trainer, SavableTraining)
     assert isinstance(TrainingProcess(trainer), SavableTraining)
     assert isinstance(SeriesTrainer(LESSONS["ramp"]), TrainingControls)
@@ -181,7 +164,7 @@ def test_a_checkpoint_request_returns_at_once_and_is_answered_later(monkeypatch)
     import rnn_tui.runtime.training_process as tp
 
     monkeypatch.setattr(tp, "CHILD", [sys.executable, "-c", "import sys; sys.stdin.buffer.read()"])
-    proc = TrainingProcess(tiny_trainer())
+    proc = TrainingProcess(tiny_trainer("gru", hidden=8))
     stop, ended = threading.Event(), []
     runner = threading.Thread(target=lambda: ended.append(proc.run(stop, lambda p: None)))
     runner.start()
@@ -201,7 +184,7 @@ def test_a_checkpoint_request_returns_at_once_and_is_answered_later(monkeypatch)
 
 
 def test_before_the_run_a_checkpoint_request_is_answered_by_the_local_trainer():
-    trainer = tiny_trainer()
+    trainer = tiny_trainer("gru", hidden=8)
     trainer.train_step()
     replies: list = []
     TrainingProcess(trainer).request_checkpoint(replies.append)
@@ -212,7 +195,7 @@ def test_a_state_that_cannot_be_saved_is_answered_with_the_reason(monkeypatch):
     from tests.fault_hook import Fault, enable
 
     enable(monkeypatch)
-    proc = TrainingProcess(tiny_trainer())
+    proc = TrainingProcess(tiny_trainer("gru", hidden=8))
     proc.pause()
     stop, seen = threading.Event(), []
     runner = threading.Thread(target=proc.run, args=(stop, seen.append))

@@ -7,6 +7,7 @@ import dataclasses
 import json
 
 import pytest
+from conftest import SIZE, make_app, until
 from textual.widgets import Input, Select
 
 from rnn_tui.app import public_actions
@@ -19,7 +20,6 @@ from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.trainer import Trainer
-from tests.test_app import SIZE, make_app, until
 
 POLICY = PublicPolicy.with_corpora([], max_hidden=32, max_layers=1, max_batch=8)
 

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 HAVE_SERVE = importlib.util.find_spec("textual_serve") is not None
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = os.environ.get("RNN_TUI_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
@@ -325,6 +325,8 @@ async def browser_session(shot: Path, tmp: Path, width: int = 1280, height: int 
             await wait_for(lambda: server.poll() is not None, "server exit on SIGINT", 20)
         report["server_stop_s"] = round(time.monotonic() - t_stop, 2)
         report["server_exit"] = server.poll()
+        with contextlib.suppress(AssertionError):  # the apps end on the same SIGINT, maybe a moment later
+            await wait_for(lambda: not group_processes(server.pid), "the apps' exit", 20)
         report["processes_left"] = len(group_processes(server.pid))
         report["server_log_problems"] = [
             line for line in (tmp / "server.log").read_text().splitlines()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 from tests.tmux_app import TmuxApp, needs_tmux
 
@@ -21,6 +20,8 @@ def test_app_paints_predicts_and_quits_in_tmux():
         assert len(BAR_ROW.findall(screen)) >= 5, screen
         assert "training" in screen.splitlines()[0], screen
         term.keys("Escape")
-        time.sleep(0.5)  # an Escape followed at once by a letter is read as Alt+letter
+        # command mode: its footer names the single keys (an Escape followed at once by a letter
+        # would be read as Alt+letter)
+        term.wait_for(lambda s: "? help" in s.splitlines()[-1], "the command-mode footer")
         term.keys("q")
         term.wait_for(lambda s: "EXITED=0" in s, "clean exit", timeout=10)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from tests.test_cli import assert_user_error, run, zen_checkpoint  # noqa: F401 (a fixture)
+from conftest import assert_user_error
+from conftest import rnn_tui as run
+
+from tests.test_cli import zen_checkpoint  # noqa: F401 (a fixture)
 
 
 def test_predict_and_sample_choose_the_model(zen_checkpoint):  # noqa: F811

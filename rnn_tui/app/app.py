@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from rnn_tui.app.commands import COMMANDS, command_bindings, key_display
@@ -41,10 +42,14 @@ from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.trainer import Progress
 from rnn_tui.runtime import jobs
 from rnn_tui.runtime.training_process import TrainingProcess
 from rnn_tui.runtime.typeahead import TypeAheadSession
+
+if TYPE_CHECKING:  # (the app starts without the regression lessons' module)
+    from rnn_tui.engine.series import SeriesProgress
 
 SAMPLE_INTERVAL = 4.0  # seconds between new samples while training
 SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns
@@ -106,15 +111,15 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         self._snapshot_step = -1
         self._snapshot_time = 0.0  # time.monotonic() when the weights on show arrived
         self._last_key = 0.0
-        self._pending: tuple[int, object] | None = None  # (generation, snapshot) held back
+        self._pending: tuple[int, ParamSnapshot] | None = None  # (generation, snapshot) held back
         self._side_shown = 0.0  # time.monotonic() of the side panels' last repaint
-        self._side_timer = None
+        self._side_timer: Timer | None = None
         self._sample_key: tuple | None = None
         self._last_message = ""
         self._shown_state: RunState | None = None
         self._completion: tuple[tuple, str] = ((), "")
         self.demo_script = DemoScript(corpus.text, seed=train_config.seed) if demo else None
-        self._demo_timer = None  # runs while the demo types; any key or click stops it
+        self._demo_timer: Timer | None = None  # runs while the demo types; any key or click stops it
 
     # -- layout ------------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
@@ -166,7 +171,7 @@ class RnnTuiApp(TypeAheadActions, App[int]):
             self._start_baseline()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
-    def _train(self, trainer: TrainingProcess, generation: int) -> Progress:
+    def _train(self, trainer: TrainingProcess, generation: int) -> Progress | SeriesProgress:
         """Relays the training process's progress (the training itself runs in that process)."""
         stop = get_current_worker().cancelled_event
         return trainer.run(stop, lambda p: self.post_message(TrainingProgress(generation, p)))
@@ -322,6 +327,8 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         return self._demo_timer is not None
 
     def _demo_tick(self) -> None:
+        if self.demo_script is None:
+            return
         action = self.demo_script.step(time.monotonic())
         if action is None:
             return
@@ -407,7 +414,8 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         if self.run_state != RunState.PAUSED:
             self.notify("single steps work while paused: pause first", severity="information")
             return
-        self.trainer.step_once()
+        if self.trainer is not None:
+            self.trainer.step_once()
 
     def action_reset(self) -> None:
         def answer(yes: bool | None) -> None:

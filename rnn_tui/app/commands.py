@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ def key_display(key: str) -> str:
     return KEY_NAMES.get(key, key)
 
 
-def command_bindings() -> list[Binding]:
+def command_bindings() -> list[BindingType]:
     """For the app: single keys (Textual drops them while the input has focus: it types them),
     and the ctrl keys again, hidden, so they work in command mode too."""
-    keys = [
+    keys: list[BindingType] = [
         Binding(c.key, c.action, c.label, show=c.footer, key_display=key_display(c.key))
         for c in COMMANDS
     ]
@@ -83,7 +83,7 @@ def command_bindings() -> list[Binding]:
 SUGGESTION_KEYS = ("f8", "f9", "f10")
 
 
-def ctrl_bindings() -> list[Binding]:
+def ctrl_bindings() -> list[BindingType]:
     """Ctrl keys and F1, for the input: they work while typing (and never type anything)."""
     return [
         Binding(c.ctrl, f"app.{c.action}", c.label, show=c.typing_footer, key_display=key_display(c.ctrl),

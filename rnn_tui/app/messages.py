@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import Corpus
-from rnn_tui.engine.predict import NextCharModel
 from rnn_tui.engine.trainer import Progress
+
+if TYPE_CHECKING:  # (the n-gram module loads on the worker that fits it, not at start-up)
+    from rnn_tui.lab.ngram import NgramModel
 
 
 @dataclass
@@ -30,7 +33,7 @@ class BaselineReady(Message):
     """The n-gram baseline, fitted on the training split, and its bits per char on the validation text."""
 
     corpus_name: str
-    model: NextCharModel
+    model: NgramModel
     val_bpc: float | None
 
 

@@ -37,6 +37,8 @@ def command(name: str):
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake as one `error:` line and exit code 2."""
 
+    commands: frozenset[str] = frozenset()  # the subcommands' names (make_parser fills them in)
+
     def error(self, message: str):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
@@ -191,7 +193,7 @@ def cmd_app(args) -> int:
     from rnn_tui.app.loading import LOADING_MIN_BYTES, LoadCancelled, load_with_progress
 
     corpus_name = args.corpus or (checkpoint.corpus if checkpoint is not None else None)
-    if _file_size(corpus_name) >= LOADING_MIN_BYTES:  # a big file: read it behind a first frame
+    if corpus_name and _file_size(corpus_name) >= LOADING_MIN_BYTES:  # a big file: read it behind a first frame
 
         def load(progress):
             args.corpus_progress = progress
@@ -385,7 +387,7 @@ def cmd_gradcheck(args) -> int:
         table.add_column("relative error", justify="right")
         table.add_column("")
         for r in results:
-            name = max(r.errors, key=r.errors.get)
+            name = max(r.errors, key=r.errors.__getitem__)
             table.add_row(r.case, name, f"{r.worst:.2e}", "[green]ok[/]" if r.ok else "[red]FAIL[/]")
         _console().print(table)
     return 0 if ok else 1
@@ -405,7 +407,7 @@ def cmd_presets(args) -> int:
 
 
 # -- the parser ----------------------------------------------------------------------------
-def make_parser() -> argparse.ArgumentParser:
+def make_parser() -> _Parser:
     from rnn_tui import __version__
     from rnn_tui.cli.models import add_model_choice
 
@@ -468,19 +470,19 @@ def make_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    parser.commands = frozenset(sub.choices)
     return parser
 
 
 # Modules that add their own subcommands: each has `register(subparsers)`, which adds a parser and
 # `set_defaults(run=function)`. They must import nothing heavy at module level (start-up time).
-SUBCOMMAND_MODULES = ("rnn_tui.cli.lab", "rnn_tui.cli.series", "rnn_tui.lab.bench", "rnn_tui.cli.serve")
+SUBCOMMAND_MODULES = ("rnn_tui.cli.lab", "rnn_tui.cli.series", "rnn_tui.cli.bench", "rnn_tui.cli.serve")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = make_parser()
-    known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    if not argv or (argv[0] not in known and argv[0] not in ("-h", "--help", "--version")):
+    if not argv or (argv[0] not in parser.commands and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "app")
     args = parser.parse_args(argv)
     try:

@@ -40,6 +40,7 @@ def cmd_series(args: argparse.Namespace) -> int:
     import threading
 
     from rnn_tui.cli.options import given
+    from rnn_tui.engine.control import RunState
     from rnn_tui.engine.series import SeriesTrainer, get_lesson
 
     overrides = given(args, OPTION_NAMES)  # ConfigError naming the option and its range
@@ -69,7 +70,7 @@ def cmd_series(args: argparse.Namespace) -> int:
             final = trainer.run(stop, on_progress, interval=0.25, forecast_steps=steps)
         except KeyboardInterrupt:
             stop.set()
-            final = trainer.progress("stopped", forecast_steps=steps)
+            final = trainer.progress(RunState.STOPPED, forecast_steps=steps)
             console.print("interrupted: showing what was learnt so far")
 
     truth = final.continuation

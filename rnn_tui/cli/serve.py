@@ -328,6 +328,7 @@ def run(args: argparse.Namespace) -> int:
 
         async def handle_websocket(self, request):
             task = asyncio.current_task()
+            assert task is not None  # (a coroutine always runs in one)
             self.tabs.add(task)
             try:
                 return await super().handle_websocket(request)

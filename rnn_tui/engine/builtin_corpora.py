@@ -7,6 +7,7 @@ import codecs
 import contextlib
 import functools
 import importlib
+import importlib.abc
 import importlib.util
 import inspect
 import io
@@ -50,7 +51,8 @@ def _zen_text() -> str:
         scrambled = sys.modules["this"].s
     else:
         spec = importlib.util.find_spec("this")
-        source = spec.loader.get_source("this") if spec and spec.loader else None
+        loader = spec.loader if spec else None
+        source = loader.get_source("this") if isinstance(loader, importlib.abc.InspectLoader) else None
         for node in ast.parse(source or "").body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "s" for t in node.targets):
                 scrambled = ast.literal_eval(node.value)

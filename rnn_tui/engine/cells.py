@@ -21,6 +21,7 @@ Speed, and why the code looks the way it does (each point measured, see `rnn-tui
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from rnn_tui.engine.config import GATES
 
@@ -52,8 +53,11 @@ class Recurrence:
 
     cell = ""
     sigmoid_gates: tuple[int, ...] = ()
+    # Every cell's `alloc` sets these (with its own buffers) for the current (T, B).
+    hs: np.ndarray  # (T + 1, B, H): the initial state, then h_1..h_T
+    WhT: np.ndarray  # (G, H): a contiguous Wh^T for backward
 
-    def __init__(self, hidden: int, dtype: np.dtype) -> None:
+    def __init__(self, hidden: int, dtype: DTypeLike) -> None:
         self.H = hidden
         self.G = GATES[self.cell] * hidden
         self.dtype = np.dtype(dtype)
@@ -407,7 +411,9 @@ class GRURecurrence(Recurrence):
         self.tmp = self._buf(B, H)
         self.WhT = self._buf(3 * H, H)
 
-    def forward(self, P, state0, Wh, bh, prepared=False, for_backward=False):
+    def forward(self, P, state0, Wh, bh=None, prepared=False, for_backward=False):
+        if bh is None:
+            raise ValueError("a GRU layer needs its recurrent bias b_hn")
         T, B, _ = P.shape
         self.ensure(T, B)
         H = self.H

@@ -69,7 +69,7 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode follows the umask
         created = True
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, allow_pickle=False, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -91,7 +91,7 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
 def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
     """The bytes `save_checkpoint` would write: how a checkpoint crosses to another process."""
     buf = io.BytesIO()
-    np.savez(buf, **_to_arrays(ckpt))
+    np.savez(buf, allow_pickle=False, **_to_arrays(ckpt))
     return buf.getvalue()
 
 

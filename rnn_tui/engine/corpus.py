@@ -332,8 +332,8 @@ def _encode_file(f, where: str, choice: VocabChoice, policy: VocabPolicy, source
                                               choice.dropped_kinds, choice.dropped_count, choice.total) as w:
                     encode_symbols(f, where, lut, dtype, w.write, policy.byte_mode, on_bytes)
                     w.commit()
-                ids = np.memmap(entry, dtype=w.dtype, mode="r", offset=w.offset, shape=(length,))
-                return ids, str(entry), ""
+                mapped = np.memmap(entry, dtype=w.dtype, mode="r", offset=w.offset, shape=(length,))
+                return mapped, str(entry), ""
             except OSError as e:
                 why = f"no cache written ({e.strerror or e}): the ids are kept in memory"
                 f.seek(0)

@@ -33,6 +33,7 @@ import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -239,25 +240,26 @@ class EntryWriter:
         self.written = 0
         self.sum = Sum64()
         self.tmp: Path | None = None
-        self.f = None
+        self.f: BinaryIO | None = None
 
     def __enter__(self) -> EntryWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
         # 0600: a cache of someone's mail archive is theirs alone
         fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self.f = os.fdopen(fd, "wb")
+        self.f = f = os.fdopen(fd, "wb")
         self.offset = _data_offset(len(self._header_bytes()))
-        self.f.seek(self.offset)
+        f.seek(self.offset)
         return self
 
     def _header_bytes(self) -> bytes:
         return json.dumps(self.header, ensure_ascii=True).encode("ascii")  # fixed width: 16 hex digits
 
     def write(self, ids: np.ndarray) -> None:
+        assert self.f is not None  # (inside the with block)
         data = np.ascontiguousarray(ids, dtype=self.dtype)
-        self.sum.add(memoryview(data).cast("B"))
-        self.f.write(memoryview(data).cast("B"))
+        self.sum.add(data.data.cast("B"))
+        self.f.write(data.data.cast("B"))
         self.written += len(data)
 
     def commit(self) -> None:
@@ -265,6 +267,7 @@ class EntryWriter:
             raise OSError(f"wrote {self.written} ids, expected {self.length}")
         self.header["checksum"] = self.sum.hexdigest()
         body = self._header_bytes()
+        assert self.f is not None and self.tmp is not None  # (inside the with block)
         self.f.seek(0)
         self.f.write(MAGIC + struct.pack("<Q", len(body)) + body)
         self.f.close()

@@ -16,6 +16,7 @@ import codecs
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import AnyStr
 
 import numpy as np
 
@@ -137,6 +138,19 @@ class FileStamp:
         return {"size": self.size, "mtime_ns": self.mtime_ns, "ctime_ns": self.ctime_ns, "ino": self.ino}
 
 
+def _lf_newlines(piece: AnyStr, cr: AnyStr, lf: AnyStr, held_cr: bool, final: bool) -> tuple[AnyStr, bool]:
+    """CRLF as LF in a chunk (bytes or text), a CR held back from the previous chunk put in front;
+    also whether this chunk's own last CR is held back for the next."""
+    if held_cr:
+        piece = cr + piece
+    held_cr = not final and piece.endswith(cr)
+    if held_cr:
+        piece = piece[:-1]
+    if cr in piece:  # (a one-byte search is far faster than looking for CRLF)
+        piece = piece.replace(cr + lf, lf)
+    return piece, held_cr
+
+
 def iter_symbols(f, where: str, byte_mode: bool, on_bytes: Callable[[int], None] | None = None
                  ) -> Iterator[bytes | np.ndarray]:
     """The file's symbols chunk by chunk: bytes (an ASCII chunk, whose bytes are its code points,
@@ -166,18 +180,11 @@ def iter_symbols(f, where: str, byte_mode: bool, on_bytes: Callable[[int], None]
                 off = start - len(pending) + e.start
                 bad = raw[e.start] if e.start < len(raw) else raw[-1]
                 raise CorpusError(f"{where} is not UTF-8 text (byte 0x{bad:02x} at offset {off})") from None
+        piece: bytes | str
         if byte_mode or fast:
-            piece: bytes | str = data
-            cr, crlf, lf = b"\r", b"\r\n", b"\n"
+            piece, held_cr = _lf_newlines(data, b"\r", b"\n", held_cr, final)
         else:
-            piece, cr, crlf, lf = text, "\r", "\r\n", "\n"
-        if held_cr:
-            piece = cr + piece
-        held_cr = not final and piece.endswith(cr)
-        if held_cr:
-            piece = piece[:-1]
-        if cr in piece:  # (a one-byte search is far faster than looking for CRLF)
-            piece = piece.replace(crlf, lf)
+            piece, held_cr = _lf_newlines(text, "\r", "\n", held_cr, final)
         if on_bytes is not None:
             on_bytes(len(data))
         if piece:

@@ -12,11 +12,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from rnn_tui.engine.cells import RECURRENCES, param_names
 from rnn_tui.engine.config import GATES, ModelConfig
+
+if TYPE_CHECKING:
+    from rnn_tui.engine.corpus import Vocab
 
 LN2 = math.log(2.0)
 
@@ -26,7 +30,7 @@ class ParamSnapshot:
     """An immutable copy of the parameters, safe to read on another thread while training goes on."""
 
     config: ModelConfig
-    vocab: object  # corpus.Vocab (kept untyped here so the model does not depend on corpus)
+    vocab: Vocab  # (imported for its type only: the model does not depend on corpus)
     params: Mapping[str, np.ndarray]
     step: int = 0
 
@@ -40,7 +44,19 @@ class ParamSnapshot:
         return cls(config, vocab, MappingProxyType(frozen), step)
 
 
-def init_params(config: ModelConfig, rng: np.random.Generator, dtype=np.float32) -> dict:
+class LayerStack(Protocol):
+    """What `init_params` reads of a configuration: the character model's or a series model's."""
+
+    @property
+    def cell(self) -> str: ...
+    @property
+    def hidden(self) -> int: ...
+    @property
+    def layers(self) -> int: ...
+    def param_shapes(self) -> dict[str, tuple[int, ...]]: ...
+
+
+def init_params(config: LayerStack, rng: np.random.Generator, dtype=np.float32) -> dict:
     """PyTorch-style U(-1/sqrt(H), 1/sqrt(H)) weights, zero output bias, LSTM forget bias 1."""
     k = 1.0 / math.sqrt(config.hidden)
     params = {}
@@ -138,7 +154,7 @@ class CharModel:
         if flat_ids.min() < 0 or flat_ids.max() >= cfg.vocab_size:  # (take below does not check)
             raise IndexError(f"input ids must be in [0, {cfg.vocab_size})")
         x = None
-        if cfg.embed:
+        if ws.X is not None:  # an embedding (cfg.embed)
             np.take(p["E"], flat_ids, axis=0, out=ws.X.reshape(N, -1), mode="clip")
             x = ws.X
         for l, layer in enumerate(self.layers):
@@ -154,6 +170,7 @@ class CharModel:
                 np.matmul(x.reshape(N, -1), Wx_in, out=P2)
                 P2 += b_in
             x = layer.forward(P, state[l], p[Wh], p[bh] if bh else None, True, for_backward)
+        assert x is not None  # a model has at least one layer
         # Output projection and softmax for all T steps at once, after the loop.
         logits = ws.logits
         np.matmul(x.reshape(N, -1), p["Why"], out=logits)
@@ -181,10 +198,11 @@ class CharModel:
     # -- backward (BPTT) ---------------------------------------------------------------------
     def _backward(self) -> list[np.ndarray]:
         inputs, targets = self._inputs, self._targets
+        assert inputs is not None and targets is not None, "backward needs a forward pass first"
         T, B = inputs.shape
         N = T * B
         ws = self._ws[(T, B)]
-        p, g, cfg = self.params, self.grads, self.config
+        p, g = self.params, self.grads
         dlogits = ws.logits  # probabilities from the forward pass, turned into dL/dlogits
         t_flat = targets.reshape(-1)
         if self._mask is None:
@@ -199,11 +217,12 @@ class CharModel:
         np.sum(dlogits, axis=0, out=g["by"])
         dH = ws.dX[-1]
         np.matmul(dlogits, p["Why"].T, out=dH.reshape(N, -1))
-        dstate0 = [None] * len(self.layers)
+        dstate0: list[np.ndarray] = []  # top layer first, reversed at the end
         for l in reversed(range(len(self.layers))):
             Wx, bx, Wh, bh = self.names[l]
             layer = self.layers[l]
-            dP, dstate0[l] = layer.backward(dH, p[Wh], g[Wh], g[bh] if bh else None)
+            dP, dstate = layer.backward(dH, p[Wh], g[Wh], g[bh] if bh else None)
+            dstate0.append(dstate)
             dP2 = dP.reshape(N, -1)
             np.sum(dP2, axis=0, out=g[bx])
             if l > 0:
@@ -211,12 +230,13 @@ class CharModel:
                 np.matmul(below.T, dP2, out=g[Wx])
                 dH = ws.dX[l - 1]
                 np.matmul(dP2, p[Wx].T, out=dH.reshape(N, -1))
-            elif cfg.embed:
+            elif ws.X is not None and ws.dE is not None:  # an embedding (cfg.embed)
                 np.matmul(ws.X.reshape(N, -1).T, dP2, out=g[Wx])
                 np.matmul(dP2, p[Wx].T, out=ws.dE.reshape(N, -1))
                 scatter_rows(g["E"], inputs.reshape(-1), ws.dE.reshape(N, -1))
             else:
                 scatter_rows(g[Wx], inputs.reshape(-1), dP2)
+        dstate0.reverse()
         return dstate0
 
     def loss_and_grads(self, inputs, targets, state) -> tuple[float, list]:

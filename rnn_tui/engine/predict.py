@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn_tui.engine.cells import RECURRENCES, param_names
+from rnn_tui.engine.cells import RECURRENCES, LSTMRecurrence, param_names
+from rnn_tui.engine.corpus import Vocab
 from rnn_tui.engine.model import ParamSnapshot
 
 
@@ -36,7 +37,7 @@ class NextCharModel:
     Subclasses implement `vocab`, `reset`, `feed`, `probs` and `clone`; the rest is shared.
     """
 
-    vocab = None
+    vocab: Vocab
 
     def reset(self) -> None:
         raise NotImplementedError
@@ -191,20 +192,18 @@ class Predictor(NextCharModel):
     def _feed_chunk(self, ids: np.ndarray) -> np.ndarray:
         """Run the recurrence over ids (T, B = 1); return the top layer's h_1..h_T."""
         p, T = self.snapshot.params, len(ids)
-        x = None
+        P = self._table[ids][:, None, :]  # layer 0's input projection: a row lookup
         for l, layer in enumerate(self.layers):
             _, _, Wh, bh = self.names[l]
-            if l == 0:
-                P = self._table[ids][:, None, :]
-            else:
-                Wx, b = self._inputs[l]
-                P = (x.reshape(T, -1) @ Wx + b)[:, None, :]
-            x = layer.forward(P, self.state[l], p[Wh], p[bh] if bh else None, prepared=True)
+            h = layer.forward(P, self.state[l], p[Wh], p[bh] if bh else None, prepared=True)
             layer.final_state(out=self.state[l])
-        self._h[...] = x[-1]
+            if l + 1 < len(self.layers):
+                Wx, b = self._inputs[l + 1]
+                P = (h.reshape(T, -1) @ Wx + b)[:, None, :]
+        self._h[...] = h[-1]
         self._probs = None
         self.fed += T
-        return x
+        return h
 
     @property
     def logits(self) -> np.ndarray:
@@ -264,5 +263,5 @@ def hidden_trace(snapshot: ParamSnapshot, text: str) -> HiddenTrace:
         return HiddenTrace(known, empty, empty.copy() if snapshot.config.cell == "lstm" else None)
     h = predictor._feed_chunk(ids)[:, 0, :].copy()
     top = predictor.layers[-1]
-    c = top.cs[1:, 0, :].copy() if snapshot.config.cell == "lstm" else None
+    c = top.cs[1:, 0, :].copy() if isinstance(top, LSTMRecurrence) else None
     return HiddenTrace(known, h, c)

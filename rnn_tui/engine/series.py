@@ -127,7 +127,7 @@ class SeriesModel:
         if params is None:
             # PyTorch-style U(-1/sqrt(H), 1/sqrt(H)), zero `by`, LSTM forget bias 1: the char model's rule.
             rng = np.random.default_rng(config.seed if seed is None else seed)
-            params = init_params(config, rng, self.dtype)  # type: ignore[arg-type]  (duck-typed config)
+            params = init_params(config, rng, self.dtype)
         shapes = config.param_shapes()
         if set(params) != set(shapes) or any(np.shape(params[k]) != s for k, s in shapes.items()):
             raise ConfigError("series parameters do not match the configuration")
@@ -210,6 +210,7 @@ class SeriesModel:
                 np.matmul(below.T, dP2, out=g[Wx])
                 dH = np.matmul(dP2, p[Wx].T).reshape(T, B, -1)
             else:
+                assert self._x is not None  # set by predict above
                 np.matmul(self._x.reshape(1, N), dP2, out=g[Wx])
         self.dstate0 = dstate0
         return mse, final

@@ -325,7 +325,8 @@ class TypingStats:
 
     @property
     def perplexity(self) -> float | None:
-        return None if self.total == 0 else 2.0**self.bpc
+        bpc = self.bpc
+        return None if bpc is None else 2.0**bpc
 
     @property
     def top1_rate(self) -> float | None:

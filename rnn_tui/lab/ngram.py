@@ -61,6 +61,9 @@ class _Table:
     n_contexts: int  # number of context ids at level n-1
 
 
+_UNUSED = np.zeros(0)  # the order-0 place of lists indexed by order
+
+
 class NgramCounts:
     """Every n-gram of orders 1..max_order of a text, counted once; read-only, shared by models."""
 
@@ -73,7 +76,9 @@ class NgramCounts:
         # levels[m]: sorted keys of the m-char contexts; g[i] = id of the m chars ending at i
         self.levels: list[np.ndarray] = [np.zeros(1, np.int64)]
         g_prev = np.zeros(T, np.int64)  # level 0: the empty context, id 0 everywhere
-        self.tables: list[_Table | None] = [None]
+        # tables[n] holds order n; order 0 has no n-grams (an empty table keeps the indices).
+        none = np.zeros(0, np.int64)
+        self.tables: list[_Table] = [_Table(none, none, none, 1)]
         for n in range(1, max_order + 1):
             # order n: the n-gram ending at i >= n-1 has context x[i-n+1..i-1], id g_prev[i-1]
             ctx = g_prev[n - 2 : T - 1] if n >= 2 else np.zeros(T, np.int64)
@@ -181,7 +186,8 @@ def estimate_discounts(
         d2 = 2 - 3 * y * n3 / n2 if n2 > 0 and n3 > 0 else d1
         d3 = 3 - 4 * y * n4 / n3 if n3 > 0 and n4 > 0 else d2
         d = (d1, d2, d3)
-    return tuple(float(min(max(v, MIN_DISCOUNT), r)) for r, v in zip((1, 2, 3), d, strict=True))
+    d1, d2, d3 = (float(min(max(v, MIN_DISCOUNT), r)) for r, v in zip((1, 2, 3), d, strict=True))
+    return d1, d2, d3
 
 
 def _encode_known(vocab: Vocab, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -245,7 +251,8 @@ class _CountModel(NextCharModel):
         return p
 
     def _distribution(self, context: str) -> np.ndarray:
-        ids = self.counts.context_ids_after([self.vocab.id(c) for c in context], self.order)
+        known = self.vocab.encode(context).tolist()  # all of it: `feed` keeps known chars only
+        ids = self.counts.context_ids_after(known, self.order)
         p = self._dist_of(ids, len(context))
         p.flags.writeable = False
         return p
@@ -318,9 +325,10 @@ class NgramModel(_CountModel):
 
     def _set_discounts(self) -> None:
         spec, order, c = self.discount_spec, self.order, self.counts
-        per_order: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]
+        per_order: list[tuple[float, ...]] = [(0.0, 0.0, 0.0)]
         for n in range(1, order + 1):
             kind = "raw" if n == order else "cont"
+            d: tuple[float, ...]
             if spec in ("modified", "single"):
                 d = estimate_discounts(*c.counts_of_counts(n, kind), single=spec == "single")
             elif isinstance(spec, (int, float)):
@@ -336,7 +344,10 @@ class NgramModel(_CountModel):
                 raise ConfigError(f"discounts must be numbers >= 0 (got {d!r} for order {n})")
             per_order.append(d)
         self.discounts = tuple(per_order[1:])  # as estimated or given, before `scale`
-        self._D, self._total, self._gamma = [None], [None], [None]
+        # per order n = 1..order, at index n (index 0, order 0, is unused)
+        self._D: list[np.ndarray] = [_UNUSED]
+        self._total: list[np.ndarray] = [_UNUSED]
+        self._gamma: list[np.ndarray] = [_UNUSED]
         for n in range(1, order + 1):
             kind = "raw" if n == order else "cont"
             D = np.minimum(np.array((0.0, *per_order[n])) * self.scale, (0, 1, 2, 3))
@@ -400,11 +411,11 @@ class NgramModel(_CountModel):
         Returns {(order, scale): bpc} for every pair tried. The history fed so far is kept.
         """
         orders = list(orders) if orders is not None else list(range(1, self.counts.max_order + 1))
-        results = {}
+        results: dict[tuple[int, float], float] = {}
         for n in orders:
             for s in scales:
                 results[(n, float(s))] = self.with_settings(n, s).bits_per_char(val_text)
-        (best_order, best_scale) = min(results, key=results.get)
+        (best_order, best_scale) = min(results, key=results.__getitem__)
         self.order, self.scale = _check_order(best_order, self.counts.max_order), best_scale
         self._set_discounts()
         return results
@@ -427,7 +438,7 @@ class AddKModel(_CountModel):
         if not (isinstance(k, (int, float)) and math.isfinite(k) and k > 0):
             raise ConfigError(f"add-k needs k > 0 (got {k!r})")
         self.k = float(k)
-        self._total = [None] + [
+        self._total = [_UNUSED] + [
             counts.row_sums(n, counts.tables[n].raw) for n in range(1, self.order + 1)
         ]
 

@@ -210,7 +210,7 @@ def _history_arrays(p: Progress) -> dict[str, np.ndarray]:
             for name, (dtype, cols) in HISTORY_ARRAYS.items()}
 
 
-def _history_fields(arrays: dict[str, np.ndarray]) -> dict[str, tuple]:
+def _history_fields(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """The arrays back as Progress's tuples: steps as ints, validations as (step, seconds, bpc)."""
     return {
         "loss_history": tuple(arrays["loss_history"].tolist()),

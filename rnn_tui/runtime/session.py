@@ -52,7 +52,7 @@ class PredictionSession:
             return
         if old and text.startswith(old) and len(text) - len(old) <= 4:
             for ch in text[len(old) :]:
-                self._feed(ch)
+                self._feed(self.predictor, ch)
         else:
             self._refeed()
 
@@ -82,9 +82,9 @@ class PredictionSession:
         if self.baseline is not None:
             self.baseline.feed_text(context)
 
-    def _feed(self, ch: str) -> None:
-        self.stats.update(self.predictor, ch)  # scored before the model sees it
-        if not self.predictor.feed(ch):
+    def _feed(self, predictor: Predictor, ch: str) -> None:
+        self.stats.update(predictor, ch)  # scored before the model sees it
+        if not predictor.feed(ch):
             self.last_unknown = ch
         if self.baseline is not None:
             self.baseline.feed(ch)

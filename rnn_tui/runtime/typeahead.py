@@ -122,7 +122,7 @@ class TypeAheadSession(PredictionSession):
             self.plain.reset()
             self.plain.feed_text(self.text[-300:] or self.prime)
 
-    def _feed(self, ch: str) -> None:
+    def _feed(self, predictor: Predictor, ch: str) -> None:  # (the session's predictor)
         self.stats.update(self.predictor, ch)  # scored before any model sees it
         with_adapting = self.adapted.update(self.predictor, ch)
         if self.plain is not None:

@@ -35,7 +35,7 @@ def encode(kind: str, meta: Mapping | None = None,
         if a.dtype.str not in DTYPES:
             raise WireError(f"array {name!r} has dtype {a.dtype.str}, not one of {DTYPES}")
         specs.append([name, a.dtype.str, list(a.shape)])
-        blobs.append(memoryview(np.ascontiguousarray(a).reshape(-1)).cast("B"))
+        blobs.append(np.ascontiguousarray(a).reshape(-1).data.cast("B"))
     header = json.dumps({"kind": kind, "meta": dict(meta or {}), "arrays": specs}).encode()
     return (_LENGTHS.pack(len(header), sum(b.nbytes for b in blobs)) + header, *blobs)
 

@@ -216,6 +216,8 @@ class LessonsScreen(ModalScreen[None]):
 
     def _run(self, amount: int | None = None, paced: bool | None = None) -> None:
         """Ask the training process for a run: `amount` steps (epochs), by default a whole lesson run."""
+        if self.trainer is None:
+            return
         local = self.trainer.local
         full = local.config.epochs if isinstance(local, SeriesTrainer) else LETTER_STEPS
         amount = full if amount is None else amount
@@ -274,6 +276,8 @@ class LessonsScreen(ModalScreen[None]):
 
     def _show_letters(self) -> None:
         p, n = self.progress, self.n_in
+        if not isinstance(p, Progress) or p.snapshot is None:  # (lesson progress carries weights)
+            return
         snapshot = p.snapshot
         self.accuracy, cases = case_results(snapshot, n)
         self._status(snapshot.config.describe(), f"step {p.step:,}", f"loss {p.loss:.3f}",
@@ -308,8 +312,9 @@ class LessonsScreen(ModalScreen[None]):
         self.query_one("#lesson-loss", HistorySpark).show(p.loss_history)
 
     def _show_series(self) -> None:
-        p: SeriesProgress = self.progress
-        lesson = self.series
+        p, lesson = self.progress, self.series
+        if not isinstance(p, SeriesProgress) or lesson is None:
+            return
         c = p.snapshot.config
         self._status(f"{c.cell} {c.hidden}, MSE, {c.optimizer} {c.lr:g}", f"epoch {p.epoch:,}/{p.epochs:,}",
                      f"mse {p.mse:.2e}", drop=(1,))
@@ -356,14 +361,14 @@ class LessonsScreen(ModalScreen[None]):
         self._show()
 
     def action_pause(self) -> None:
-        if self.state == RunState.TRAINING:
+        if self.state == RunState.TRAINING and self.trainer is not None:
             self.trainer.pause()
             self.state = RunState.PAUSED
             self._show()
 
     def action_train(self) -> None:
         """Resume when paused; when a run is done, another run from where it stopped."""
-        if self.state == RunState.PAUSED:
+        if self.state == RunState.PAUSED and self.trainer is not None:
             self.trainer.resume()
             self.state = RunState.TRAINING
             self._show()
@@ -371,7 +376,7 @@ class LessonsScreen(ModalScreen[None]):
             self._run()
 
     def action_step(self) -> None:
-        if self.state == RunState.PAUSED:
+        if self.state == RunState.PAUSED and self.trainer is not None:
             self.trainer.step_once()
         elif self.state == RunState.DONE:
             self._run(1, paced=False)

@@ -89,13 +89,13 @@ def pad(text: str, width: int, align: str = ">") -> str:
     return " " * fill + text
 
 
-def row_width(row: Row) -> int:
+def row_width(row: Sequence[Part]) -> int:
     return sum(cell_len(text) for text, _ in row)
 
 
-def beside(left: list[Row], right: list[Row], left_width: int, sep: str = GAP) -> list[Row]:
+def beside(left: Sequence[Row], right: Sequence[Row], left_width: int, sep: str = GAP) -> list[Row]:
     """Two blocks of rows side by side; the shorter is padded with blank rows."""
-    out = []
+    out: list[Row] = []
     for i in range(max(len(left), len(right))):
         lrow = left[i] if i < len(left) else []
         rrow = right[i] if i < len(right) else []
@@ -109,7 +109,7 @@ def heatmap(name: str, matrix: np.ndarray, row_labels: Sequence[str], col_labels
     The first row names the matrix and its columns."""
     m = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
     scale = scale_of(m)
-    rows: list[Row] = [[(pad(name, WLABEL_W, "<"), BOLD)] + [(pad(c, WEIGHT_W), DIM) for c in col_labels]]
+    rows: list[Row] = [[(pad(name, WLABEL_W, "<"), BOLD), *((pad(c, WEIGHT_W), DIM) for c in col_labels)]]
     for label, values in zip(row_labels, m, strict=True):
         row: Row = [(pad(label, WLABEL_W, "<"), DIM)]
         for v in values:
@@ -156,13 +156,13 @@ def letter_rows(s: LetterSteps) -> list[Row]:
     def label(text: str, style=DIM) -> Part:
         return (pad(text, LABEL_W, "<"), style)
 
-    def steps(cells: list[Part]) -> Row:
+    def steps(cells: Sequence[Part]) -> Row:
         out: Row = []
         for text, style in cells:
             out += [(" ", None), (pad(text, STEP_W - 1), style)]
         return out
 
-    def header(name: str, cells: list[Part]) -> Row:
+    def header(name: str, cells: Sequence[Part]) -> Row:
         return [label(name, BOLD), *steps(cells)]
 
     # time axis
@@ -188,7 +188,7 @@ def letter_rows(s: LetterSteps) -> list[Row]:
 
     # h_t: each unit's value, coloured by sign and size (tanh: full colour at +-1). The header
     # shows the state flowing along the time axis: h_{t-1} enters step t through Whh, h_0 = 0.
-    chain: Row = [(pad("0─Whh→", STEP_W), DIM)] + [("──Whh─→", DIM)] * (T - 1) if T else []
+    chain: Row = [(pad("0─Whh→", STEP_W), DIM), *[("──Whh─→", DIM)] * (T - 1)] if T else []
     h_left: list[Row] = [[label("h_t", BOLD), *chain]]
     for u in range(H):
         h_left.append([label("  " + units[u]), *steps([(number(float(s.hidden[t, u]), 6),
@@ -274,8 +274,8 @@ def grid_rows(values: np.ndarray, scale: float) -> list[Row]:
     rows = []
     for r in range(n):
         chunk = values[r * per_row : (r + 1) * per_row]
-        rows.append([(sign(float(v), scale), signed_style(float(v), scale)) for v in chunk]
-                    + [(" " * (per_row - len(chunk)), None)])
+        rows.append([*((sign(float(v), scale), signed_style(float(v), scale)) for v in chunk),
+                     (" " * (per_row - len(chunk)), None)])
     return rows
 
 
@@ -291,7 +291,7 @@ def series_unrolled_rows(x: np.ndarray, hidden: np.ndarray, y: np.ndarray, targe
     def label(text: str, style=DIM) -> Part:
         return (pad(text, LABEL_W, "<"), style)
 
-    def steps(cells: list[Part]) -> Row:
+    def steps(cells: Sequence[Part]) -> Row:
         out: Row = []
         for text, style in cells:
             out += [(" ", None), (pad(text, step_w - 1), style)]
@@ -350,7 +350,7 @@ def series_weight_rows(params: Mapping[str, np.ndarray], height: int) -> list[Ro
     whh_lines = -(-H // 2)
     left_w = max(row_width(r) for r in rows) + 1
     if height >= whh_lines + 1:
-        whh = [[(f"Whh {H}×{H}", BOLD)]] + half_block_rows(params["Whh"])
+        whh: list[Row] = [[(f"Whh {H}×{H}", BOLD)], *half_block_rows(params["Whh"])]
         rows = beside(rows, whh, left_w, "  ")
     else:
         rows[0] += [("  ", None), (f"Whh {H}×{H}: taller terminal", ITALIC_DIM)]
@@ -428,10 +428,10 @@ def stretch(values: Sequence[float], columns: int) -> list[float]:
 
 @dataclass(frozen=True)
 class SeriesPicture:
-    targets: Sequence[float]  # x_1 .. x_{N-1}
-    predictions: Sequence[float]  # the network's, aligned with targets
-    forecast: Sequence[float]  # past the end of the data, own predictions fed back
-    continuation: Sequence[float] | None  # the true continuation, when known
+    targets: np.ndarray  # x_1 .. x_{N-1}
+    predictions: np.ndarray  # the network's, aligned with targets
+    forecast: np.ndarray  # past the end of the data, own predictions fed back
+    continuation: np.ndarray | None  # the true continuation, when known
     mse_history: Sequence[float]  # training MSE per epoch (bounded)
     mse: float
     goal: float

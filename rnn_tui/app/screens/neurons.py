@@ -173,8 +173,9 @@ class NeuronsScreen(Screen[None]):
     def correlation(self) -> np.ndarray:
         key = (self.feature, self.use_cell)
         if key not in self._correlations:
-            feature = FEATURES[self.feature](self.trace.text)
-            self._correlations[key] = correlations(self.activations, feature)
+            trace, acts = self.trace, self.activations
+            assert trace is not None and acts is not None  # (asked only while a unit is shown)
+            self._correlations[key] = correlations(acts, FEATURES[self.feature](trace.text))
         return self._correlations[key]
 
     def show_unit(self) -> None:
@@ -183,9 +184,11 @@ class NeuronsScreen(Screen[None]):
         if acts is None or len(acts) == 0:
             view.show("", np.zeros(0), [("neurons: no weights or no text yet", "neurons--title")])
             return
+        trace = self.trace
+        assert trace is not None  # (the activations are its)
         values = acts[:, self.unit]
         r = self.correlation()[self.unit]
-        state = "c" if self.use_cell and self.trace.c is not None else "h"
+        state = "c" if self.use_cell and trace.c is not None else "h"
         units = acts.shape[1]
         heading = [
             (f"unit {self.unit}/{units} ({state})", "neurons--title"),
@@ -195,7 +198,7 @@ class NeuronsScreen(Screen[None]):
         if self.found >= 0:
             heading.append((f" · find #{self.found + 1}", "neurons--dim"))
         heading.append((f" · {self.source_note}", "neurons--dim"))
-        view.show(self.trace.text, values, heading)
+        view.show(trace.text, values, heading)
 
     # -- actions -----------------------------------------------------------------------------
     def action_close(self) -> None:
@@ -211,11 +214,11 @@ class NeuronsScreen(Screen[None]):
 
     def action_find(self) -> None:
         """Rank units by |r| with the feature and jump to the best; again: the next best."""
-        acts = self.activations
-        if acts is None:
+        acts, trace = self.activations, self.trace
+        if acts is None or trace is None:
             return
         if not self.ranking:
-            self.ranking = rank_units(acts, FEATURES[self.feature](self.trace.text))
+            self.ranking = rank_units(acts, FEATURES[self.feature](trace.text))
             self.found = -1
             if not self.ranking:
                 self.notify(f"'{self.feature}' never changes in this text: e picks another feature, "

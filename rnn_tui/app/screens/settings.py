@@ -146,15 +146,17 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 widget = self.query_one(f"#{name}")
                 if isinstance(widget, Select):
                     widget.value = value
-                else:
+                elif isinstance(widget, Input):
                     widget.value = str(value)
 
     def values(self) -> dict[str, object]:
-        out = {}
+        out: dict[str, object] = {}
         for name in {**FIELDS, **APP_FIELDS}:
             widget = self.query_one(f"#{name}")
-            value = widget.value
-            out[name] = None if value is Select.NULL else value
+            if isinstance(widget, Select):
+                out[name] = None if widget.value is Select.NULL else widget.value
+            elif isinstance(widget, Input):
+                out[name] = widget.value
         return out
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.cells import cell_len
+from rich.style import Style
 from textual.strip import Strip
 
 from rnn_tui.app.widgets.strips import CachedLines, line
@@ -60,7 +61,7 @@ class ProbChart(CachedLines):
         self.last_render = time.perf_counter()
         styles = self._styles
         base, title, dim = styles["base"], styles["chart--title"], styles["chart--dim"]
-        heading = [(self.title, title)]
+        heading: list[tuple[str, Style | None]] = [(self.title, title)]
         room = width - cell_len(self.title) - 12
         if self.context and room >= 4:
             tail = visible(self.context[-room:])

@@ -119,7 +119,7 @@ class Plot:
         layers = [(self._series_dots(s, cols, rows), s.style) for s in self.series]
         layers += [(self._rule_dots(r, cols, rows), r.style) for r in self.rules]
         cells, owner = self._compose(layers, cols, rows)
-        tick_rows = {}
+        tick_rows: dict[int, str] = {}
         for v, text in zip(y_ticks, y_labels, strict=True):
             _, dy = self._to_dots([self.xlim[0]], [v], cols, rows)
             tick_rows.setdefault(int(round(dy[0])) // 4, text)
@@ -129,7 +129,8 @@ class Plot:
             label = tick_rows.get(r)
             segs = [Segment((label or "").rjust(label_w), self.label_style),
                     Segment("┤" if label else "│", self.axis_style)]
-            run, run_style = [], None
+            run: list[str] = []
+            run_style: Style | None = None
             for c in range(cols):
                 k = owner[r, c]
                 style = styles[k] if k >= 0 else None

@@ -36,7 +36,8 @@ class StatusLine(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple | None = None  # what show() was last given, to refit on resize
+        # what show() was last given, to refit on resize
+        self._shown: tuple[Corpus, ModelConfig, RunState, Progress | None] | None = None
         self._demo = False
 
     def show(self, corpus: Corpus, model: ModelConfig, state: RunState, progress: Progress | None, *,
@@ -48,11 +49,12 @@ class StatusLine(Static):
         self._fit()
 
     def on_resize(self) -> None:
-        if self._shown is not None:
-            self._fit()
+        self._fit()
 
     def _fit(self) -> None:
         """The longest form of the line that fits the current width."""
+        if self._shown is None:
+            return
         for short in (0, 1, 2):
             parts = status_parts(*self._shown, short, self._demo)
             if cell_len(" " + " │ ".join(parts)) <= self.size.width:

@@ -3,6 +3,7 @@ costs far less than laying out Rich Text."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -32,7 +33,7 @@ class StyleCache:
         return self._styles[name]
 
 
-def line(parts: list[tuple[str, Style | None]], width: int, base: Style) -> Strip:
+def line(parts: Sequence[tuple[str, Style | None]], width: int, base: Style) -> Strip:
     """(text, style) pieces on the widget's `base` style (its colours), exactly `width` cells."""
     return Strip([Segment(text, style) for text, style in parts if text]).adjust_cell_length(width).apply_style(base)
 
