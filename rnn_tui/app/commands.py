@@ -44,7 +44,8 @@ COMMANDS: tuple[Command, ...] = (
             footer=False),
     Command("zen", "z", "f5", "zen", "Watch it memorise: the Zen preset, and back",
             footer=False),
-    Command("cycle_model", "m", "f6", "model", "Chart: mixture, network or n-gram (cycles)"),
+    Command("cycle_model", "m", "f6", "model", "Chart: mixture, network or n-gram (cycles)",
+            footer=False),  # (no room left in the footer at 80 columns)
     Command("toggle_adapt", "a", "f7", "adapt", "Learn from my typing (on/off)", footer=False,
             group=TYPE_AHEAD),
     Command("reset_adapt", "f", "f12", "forget", "Forget what was learnt from my typing", footer=False,
