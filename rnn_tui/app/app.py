@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, cast
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
-from textual.suggester import SuggestionReady
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -26,6 +25,7 @@ from rnn_tui.app.public import PublicPolicy
 from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen
 from rnn_tui.app.screens.main import MainScreen, Prompt
 from rnn_tui.app.setup_actions import SetupActions
+from rnn_tui.app.typeahead import TypeAheadActions
 from rnn_tui.app.widgets import (
     HiddenStrip,
     LossPanel,
@@ -45,8 +45,8 @@ from rnn_tui.engine.errors import RnnTuiError
 from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.trainer import Progress
 from rnn_tui.runtime import jobs
-from rnn_tui.runtime.session import PredictionSession
 from rnn_tui.runtime.training_process import TrainingProcess
+from rnn_tui.runtime.typeahead import TypeAheadSession
 
 if TYPE_CHECKING:  # (the app starts without the regression lessons' module)
     from rnn_tui.engine.series_trainer import SeriesProgress
@@ -65,7 +65,7 @@ SNAPSHOT_MAX_AGE = 2.0
 SIDE_INTERVAL = 0.25
 
 
-class RnnTuiApp(App[int]):
+class RnnTuiApp(TypeAheadActions, App[int]):
     """The main screen is the app's default screen; modal screens sit on top of it."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
@@ -98,7 +98,7 @@ class RnnTuiApp(App[int]):
         self.top_k, self.temperature = top_k, temperature
         self.baseline_enabled = baseline
         self.sample_interval = sample_interval
-        self.session = PredictionSession()
+        self.session = TypeAheadSession()
         self.trainer: TrainingProcess | None = None
         self.progress: Progress | None = None
         self.generation = 0  # one per trainer: progress from a replaced trainer is ignored
@@ -133,6 +133,7 @@ class RnnTuiApp(App[int]):
         """The main screen is there: train, sample, and maybe start the demo."""
         ckpt = self._initial_checkpoint
         self._initial_checkpoint = None
+        self._typeahead_start()
         self._start(self.corpus, self.model_config, self.train_config, ckpt, self.preset)
         self.query_one("#prompt").focus()
         self.set_interval(self.sample_interval, self._tick_sample)
@@ -252,9 +253,9 @@ class RnnTuiApp(App[int]):
         self._snapshot_step = snapshot.step
         self._snapshot_time = time.monotonic()
         self._pending = None
-        self.session.set_snapshot(snapshot)
+        self.session.set_snapshot(self._weights_to_show(snapshot))
         self._show_predictions()
-        self._refresh_suggestion()
+        self._ask_suggestions()
 
     def _complete(self, value: str) -> str:
         """The suggester's question: the completion of `value`, which the session already holds
@@ -267,19 +268,16 @@ class RnnTuiApp(App[int]):
             self._completion = (key, printable_prefix(self.session.completion()))
         return self._completion[1]
 
-    def _refresh_suggestion(self) -> None:
-        """New weights: show the new completion of the same text as ghost text."""
-        prompt = self.query_one("#prompt", Prompt)
-        if prompt.value:
-            prompt.post_message(SuggestionReady(prompt.value, prompt.value + self._complete(prompt.value)))
-
     def _text_changed(self, value: str) -> None:
         self._last_key = time.monotonic()
+        old = self.session.text
         self.session.set_text(to_model_text(value))
         self._show_predictions()
+        self._typeahead_text(old, self.session.text)
 
     def _show_predictions(self) -> None:
         s = self.session
+        self._show_typeahead()
         self.query_one("#net-chart", ProbChart).show(s.top_k(self.top_k), s.context)
         if self.show_baseline:
             self.query_one("#base-chart", ProbChart).show(s.baseline_top_k(self.top_k), s.context,
@@ -295,7 +293,7 @@ class RnnTuiApp(App[int]):
             return
         self._side_shown = time.monotonic()
         s = self.session
-        self.query_one("#typing", TypingPanel).show(s.stats, s.last_unknown)
+        self.query_one("#typing", TypingPanel).show(s.stats, s.last_unknown, self._typing_lines())
         self.query_one("#hidden", HiddenStrip).show(s.hidden())
 
     def _flush_side(self) -> None:
@@ -467,6 +465,7 @@ class RnnTuiApp(App[int]):
         """Stop the training at once (the process notices within a step) and leave."""
         if self._train_worker is not None:
             self._train_worker.cancel()
+        self._typeahead_stop()
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

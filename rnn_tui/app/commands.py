@@ -22,7 +22,10 @@ class Command:
     help: str  # the help screen's and the palette's description
     footer: bool = True  # shown in the command-mode footer
     typing_footer: bool = False  # shown in the typing-mode footer
+    group: str = ""  # commands of one group share a row of the help screen (its help text)
 
+
+TYPE_AHEAD = "Learn from my typing on/off; forget what it learnt"  # one row of the help
 
 COMMANDS: tuple[Command, ...] = (
     Command("toggle_pause", "space", "ctrl+t", "pause", "Pause or resume training", typing_footer=True),
@@ -41,6 +44,12 @@ COMMANDS: tuple[Command, ...] = (
             footer=False),
     Command("zen", "z", "f5", "zen", "Watch it memorise: the Zen preset, and back",
             footer=False),
+    Command("cycle_model", "m", "f6", "model", "Chart: mixture, network or n-gram (cycles)",
+            footer=False),  # (no room left in the footer at 80 columns)
+    Command("toggle_adapt", "a", "f7", "adapt", "Learn from my typing (on/off)", footer=False,
+            group=TYPE_AHEAD),
+    Command("reset_adapt", "f", "f12", "forget", "Forget what was learnt from my typing", footer=False,
+            group=TYPE_AHEAD),
     Command("lessons", "t", "f2", "lessons", "Lessons: abcde letters and series, unrolled in time"),
     Command("help", "question_mark", "f1", "help", "Help: every key", typing_footer=True),
     Command("quit", "q", "ctrl+q", "quit", "Quit (stops training, restores the terminal)", typing_footer=True),
@@ -70,10 +79,16 @@ def command_bindings() -> list[BindingType]:
     return keys
 
 
+# The input's own keys for the suggestion bar's words (typing only, like Tab): shown on the bar
+# and in the help's editing keys.
+SUGGESTION_KEYS = ("f8", "f9", "f10")
+
+
 def ctrl_bindings() -> list[BindingType]:
     """Ctrl keys and F1, for the input: they work while typing (and never type anything)."""
     return [
         Binding(c.ctrl, f"app.{c.action}", c.label, show=c.typing_footer, key_display=key_display(c.ctrl),
                 priority=c.action == "quit")
         for c in COMMANDS
-    ]
+    ] + [Binding(key, f"app.accept_suggestion({n})", f"word {n + 1}", show=False)
+         for n, key in enumerate(SUGGESTION_KEYS)]

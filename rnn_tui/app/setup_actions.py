@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rnn_tui.app import public_actions
 from rnn_tui.app.messages import CheckpointReady, Saved, SetupReady
 from rnn_tui.app.screens.dialogs import ConfirmScreen, PathScreen
@@ -57,7 +59,7 @@ class SetupActions:
     def settings(self) -> None:
         app = self.app
         current = Settings(app.corpus.name, app.preset, app.model_config, app.train_config,
-                           app.temperature, app.top_k)
+                           app.temperature, app.top_k, app.session.shown, app.adapt_enabled)
         if app.public is not None:  # corpora by name, caps: no path typed by a visitor
             app.push_screen(public_actions.settings_screen(app, current), self._apply_settings)
             return
@@ -70,6 +72,7 @@ class SetupActions:
             return
         app = self.app
         app.temperature, app.top_k = new.temperature, new.top_k
+        app.apply_typeahead_settings(new.shown, new.adapt)
         app._show_predictions()
         app._tick_sample(force=True)
         same_corpus = new.corpus == app.corpus.name
@@ -151,14 +154,24 @@ class SetupActions:
         if self.app.public is not None:  # a download to the visitor's browser
             public_actions.save(self.app, self.with_checkpoint)
             return
+        adapted = self.app.adapted_weights()
 
-        def chosen(path: str | None) -> None:
+        def chosen(path: str | None, weights=None) -> None:
             if path:
                 self.save_path = path
                 self.with_checkpoint(lambda ckpt: self.app.run_worker(
-                    lambda: self._write(path, ckpt), thread=True, exclusive=True, exit_on_error=False, group="io"))
+                    lambda: self._write(path, with_weights(ckpt, weights)), thread=True, exclusive=True,
+                    exit_on_error=False, group="io"))
 
-        self.app.push_screen(PathScreen("Save a checkpoint to", self.default_path()), chosen)
+        def which(path: str | None) -> None:  # learnt from the typing: which weights to keep?
+            if not path or adapted is None:
+                return chosen(path)
+            self.app.push_screen(ConfirmScreen("Save the weights adapted to your typing?\nNo: the trained "
+                                               "weights, without what was learnt from it.",
+                                               yes="Adapted", no="Trained"),
+                                 lambda yes: chosen(path, adapted if yes else None))
+
+        self.app.push_screen(PathScreen("Save a checkpoint to", self.default_path()), which)
 
     def _write(self, path: str, ckpt: Checkpoint) -> None:  # an io worker
         save_checkpoint(path, ckpt)
@@ -182,3 +195,10 @@ class SetupActions:
         ckpt, corpus, note = jobs.load_for_checkpoint(path, current)
         train = ckpt.train_config or self.app.train_config
         self.app.post_message(SetupReady(corpus, ckpt.model_config, train, ckpt, None, note))
+
+
+def with_weights(ckpt: Checkpoint, weights) -> Checkpoint:
+    """The checkpoint with other weights of its shape (the adapted ones), or as it is."""
+    if weights is None or weights.config != ckpt.model_config:
+        return ckpt
+    return replace(ckpt, params={k: np.array(v) for k, v in weights.params.items()})

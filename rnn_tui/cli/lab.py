@@ -12,6 +12,10 @@ ROWS = (  # (label, report field, format)
     ("top-3 accuracy", "top3", "{:.1%}"),
     ("top-5 accuracy", "top5", "{:.1%}"),
     ("keystroke savings", "keystroke_savings", "{:.1%}"),
+    ("savings, 1 suggestion", "savings_at.1", "{:.1%}"),
+    ("savings, 3 suggestions", "savings_at.3", "{:.1%}"),
+    ("savings, 5 suggestions", "savings_at.5", "{:.1%}"),
+    ("network weight (mean)", "mean_weights.network", "{:.2f}"),
     ("ms per char", "ms_per_char", "{:.3f}"),
     ("unknown chars", "unknown", "{:d}"),
 )
@@ -24,13 +28,21 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="a checkpoint and the n-gram baseline on held-out text, side by side")
     p.add_argument("checkpoint", metavar="FILE.npz")
     p.add_argument("--corpus", help="corpus to evaluate on (default: the checkpoint's)")
+    p.add_argument("--text", metavar="FILE",
+                   help="score the start of this UTF-8 file instead of the held-out text (the n-gram "
+                        "is still fitted on the corpus)")
+    p.add_argument("--dynamic", action="store_true",
+                   help="also the network learning from the text as it reads it (dynamic evaluation)")
     _add_lab_options(p)
     p.set_defaults(run=run_eval)
 
     p = sub.add_parser("compare", help="train the network for S seconds and the baseline, then compare")
     add_model_options(p)
     add_corpus_options(p)
-    p.add_argument("--seconds", type=float, default=60.0, help="network training time (default 60)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--seconds", type=float, default=None, help="network training time (default 60)")
+    length.add_argument("--steps", type=int, default=None,
+                        help="train for this many steps instead (the same work on a busy machine)")
     _add_lab_options(p)
     p.set_defaults(run=run_compare)
 
@@ -39,6 +51,9 @@ def _add_lab_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--order", type=int, default=6, help="n-gram order of the baseline (1-8, default 6)")
     p.add_argument("--max-chars", type=int, default=20_000,
                    help="held-out characters walked one by one (default 20000)")
+    p.add_argument("--suggest-chars", type=int, default=3_000,
+                   help="of those, how many the savings with 1/3/5 suggestions are measured on "
+                        "(a beam search a character; default 3000)")
     p.add_argument("--json", action="store_true")
 
 
@@ -50,28 +65,75 @@ def _check(args) -> None:
         raise ConfigError(f"--order must be from 1 to {MAX_ORDER} (got {args.order})")
     if args.max_chars < 1:
         raise ConfigError(f"--max-chars must be at least 1 (got {args.max_chars})")
-    if getattr(args, "seconds", 1.0) <= 0 or getattr(args, "seconds", 1.0) != getattr(args, "seconds", 1.0):
+    seconds = getattr(args, "seconds", None)
+    if seconds is not None and (not seconds > 0 or seconds == float("inf")):
         raise ConfigError(f"--seconds must be a positive number (got {args.seconds})")
+    if getattr(args, "steps", None) is not None and args.steps < 1:
+        raise ConfigError(f"--steps must be at least 1 (got {args.steps})")
+    if args.suggest_chars < 0:
+        raise ConfigError(f"--suggest-chars must be 0 or more (got {args.suggest_chars})")
 
 
 def run_eval(args) -> int:
     from rnn_tui.cli.main import _load_predictor
     from rnn_tui.engine.corpus import load_corpus, policy_for
-    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, sample_note, timed
+    from rnn_tui.lab.evaluate import (
+        compare,
+        fit_baseline,
+        held_out_text,
+        lab_models,
+        sample_note,
+        timed,
+    )
 
     _check(args)
     ckpt, network = _load_predictor(args.checkpoint)
     corpus = load_corpus(args.corpus or ckpt.corpus or "zen", policy_for(ckpt.vocab))
     val_fraction = ckpt.train_config.val_fraction if ckpt.train_config else 0.1
     baseline, fit_s = timed(fit_baseline, corpus, ckpt.vocab, args.order, val_fraction)
-    text = held_out_text(corpus, val_fraction, args.max_chars)
+    if args.text:
+        text = load_corpus(args.text).text[: args.max_chars]
+    else:
+        text = held_out_text(corpus, val_fraction, args.max_chars)
     label = f"{ckpt.model_config.cell} {ckpt.model_config.hidden} (step {ckpt.step})"
-    result = compare(corpus, {label: network, f"kn-{args.order}": baseline}, text,
-                     {f"kn-{args.order}": fit_s})
+    models = lab_models(network, baseline, args.dynamic, label, f"kn-{args.order}")
+    result = compare(corpus, models, text, {f"kn-{args.order}": fit_s}, args.suggest_chars)
     note = sample_note(corpus, val_fraction)
-    _print(result, args.json, extra={"checkpoint": args.checkpoint, "baseline_sample": note},
-           footer=f"kn-{args.order}: {note}" if note else "")
+    extra = {"checkpoint": args.checkpoint, "text": args.text or "held-out", "baseline_sample": note,
+             **_dynamic_speed(result, network, text, args.dynamic)}
+    footer = [f"kn-{args.order}: {note}"] if note else []
+    _print(result, args.json, extra=extra, footer="\n".join([*footer, _footer(result, extra)]))
     return 0
+
+
+def _dynamic_speed(result, network, text: str, dynamic: bool) -> dict:
+    """Characters a second of dynamic evaluation when only scoring (bits per character): by the
+    wall clock and by this process's CPU time (what it would be on a machine to itself)."""
+    if not dynamic:
+        return {}
+    import time
+
+    from rnn_tui.engine.dynamic import DynamicPredictor
+    from rnn_tui.lab.evaluate import timed
+    from rnn_tui.lab.metrics import bits_per_char
+
+    cpu = time.process_time()
+    bpc, seconds = timed(bits_per_char, DynamicPredictor(network.snapshot), text)
+    cpu = time.process_time() - cpu
+    return {"dynamic_scoring_chars_per_sec": len(text) / seconds,
+            "dynamic_scoring_chars_per_cpu_sec": len(text) / max(cpu, 1e-9), "dynamic_bpc": bpc}
+
+
+def _footer(result, extra: dict) -> str:
+    lines = []
+    some = next(iter(result.reports.values()))
+    if some.suggest_chars and some.suggest_chars < result.chars:
+        lines.append(f"savings with k suggestions: over the first {some.suggest_chars:,} characters")
+    if "dynamic_scoring_chars_per_sec" in extra:
+        lines.append(f"dynamic evaluation scores {extra['dynamic_scoring_chars_per_sec']:,.0f} "
+                     f"characters a second ({extra['dynamic_scoring_chars_per_cpu_sec']:,.0f} per "
+                     "second of CPU time; bits per character only)")
+    return "\n".join(lines)
 
 
 def run_compare(args) -> int:
@@ -80,25 +142,36 @@ def run_compare(args) -> int:
     from rnn_tui.cli.main import build_setup
     from rnn_tui.engine.predict import Predictor
     from rnn_tui.engine.trainer import Trainer
-    from rnn_tui.lab.evaluate import compare, fit_baseline, held_out_text, sample_note, timed
+    from rnn_tui.lab.evaluate import (
+        compare,
+        fit_baseline,
+        held_out_text,
+        lab_models,
+        sample_note,
+        timed,
+    )
 
     _check(args)
     corpus, model_config, train_config, batches = build_setup(args)
     trainer = Trainer(corpus, model_config, train_config, batches=batches)
-    final, train_s = timed(trainer.run, threading.Event(), seconds=args.seconds, val_interval=0)
+    seconds = 60.0 if args.seconds is None and args.steps is None else args.seconds
+    final, train_s = timed(trainer.run, threading.Event(), steps=args.steps, seconds=seconds,
+                           val_interval=0)
     network = Predictor(trainer.snapshot())
     baseline, fit_s = timed(fit_baseline, corpus, corpus.vocab, args.order, train_config.val_fraction)
     text = held_out_text(corpus, train_config.val_fraction, args.max_chars)
     val_bpc = trainer.validate(None)
     label = f"{model_config.cell} {model_config.hidden}"
-    result = compare(corpus, {label: network, f"kn-{args.order}": baseline}, text,
-                     {label: train_s, f"kn-{args.order}": fit_s})
+    models = lab_models(network, baseline, True, label, f"kn-{args.order}")
+    result = compare(corpus, models, text, {label: train_s, f"kn-{args.order}": fit_s},
+                     args.suggest_chars)
     note = sample_note(corpus, train_config.val_fraction)
     extra = {"model": model_config.to_dict(), "train": train_config.to_dict(), "steps": final.step,
-             "val_bpc_full_split": val_bpc, "chars_per_sec": final.chars_per_sec, "baseline_sample": note}
-    _print(result, args.json, extra=extra,
-           footer=f"network: {final.step} steps in {train_s:.1f} s ({final.chars_per_sec:,.0f} chars/s), "
-                  f"validation {val_bpc:.3f} bpc over the whole split" + (f"; kn-{args.order}: {note}" if note else ""))
+             "val_bpc_full_split": val_bpc, "chars_per_sec": final.chars_per_sec, "baseline_sample": note,
+             **_dynamic_speed(result, network, text, True)}
+    footer = (f"network: {final.step} steps in {train_s:.1f} s ({final.chars_per_sec:,.0f} chars/s), "
+              f"validation {val_bpc:.3f} bpc over the whole split" + (f"; kn-{args.order}: {note}" if note else ""))
+    _print(result, args.json, extra=extra, footer="\n".join([footer, _footer(result, extra)]))
     return 0
 
 
@@ -114,19 +187,34 @@ def _print(result, as_json: bool, extra: dict, footer: str = "") -> None:
 
     from rnn_tui.cli.main import _console
 
-    table = Table(title=f"{result.corpus}: the first {result.chars:,} held-out characters")
+    title = f"{result.corpus}: the first {result.chars:,} held-out characters"
+    if extra.get("text", "held-out") != "held-out":
+        title = f"{extra['text']}: the first {result.chars:,} characters (n-gram fitted on {result.corpus})"
+    table = Table(title=title)
     table.add_column("metric")
     for label in result.reports:
         table.add_column(label, justify="right")
     for name, field, fmt in ROWS:
         cells = []
         for r in result.reports.values():
-            value = r.bpc * math.log(2) if field is None else getattr(r, field)
-            cells.append(fmt.format(value))
-        table.add_row(name, *cells)
+            value = r.bpc * math.log(2) if field is None else _field(r, field)
+            cells.append("" if value is None else fmt.format(value))
+        if any(cells):
+            table.add_row(name, *cells)
     for label, s in result.build_seconds.items():
         table.add_row(f"build time ({label})", *[f"{s:.1f} s" if k == label else "" for k in result.reports])
     console = _console()
     console.print(table)
     if footer:
         console.print(footer)
+
+
+def _field(report, field: str):
+    """A report's value for a ROWS field; 'savings_at.3' reads a dict (None when absent)."""
+    name, _, key = field.partition(".")
+    value = getattr(report, name)
+    if not key:
+        return value
+    if not value:
+        return None
+    return value.get(int(key) if key.isdigit() else key)

@@ -318,17 +318,19 @@ def _load_predictor(path: str):
 
 @command("predict")
 def cmd_predict(args) -> int:
+    from rnn_tui.cli.models import choose_model
     from rnn_tui.lab.glyphs import format_prob, glyph
 
     if args.top < 1:
         raise ConfigError(f"--top must be at least 1 (got {args.top})")
-    _, pred = _load_predictor(args.checkpoint)
+    ckpt, network = _load_predictor(args.checkpoint)
+    pred, chosen = choose_model(ckpt, network, args.model)
     known = pred.feed_text(args.text)
     unknown = sorted(set(ch for ch in args.text if ch not in pred.vocab))
     top = pred.top_k(args.top)
     if args.json:
         _print_json({
-            "text": args.text, "known_chars": known, "unknown": unknown,
+            "text": args.text, "model": chosen, "known_chars": known, "unknown": unknown,
             "top": [{"char": c, "prob": p} for c, p in top],
             "greedy": pred.greedy(),
         })
@@ -350,11 +352,15 @@ def cmd_sample(args) -> int:
         raise ConfigError(f"--length must be 0 or more (got {args.length})")
     if args.temperature < 0 or not math.isfinite(args.temperature):
         raise ConfigError(f"--temperature must be a finite number >= 0, 0 meaning greedy (got {args.temperature})")
-    _, pred = _load_predictor(args.checkpoint)
+    from rnn_tui.cli.models import choose_model
+
+    ckpt, network = _load_predictor(args.checkpoint)
+    pred, chosen = choose_model(ckpt, network, args.model)
     pred.feed_text(args.prime)
     text = pred.sample(args.length, temperature=args.temperature, seed=args.seed)
     if args.json:
-        _print_json({"prime": args.prime, "sample": text, "temperature": args.temperature, "seed": args.seed})
+        _print_json({"prime": args.prime, "sample": text, "model": chosen,
+                     "temperature": args.temperature, "seed": args.seed})
     else:
         print(args.prime + text)
     return 0
@@ -403,6 +409,7 @@ def cmd_presets(args) -> int:
 # -- the parser ----------------------------------------------------------------------------
 def make_parser() -> _Parser:
     from rnn_tui import __version__
+    from rnn_tui.cli.models import add_model_choice
 
     parser = _Parser(
         prog="rnn-tui",
@@ -436,6 +443,7 @@ def make_parser() -> _Parser:
     p.add_argument("checkpoint", metavar="FILE.npz")
     p.add_argument("text")
     p.add_argument("--top", type=int, default=10, help="how many characters (default 10)")
+    add_model_choice(p)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("sample", help="generate text from a checkpoint")
@@ -444,6 +452,7 @@ def make_parser() -> _Parser:
     p.add_argument("--length", type=int, default=200)
     p.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
     p.add_argument("--seed", type=int, default=None)
+    add_model_choice(p)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("gradcheck", help="check every gradient against finite differences")

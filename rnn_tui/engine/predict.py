@@ -60,6 +60,11 @@ class NextCharModel:
         """Feed every character; unknown ones are skipped. Returns how many were known."""
         return sum(self.feed(ch) for ch in text)
 
+    def lookahead(self) -> NextCharModel:
+        """A copy to look ahead with (greedy, sampling, beam search): what it is fed is a guess,
+        so a model that learns from its input (dynamic evaluation, mixing weights) must not."""
+        return self.clone()
+
     def top_k(self, k: int = 10) -> list[tuple[str, float]]:
         p = self.probs
         best = np.argsort(-p, kind="stable")[:k]  # ties in vocabulary order, as metrics ranks them
@@ -67,7 +72,7 @@ class NextCharModel:
 
     def greedy(self, max_len: int = 40, stop_at_word_end: bool = True) -> str:
         """The most likely continuation, up to the end of the word; the state is left unchanged."""
-        model, out = self.clone(), []
+        model, out = self.lookahead(), []
         for _ in range(max_len):
             i = int(np.argmax(model.probs))
             ch = self.vocab.chars[i]
@@ -82,7 +87,7 @@ class NextCharModel:
         if temperature == 0:
             return self.greedy(length, stop_at_word_end=False)
         rng = np.random.default_rng(seed)
-        model, out = self.clone(), []
+        model, out = self.lookahead(), []
         for _ in range(length):
             p = model.probs
             if temperature != 1.0:
@@ -216,6 +221,15 @@ class Predictor(NextCharModel):
     def hidden(self) -> np.ndarray:
         """The top layer's h_t, shape (H,)."""
         return self._h[0].copy()
+
+    def lookahead(self) -> Predictor:
+        """A copy of the state that shares this predictor's scratch buffers (the layers' step
+        buffers, the logits): cheap enough for a beam search, for use on the same thread only."""
+        twin = object.__new__(Predictor)
+        twin.__dict__.update(self.__dict__)
+        twin.state = [s.copy() for s in self.state]
+        twin._h = self._h.copy()
+        return twin
 
     def clone(self) -> Predictor:
         twin = object.__new__(Predictor)

@@ -12,6 +12,7 @@ from rnn_tui.lab.metrics import EvalReport, evaluate
 from rnn_tui.lab.ngram import DEFAULT_ORDER, NgramModel
 
 DEFAULT_EVAL_CHARS = 20_000  # the char-by-char walk (with word completions) costs ~0.1-0.2 ms a char
+DEFAULT_SUGGEST_CHARS = 3_000  # k-suggestion savings: a beam search a character costs ~5-20 ms
 # Counting costs about a second per MB of text at order 6 (and memory in proportion), so on a
 # bigger training split the baseline counts only its last this many characters, the ones next
 # to the held-out text. Every built-in corpus is smaller.
@@ -33,6 +34,7 @@ class Comparison:
             "chars": self.chars,
             "models": {
                 label: {**asdict(r), "topk": {str(k): v for k, v in r.topk.items()},
+                        "savings_at": {str(k): v for k, v in r.savings_at.items()},
                         "build_seconds": self.build_seconds.get(label)}
                 for label, r in self.reports.items()
             },
@@ -72,12 +74,28 @@ def fit_baseline(corpus: Corpus, vocab, order: int = DEFAULT_ORDER, val_fraction
     return NgramModel.fit(corpus.vocab.decode(sample), order=order, vocab=vocab)
 
 
-def compare(corpus: Corpus, models: dict, text: str, build_seconds: dict[str, float] | None = None) -> Comparison:
+def lab_models(network, baseline: NgramModel, dynamic: bool, net_label: str, kn_label: str) -> dict:
+    """The columns of `eval` and `compare`: the network, the n-gram, their mixture and, with
+    `dynamic`, the network learning from the text (dynamic evaluation) alone and mixed."""
+    from rnn_tui.engine.dynamic import DynamicPredictor
+    from rnn_tui.lab.mixture import MixtureModel
+
+    models = {net_label: network, kn_label: baseline,
+              "mixture": MixtureModel([network, baseline], ["network", kn_label])}
+    if dynamic:
+        models["network, dynamic"] = DynamicPredictor(network.snapshot)
+        models["mixture, dynamic"] = MixtureModel(
+            [DynamicPredictor(network.snapshot), baseline], ["network", kn_label])
+    return models
+
+
+def compare(corpus: Corpus, models: dict, text: str, build_seconds: dict[str, float] | None = None,
+            suggest_chars: int | None = DEFAULT_SUGGEST_CHARS) -> Comparison:
     """Evaluate every model (label -> next-char model) on `text` with the same metrics."""
     reports = {}
     for label, model in models.items():
         model.reset()
-        reports[label] = evaluate(model, text)
+        reports[label] = evaluate(model, text, suggest_chars=suggest_chars)
         model.reset()
     return Comparison(corpus.name, len(text), reports, dict(build_seconds or {}))
 

@@ -29,6 +29,7 @@ from rnn_tui.engine.predict import is_word_end
 
 PROB_FLOOR = 1e-12  # a probability below this counts as this (also the price of an unknown char)
 TOPK_REPORTED = (1, 3, 5)
+SUGGESTIONS_REPORTED = (1, 3, 5)  # keystroke savings with this many word suggestions shown
 
 
 def log2_prob(p):
@@ -101,6 +102,9 @@ class EvalReport:
     ms_per_char: float  # wall time of the whole walk (scoring + proposals) per char
     unknown: int = 0  # chars outside the vocabulary (scored as misses at PROB_FLOOR)
     topk: dict[int, float] = field(default_factory=dict)  # accuracy for every k asked for
+    savings_at: dict[int, float] = field(default_factory=dict)  # savings with k suggestions
+    mean_weights: dict[str, float] | None = None  # a mixture's mean weight of each model
+    suggest_chars: int = 0  # the first chars over which savings_at was measured
 
 
 @dataclass
@@ -110,10 +114,14 @@ class _Walk:
     bits: float = 0.0
     hits: dict[int, int] = field(default_factory=dict)
     keys: int = 0  # keys pressed in the keystroke-savings protocol
+    keys_at: dict[int, int] = field(default_factory=dict)  # ... with k suggestions
     seconds: float = 0.0
+    model: object = None  # the copy that walked the text (a mixture's weights are read from it)
+    suggest_chars: int = 0  # characters over which the k-suggestion protocol ran
 
 
-def _walk(model, text: str, ks: Iterable[int] = (), savings: bool = False) -> _Walk:
+def _walk(model, text: str, ks: Iterable[int] = (), savings: bool = False,
+          suggestions: Iterable[int] = (), suggest_chars: int | None = None) -> _Walk:
     """Score every char of `text` from a fresh state, feeding each char once.
 
     Keystroke-savings protocol (when `savings`): the user types the text left to right. Before each
@@ -128,18 +136,39 @@ def _walk(model, text: str, ks: Iterable[int] = (), savings: bool = False) -> _W
     saves nothing). Greedy decoding is deterministic, so when a proposal failed and the user typed
     its first character, the next proposal is the failed one minus that character and fails too:
     it is not asked for again (same result, far fewer calls).
+
+    Keystroke-savings protocol with k suggestions (for each k in `suggestions`; k = 1 included):
+    the same walk, but the proposal is the model's k best distinct completions of the word
+    (`suggest.suggest`, beam search, best first), as a suggestion bar shows them. If any of them
+    equals the rest of the word exactly, one key (the one that selects it) replaces those
+    characters. Each k is its own user: what was accepted under k = 5 does not skip positions
+    for k = 1. The proposals are asked for at every position where some k needs them (a beam
+    search is not a prefix of the previous one the way a greedy completion is). A beam search
+    costs milliseconds, so `suggest_chars` can limit this protocol to the text's first characters
+    (`w.suggest_chars` says over how many it ran).
     """
+    from rnn_tui.lab.suggest import suggest
+
     ks = sorted({int(k) for k in ks if int(k) >= 1})
+    sks = sorted({int(k) for k in suggestions if int(k) >= 1})
+    kmax = max(sks, default=0)
+    limit = len(text) if suggest_chars is None else min(len(text), max(int(suggest_chars), 0))
+    accepted_at = dict.fromkeys(sks, 0)
     m = model.clone()
     m.reset()
     vocab = m.vocab
-    w = _Walk(chars=len(text), hits=dict.fromkeys(ks, 0))
-    ends = word_ends(text) if savings else []
+    w = _Walk(chars=len(text), hits=dict.fromkeys(ks, 0), keys_at=dict.fromkeys(sks, 0))
+    ends = word_ends(text) if savings or sks else []
     accepted_until = 0  # chars before this index were inserted by an accepted proposal
     failed: str | None = None  # the last failed proposal, still valid while the user follows it
     start = time.perf_counter()
+    # Scoring alone: a model that reads a whole text in chunks (`feed_scored`) gives the same
+    # distributions in far fewer calls.
+    rows = m.feed_scored(text) if not (savings or sks) and hasattr(m, "feed_scored") else None
+    row = 0
     for i, ch in enumerate(text):
-        s = score_char(m.probs, vocab, ch)
+        probs = m.probs if rows is None else rows[row]
+        s = score_char(probs, vocab, ch)
         w.bits += s.bits
         if s.rank is None:
             w.unknown += 1
@@ -161,8 +190,26 @@ def _walk(model, text: str, ks: Iterable[int] = (), savings: bool = False) -> _W
                 w.keys += 1  # typed by hand
             if failed is not None:
                 failed = failed[1:] if failed[:1] == ch and end > 0 else None
-        m.feed(ch)
+        if sks and i < limit:
+            end = ends[i]
+            rest = text[i:end] if end > 0 else ""
+            open_ks = [k for k in sks if i >= accepted_at[k]]
+            if len(rest) >= 2 and open_ks:
+                shown = [c for c, _ in suggest(m, kmax)]
+                for k in open_ks:
+                    if rest in shown[:k]:
+                        w.keys_at[k] += 1
+                        accepted_at[k] = end
+            for k in open_ks:
+                if i >= accepted_at[k]:
+                    w.keys_at[k] += 1
+        if rows is None:
+            m.feed(ch)
+        elif s.known:
+            row += 1
     w.seconds = time.perf_counter() - start
+    w.model = m
+    w.suggest_chars = limit if sks else 0
     return w
 
 
@@ -197,11 +244,21 @@ def keystroke_savings(model, text: str) -> float:
     return (w.chars - w.keys) / w.chars
 
 
-def evaluate(model, text: str, ks: Iterable[int] = TOPK_REPORTED) -> EvalReport:
-    """All the figures in one walk (one feed per char); top1/top3/top5 are always included."""
+def keystroke_savings_at(model, text: str, k: int) -> float:
+    """Fraction of keystrokes saved with k word suggestions shown (see `_walk`)."""
+    _check_text(text)
+    w = _walk(model, text, suggestions=(k,))
+    return (w.chars - w.keys_at[k]) / w.chars if k >= 1 else 0.0
+
+
+def evaluate(model, text: str, ks: Iterable[int] = TOPK_REPORTED,
+             suggestions: Iterable[int] = SUGGESTIONS_REPORTED,
+             suggest_chars: int | None = None) -> EvalReport:
+    """All the figures in one walk (one feed per char); top1/top3/top5 are always included.
+    Savings with k suggestions are over the first `suggest_chars` characters (all by default)."""
     _check_text(text)
     ks = sorted({int(k) for k in ks} | set(TOPK_REPORTED))
-    w = _walk(model, text, ks, savings=True)
+    w = _walk(model, text, ks, savings=True, suggestions=suggestions, suggest_chars=suggest_chars)
     n = w.chars
     bpc = w.bits / n
     topk = {k: w.hits[k] / n for k in ks}
@@ -216,7 +273,19 @@ def evaluate(model, text: str, ks: Iterable[int] = TOPK_REPORTED) -> EvalReport:
         ms_per_char=1000.0 * w.seconds / n,
         unknown=w.unknown,
         topk=topk,
+        savings_at={k: (w.suggest_chars - keys) / w.suggest_chars for k, keys in w.keys_at.items()}
+        if w.suggest_chars else {},
+        suggest_chars=w.suggest_chars,
+        mean_weights=_mean_weights(w.model),
     )
+
+
+def _mean_weights(model) -> dict[str, float] | None:
+    """A mixture's mean weight of each model over the walk (None for a single model)."""
+    labels = getattr(model, "labels", None)
+    if labels is None:
+        return None
+    return {label: float(v) for label, v in zip(labels, model.mean_weights, strict=True)}
 
 
 @dataclass
@@ -276,6 +345,7 @@ __all__ = [
     "bits_per_char",
     "evaluate",
     "keystroke_savings",
+    "keystroke_savings_at",
     "log2_prob",
     "perplexity",
     "score_char",

@@ -13,9 +13,8 @@ from textual.widgets import Button, Input, Label, Static
 from rnn_tui.app.commands import COMMANDS, key_display
 
 EDITING_KEYS = (
-    ("esc", "", "leave the input: single keys become commands"),
-    ("i / enter", "", "back to typing"),
-    ("", "tab / →", "accept the ghost-text completion"),
+    ("esc / i", "", "leave the input (single keys: commands) / back"),
+    ("", "F8-F10", "take word 1, 2 or 3 of the bar (tab, → the first)"),
     ("", "enter", "type a newline (shown as ⏎)"),
     ("^p", "^p", "command palette: every command by name"),
 )
@@ -26,8 +25,13 @@ def help_table() -> Table:
     table.add_column("command", style="bold cyan", no_wrap=True)
     table.add_column("typing", style="bold cyan", no_wrap=True)
     table.add_column("what it does")
+    rows: dict[str, list] = {}  # a group's keys on one row
     for c in COMMANDS:
-        table.add_row(key_display(c.key), key_display(c.ctrl), c.help)
+        row = rows.setdefault(c.group or c.action, [[], [], c.group or c.help])
+        row[0].append(key_display(c.key))
+        row[1].append(key_display(c.ctrl))
+    for keys, ctrls, text in rows.values():
+        table.add_row(" ".join(keys), " ".join(ctrls), text)
     table.add_section()
     for row in EDITING_KEYS:
         table.add_row(*row)
@@ -53,8 +57,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label("rnn-tui: keys  [dim](esc closes)[/]", classes="dialog-title")
             yield Static(
                 Text(
-                    "Typing (the start): letters type, commands are on ctrl keys. Escape switches to "
-                    "command mode: single keys; i or Enter goes back to typing.",
+                    "Typing: ctrl/F keys are commands. Esc: single-key commands; i: typing.",
                     style="dim",
                 ),
                 id="help-intro",
@@ -68,16 +71,16 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [Binding("y", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
 
-    def __init__(self, question: str, yes: str = "Yes") -> None:
+    def __init__(self, question: str, yes: str = "Yes", no: str = "Cancel") -> None:
         super().__init__()
-        self.question, self.yes = question, yes
+        self.question, self.yes, self.no = question, yes, no
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", variant="warning", compact=True, id="yes")
-                yield Button("Cancel (n)", compact=True, id="no")
+                yield Button(f"{self.no} (n)", compact=True, id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -24,6 +24,7 @@ from rnn_tui.app.widgets import (
     StatusLine,
     TypingPanel,
 )
+from rnn_tui.app.widgets.suggestions import SuggestionBar
 from rnn_tui.engine.control import RunState
 
 PROMPT_BINDINGS = ctrl_bindings()
@@ -53,6 +54,7 @@ class MainScreen(Screen[None]):
             on_text=self._on_text,
             id="prompt",
         )
+        yield SuggestionBar(id="suggestions")
         with Horizontal(id="middle"):
             with Horizontal(id="charts"):
                 yield ProbChart("network", id="net-chart")

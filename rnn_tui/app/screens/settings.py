@@ -21,8 +21,13 @@ from rnn_tui.lab.presets import PRESETS
 
 # The form: every registry option with a label, in the registry's order (two columns).
 FORM = tuple(o for o in OPTIONS.values() if o.label)
+SHOWN_MODELS = ("mix", "net", "ngram")  # the chart: the mixture, the network or the n-gram
+# The last row is the app's own (what the chart shows, learning from the typing): not options of
+# a training run, so not in the registry.
 FIELDS = {o.name: o.label for o in FORM}  # field id -> label
-SELECTS = {"preset": tuple(PRESETS), **{o.name: o.choices for o in FORM if o.choices}}
+APP_FIELDS = {"shown": "chart model", "adapt": "learn typing"}
+SELECTS = {"preset": tuple(PRESETS), **{o.name: o.choices for o in FORM if o.choices},
+           "shown": SHOWN_MODELS, "adapt": ("on", "off")}
 INTS = tuple(o.name for o in FORM if o.kind is int)
 FLOATS = tuple(o.name for o in FORM if o.kind is float)
 
@@ -35,6 +40,8 @@ class Settings:
     train: TrainConfig
     temperature: float
     top_k: int
+    shown: str = "mix"
+    adapt: bool = True
 
 
 def check_corpus(name: str) -> str:
@@ -66,7 +73,9 @@ def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: flo
     model = ModelConfig(vocab_size=vocab_size, **{k: v[k] for k in MODEL_FIELDS})
     train = TrainConfig(val_fraction=val_fraction, **{k: v[k] for k in TRAIN_FIELDS if k in v})
     preset = v["preset"] if v["preset"] in PRESETS else None
-    return Settings(corpus_check(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"])
+    shown = v.get("shown") if v.get("shown") in SHOWN_MODELS else "mix"
+    return Settings(corpus_check(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"],
+                    shown, v.get("adapt", "on") != "off")
 
 
 def form_values(s: Settings) -> dict[str, object]:
@@ -76,6 +85,7 @@ def form_values(s: Settings) -> dict[str, object]:
         "embed": m.embed, "seq_len": t.seq_len, "batch": t.batch, "lr": f"{t.lr:g}",
         "optimizer": t.optimizer, "clip": f"{t.clip:g}", "seed": t.seed,
         "temperature": f"{s.temperature:g}", "top_k": s.top_k,
+        "shown": s.shown, "adapt": "on" if s.adapt else "off",
     }
 
 
@@ -85,7 +95,7 @@ def preset_values(name: str) -> dict[str, object]:
     model = ModelConfig(vocab_size=2, **p.model)
     train = TrainConfig(**p.train)
     values = form_values(Settings(p.corpus, name, model, train, 1.0, 10))
-    for key in ("preset", "temperature", "top_k"):
+    for key in ("preset", "temperature", "top_k", "shown", "adapt"):
         del values[key]
     return values
 
@@ -109,7 +119,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         with Vertical(id="settings-box", classes="dialog"):
             yield Label("settings", classes="dialog-title")
             with Grid(id="settings-grid"):
-                for name, label in FIELDS.items():
+                for name, label in {**FIELDS, **APP_FIELDS}.items():
                     yield Label(label, classes="field-label")
                     choices = self.corpora if name == "corpus" and self.corpora else SELECTS.get(name)
                     if choices:
@@ -119,7 +129,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     else:
                         yield Input(str(values[name]), compact=True, id=name)
             yield Static(id="settings-error")
-            yield Label("lr, temperature, top-k apply at once; other changes restart training",
+            yield Label("lr, temperature, top-k, the last row apply at once; others restart training",
                         classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply (enter)", variant="primary", compact=True, id="apply")
@@ -141,7 +151,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def values(self) -> dict[str, object]:
         out: dict[str, object] = {}
-        for name in FIELDS:
+        for name in {**FIELDS, **APP_FIELDS}:
             widget = self.query_one(f"#{name}")
             if isinstance(widget, Select):
                 out[name] = None if widget.value is Select.NULL else widget.value

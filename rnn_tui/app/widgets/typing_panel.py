@@ -11,7 +11,7 @@ from rnn_tui.lab.metrics import TypingStats
 
 
 class TypingPanel(Static):
-    def show(self, stats: TypingStats, unknown: str | None) -> None:
+    def show(self, stats: TypingStats, unknown: str | None, extra: list[str] = ()) -> None:
         text = Text("your typing", style="bold")
         text.append(f" · {stats.total} chars\n", style="dim")
         text.append("top-1 ", style="dim")
@@ -20,6 +20,8 @@ class TypingPanel(Static):
         text.append(f"{rate(stats.top3_rate):>4}\n", style="bold")
         text.append("bits/char ", style="dim")
         text.append(bpc(stats.bpc), style="bold")
+        for more in extra:
+            text.append(f"\n{more}", style="dim")
         if unknown is not None:
             text.append(f"\n{glyph(unknown)!r} not in vocabulary (skipped)", style="italic dim")
         self.update(text, layout=False)  # a fixed size: no layout pass per update
