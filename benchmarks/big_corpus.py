@@ -97,8 +97,13 @@ print(json.dumps({"loaded": time.time(), "first_step": time.time(), "vocab": len
 
 def run_child(code: str, argv: list[str], env: dict) -> dict:
     start = time.time()
-    proc = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     out, err = proc.communicate()  # (wait4 below: communicate has reaped it, so use its rusage)
     if proc.returncode:
         raise SystemExit(f"benchmark child failed: {err.strip().splitlines()[-1:]}")
@@ -111,8 +116,13 @@ def run_child(code: str, argv: list[str], env: dict) -> dict:
 def peak_rss_of(code: str, argv: list[str], env: dict) -> tuple[dict, float]:
     """Run a child and return (its result, its peak RSS in MB) from wait4's rusage."""
     start = time.time()
-    proc = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -168,7 +178,6 @@ def _walk(root: str):
             yield os.path.join(d, f)
 
 
-
 def measure(path: str, runs: int, cache_root: str, extra: list[str]) -> dict:
     base_env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     argv = ["--corpus", path, *extra]
@@ -189,7 +198,9 @@ def measure(path: str, runs: int, cache_root: str, extra: list[str]) -> dict:
         "second_load_only_s": statistics.median(r["load_only"] for r in second),
         "peak_rss_first_mb": statistics.median(rss_first),
         "peak_rss_second_mb": statistics.median(rss_second),
-        "vocab": first[0]["vocab"], "symbols": first[0]["symbols"], "note": first[0]["note"],
+        "vocab": first[0]["vocab"],
+        "symbols": first[0]["symbols"],
+        "note": first[0]["note"],
         "runs": runs,
     }
 
@@ -199,7 +210,9 @@ def main() -> int:
     ap.add_argument("--mb", type=int, default=100, help="size of the generated texts (default 100)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--gb", action="store_true", help="also a 1 GB text (one run of each)")
-    ap.add_argument("--wide", action="store_true", help="also a text with 9,000 distinct characters")
+    ap.add_argument(
+        "--wide", action="store_true", help="also a text with 9,000 distinct characters"
+    )
     ap.add_argument("--val-chars", type=int, default=100_000)
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
@@ -210,53 +223,85 @@ def main() -> int:
         ascii_path = os.path.join(tmp, "ascii.txt")
         make_ascii(ascii_path, args.mb * 1_000_000)
         size_mb = os.path.getsize(ascii_path) / 1e6
-        print(f"{size_mb:.0f} MB ASCII text; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
+        print(
+            f"{size_mb:.0f} MB ASCII text; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus"
+        )
 
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
         base = [peak_rss_of(BASELINE_DRIVER, [ascii_path], env) for _ in range(args.runs)]
-        report["baseline"] = {"load_s": statistics.median(r["to_first_step"] for r, _ in base),
-                              "peak_rss_mb": statistics.median(m for _, m in base)}
+        report["baseline"] = {
+            "load_s": statistics.median(r["to_first_step"] for r, _ in base),
+            "peak_rss_mb": statistics.median(m for _, m in base),
+        }
         new = measure(ascii_path, args.runs, os.path.join(tmp, "cache"), ["--steps", "1"])
         report["ascii"] = new
         b = report["baseline"]
-        print(f"before (read, decode, sorted(set), int32 ids; no training): {b['load_s']:.2f} s, "
-              f"{b['peak_rss_mb']:.0f} MB peak")
-        print(f"now, start of train to first step: first open {new['first_open_to_first_step_s']:.2f} s "
-              f"({new['first_open_to_first_step_s'] / b['load_s']:.2f}x the old load alone), second open "
-              f"{new['second_open_to_first_step_s']:.2f} s (of which reading the corpus: "
-              f"{new['first_load_only_s']:.2f} s, {new['second_load_only_s']:.2f} s); peak RSS {new['peak_rss_first_mb']:.0f} MB "
-              f"first, {new['peak_rss_second_mb']:.0f} MB second ({new['peak_rss_first_mb'] / size_mb:.2f}x "
-              f"the file; {new['peak_rss_first_mb'] / b['peak_rss_mb']:.2f}x the old loader)")
+        print(
+            f"before (read, decode, sorted(set), int32 ids; no training): {b['load_s']:.2f} s, "
+            f"{b['peak_rss_mb']:.0f} MB peak"
+        )
+        print(
+            f"now, start of train to first step: first open {new['first_open_to_first_step_s']:.2f} s "
+            f"({new['first_open_to_first_step_s'] / b['load_s']:.2f}x the old load alone), second open "
+            f"{new['second_open_to_first_step_s']:.2f} s (of which reading the corpus: "
+            f"{new['first_load_only_s']:.2f} s, {new['second_load_only_s']:.2f} s); peak RSS {new['peak_rss_first_mb']:.0f} MB "
+            f"first, {new['peak_rss_second_mb']:.0f} MB second ({new['peak_rss_first_mb'] / size_mb:.2f}x "
+            f"the file; {new['peak_rss_first_mb'] / b['peak_rss_mb']:.2f}x the old loader)"
+        )
 
-        venv = {**env, "XDG_CACHE_HOME": os.path.join(tmp, "cache-val"), "BENCH_VALIDATE": str(args.val_chars)}
-        vals = [run_child(STEP_DRIVER, ["--corpus", ascii_path, "--steps", "1"], venv)["validate_seconds"]
-                for _ in range(args.runs)]
-        report["validation"] = {"val_chars": args.val_chars, "seconds": statistics.median(vals),
-                                "share_of_60s_run": statistics.median(vals) / 60}
-        print(f"validation of {args.val_chars:,} chars (train's final figure, default model): "
-              f"{statistics.median(vals):.2f} s = {100 * statistics.median(vals) / 60:.1f} % of a 60 s run")
+        venv = {
+            **env,
+            "XDG_CACHE_HOME": os.path.join(tmp, "cache-val"),
+            "BENCH_VALIDATE": str(args.val_chars),
+        }
+        vals = [
+            run_child(STEP_DRIVER, ["--corpus", ascii_path, "--steps", "1"], venv)[
+                "validate_seconds"
+            ]
+            for _ in range(args.runs)
+        ]
+        report["validation"] = {
+            "val_chars": args.val_chars,
+            "seconds": statistics.median(vals),
+            "share_of_60s_run": statistics.median(vals) / 60,
+        }
+        print(
+            f"validation of {args.val_chars:,} chars (train's final figure, default model): "
+            f"{statistics.median(vals):.2f} s = {100 * statistics.median(vals) / 60:.1f} % of a 60 s run"
+        )
 
         env_app = {**env, "XDG_CACHE_HOME": os.path.join(tmp, "cache-app")}
         apps = []
         for _ in range(args.runs):
             start = time.time()
             r = run_child(APP_DRIVER, [ascii_path], env_app)
-            apps.append({"frame": r["frame"] - start, "progress": r.get("progress", r["loaded"]) - start,
-                         "loaded": r["loaded"] - start})
+            apps.append(
+                {
+                    "frame": r["frame"] - start,
+                    "progress": r.get("progress", r["loaded"]) - start,
+                    "loaded": r["loaded"] - start,
+                }
+            )
             shutil.rmtree(env_app["XDG_CACHE_HOME"], ignore_errors=True)
-        report["app"] = {k: statistics.median(a[k] for a in apps) for k in ("frame", "progress", "loaded")}
+        report["app"] = {
+            k: statistics.median(a[k] for a in apps) for k in ("frame", "progress", "loaded")
+        }
         a = report["app"]
-        print(f"app (loading screen, headless, empty cache): first frame {a['frame']:.2f} s after launch, "
-              f"first progress {a['progress']:.2f} s, ids ready {a['loaded']:.2f} s")
+        print(
+            f"app (loading screen, headless, empty cache): first frame {a['frame']:.2f} s after launch, "
+            f"first progress {a['progress']:.2f} s, ids ready {a['loaded']:.2f} s"
+        )
 
         if args.wide:
             wide = os.path.join(tmp, "wide.txt")
             make_wide(wide, ascii_path, args.mb * 1_000_000)
             w = measure(wide, args.runs, os.path.join(tmp, "cache-wide"), ["--steps", "1"])
             report["wide"] = w
-            print(f"wide text ({w['symbols']:,} chars, vocab {w['vocab']}): first open "
-                  f"{w['first_open_to_first_step_s']:.2f} s, second {w['second_open_to_first_step_s']:.2f} s, "
-                  f"peak RSS {w['peak_rss_first_mb']:.0f} MB; {w['note']}")
+            print(
+                f"wide text ({w['symbols']:,} chars, vocab {w['vocab']}): first open "
+                f"{w['first_open_to_first_step_s']:.2f} s, second {w['second_open_to_first_step_s']:.2f} s, "
+                f"peak RSS {w['peak_rss_first_mb']:.0f} MB; {w['note']}"
+            )
             os.unlink(wide)
 
         if args.gb:
@@ -267,9 +312,11 @@ def main() -> int:
                     out.write(data[: 1_000_000_000 - out.tell()])
             g = measure(big, 1, os.path.join(tmp, "cache-gb"), ["--steps", "20"])
             report["gb"] = g
-            print(f"1 GB text: first open to first step {g['first_open_to_first_step_s']:.1f} s, second "
-                  f"{g['second_open_to_first_step_s']:.2f} s; peak RSS {g['peak_rss_first_mb']:.0f} MB first, "
-                  f"{g['peak_rss_second_mb']:.0f} MB second")
+            print(
+                f"1 GB text: first open to first step {g['first_open_to_first_step_s']:.1f} s, second "
+                f"{g['second_open_to_first_step_s']:.2f} s; peak RSS {g['peak_rss_first_mb']:.0f} MB first, "
+                f"{g['peak_rss_second_mb']:.0f} MB second"
+            )
             os.unlink(big)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

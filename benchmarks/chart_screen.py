@@ -55,9 +55,14 @@ async def measure(preset_name: str, seconds: float) -> dict:
         repaints, steps = chart.render_count - start_count, app.progress.step - start_step
     wall = [b[0] for b in builds] or [0.0]
     cpu = [b[1] for b in builds] or [0.0]
-    return {"preset": preset_name, "seconds": elapsed, "repaints_per_second": repaints / elapsed,
-            "training_steps": steps, "build_ms": {"median": statistics.median(wall), "max": max(wall)},
-            "build_cpu_ms": {"median": statistics.median(cpu), "max": max(cpu)}}
+    return {
+        "preset": preset_name,
+        "seconds": elapsed,
+        "repaints_per_second": repaints / elapsed,
+        "training_steps": steps,
+        "build_ms": {"median": statistics.median(wall), "max": max(wall)},
+        "build_cpu_ms": {"median": statistics.median(cpu), "max": max(cpu)},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,10 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     r = asyncio.run(measure(args.preset, args.seconds))
     r["load_average"] = load
-    print(f"{r['preset']}, {r['seconds']:.1f} s at load {load:.1f}: {r['repaints_per_second']:.2f} repaints/s "
-          f"({r['training_steps']} training steps meanwhile); a repaint's build: median "
-          f"{r['build_ms']['median']:.1f} ms wall, {r['build_cpu_ms']['median']:.1f} ms CPU "
-          f"(max {r['build_ms']['max']:.1f} ms wall)")
+    print(
+        f"{r['preset']}, {r['seconds']:.1f} s at load {load:.1f}: {r['repaints_per_second']:.2f} repaints/s "
+        f"({r['training_steps']} training steps meanwhile); a repaint's build: median "
+        f"{r['build_ms']['median']:.1f} ms wall, {r['build_cpu_ms']['median']:.1f} ms CPU "
+        f"(max {r['build_ms']['max']:.1f} ms wall)"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(r, f, indent=1)

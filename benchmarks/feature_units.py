@@ -38,8 +38,15 @@ def rank_features(ckpt, corpus, chars: int) -> list[dict]:
             ranking = rank_units(acts, values)
             if ranking:
                 best = ranking[0]
-                rows.append({"feature": name, "state": state, "unit": best.unit, "r": best.correlation,
-                             "share": float(values.mean()) if name != "position in line" else None})
+                rows.append(
+                    {
+                        "feature": name,
+                        "state": state,
+                        "unit": best.unit,
+                        "r": best.correlation,
+                        "share": float(values.mean()) if name != "position in line" else None,
+                    }
+                )
     return rows
 
 
@@ -47,7 +54,9 @@ async def screenshot(path: str, ckpt, corpus, feature: str, use_cell: bool) -> N
     from rnn_tui.app import RnnTuiApp
     from rnn_tui.lab.neurons import FEATURES
 
-    app = RnnTuiApp(corpus, ckpt.model_config, ckpt.train_config, ckpt, start_paused=True, baseline=False)
+    app = RnnTuiApp(
+        corpus, ckpt.model_config, ckpt.train_config, ckpt, start_paused=True, baseline=False
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("escape", "u")
         if use_cell:
@@ -70,15 +79,21 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     corpus = load_corpus(ckpt.corpus)
     rows = rank_features(ckpt, corpus, args.chars)
-    print(f"{ckpt.model_config.describe()}, step {ckpt.step}, corpus {corpus.name}, "
-          f"first {args.chars} held-out characters")
+    print(
+        f"{ckpt.model_config.describe()}, step {ckpt.step}, corpus {corpus.name}, "
+        f"first {args.chars} held-out characters"
+    )
     for row in rows:
         share = "" if row["share"] is None else f"  (true on {row['share']:.0%} of characters)"
-        print(f"  {row['feature']:17} {row['state']}: unit {row['unit']:4}  r {row['r']:+.2f}{share}")
+        print(
+            f"  {row['feature']:17} {row['state']}: unit {row['unit']:4}  r {row['r']:+.2f}{share}"
+        )
     if args.screenshot:
         quoting = [r for r in rows if r["feature"] in ("inside quotes", "inside brackets")]
         best = max(quoting, key=lambda r: abs(r["r"]))
-        asyncio.run(screenshot(args.screenshot, ckpt, corpus, best["feature"], best["state"] == "c"))
+        asyncio.run(
+            screenshot(args.screenshot, ckpt, corpus, best["feature"], best["state"] == "c")
+        )
         print(f"screenshot of {best['feature']} ({best['state']}) in {args.screenshot}")
     if args.json:
         with open(args.json, "w") as f:

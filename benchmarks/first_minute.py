@@ -70,9 +70,17 @@ def measure(name: str, cpu_seconds: float) -> dict:
         per_sentence[s] = top_k_accuracy(predictor, s, (1,))[1]
     chars = sum(len(s) for s in SENTENCES)
     top1 = sum(per_sentence[s] * len(s) for s in SENTENCES) / chars
-    return {"candidate": name, "corpus": corpus.name, "model": model_config.describe(),
-            "steps": trainer.step, "cpu_seconds": cpu_seconds, "wall_seconds": round(wall, 1),
-            "val_bpc": trainer.validate(20_000), "top1": top1, "per_sentence": per_sentence}
+    return {
+        "candidate": name,
+        "corpus": corpus.name,
+        "model": model_config.describe(),
+        "steps": trainer.step,
+        "cpu_seconds": cpu_seconds,
+        "wall_seconds": round(wall, 1),
+        "val_bpc": trainer.validate(20_000),
+        "top1": top1,
+        "per_sentence": per_sentence,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,15 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in args.candidates.split(",") if n]
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
-        print(f"error: unknown candidate {unknown[0]!r} (choose from {', '.join(CANDIDATES)})", file=sys.stderr)
+        print(
+            f"error: unknown candidate {unknown[0]!r} (choose from {', '.join(CANDIDATES)})",
+            file=sys.stderr,
+        )
         return 2
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     results = []
     for name in names:
         r = measure(name, args.cpu_seconds)
         results.append(r)
-        print(f"{name:22} {r['model']:34} steps {r['steps']:5}  wall {r['wall_seconds']:6.1f} s  "
-              f"val {r['val_bpc']:.2f} bpc  top-1 {r['top1']:.1%}", flush=True)
+        print(
+            f"{name:22} {r['model']:34} steps {r['steps']:5}  wall {r['wall_seconds']:6.1f} s  "
+            f"val {r['val_bpc']:.2f} bpc  top-1 {r['top1']:.1%}",
+            flush=True,
+        )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:

@@ -53,8 +53,11 @@ def percentile(values: list[float], q: float) -> float:
 def summary(latencies_ms: list[float]) -> dict | None:
     if not latencies_ms:
         return None
-    return {"p50": percentile(latencies_ms, 0.5), "p95": percentile(latencies_ms, 0.95),
-            "max": max(latencies_ms)}
+    return {
+        "p50": percentile(latencies_ms, 0.5),
+        "p95": percentile(latencies_ms, 0.95),
+        "max": max(latencies_ms),
+    }
 
 
 def quantiles(q: dict) -> str:
@@ -146,8 +149,16 @@ async def fresh_step(trainer) -> tuple[int, float]:
     return trainer.step, time.perf_counter()
 
 
-async def in_app(corpus, model_config, train_config, preset, n_chars: int, interval: float,
-                 size: tuple[int, int], idle_seconds: float) -> dict:
+async def in_app(
+    corpus,
+    model_config,
+    train_config,
+    preset,
+    n_chars: int,
+    interval: float,
+    size: tuple[int, int],
+    idle_seconds: float,
+) -> dict:
     from rnn_tui.app import RnnTuiApp
 
     app = RnnTuiApp(corpus, model_config, train_config, preset=preset)
@@ -179,8 +190,12 @@ async def in_app(corpus, model_config, train_config, preset, n_chars: int, inter
         await pilot.press("ctrl+q")  # (pilot: here its wait does not matter)
     lat, missed = latencies(text, sent, shows, renders)
     return {
-        "latencies": lat, "missed": missed, "typed_ok": typed_ok, "idle_rate": idle_rate,
-        "rate": steps * train_config.batch * train_config.seq_len / dt, "seconds": dt,
+        "latencies": lat,
+        "missed": missed,
+        "typed_ok": typed_ok,
+        "idle_rate": idle_rate,
+        "rate": steps * train_config.batch * train_config.seq_len / dt,
+        "seconds": dt,
     }
 
 
@@ -198,20 +213,46 @@ class Tmux:
         self.base = ["tmux", "-L", f"rnn-tui-bench-{os.getpid()}"]
         env = {**os.environ, "TERM": "xterm-256color"}
         # The window first waits for an Enter, so the pipe is in place before the app draws.
-        self.run([*self.base, "new-session", "-d", "-s", "bench", "-x", str(size[0]), "-y", str(size[1]),
-                  f"read _ < /dev/tty; {command}"], check=True, env=env, timeout=10)
-        pane = self.run([*self.base, "display-message", "-p", "-t", "bench", "#{pane_pid}"],
-                        capture_output=True, text=True, timeout=10).stdout.strip()
+        self.run(
+            [
+                *self.base,
+                "new-session",
+                "-d",
+                "-s",
+                "bench",
+                "-x",
+                str(size[0]),
+                "-y",
+                str(size[1]),
+                f"read _ < /dev/tty; {command}",
+            ],
+            check=True,
+            env=env,
+            timeout=10,
+        )
+        pane = self.run(
+            [*self.base, "display-message", "-p", "-t", "bench", "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         self.pane_pid = int(pane) if pane.isdigit() else None
         self.run([*self.base, "pipe-pane", "-t", "bench", f"cat > {fifo}"], check=True, timeout=10)
 
     def capture(self) -> str:
-        return self.run([*self.base, "capture-pane", "-p", "-t", "bench"], capture_output=True,
-                        text=True, timeout=10).stdout
+        return self.run(
+            [*self.base, "capture-pane", "-p", "-t", "bench"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
 
     def send(self, text: str, literal: bool = True) -> None:
-        self.run([*self.base, "send-keys", "-t", "bench", *(["-l"] if literal else []), text],
-                 check=True, timeout=10)
+        self.run(
+            [*self.base, "send-keys", "-t", "bench", *(["-l"] if literal else []), text],
+            check=True,
+            timeout=10,
+        )
 
     def close(self) -> None:
         """Stop the app (its training thread must not outlive the benchmark), then the server."""
@@ -233,8 +274,14 @@ def heading_pattern(typed: str, tail: int = 12):
     from rnn_tui.lab.glyphs import visible
 
     style = rb"(?:\x1b\[[0-9;:]*m)*"
-    return re.compile(re.escape("after “".encode()) + style + rb"[^\x1b]*"
-                      + re.escape(visible(typed[-tail:]).encode()) + style + re.escape("”".encode()))
+    return re.compile(
+        re.escape("after “".encode())
+        + style
+        + rb"[^\x1b]*"
+        + re.escape(visible(typed[-tail:]).encode())
+        + style
+        + re.escape("”".encode())
+    )
 
 
 def in_tmux(app_args: list[str], n_chars: int, interval: float, size: tuple[int, int]) -> dict:
@@ -252,7 +299,9 @@ def in_tmux(app_args: list[str], n_chars: int, interval: float, size: tuple[int,
         fifo = os.path.join(tmp, "pane")
         os.mkfifo(fifo)
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        tmux = Tmux(f"OPENBLAS_NUM_THREADS=1 {shlex.quote(sys.executable)} -m rnn_tui {cli}", size, fifo)
+        tmux = Tmux(
+            f"OPENBLAS_NUM_THREADS=1 {shlex.quote(sys.executable)} -m rnn_tui {cli}", size, fifo
+        )
         try:
             tmux.send("Enter", literal=False)  # the pipe is open: start the app
             deadline = time.perf_counter() + 30
@@ -295,39 +344,65 @@ def main_tmux(args, app_args: list[str], size: tuple[int, int]) -> int:
     lat = [x * 1e3 for x in res["latencies"]]
     load = load_average()
     result = {
-        "path": "tmux", "app_args": app_args, "chars_typed": args.chars * args.rounds,
-        "interval_s": args.interval, "size": list(size), "missed": res["missed"],
+        "path": "tmux",
+        "app_args": app_args,
+        "chars_typed": args.chars * args.rounds,
+        "interval_s": args.interval,
+        "size": list(size),
+        "missed": res["missed"],
         "load_average_1min": load,
         "latency_ms": summary(lat),
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"tmux {size[0]}x{size[1]}, python -m rnn_tui {' '.join(app_args)} (training); "
-          f"{result['chars_typed']} keys, one every {args.interval * 1e3:.0f} ms or more, "
-          f"load average {load:.1f}")
+    print(
+        f"tmux {size[0]}x{size[1]}, python -m rnn_tui {' '.join(app_args)} (training); "
+        f"{result['chars_typed']} keys, one every {args.interval * 1e3:.0f} ms or more, "
+        f"load average {load:.1f}"
+    )
     if lat:
-        print(f"send-keys -> the chart's heading for that key written to the terminal: "
-              f"{quantiles(result['latency_ms'])} ({len(lat)} keys, {res['missed']} not seen within 2 s)")
+        print(
+            f"send-keys -> the chart's heading for that key written to the terminal: "
+            f"{quantiles(result['latency_ms'])} ({len(lat)} keys, {res['missed']} not seen within 2 s)"
+        )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--chars", type=int, default=100, help="characters to type a round (default 100)")
-    p.add_argument("--interval", type=float, default=0.12, help="seconds between keys (default 0.12)")
-    p.add_argument("--rounds", type=int, default=2,
-                   help="headless, app, headless, app, ..., headless (default 2 app rounds)")
+    p.add_argument(
+        "--chars", type=int, default=100, help="characters to type a round (default 100)"
+    )
+    p.add_argument(
+        "--interval", type=float, default=0.12, help="seconds between keys (default 0.12)"
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="headless, app, headless, app, ..., headless (default 2 app rounds)",
+    )
     p.add_argument("--headless-seconds", type=float, default=4.0)
     p.add_argument("--idle-seconds", type=float, default=4.0, help="in the app, before typing")
     p.add_argument("--size", default="100x32", help="terminal size COLSxROWS (default 100x32)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--tmux", action="store_true",
-                   help="the real terminal path: the app in tmux (default size 80x24), keys by send-keys")
+    p.add_argument(
+        "--tmux",
+        action="store_true",
+        help="the real terminal path: the app in tmux (default size 80x24), keys by send-keys",
+    )
     args, app_args = p.parse_known_args(argv)
-    app_args = app_args or ["--preset", "zen"]  # what docs/performance.md measured, the typed text's source
+    app_args = app_args or [
+        "--preset",
+        "zen",
+    ]  # what docs/performance.md measured, the typed text's source
     if args.tmux:
-        size = (80, 24) if args.size == "100x32" else tuple(int(v) for v in args.size.lower().split("x"))
+        size = (
+            (80, 24)
+            if args.size == "100x32"
+            else tuple(int(v) for v in args.size.lower().split("x"))
+        )
         return main_tmux(args, app_args, size)
     cols, rows = (int(v) for v in args.size.lower().split("x"))
     cli_args, corpus, model_config, train_config = setup(app_args)
@@ -341,8 +416,20 @@ def main(argv: list[str] | None = None) -> int:
     headless_rate(corpus, model_config, train_config, preset, 1.0)  # warm-up: a first run is slower
     heads, apps = [headless()], []
     for _ in range(args.rounds):
-        apps.append(asyncio.run(in_app(corpus, model_config, train_config, preset, args.chars,
-                                       args.interval, (cols, rows), args.idle_seconds)))
+        apps.append(
+            asyncio.run(
+                in_app(
+                    corpus,
+                    model_config,
+                    train_config,
+                    preset,
+                    args.chars,
+                    args.interval,
+                    (cols, rows),
+                    args.idle_seconds,
+                )
+            )
+        )
         heads.append(headless())
     around = [(a + b) / 2 for a, b in zip(heads, heads[1:], strict=False)]
     typing = [app["rate"] / h for app, h in zip(apps, around, strict=True)]
@@ -351,30 +438,46 @@ def main(argv: list[str] | None = None) -> int:
     missed = sum(app["missed"] for app in apps)
     load = load_average()
     result = {
-        "model": model_config.describe(), "corpus": corpus.name,
-        "batch": train_config.batch, "seq_len": train_config.seq_len, "rounds": args.rounds,
-        "chars_typed": args.chars * args.rounds, "interval_s": args.interval, "missed_renders": missed,
-        "typed_text_arrived": all(app["typed_ok"] for app in apps), "load_average_1min": load,
+        "model": model_config.describe(),
+        "corpus": corpus.name,
+        "batch": train_config.batch,
+        "seq_len": train_config.seq_len,
+        "rounds": args.rounds,
+        "chars_typed": args.chars * args.rounds,
+        "interval_s": args.interval,
+        "missed_renders": missed,
+        "typed_text_arrived": all(app["typed_ok"] for app in apps),
+        "load_average_1min": load,
         "latency_ms": summary(lat),
         "train_chars_per_sec": {
-            "headless_runs": heads, "in_app_while_typing": [a["rate"] for a in apps],
+            "headless_runs": heads,
+            "in_app_while_typing": [a["rate"] for a in apps],
             "in_app_idle": [a["idle_rate"] for a in apps],
-            "in_app_fraction_typing": typing, "in_app_fraction_idle": idle,
+            "in_app_fraction_typing": typing,
+            "in_app_fraction_idle": idle,
         },
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{result['model']} on {result['corpus']}, batch {result['batch']} x T {result['seq_len']}; "
-          f"{args.rounds} x {args.chars} keys, one every {args.interval * 1e3:.0f} ms, "
-          f"terminal {cols}x{rows}, load average {load:.1f}")
+    print(
+        f"{result['model']} on {result['corpus']}, batch {result['batch']} x T {result['seq_len']}; "
+        f"{args.rounds} x {args.chars} keys, one every {args.interval * 1e3:.0f} ms, "
+        f"terminal {cols}x{rows}, load average {load:.1f}"
+    )
     if lat:
-        print(f"key -> chart render: {quantiles(result['latency_ms'])} ({len(lat)} renders, "
-              f"{missed} keys without one)")
-    print("training in the app / headless (the runs either side): while typing "
-          + ", ".join(f"{x:.0%}" for x in typing) + "; idle " + ", ".join(f"{x:.0%}" for x in idle)
-          + f"; median {statistics.median(typing + idle):.0%}"
-          + f"  (headless {', '.join(f'{h:,.0f}' for h in heads)} chars/s)")
+        print(
+            f"key -> chart render: {quantiles(result['latency_ms'])} ({len(lat)} renders, "
+            f"{missed} keys without one)"
+        )
+    print(
+        "training in the app / headless (the runs either side): while typing "
+        + ", ".join(f"{x:.0%}" for x in typing)
+        + "; idle "
+        + ", ".join(f"{x:.0%}" for x in idle)
+        + f"; median {statistics.median(typing + idle):.0%}"
+        + f"  (headless {', '.join(f'{h:,.0f}' for h in heads)} chars/s)"
+    )
     return 0
 
 

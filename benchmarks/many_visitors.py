@@ -66,7 +66,9 @@ async def visitor(http, base: str, start: asyncio.Event, hold: float, leave: asy
         return out
     out["page_ms"] = (time.perf_counter() - t0) * 1e3
     if out["status"] != 200:
-        out["busy_page"] = "people are using this demo" in page or "person is using this demo" in page
+        out["busy_page"] = (
+            "people are using this demo" in page or "person is using this demo" in page
+        )
         out["answers"] = await keep_asking(http, base, leave)
         return out
     m = WS_PATH.search(page)
@@ -93,7 +95,11 @@ async def visitor(http, base: str, start: asyncio.Event, hold: float, leave: asy
                     out["typed_to_chart_ms"] = (time.perf_counter() - typed) * 1e3
                     break
                 seen = seen[-4096:]
-            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+            elif msg.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSED,
+                aiohttp.WSMsgType.ERROR,
+            ):
                 out["closed_early"] = True
                 break
         out["answers"] = await keep_asking(http, base, leave, ws)
@@ -117,7 +123,9 @@ async def keep_asking(http, base: str, leave: asyncio.Event, ws=None) -> dict:
         asked += 1
         t0 = time.perf_counter()
         try:
-            async with http.get(f"{base}/static/css/xterm.css", timeout=aiohttp.ClientTimeout(total=10)) as r:
+            async with http.get(
+                f"{base}/static/css/xterm.css", timeout=aiohttp.ClientTimeout(total=10)
+            ) as r:
                 await r.read()
                 answered += r.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
@@ -137,11 +145,27 @@ async def one_round(n: int, max_sessions: int, hold: float, public: bool) -> dic
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "rnn_tui", "serve", "--port", str(port), "--token", TOKEN,
-            "--max-sessions", str(max_sessions), *(["--public"] if public else [])]
-    server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True,
-                              env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    argv = [
+        sys.executable,
+        "-m",
+        "rnn_tui",
+        "serve",
+        "--port",
+        str(port),
+        "--token",
+        TOKEN,
+        "--max-sessions",
+        str(max_sessions),
+        *(["--public"] if public else []),
+    ]
+    server = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
     try:
         async with aiohttp.ClientSession() as http:
             deadline = time.monotonic() + 60
@@ -167,8 +191,13 @@ async def one_round(n: int, max_sessions: int, hold: float, public: bool) -> dic
         while sum(left.values()) and time.monotonic() - t_left < 30:
             await asyncio.sleep(0.2)
             left = session_processes(server.pid)
-        return {"visitors": visitors, "processes_while_held": during, "processes_left": left,
-                "all_gone_s": time.monotonic() - t_left, "load": load_average()}
+        return {
+            "visitors": visitors,
+            "processes_while_held": during,
+            "processes_left": left,
+            "all_gone_s": time.monotonic() - t_left,
+            "load": load_average(),
+        }
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGINT)
@@ -183,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--visitors", type=int, default=8)
     p.add_argument("--max-sessions", type=int, default=2)
-    p.add_argument("--hold", type=float, default=20.0, help="seconds the sessions are held (default 20)")
+    p.add_argument(
+        "--hold", type=float, default=20.0, help="seconds the sessions are held (default 20)"
+    )
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--public", action="store_true")
     p.add_argument("--json", metavar="FILE")
@@ -197,16 +228,23 @@ def main(argv: list[str] | None = None) -> int:
         busy = [x for x in v if x["status"] == 503]
         working = [x for x in ok if "typed_to_chart_ms" in x]
         answers = [x["answers"] for x in v if "answers" in x]
-        print(f"round {i + 1}: {len(ok)} sessions ({len(working)} typed and saw the chart follow: "
-              + ", ".join(f"first frame {x['first_frame_ms']:.0f} ms, typing -> chart "
-                          f"{x['typed_to_chart_ms']:.0f} ms" for x in working)
-              + f"); {len(busy)} busy pages (all say so: {all(x.get('busy_page') for x in busy)}), "
-              f"slowest {max((x['page_ms'] for x in busy), default=0):.0f} ms; "
-              f"other: {[x.get('status') for x in v if x['status'] not in (200, 503)]}")
-        print(f"  while held: {r['processes_while_held']}; the server answered "
-              f"{sum(a['answered'] for a in answers)}/{sum(a['asked'] for a in answers)} requests "
-              f"(slowest {max((a['slowest_ms'] for a in answers), default=0):.0f} ms); after all "
-              f"left: {r['processes_left']} after {r['all_gone_s']:.1f} s; load {r['load']:.1f}")
+        print(
+            f"round {i + 1}: {len(ok)} sessions ({len(working)} typed and saw the chart follow: "
+            + ", ".join(
+                f"first frame {x['first_frame_ms']:.0f} ms, typing -> chart "
+                f"{x['typed_to_chart_ms']:.0f} ms"
+                for x in working
+            )
+            + f"); {len(busy)} busy pages (all say so: {all(x.get('busy_page') for x in busy)}), "
+            f"slowest {max((x['page_ms'] for x in busy), default=0):.0f} ms; "
+            f"other: {[x.get('status') for x in v if x['status'] not in (200, 503)]}"
+        )
+        print(
+            f"  while held: {r['processes_while_held']}; the server answered "
+            f"{sum(a['answered'] for a in answers)}/{sum(a['asked'] for a in answers)} requests "
+            f"(slowest {max((a['slowest_ms'] for a in answers), default=0):.0f} ms); after all "
+            f"left: {r['processes_left']} after {r['all_gone_s']:.1f} s; load {r['load']:.1f}"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"args": vars(args), "rounds": rounds}, f, indent=1)

@@ -46,8 +46,11 @@ async def measure(preset_name: str, runs: int) -> dict:
         for _ in range(runs):
             t0, c0 = time.perf_counter(), time.process_time()
             app.action_neurons()
-            while not (isinstance(app.screen, NeuronsScreen) and app.screen.query(NeuronText)
-                       and app.screen.query_one(NeuronText).last_render >= t0):
+            while not (
+                isinstance(app.screen, NeuronsScreen)
+                and app.screen.query(NeuronText)
+                and app.screen.query_one(NeuronText).last_render >= t0
+            ):
                 await asyncio.sleep(0.001)
             screen = app.screen
             view = screen.query_one(NeuronText)
@@ -63,11 +66,16 @@ async def measure(preset_name: str, runs: int) -> dict:
                 nexts_cpu.append((view.last_render_cpu - c0) * 1000)
             screen.action_close()
             await pilot.pause()
-    return {"preset": preset_name, "model": model.describe(), "chars": chars, "runs": runs,
-            "open_ms": {"median": statistics.median(opens), "p95": p95(opens)},
-            "next_unit_ms": {"median": statistics.median(nexts), "p95": p95(nexts)},
-            "open_cpu_ms": {"median": statistics.median(opens_cpu), "p95": p95(opens_cpu)},
-            "next_unit_cpu_ms": {"median": statistics.median(nexts_cpu), "p95": p95(nexts_cpu)}}
+    return {
+        "preset": preset_name,
+        "model": model.describe(),
+        "chars": chars,
+        "runs": runs,
+        "open_ms": {"median": statistics.median(opens), "p95": p95(opens)},
+        "next_unit_ms": {"median": statistics.median(nexts), "p95": p95(nexts)},
+        "open_cpu_ms": {"median": statistics.median(opens_cpu), "p95": p95(opens_cpu)},
+        "next_unit_cpu_ms": {"median": statistics.median(nexts_cpu), "p95": p95(nexts_cpu)},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,10 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     r = asyncio.run(measure(args.preset, args.runs))
     r["load_average"] = load
-    print(f"{r['preset']} ({r['model']}), {r['chars']} characters, {r['runs']} runs, load {load:.1f}: "
-          f"open median {r['open_ms']['median']:.1f} ms (p95 {r['open_ms']['p95']:.1f}), "
-          f"next unit median {r['next_unit_ms']['median']:.1f} ms (p95 {r['next_unit_ms']['p95']:.1f}); "
-          f"CPU: open median {r['open_cpu_ms']['median']:.1f} ms, next unit {r['next_unit_cpu_ms']['median']:.1f} ms")
+    print(
+        f"{r['preset']} ({r['model']}), {r['chars']} characters, {r['runs']} runs, load {load:.1f}: "
+        f"open median {r['open_ms']['median']:.1f} ms (p95 {r['open_ms']['p95']:.1f}), "
+        f"next unit median {r['next_unit_ms']['median']:.1f} ms (p95 {r['next_unit_ms']['p95']:.1f}); "
+        f"CPU: open median {r['open_cpu_ms']['median']:.1f} ms, next unit {r['next_unit_cpu_ms']['median']:.1f} ms"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(r, f, indent=1)

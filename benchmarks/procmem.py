@@ -30,7 +30,7 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
         # the command name (2nd field) is in parentheses and may hold spaces: split after it
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 1 and fields[1] == str(pid):
             out.append(int(entry))
     return out

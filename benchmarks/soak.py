@@ -41,8 +41,13 @@ def _training_pid(app_pid: int) -> int | None:
     return kids[0] if kids else None
 
 
-def soak(app_args: list[str], minutes: float, key_every: float, size=(80, 24),
-         capture_every: float = 30.0) -> dict:
+def soak(
+    app_args: list[str],
+    minutes: float,
+    key_every: float,
+    size=(80, 24),
+    capture_every: float = 30.0,
+) -> dict:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a `timeout` still cleans up below
     cli = " ".join(shlex.quote(a) for a in app_args)
     keys: list[dict] = []  # t, latency (s or None), app_mb, train_mb, load
@@ -51,8 +56,11 @@ def soak(app_args: list[str], minutes: float, key_every: float, size=(80, 24),
         fifo = os.path.join(tmp, "pane")
         os.mkfifo(fifo)
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        tmux = Tmux(f"exec env OPENBLAS_NUM_THREADS=1 {shlex.quote(sys.executable)} -m rnn_tui {cli}",
-                    size, fifo)
+        tmux = Tmux(
+            f"exec env OPENBLAS_NUM_THREADS=1 {shlex.quote(sys.executable)} -m rnn_tui {cli}",
+            size,
+            fifo,
+        )
         try:
             tmux.send("Enter", literal=False)
             deadline = time.monotonic() + 60
@@ -98,9 +106,15 @@ def soak(app_args: list[str], minutes: float, key_every: float, size=(80, 24),
                         break
                 if trainer is None or rss_mb(trainer) is None:  # (a restarted training process)
                     trainer = _training_pid(app) if app else None
-                keys.append({"t": time.monotonic() - t_start, "latency": latency,
-                             "app_mb": rss_mb(app) if app else None,
-                             "train_mb": rss_mb(trainer) if trainer else None, "load": load_average()})
+                keys.append(
+                    {
+                        "t": time.monotonic() - t_start,
+                        "latency": latency,
+                        "app_mb": rss_mb(app) if app else None,
+                        "train_mb": rss_mb(trainer) if trainer else None,
+                        "load": load_average(),
+                    }
+                )
         finally:
             tmux.close()
             os.close(fd)
@@ -120,28 +134,44 @@ def summarize(raw: dict, warmup: float, span: float, length: float) -> dict:
         if not base or not later:
             return None
         b = min(base)
-        return {"at_warmup_mb": b, "max_after_mb": max(later), "last_mb": later[-1],
-                "growth": max(later) / b - 1}
+        return {
+            "at_warmup_mb": b,
+            "max_after_mb": max(later),
+            "last_mb": later[-1],
+            "growth": max(later) / b - 1,
+        }
 
     def latency(rows: list[dict]) -> dict | None:
         ms = [r["latency"] * 1e3 for r in rows if r["latency"] is not None]
         if not ms:
             return None
-        return {"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95), "keys": len(ms),
-                "missed": sum(r["latency"] is None for r in rows)}
+        return {
+            "p50": percentile(ms, 0.5),
+            "p95": percentile(ms, 0.95),
+            "keys": len(ms),
+            "missed": sum(r["latency"] is None for r in rows),
+        }
 
     def rate(lo: float, hi: float) -> float | None:
         s = [x for x in raw["steps"] if lo <= x[0] <= hi]
-        return (s[-1][1] - s[0][1]) / (s[-1][0] - s[0][0]) if len(s) >= 2 and s[-1][0] > s[0][0] else None
+        return (
+            (s[-1][1] - s[0][1]) / (s[-1][0] - s[0][0])
+            if len(s) >= 2 and s[-1][0] > s[0][0]
+            else None
+        )
 
     first, last = window(keys, 0, span), window(keys, length - span, length + 60)
     out = {
-        "app_memory": memory("app_mb"), "training_memory": memory("train_mb"),
-        "latency_first_ms": latency(first), "latency_last_ms": latency(last),
-        "steps_per_s_first": rate(0, span), "steps_per_s_last": rate(length - span, length + 60),
+        "app_memory": memory("app_mb"),
+        "training_memory": memory("train_mb"),
+        "latency_first_ms": latency(first),
+        "latency_last_ms": latency(last),
+        "steps_per_s_first": rate(0, span),
+        "steps_per_s_last": rate(length - span, length + 60),
         "load_first": [round(r["load"], 1) for r in first[:: max(1, len(first) // 5)]],
         "load_last": [round(r["load"], 1) for r in last[:: max(1, len(last) // 5)]],
-        "keys": len(keys), "missed": sum(r["latency"] is None for r in keys),
+        "keys": len(keys),
+        "missed": sum(r["latency"] is None for r in keys),
     }
     lf, ll = out["latency_first_ms"], out["latency_last_ms"]
     out["p95_ratio"] = ll["p95"] / lf["p95"] if lf and ll else None
@@ -154,12 +184,23 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--key-every", type=float, default=2.0, help="seconds between keys (default 2)")
-    p.add_argument("--warmup", type=float, help="seconds before the memory baseline (default 120, "
-                   "or a fifteenth of a shorter run)")
-    p.add_argument("--window", type=float, help="seconds of the first and last latency windows "
-                   "(default 300, or a sixth of a shorter run)")
-    p.add_argument("--capture-every", type=float, default=30.0,
-                   help="seconds between readings of the training step (default 30)")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        help="seconds before the memory baseline (default 120, or a fifteenth of a shorter run)",
+    )
+    p.add_argument(
+        "--window",
+        type=float,
+        help="seconds of the first and last latency windows "
+        "(default 300, or a sixth of a shorter run)",
+    )
+    p.add_argument(
+        "--capture-every",
+        type=float,
+        default=30.0,
+        help="seconds between readings of the training step (default 30)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the summary and every sample to FILE")
     args, app_args = p.parse_known_args(argv)
     length = args.minutes * 60
@@ -169,23 +210,33 @@ def main(argv: list[str] | None = None) -> int:
     s = summarize(raw, warmup, span, length)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"summary": s, **raw, "app_args": app_args, "minutes": args.minutes}, f, indent=1)
-    print(f"soak: python -m rnn_tui {' '.join(app_args)} in tmux 80x24 for {args.minutes:g} min, "
-          f"a key every {args.key_every:g} s ({s['keys']} keys, {s['missed']} without a chart "
-          f"within 2 s); load average first {s['load_first']}, last {s['load_last']}")
+            json.dump(
+                {"summary": s, **raw, "app_args": app_args, "minutes": args.minutes}, f, indent=1
+            )
+    print(
+        f"soak: python -m rnn_tui {' '.join(app_args)} in tmux 80x24 for {args.minutes:g} min, "
+        f"a key every {args.key_every:g} s ({s['keys']} keys, {s['missed']} without a chart "
+        f"within 2 s); load average first {s['load_first']}, last {s['load_last']}"
+    )
     for name in ("app_memory", "training_memory"):
         m = s[name]
         if m:
-            print(f"{name.replace('_', ' ')}: {m['at_warmup_mb']:.1f} MiB at {warmup:g} s, largest "
-                  f"after {m['max_after_mb']:.1f} MiB ({m['growth']:+.1%}), last {m['last_mb']:.1f} MiB")
+            print(
+                f"{name.replace('_', ' ')}: {m['at_warmup_mb']:.1f} MiB at {warmup:g} s, largest "
+                f"after {m['max_after_mb']:.1f} MiB ({m['growth']:+.1%}), last {m['last_mb']:.1f} MiB"
+            )
     lf, ll = s["latency_first_ms"], s["latency_last_ms"]
     if lf and ll:
-        print(f"key -> chart, first {span:g} s: p50 {lf['p50']:.1f} ms, p95 {lf['p95']:.1f} ms; "
-              f"last {span:g} s: p50 {ll['p50']:.1f} ms, p95 {ll['p95']:.1f} ms "
-              f"(last/first p95 {s['p95_ratio']:.2f})")
+        print(
+            f"key -> chart, first {span:g} s: p50 {lf['p50']:.1f} ms, p95 {lf['p95']:.1f} ms; "
+            f"last {span:g} s: p50 {ll['p50']:.1f} ms, p95 {ll['p95']:.1f} ms "
+            f"(last/first p95 {s['p95_ratio']:.2f})"
+        )
     if s["throughput_ratio"] is not None:
-        print(f"training steps/s, first {span:g} s {s['steps_per_s_first']:.1f}, last "
-              f"{s['steps_per_s_last']:.1f} (ratio {s['throughput_ratio']:.2f})")
+        print(
+            f"training steps/s, first {span:g} s {s['steps_per_s_first']:.1f}, last "
+            f"{s['steps_per_s_last']:.1f} (ratio {s['throughput_ratio']:.2f})"
+        )
     return 0
 
 

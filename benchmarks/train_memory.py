@@ -24,7 +24,9 @@ def measure(seconds: float, every: float, warmup: float, train_args: list[str]) 
     argv = [sys.executable, "-m", "rnn_tui", "train", "--seconds", f"{seconds:g}", *train_args]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     t0 = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+    )
     samples: list[tuple[float, float, float]] = []  # (seconds since start, RSS MiB, load)
     try:
         while proc.poll() is None:
@@ -41,12 +43,16 @@ def measure(seconds: float, every: float, warmup: float, train_args: list[str]) 
     base = after[0][1] if after else None
     peak = max((s[1] for s in after), default=None)
     return {
-        "command": " ".join(argv[1:]), "exit": proc.returncode, "seconds": time.monotonic() - t0,
-        "rss_mb_at_warmup": base, "rss_mb_max_after": peak,
+        "command": " ".join(argv[1:]),
+        "exit": proc.returncode,
+        "seconds": time.monotonic() - t0,
+        "rss_mb_at_warmup": base,
+        "rss_mb_max_after": peak,
         "rss_mb_last": after[-1][1] if after else None,
         "growth_after_warmup": (peak / base - 1) if base and peak else None,
         "load_average": [s[2] for s in samples[:: max(1, len(samples) // 20)]],
-        "samples": samples, "result": out.strip().splitlines()[-2:],
+        "samples": samples,
+        "result": out.strip().splitlines()[-2:],
     }
 
 
@@ -61,12 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(r, f, indent=1)
-    print(f"{r['command']}: exit {r['exit']} after {r['seconds']:.0f} s; load average "
-          f"{min(r['load_average'], default=0):.1f}-{max(r['load_average'], default=0):.1f}")
+    print(
+        f"{r['command']}: exit {r['exit']} after {r['seconds']:.0f} s; load average "
+        f"{min(r['load_average'], default=0):.1f}-{max(r['load_average'], default=0):.1f}"
+    )
     if r["rss_mb_at_warmup"]:
-        print(f"resident memory at {args.warmup:g} s {r['rss_mb_at_warmup']:.1f} MiB, largest after "
-              f"{r['rss_mb_max_after']:.1f} MiB ({r['growth_after_warmup']:+.1%}), "
-              f"last {r['rss_mb_last']:.1f} MiB")
+        print(
+            f"resident memory at {args.warmup:g} s {r['rss_mb_at_warmup']:.1f} MiB, largest after "
+            f"{r['rss_mb_max_after']:.1f} MiB ({r['growth_after_warmup']:+.1%}), "
+            f"last {r['rss_mb_last']:.1f} MiB"
+        )
     for line in r["result"]:
         print(f"  {line}")
     return 0

@@ -30,8 +30,12 @@ async def main(steps: int) -> None:
     corpus, model_config, train_config, _ = build_setup(make_parser().parse_args(["app"]))
     app = RnnTuiApp(corpus, model_config, train_config, preset="zen")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.progress is not None and app.progress.step >= steps, 300,
-                       f"{steps} training steps")
+        await wait_for(
+            pilot,
+            lambda: app.progress is not None and app.progress.step >= steps,
+            300,
+            f"{steps} training steps",
+        )
         await pilot.press("ctrl+t")  # pause, so the picture holds still
         await wait_for(pilot, lambda: app.run_state == "paused", 30, "the pause")
         await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in TYPED])

@@ -46,7 +46,9 @@ ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # a command's process: one BL
 
 
 # -- waiting -----------------------------------------------------------------------------------
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+def wait_for(
+    condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"
+) -> None:
     """Poll `condition` (from a plain test: the work happens on other threads or processes)."""
     end = time.monotonic() + timeout
     while not condition():
@@ -55,7 +57,9 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str =
         time.sleep(0.01)
 
 
-async def until(pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+async def until(
+    pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"
+) -> None:
     """Poll `condition` from a pilot test, letting the app run between looks."""
     end = time.monotonic() + timeout
     while not condition():
@@ -65,9 +69,13 @@ async def until(pilot, condition: Callable[[], object], timeout: float = 30.0, w
 
 
 # -- models, trainers, the app -------------------------------------------------------------------
-def tiny_configs(corpus: Corpus, cell: str = "rnn", hidden: int = 16, **train) -> tuple[ModelConfig, TrainConfig]:
+def tiny_configs(
+    corpus: Corpus, cell: str = "rnn", hidden: int = 16, **train
+) -> tuple[ModelConfig, TrainConfig]:
     """A model small enough to train in milliseconds: BPTT 8, batch 4 unless `train` says otherwise."""
-    return ModelConfig(len(corpus.vocab), cell=cell, hidden=hidden), TrainConfig(**{"seq_len": 8, "batch": 4, **train})
+    return ModelConfig(len(corpus.vocab), cell=cell, hidden=hidden), TrainConfig(
+        **{"seq_len": 8, "batch": 4, **train}
+    )
 
 
 def tiny_trainer(cell: str = "rnn", corpus: str = "zen", hidden: int = 16, **train) -> Trainer:
@@ -75,8 +83,18 @@ def tiny_trainer(cell: str = "rnn", corpus: str = "zen", hidden: int = 16, **tra
     return Trainer(c, *tiny_configs(c, cell, hidden, **train))
 
 
-def make_app(paused: bool = True, corpus: str = "zen", cell: str = "rnn", hidden: int = 16, *,
-             seq_len: int = 8, batch: int = 4, lr: float = 0.01, seed: int = 0, **kw) -> RnnTuiApp:
+def make_app(
+    paused: bool = True,
+    corpus: str = "zen",
+    cell: str = "rnn",
+    hidden: int = 16,
+    *,
+    seq_len: int = 8,
+    batch: int = 4,
+    lr: float = 0.01,
+    seed: int = 0,
+    **kw,
+) -> RnnTuiApp:
     """The playground on a tiny model, paused unless asked (the tests step it themselves)."""
     from rnn_tui.app import RnnTuiApp
 
@@ -92,8 +110,13 @@ async def type_text(pilot, text: str) -> None:
 # -- the command line --------------------------------------------------------------------------
 def rnn_tui(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -m rnn_tui ARGS` in a process of its own; its output captured as text."""
-    return subprocess.run([sys.executable, "-m", "rnn_tui", *args], capture_output=True, text=True,
-                          timeout=timeout, env=ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "rnn_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+    )
 
 
 def assert_user_error(out: subprocess.CompletedProcess, *words: str) -> None:

@@ -35,6 +35,7 @@ def _inject(child, trainer, fault: Fault) -> None:
         with trainer.locked():
             trainer.model.params["Why"][0, 0] = np.nan
     elif fault.what == "raise":
+
         def raising(*args, **kwargs):
             raise RuntimeError("injected fault (test hook)")
 

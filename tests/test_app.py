@@ -170,7 +170,9 @@ async def test_settings_that_keep_the_weights_restart_when_the_training_state_ar
         await pilot.press("y")
         await until(pilot, lambda: app.trainer is not old, what="the restart")
         assert len(answers) == 1 and answers[0].answer.step > 5
-        assert app.train_config.batch == 8 and app.trainer.local.step == answers[0].answer.step  # kept
+        assert (
+            app.train_config.batch == 8 and app.trainer.local.step == answers[0].answer.step
+        )  # kept
         assert any("settings applied" in n.message for n in app._notifications)
 
 
@@ -257,14 +259,19 @@ async def test_save_then_load_restores_the_same_predictions(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.progress.step >= 5, what="some training")
         await pilot.press("ctrl+t")
-        await until(pilot, lambda: app.progress.state == "paused" and app._snapshot_step == app.progress.step,
-                    what="the paused weights on show")
+        await until(
+            pilot,
+            lambda: app.progress.state == "paused" and app._snapshot_step == app.progress.step,
+            what="the paused weights on show",
+        )
         await type_text(pilot, "Beau")
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, PathScreen)
         app.screen.query_one("#path").value = path
         await pilot.press("enter")
-        await until(pilot, lambda: any("saved" in n.message for n in app._notifications), what="the save")
+        await until(
+            pilot, lambda: any("saved" in n.message for n in app._notifications), what="the save"
+        )
         saved_rows, saved_step = chart_rows(app), app.trainer.step
         await pilot.press("ctrl+r", "y")
         assert chart_rows(app) != saved_rows
@@ -281,7 +288,11 @@ async def test_save_then_load_restores_the_same_predictions(tmp_path):
 
 async def test_load_with_another_vocabulary_switches_corpus(tmp_path):
     alphabet = load_corpus("alphabet")
-    trainer = Trainer(alphabet, ModelConfig(len(alphabet.vocab), cell="rnn", hidden=8), TrainConfig(seq_len=8, batch=2))
+    trainer = Trainer(
+        alphabet,
+        ModelConfig(len(alphabet.vocab), cell="rnn", hidden=8),
+        TrainConfig(seq_len=8, batch=2),
+    )
     trainer.train_step()
     save_checkpoint(tmp_path / "a.npz", trainer.to_checkpoint())
     app = make_app()
@@ -340,8 +351,11 @@ async def test_unknown_characters_are_shown_and_skipped():
         await type_text(pilot, "Be")
         rows = chart_rows(app)
         app.query_one("#prompt", PromptInput).insert_text_at_cursor("é")
-        await until(pilot, lambda: "'é' not in vocabulary" in str(app.query_one("#typing").render()),
-                    what="the unknown character's note")
+        await until(
+            pilot,
+            lambda: "'é' not in vocabulary" in str(app.query_one("#typing").render()),
+            what="the unknown character's note",
+        )
         assert chart_rows(app) == rows  # the prediction continues from the known context
         await type_text(pilot, "a")
         assert app.session.text == "Beéa" and app.session.stats.unknown == 1
@@ -418,7 +432,15 @@ async def test_resize_to_80x24_and_back_keeps_the_layout():
         for size in [(80, 24), (140, 45), (80, 24)]:
             await pilot.resize_terminal(*size)
             await pilot.pause()
-            for wid in ("#status", "#loss", "#prompt", "#net-chart", "#typing", "#hidden", "#sample"):
+            for wid in (
+                "#status",
+                "#loss",
+                "#prompt",
+                "#net-chart",
+                "#typing",
+                "#hidden",
+                "#sample",
+            ):
                 region = app.query_one(wid).region
                 assert region.width > 0 and region.height > 0, wid
                 assert region.bottom <= size[1] and region.right <= size[0], wid
@@ -432,7 +454,10 @@ async def test_quit_stops_the_training_process():
         worker, child = app._train_worker, app.trainer.process
         assert child.poll() is None
         await pilot.press("ctrl+q")
-    wait_for(lambda: worker.is_finished and child.poll() is not None, what="the worker and the child to end")
+    wait_for(
+        lambda: worker.is_finished and child.poll() is not None,
+        what="the worker and the child to end",
+    )
     assert child.returncode == 0
     assert app.return_code == 0
 
@@ -451,8 +476,12 @@ async def test_hidden_strip_follows_keystrokes(monkeypatch):
         shows = []
         show = strip.show
         strip.show = lambda values: (shows.append(values), show(values))[1]
-        await type_text(pilot, "eautiful")  # a burst: the strip repaints at most every SIDE_INTERVAL
-        await until(pilot, lambda: np.array_equal(strip.values, app.session.hidden()), what="the last h_t")
+        await type_text(
+            pilot, "eautiful"
+        )  # a burst: the strip repaints at most every SIDE_INTERVAL
+        await until(
+            pilot, lambda: np.array_equal(strip.values, app.session.hidden()), what="the last h_t"
+        )
         assert 1 <= len(shows) < 8
 
 
@@ -471,13 +500,18 @@ async def test_divergence_is_rolled_back_and_reported(monkeypatch):
     enable_faults(monkeypatch)
     app = make_app(paused=True)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.trainer is not None and app.progress is not None, what="start")
+        await until(
+            pilot, lambda: app.trainer is not None and app.progress is not None, what="start"
+        )
         await until(pilot, lambda: app.trainer._running, what="the training process")
         app.trainer.send(Fault("nan"))  # Why[0, 0] becomes NaN, as if the last update had exploded
         await pilot.press("escape", "n")
         await until(pilot, lambda: app.trainer.skipped_steps == 1, what="the rollback")
-        await until(pilot, lambda: any("diverged" in n.message for n in app._notifications),
-                    what="the divergence notice")
+        await until(
+            pilot,
+            lambda: any("diverged" in n.message for n in app._notifications),
+            what="the divergence notice",
+        )
         assert all(np.isfinite(v).all() for v in app.progress.snapshot.params.values())
         assert app.run_state != "error"
 
@@ -511,7 +545,9 @@ async def test_hidden_strip_shows_signs_in_glyphs_under_no_color(monkeypatch):
         assert app.no_color
         await type_text(pilot, "Beau")
         strip = app.query_one("#hidden", HiddenStrip)
-        await until(pilot, lambda: np.array_equal(strip.values, app.session.hidden()), what="the last h_t")
+        await until(
+            pilot, lambda: np.array_equal(strip.values, app.session.hidden()), what="the last h_t"
+        )
         cells = "".join(strip.render_line(y).text for y in range(1, strip.size.height))
         assert sum(ch in HEIGHTS for ch in cells) == len(app.session.hidden())
         assert "▁- █+" in strip.render_line(0).text
@@ -522,7 +558,9 @@ async def test_lessons_screen_opens_pauses_training_and_returns():
 
     app = make_app(paused=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.progress is not None and app.progress.step > 0, what="training")
+        await until(
+            pilot, lambda: app.progress is not None and app.progress.step > 0, what="training"
+        )
         await pilot.press("f2")
         assert isinstance(app.screen, LessonsScreen)
         assert app.paused and app.trainer.paused
@@ -539,16 +577,24 @@ async def test_new_weights_wait_for_a_pause_in_typing(monkeypatch):
     monkeypatch.setattr(app_module, "TYPING_QUIET", 2.0)
     app = make_app(paused=True)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.trainer is not None and app.progress is not None, what="start")
+        await until(
+            pilot, lambda: app.trainer is not None and app.progress is not None, what="start"
+        )
         trainer = app.trainer.local  # stepped here, by the test
         shown = app._snapshot_step
 
         def publish() -> int:
             trainer.train_step()
-            app.post_message(TrainingProgress(app.generation, trainer.progress("paused", trainer.snapshot(), 0.0)))
+            app.post_message(
+                TrainingProgress(
+                    app.generation, trainer.progress("paused", trainer.snapshot(), 0.0)
+                )
+            )
             return trainer.step
 
-        app._snapshot_time = time.monotonic()  # the weights on show are fresh (however slow the start was)
+        app._snapshot_time = (
+            time.monotonic()
+        )  # the weights on show are fresh (however slow the start was)
         await type_text(pilot, "B")
         step = publish()
         await until(pilot, lambda: app._pending is not None, what="the new weights held back")

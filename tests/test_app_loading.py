@@ -102,6 +102,8 @@ def test_app_command_reads_a_big_file_behind_the_loading_screen(tmp_path, monkey
     monkeypatch.setattr(rnn_tui.app, "run_app", lambda corpus, *a, **k: started.append(corpus) or 0)
     monkeypatch.setattr(loading, "LOADING_MIN_BYTES", 10_000)
     assert main(["app", "--corpus", str(path)]) == 0
-    assert screens == [str(path)] and started[0].size == 18_000 and progress[-1][0] == progress[-1][1]
+    assert (
+        screens == [str(path)] and started[0].size == 18_000 and progress[-1][0] == progress[-1][1]
+    )
     assert main(["app", "--corpus", "zen"]) == 0
     assert screens == [str(path)] and started[1].name == "zen"

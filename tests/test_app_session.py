@@ -54,7 +54,9 @@ def test_refeed_is_bounded_to_the_last_context_chars(snapshot):
     text = "Simple is better than complex. " * 40
     s.set_text(text)
     assert s.stats.total == CONTEXT_CHARS
-    np.testing.assert_allclose(s.predictor.probs, fresh_probs(snapshot, text[-CONTEXT_CHARS:]), rtol=1e-6)
+    np.testing.assert_allclose(
+        s.predictor.probs, fresh_probs(snapshot, text[-CONTEXT_CHARS:]), rtol=1e-6
+    )
 
 
 def test_empty_text_predicts_after_the_prime_without_scoring_it(snapshot):

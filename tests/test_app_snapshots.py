@@ -76,8 +76,11 @@ def test_chart_screen(snap_compare):
         await settled(pilot)
         app = pilot.app
         # the paused training process's one progress is in
-        await until(pilot, lambda: app.progress is not None and app.progress.snapshot is not None,
-                    what="the first progress")
+        await until(
+            pilot,
+            lambda: app.progress is not None and app.progress.snapshot is not None,
+            what="the first progress",
+        )
         run = fixed_run(app)
         app.post_message(TrainingProgress(app.generation, run))
         await pilot.press("escape", "c")

@@ -45,8 +45,12 @@ async def test_accepting_the_second_suggestion_types_it_and_counts_the_keys_save
         await until(pilot, lambda: app.session.mixture is not None, 30, "the n-gram")
         await type_text(pilot, "Beautiful is be")
         s = app.session
-        await until(pilot, lambda: s.suggestions_for == "Beautiful is be" and len(s.suggestions) == 3,
-                    30, "three suggestions")
+        await until(
+            pilot,
+            lambda: s.suggestions_for == "Beautiful is be" and len(s.suggestions) == 3,
+            30,
+            "three suggestions",
+        )
         second = s.suggestions[1]
         assert len(set(s.suggestions)) == 3
         bar = str(app.query_one("#suggestions", SuggestionBar).render())
@@ -73,8 +77,12 @@ async def test_learning_from_the_typing_toggles_and_resets_to_the_trained_weight
         assert app.adapt_enabled
         await type_text(pilot, "Beautiful is better than ugly. Explicit is better than implicit. ")
         # the adapter learns on its own thread; its weights are taken between keys
-        await until(pilot, lambda: app._adapter.steps > 0 and s.predictor.snapshot is not trained,
-                    30, "adapted weights")
+        await until(
+            pilot,
+            lambda: app._adapter.steps > 0 and s.predictor.snapshot is not trained,
+            30,
+            "adapted weights",
+        )
         adapted = s.predictor.snapshot
         assert adapted.config == trained.config
         assert any(not np.array_equal(adapted.params[k], trained.params[k]) for k in trained.params)
@@ -100,8 +108,12 @@ async def test_save_offers_the_weights_adapted_to_the_typing(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.session.trained is not None, 30, "weights")
         await type_text(pilot, "Beautiful is better than ugly. Explicit is better than implicit. ")
-        await until(pilot, lambda: app._adapter.steps > 0 and app.adapted_weights() is not None,
-                    30, "adapted weights")
+        await until(
+            pilot,
+            lambda: app._adapter.steps > 0 and app.adapted_weights() is not None,
+            30,
+            "adapted weights",
+        )
         adapted, trained = app.adapted_weights(), app.session.trained
         for answer, expected in (("y", adapted), ("n", trained)):
             path = str(tmp_path / f"{answer}.npz")
@@ -111,8 +123,12 @@ async def test_save_offers_the_weights_adapted_to_the_typing(tmp_path):
             await pilot.press("enter")
             assert isinstance(app.screen, ConfirmScreen)  # adapted or trained?
             await pilot.press(answer)
-            await until(pilot, lambda p=path: any(p in n.message for n in app._notifications),
-                        30, "the save")
+            await until(
+                pilot,
+                lambda p=path: any(p in n.message for n in app._notifications),
+                30,
+                "the save",
+            )
             saved = load_checkpoint(path)
             for name, value in expected.params.items():
                 assert np.array_equal(saved.params[name], value), name

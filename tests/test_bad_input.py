@@ -78,9 +78,24 @@ def test_cache_that_cannot_be_made_still_trains(tmp_path):
     (tmp_path / "not-a-dir").write_text("x")
     path = tmp_path / "c.txt"
     path.write_text("hello cache " * 100)
-    out = subprocess.run([sys.executable, "-m", "rnn_tui", "train", "--corpus", str(path), "--hidden", "8",
-                          "--steps", "1"], capture_output=True, text=True, timeout=120,
-                         env={**ENV, "XDG_CACHE_HOME": str(tmp_path / "not-a-dir")})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnn_tui",
+            "train",
+            "--corpus",
+            str(path),
+            "--hidden",
+            "8",
+            "--steps",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**ENV, "XDG_CACHE_HOME": str(tmp_path / "not-a-dir")},
+    )
     assert out.returncode == 0, out.stderr
     assert "no cache written" in out.stderr and "Traceback" not in out.stderr
 
@@ -88,9 +103,25 @@ def test_cache_that_cannot_be_made_still_trains(tmp_path):
 def test_large_cjk_vocabulary_within_the_limit_works(tmp_path):
     path = tmp_path / "cjk.txt"
     rng = np.random.default_rng(0)
-    path.write_text("".join(chr(0x4E00 + int(i)) for i in rng.integers(0, 3000, 20_000)), encoding="utf-8")
-    out = rnn_tui("train", "--corpus", str(path), "--cell", "rnn", "--hidden", "16", "--seq-len", "8",
-              "--batch", "4", "--steps", "3", "--json")
+    path.write_text(
+        "".join(chr(0x4E00 + int(i)) for i in rng.integers(0, 3000, 20_000)), encoding="utf-8"
+    )
+    out = rnn_tui(
+        "train",
+        "--corpus",
+        str(path),
+        "--cell",
+        "rnn",
+        "--hidden",
+        "16",
+        "--seq-len",
+        "8",
+        "--batch",
+        "4",
+        "--steps",
+        "3",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["model"]["vocab_size"] > 2900
 
@@ -185,7 +216,11 @@ def test_bad_checkpoint(checkpoint_cases, index, command):
     if os.path.exists(marker):
         os.remove(marker)
     name, path, words = checkpoint_cases[index]
-    args = ["predict", str(path), "abc"] if command == "predict" else ["train", "--resume", str(path), "--steps", "1"]
+    args = (
+        ["predict", str(path), "abc"]
+        if command == "predict"
+        else ["train", "--resume", str(path), "--steps", "1"]
+    )
     assert_user_error(rnn_tui(*args), *words)
     assert not os.path.exists(marker), f"{name}: code ran while loading"
 

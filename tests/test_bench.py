@@ -16,8 +16,22 @@ from rnn_tui.engine.gradcheck import TOLERANCE, check_model
 from rnn_tui.engine.model import scatter_rows
 from rnn_tui.lab.bench.cases import flops_per_char
 
-TINY = ["--cells", "rnn,gru", "--hidden", "8", "--batch", "1,2", "--seq-len", "4", "--vocab", "10",
-        "--repeats", "2", "--rep-seconds", "0.01"]
+TINY = [
+    "--cells",
+    "rnn,gru",
+    "--hidden",
+    "8",
+    "--batch",
+    "1,2",
+    "--seq-len",
+    "4",
+    "--vocab",
+    "10",
+    "--repeats",
+    "2",
+    "--rep-seconds",
+    "0.01",
+]
 
 
 def bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -28,13 +42,28 @@ def test_bench_json_shape():
     out = bench("--quick", *TINY, "--no-torch", "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    for key in ("date", "command", "machine", "threads", "clock", "flops_formula", "matmul_gflops",
-                "training", "keystroke", "startup", "seconds"):
+    for key in (
+        "date",
+        "command",
+        "machine",
+        "threads",
+        "clock",
+        "flops_formula",
+        "matmul_gflops",
+        "training",
+        "keystroke",
+        "startup",
+        "seconds",
+    ):
         assert key in result, key
     assert result["threads"] == 1 and result["clock"] == "cpu"
     assert result["matmul_gflops"] > 0
     assert [(r["cell"], r["batch"]) for r in result["training"]] == [
-        ("rnn", 1), ("rnn", 2), ("gru", 1), ("gru", 2)]
+        ("rnn", 1),
+        ("rnn", 2),
+        ("gru", 1),
+        ("gru", 2),
+    ]
     for row in result["training"]:
         assert row["hidden"] == 8 and row["seq_len"] == 4 and row["vocab"] == 10
         assert row["ours_chars_per_sec"] > 0 and len(row["ours_step_ms"]) == 2
@@ -56,12 +85,15 @@ def test_bench_table_says_how_to_compare_with_pytorch():
     assert "PyTorch" in out.stdout  # the hint: how to get the comparison
 
 
-@pytest.mark.parametrize("args,word", [
-    (["--cells", "rnn,transformer"], "--cells"),
-    (["--hidden", "12,x"], "--hidden"),
-    (["--batch", "0"], "--batch"),
-    (["--skip", "everything"], "--skip"),
-])
+@pytest.mark.parametrize(
+    "args,word",
+    [
+        (["--cells", "rnn,transformer"], "--cells"),
+        (["--hidden", "12,x"], "--hidden"),
+        (["--batch", "0"], "--batch"),
+        (["--skip", "everything"], "--skip"),
+    ],
+)
 def test_bench_rejects_bad_options_in_one_line(args, word):
     out = bench(*args, "--json")
     assert out.returncode == 2
@@ -82,7 +114,9 @@ def test_gradients_with_one_step_coefficient_blocks(monkeypatch, cell, embed):
     """Backward coefficients computed a block of steps at a time, here one step a block."""
     monkeypatch.setattr(cells, "BLOCK_FLOATS", 1)
     config = ModelConfig(vocab_size=5, cell=cell, hidden=4, layers=2, embed=embed)
-    errors = check_model(config, T=9, B=3, seed=2)  # 27 rows over 5 ids: per-id sums in scatter_rows
+    errors = check_model(
+        config, T=9, B=3, seed=2
+    )  # 27 rows over 5 ids: per-id sums in scatter_rows
     assert max(errors.values()) < TOLERANCE, errors
 
 

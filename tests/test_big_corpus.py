@@ -54,6 +54,7 @@ def assert_same(corpus, text: str) -> None:
 
 # --- identical to today's ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", list(BUILTIN_CORPORA))
 def test_builtin_vocab_and_ids_unchanged(name):
     corpus = load_corpus(name)
@@ -94,6 +95,7 @@ def test_bad_utf8_offset_across_chunks(tmp_path, monkeypatch):
 
 # --- the long tail of characters ----------------------------------------------------------------
 
+
 def test_many_distinct_characters_train_with_the_defaults(tmp_path):
     rare = "".join(chr(0x4E00 + i) for i in range(MAX_VOCAB + 100))
     text = "ab" * 50 + rare
@@ -106,8 +108,10 @@ def test_many_distinct_characters_train_with_the_defaults(tmp_path):
     assert corpus.ids.dtype == np.uint16
 
 
-@pytest.mark.parametrize("policy", [VocabPolicy(max_vocab=20), VocabPolicy(min_count=6),
-                                    VocabPolicy(max_vocab=30, min_count=4)])
+@pytest.mark.parametrize(
+    "policy",
+    [VocabPolicy(max_vocab=20), VocabPolicy(min_count=6), VocabPolicy(max_vocab=30, min_count=4)],
+)
 def test_rare_characters_round_trip(policy):
     text = file_text(UNICODE)
     counts = {c: text.count(c) for c in set(text)}
@@ -160,6 +164,7 @@ def test_policy_limits():
 
 # --- the cache ---------------------------------------------------------------------------------
 
+
 def write_text(tmp_path, text="hello world, hello cache\n" * 50) -> str:
     path = tmp_path / "c.txt"
     path.write_text(text, encoding="utf-8")
@@ -198,8 +203,9 @@ def test_cache_remade_when_the_file_changes(tmp_path, monkeypatch):
     assert len(list(corpus_cache.cache_dir().iterdir())) == 1
 
 
-@pytest.mark.parametrize("damage", ["truncate", "append", "body", "header", "garbage", "empty",
-                                    "out_of_range"])
+@pytest.mark.parametrize(
+    "damage", ["truncate", "append", "body", "header", "garbage", "empty", "out_of_range"]
+)
 def test_damaged_cache_is_remade(tmp_path, damage):
     path = write_text(tmp_path)
     entry = Path(load_corpus(path).cache)
@@ -220,7 +226,7 @@ def test_damaged_cache_is_remade(tmp_path, damage):
         data[-1] = 200
         n = int.from_bytes(data[8:16], "little")
         header = json.loads(data[16 : 16 + n])
-        body = bytes(data[corpus_cache._data_offset(n):])
+        body = bytes(data[corpus_cache._data_offset(n) :])
         checksum = corpus_cache.Sum64()
         checksum.add(body)
         header["checksum"] = checksum.hexdigest()
@@ -257,7 +263,9 @@ def test_no_cache_and_no_memory_is_a_clear_error(tmp_path, monkeypatch):
     path = write_text(tmp_path)
     monkeypatch.setattr(corpus_cache, "free_bytes", lambda d: 0)
     monkeypatch.setattr(corpus_cache, "available_memory", lambda: 100)
-    with pytest.raises(CorpusError, match=r"needs 1,250 bytes of memory for its ids.*free disk space"):
+    with pytest.raises(
+        CorpusError, match=r"needs 1,250 bytes of memory for its ids.*free disk space"
+    ):
         load_corpus(path)
 
 
@@ -284,13 +292,19 @@ def test_progress_reaches_the_end(tmp_path):
 
 # --- training from the memory-mapped ids ---------------------------------------------------------
 
+
 def test_memory_mapped_ids_train_bit_for_bit(tmp_path):
     text = file_text(UNICODE) * 4
     path = write_text(tmp_path, text)
     mapped = load_corpus(path)
     assert isinstance(mapped.ids, np.memmap)
-    in_memory = corpus_mod.Corpus("mem", text, mapped.vocab, np.array(reference(text)[1], dtype=np.int32))
-    cfg, tc = ModelConfig(len(mapped.vocab), cell="lstm", hidden=16), TrainConfig(seq_len=8, batch=4, seed=3)
+    in_memory = corpus_mod.Corpus(
+        "mem", text, mapped.vocab, np.array(reference(text)[1], dtype=np.int32)
+    )
+    cfg, tc = (
+        ModelConfig(len(mapped.vocab), cell="lstm", hidden=16),
+        TrainConfig(seq_len=8, batch=4, seed=3),
+    )
     results = []
     for corpus in (mapped, in_memory):
         trainer = Trainer(corpus, cfg, tc)
@@ -304,7 +318,9 @@ def test_memory_mapped_ids_train_bit_for_bit(tmp_path):
 def test_training_process_gets_the_cache_path_not_the_ids(tmp_path):
     path = write_text(tmp_path)
     corpus = load_corpus(path)
-    trainer = Trainer(corpus, ModelConfig(len(corpus.vocab), hidden=8), TrainConfig(seq_len=4, batch=2))
+    trainer = Trainer(
+        corpus, ModelConfig(len(corpus.vocab), hidden=8), TrainConfig(seq_len=4, batch=2)
+    )
     r, w = os.pipe()
     try:
         protocol.write(w, Start.of(corpus, trainer.to_checkpoint(), None, False))
@@ -318,6 +334,7 @@ def test_training_process_gets_the_cache_path_not_the_ids(tmp_path):
 
 
 # --- checkpoints ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_old_checkpoint_loads(cell):
@@ -341,18 +358,37 @@ def test_checkpoint_records_the_mapping(policy):
 
 # --- the command line ----------------------------------------------------------------------------
 
+
 def test_train_bounded_validation_and_flags(tmp_path, capsys):
     path = write_text(tmp_path, file_text(UNICODE) * 20)
     out = tmp_path / "m.npz"
-    code = main(["train", "--corpus", path, "--steps", "3", "--hidden", "8", "--json", "--val-chars", "50",
-                 "--max-vocab", "40", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "--corpus",
+            path,
+            "--steps",
+            "3",
+            "--hidden",
+            "8",
+            "--json",
+            "--val-chars",
+            "50",
+            "--max-vocab",
+            "40",
+            "--out",
+            str(out),
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["val_chars"] == 50
     assert load_checkpoint(out).vocab.unknown
     # resuming finds the same vocabulary without the flag
     assert main(["train", "--corpus", path, "--steps", "1", "--json", "--resume", str(out)]) == 0
     capsys.readouterr()
-    assert main(["train", "--corpus", path, "--steps", "2", "--hidden", "8", "--json", "--bytes"]) == 0
+    assert (
+        main(["train", "--corpus", path, "--steps", "2", "--hidden", "8", "--json", "--bytes"]) == 0
+    )
     assert json.loads(capsys.readouterr().out)["val_chars"] > 50
 
 
@@ -360,7 +396,9 @@ def test_bad_max_vocab_is_one_error_line(tmp_path, capsys):
     path = write_text(tmp_path)
     assert main(["train", "--corpus", path, "--steps", "1", "--max-vocab", "1"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: max vocab must be a whole number from 2") and "Traceback" not in err
+    assert (
+        err.startswith("error: max vocab must be a whole number from 2") and "Traceback" not in err
+    )
 
 
 @pytest.mark.parametrize("policy", [VocabPolicy(max_vocab=12), VocabPolicy(byte_mode=True)])
@@ -385,8 +423,10 @@ def test_typing_session_refeed_matches_keystrokes(policy):
     assert keys.stats.bits == pytest.approx(chunk.stats.bits, rel=1e-4)
 
 
-@pytest.mark.parametrize("policy", [VocabPolicy(max_vocab=4, min_count=3), VocabPolicy(min_count=3),
-                                    VocabPolicy(max_vocab=3)])
+@pytest.mark.parametrize(
+    "policy",
+    [VocabPolicy(max_vocab=4, min_count=3), VocabPolicy(min_count=3), VocabPolicy(max_vocab=3)],
+)
 def test_vocabulary_limits_hold_and_resume_finds_the_same_vocabulary(policy):
     """4 frequent characters, U+FFFD frequent in the text itself, 2 rare ones: never more than
     max_vocab symbols, and `policy_for(vocab)` gives the same vocabulary back (how a resume works)."""

@@ -32,7 +32,9 @@ def test_loss_history_keeps_each_points_last_step_and_time_when_it_merges():
         h.add(float(step), step, step / 10)
     assert h.per_point == 4 and len(h.points) == len(h.ends) == len(h.times) == 5  # merged twice
     assert h.ends == [4, 8, 12, 16, 20] and h.times[-1] == pytest.approx(2.0)
-    for end, mean in zip(h.ends, h.points, strict=True):  # a point is the mean of the steps up to its end
+    for end, mean in zip(
+        h.ends, h.points, strict=True
+    ):  # a point is the mean of the steps up to its end
         assert mean == pytest.approx(np.mean(np.arange(end - 3, end + 1)))
 
 
@@ -75,7 +77,15 @@ def test_the_history_crosses_the_wire_whole():
     n_header = int.from_bytes(frame[:4], "little")
     back = protocol.decode(*wire.decode(frame[8 : 8 + n_header], frame[8 + n_header :]))
     q = back.progress(t.model_config, t.corpus.vocab)
-    for name in ("loss_history", "loss_steps", "loss_times", "val_history", "lr_changes", "val_bpc", "step"):
+    for name in (
+        "loss_history",
+        "loss_steps",
+        "loss_times",
+        "val_history",
+        "lr_changes",
+        "val_bpc",
+        "step",
+    ):
         assert getattr(q, name) == getattr(p, name), name
     assert isinstance(q.val_history[0][0], int) and isinstance(q.lr_changes[0][0], int)
 
@@ -86,21 +96,26 @@ def test_memorising_needs_validation_worse_for_a_while_while_training_falls():
     falling = tuple(3.0 - 0.2 * i for i in range(10))
     val_down = tuple((s, s / 10, 4.0 - 0.1 * i) for i, s in enumerate(steps))
     assert memorising_since(val_down, steps, falling) is None
-    val_up = tuple((s, s / 10, 2.0 + (0.1 * (i - 3) if i > 3 else -0.1 * i)) for i, s in enumerate(steps))
+    val_up = tuple(
+        (s, s / 10, 2.0 + (0.1 * (i - 3) if i > 3 else -0.1 * i)) for i, s in enumerate(steps)
+    )
     assert memorising_since(val_up, steps, falling) == 40  # the best validation, at step 40
     rising_too = tuple(reversed(falling))
     assert memorising_since(val_up, steps, rising_too) is None  # diverging, not memorising
     blip = val_down[:6] + ((70, 7.0, 9.0),) + val_down[7:]  # one bad validation is noise
     assert memorising_since(blip, steps, falling) is None
-    assert memorising_since(val_up[: PATIENCE], steps, falling) is None
+    assert memorising_since(val_up[:PATIENCE], steps, falling) is None
 
 
 def overfitting_trainer(max_steps: int = 3000) -> tuple[Trainer, int]:
     """A network memorising random letters: held-out random letters can only get worse."""
     rng = np.random.default_rng(0)
     corpus = make_corpus("random", "".join(rng.choice(list("abcdefgh"), 2000)))
-    t = Trainer(corpus, ModelConfig(len(corpus.vocab), cell="lstm", hidden=32),
-                TrainConfig(seq_len=16, batch=8, lr=0.01, seed=1))
+    t = Trainer(
+        corpus,
+        ModelConfig(len(corpus.vocab), cell="lstm", hidden=32),
+        TrainConfig(seq_len=16, batch=8, lr=0.01, seed=1),
+    )
     for _ in range(max_steps):
         t.train_step()
         if t.step % 25 == 0:
@@ -137,7 +152,9 @@ def test_a_plot_puts_its_line_where_the_data_is():
     dots = [[i for i, ch in enumerate(row) if "\u2801" <= ch <= "\u28ff"] for row in body]
     assert all(dots)  # the line crosses every row
     first = [d[0] for d in dots]
-    assert first == sorted(first, reverse=True) and first[0] > first[-1]  # rising: right on higher rows
+    assert (
+        first == sorted(first, reverse=True) and first[0] > first[-1]
+    )  # rising: right on higher rows
     assert "┬" in lines[-2] and "10" in lines[-1]
 
 
@@ -165,35 +182,55 @@ async def test_chart_draws_the_trainers_own_history_live():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("escape", "c")
         chart = app.screen.query_one(LossChart)
-        await until(pilot, lambda: app.progress.val_history and app.baseline_bpc is not None, 60,
-                    "a validation and the baseline")
+        await until(
+            pilot,
+            lambda: app.progress.val_history and app.baseline_bpc is not None,
+            60,
+            "a validation and the baseline",
+        )
         await until(pilot, lambda: chart.progress is app.progress, what="the chart to catch up")
         drawn = chart.render_count
         await until(pilot, lambda: chart.render_count >= drawn + 2, what="two more repaints")
         p = chart.progress  # no second bookkeeping: the chart's data is the progress's own
         train_x, train_y, val_x, val_y, _ = chart._data()
-        assert list(train_x) == list(p.loss_steps) and np.allclose(train_y, np.array(p.loss_history) / LN2)
+        assert list(train_x) == list(p.loss_steps) and np.allclose(
+            train_y, np.array(p.loss_history) / LN2
+        )
         assert list(val_x) == [v[0] for v in p.val_history]
         await pilot.pause()
-        text = "\n".join("".join(s.text for s in chart.render_line(y)) for y in range(chart.size.height))
+        text = "\n".join(
+            "".join(s.text for s in chart.render_line(y)) for y in range(chart.size.height)
+        )
         assert "train" in text and "validation" in text and "step" in text and "gram" in text
         await pilot.press("x")
         assert chart.by_time and chart._data()[0].tolist() == list(chart.progress.loss_times)
         await pilot.press("x", "g")
         await pilot.pause()
-        assert chart.log_steps and "step (log)" in "".join(s.text for s in chart.render_line(chart.size.height - 1))
+        assert chart.log_steps and "step (log)" in "".join(
+            s.text for s in chart.render_line(chart.size.height - 1)
+        )
 
 
 @pytestmark_async
 async def test_the_loss_panel_and_chart_say_memorising_on_a_run_that_overfits():
     trainer, since = overfitting_trainer()
-    app = RnnTuiApp(trainer.corpus, trainer.model_config, trainer.train_config, start_paused=True, baseline=False)
+    app = RnnTuiApp(
+        trainer.corpus,
+        trainer.model_config,
+        trainer.train_config,
+        start_paused=True,
+        baseline=False,
+    )
     async with app.run_test(size=SIZE) as pilot:
         # the app's own (paused) training process has announced itself: nothing else comes from it
-        await until(pilot, lambda: app.progress.snapshot is not None, what="the paused trainer's progress")
+        await until(
+            pilot, lambda: app.progress.snapshot is not None, what="the paused trainer's progress"
+        )
         panel = app.query_one(LossPanel)
         assert panel.memorising is None
-        app.post_message(TrainingProgress(app.generation, trainer.progress("paused", trainer.snapshot(), 0.0)))
+        app.post_message(
+            TrainingProgress(app.generation, trainer.progress("paused", trainer.snapshot(), 0.0))
+        )
         await until(pilot, lambda: panel.memorising == since, what="the notice")
         note = app.query_one("#spark-range")
         assert note.has_class("-memorising") and f"since step {since:,}" in str(note.render())

@@ -28,7 +28,9 @@ SMALL = ModelConfig(vocab_size=4, cell="rnn", hidden=4)
 
 def make_ckpt(config=SMALL, rng_seed=0, **kw):
     rng = np.random.default_rng(rng_seed)
-    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in config.param_shapes().items()}
+    params = {
+        k: rng.standard_normal(s).astype(np.float32) for k, s in config.param_shapes().items()
+    }
     vocab = Vocab(chr(ord("a") + i) for i in range(config.vocab_size))
     return Checkpoint(config, vocab, params, **kw)
 
@@ -36,8 +38,15 @@ def make_ckpt(config=SMALL, rng_seed=0, **kw):
 def valid_arrays(config=SMALL):
     """The arrays of a valid checkpoint, as a dict we can damage before writing."""
     c = make_ckpt(config)
-    meta = {"format_version": FORMAT_VERSION, "model": config.to_dict(), "train": None,
-            "vocab": list(c.vocab.chars), "step": 3, "corpus": "abcde", "seed": 0}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model": config.to_dict(),
+        "train": None,
+        "vocab": list(c.vocab.chars),
+        "step": 3,
+        "corpus": "abcde",
+        "seed": 0,
+    }
     return meta, dict(c.params)
 
 
@@ -48,7 +57,9 @@ def write_npz(path, meta, arrays):
 
 def npy_header(shape, descr="<f4"):
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
     return buf.getvalue()
 
 
@@ -62,13 +73,20 @@ def refused(path, pattern):
 
 # --- Round trips ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("embed", [0, 3])
 def test_round_trip(tmp_path, cell, layers, embed):
     config = ModelConfig(vocab_size=5, cell=cell, hidden=6, layers=layers, embed=embed)
-    c = make_ckpt(config, rng_seed=layers, train_config=TrainConfig(seq_len=8, batch=2), step=42,
-                  corpus="zen", seed=7)
+    c = make_ckpt(
+        config,
+        rng_seed=layers,
+        train_config=TrainConfig(seq_len=8, batch=2),
+        step=42,
+        corpus="zen",
+        seed=7,
+    )
     path = tmp_path / "model.npz"
     save_checkpoint(path, c)
     d = load_checkpoint(path)
@@ -86,7 +104,13 @@ def test_plain_numpy_can_read_it(tmp_path):
     with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:
         meta = json.loads(str(npz["meta"]))
         assert meta["format_version"] == 1 and meta["vocab"] == ["a", "b", "c", "d"]
-        assert meta["model"] == {"vocab_size": 4, "cell": "lstm", "hidden": 3, "layers": 2, "embed": 0}
+        assert meta["model"] == {
+            "vocab_size": 4,
+            "cell": "lstm",
+            "hidden": 3,
+            "layers": 2,
+            "embed": 0,
+        }
         assert npz["Wx_1"].shape == (3, 12) and npz["Wx_1"].dtype == np.float32
         assert set(npz.files) == {"meta", *c.params}
 
@@ -109,7 +133,9 @@ def test_optimizer_state_round_trip(tmp_path):
     assert set(d.optimizer_state) == set(opt)
     assert d.optimizer_state["t"].shape == () and int(d.optimizer_state["t"]) == 17
     assert d.optimizer_state["t"].dtype == np.int64
-    assert d.optimizer_state["v.Whh"].dtype == np.float32 and np.all(d.optimizer_state["v.Whh"] == 0.5)
+    assert d.optimizer_state["v.Whh"].dtype == np.float32 and np.all(
+        d.optimizer_state["v.Whh"] == 0.5
+    )
 
 
 def test_unicode_vocab_round_trip(tmp_path):
@@ -120,6 +146,7 @@ def test_unicode_vocab_round_trip(tmp_path):
 
 
 # --- Refusals -------------------------------------------------------------------------------------
+
 
 def test_missing_and_directory(tmp_path):
     refused(tmp_path / "nope.npz", "does not exist")
@@ -181,7 +208,9 @@ def test_bad_meta(tmp_path, meta, pattern):
         np.savez(tmp_path / "m.npz", meta=meta, **arrays)
         path = str(tmp_path / "m.npz")
     else:
-        path = write_npz(tmp_path / "m.npz", meta if isinstance(meta, dict) else np.array(meta), arrays)
+        path = write_npz(
+            tmp_path / "m.npz", meta if isinstance(meta, dict) else np.array(meta), arrays
+        )
     refused(path, pattern)
 
 
@@ -194,9 +223,14 @@ def test_no_meta(tmp_path):
 @pytest.mark.parametrize(
     "change, pattern",
     [
-        ({"model": {"vocab_size": 4, "cell": "transformer"}},
-         r"invalid settings: cell must be one of rnn, lstm, gru"),
-        ({"model": {"vocab_size": 4, "colour": "red"}}, "invalid settings: unknown model settings: 'colour'"),
+        (
+            {"model": {"vocab_size": 4, "cell": "transformer"}},
+            r"invalid settings: cell must be one of rnn, lstm, gru",
+        ),
+        (
+            {"model": {"vocab_size": 4, "colour": "red"}},
+            "invalid settings: unknown model settings: 'colour'",
+        ),
         ({"model": {"cell": "rnn"}}, "invalid settings: .*vocab_size"),
         ({"train": {"seq_len": 0}}, "invalid settings: seq-len must be a whole number"),
         ({"train": "fast"}, "invalid settings: train settings are not an object"),
@@ -257,8 +291,11 @@ def test_big_endian_float32_accepted(tmp_path):
 @pytest.mark.parametrize(
     "key, value, pattern",
     [
-        ("opt.m.Whh", np.zeros((3, 3), np.float32),
-         r"'opt.m.Whh' has shape \(3, 3\), expected \(4, 4\) like 'Whh'"),
+        (
+            "opt.m.Whh",
+            np.zeros((3, 3), np.float32),
+            r"'opt.m.Whh' has shape \(3, 3\), expected \(4, 4\) like 'Whh'",
+        ),
         ("opt.t", np.zeros(2), "'opt.t' must be a scalar"),
         ("opt.v.by", np.array([1, np.nan, 0, 0], np.float32), "'opt.v.by' contains NaN"),
         ("opt.lr", np.full(17, 0.1), "'opt.lr' is larger than any parameter"),
@@ -326,8 +363,12 @@ def test_absurd_hidden_in_meta_allocates_nothing(tmp_path):
     meta["model"]["hidden"] = 10**9
     meta_npy = io.BytesIO()
     np.lib.format.write_array(meta_npy, np.array(json.dumps(meta)))
-    members = {"meta.npy": meta_npy.getvalue(), "Whh.npy": npy_header((10**9, 10**9)),
-               "Wxh.npy": npy_header((4, 10**9)), "bh.npy": npy_header((10**9,))}
+    members = {
+        "meta.npy": meta_npy.getvalue(),
+        "Whh.npy": npy_header((10**9, 10**9)),
+        "Wxh.npy": npy_header((4, 10**9)),
+        "bh.npy": npy_header((10**9,)),
+    }
     path = raw_npz(tmp_path / "huge.npz", members)
     msg = []
     pattern = "hidden must be a whole number from 1 to 1024"
@@ -348,7 +389,9 @@ def test_huge_array_header_allocates_nothing(tmp_path):
         members[name + ".npy"] = buf.getvalue()
     members["Whh.npy"] = npy_header((20_000, 20_000))
     path = raw_npz(tmp_path / "huge.npz", members)
-    peak = peak_bytes_while(lambda: refused(path, r"'Whh' has shape \(20000, 20000\), expected \(4, 4\)"))
+    peak = peak_bytes_while(
+        lambda: refused(path, r"'Whh' has shape \(20000, 20000\), expected \(4, 4\)")
+    )
     assert peak < 5_000_000
     members["Whh.npy"] = npy_header((), descr="<U100000000")  # 400 MB: same trick on the meta
     members["meta.npy"] = members.pop("Whh.npy")
@@ -386,7 +429,9 @@ def test_pickled_meta_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     members = {"meta.npy": b""}
     buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.array([Payload(str(marker))], dtype=object), allow_pickle=True)
+    np.lib.format.write_array(
+        buf, np.array([Payload(str(marker))], dtype=object), allow_pickle=True
+    )
     members["meta.npy"] = buf.getvalue()
     path = raw_npz(tmp_path / "evil.npz", members)
     refused(path, "contains a pickled object array")
@@ -394,6 +439,7 @@ def test_pickled_meta_is_refused(tmp_path):
 
 
 # --- Saving safely --------------------------------------------------------------------------------
+
 
 def test_save_refuses_bad_params(tmp_path):
     c = make_ckpt()
@@ -548,8 +594,12 @@ def test_kill_during_save_leaves_old_or_new(tmp_path):
     rng = random.Random(0)
     step = 0
     for _ in range(4):
-        child = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(step)],
-                                 stdout=subprocess.PIPE, env=env, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), str(step)],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
         try:
             assert child.stdout.readline().strip() == "saved"
             # let 0 to 2 more saves land, then kill it wherever it is (mostly inside the next one)

@@ -11,8 +11,26 @@ from conftest import assert_user_error, rnn_tui
 @pytest.fixture(scope="module")
 def zen_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "zen.npz"
-    out = rnn_tui("train", "--corpus", "zen", "--cell", "gru", "--hidden", "32", "--seq-len", "16",
-              "--batch", "8", "--lr", "0.01", "--steps", "150", "--out", str(path), "--json")
+    out = rnn_tui(
+        "train",
+        "--corpus",
+        "zen",
+        "--cell",
+        "gru",
+        "--hidden",
+        "32",
+        "--seq-len",
+        "16",
+        "--batch",
+        "8",
+        "--lr",
+        "0.01",
+        "--steps",
+        "150",
+        "--out",
+        str(path),
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     return path, json.loads(out.stdout)
 
@@ -31,8 +49,20 @@ def test_resume_continues_exactly(tmp_path):
 
     With a constant learning rate (--decay 0): a budget's annealing belongs to its own run.
     """
-    common = ["--corpus", "zen", "--cell", "lstm", "--hidden", "16", "--seq-len", "8", "--batch", "4",
-              "--decay", "0"]
+    common = [
+        "--corpus",
+        "zen",
+        "--cell",
+        "lstm",
+        "--hidden",
+        "16",
+        "--seq-len",
+        "8",
+        "--batch",
+        "4",
+        "--decay",
+        "0",
+    ]
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     straight = rnn_tui("train", *common, "--steps", "80", "--out", str(a), "--json")
     first = rnn_tui("train", *common, "--steps", "40", "--out", str(b), "--json")
@@ -99,6 +129,19 @@ def test_bad_input_gets_one_error_line_and_exit_2(args, words):
 
 def test_sample_temperature_zero_is_greedy(zen_checkpoint):
     path, _ = zen_checkpoint
-    a = rnn_tui("sample", str(path), "--prime", "Beautiful is ", "--length", "20", "--temperature", "0")
-    b = rnn_tui("sample", str(path), "--prime", "Beautiful is ", "--length", "20", "--temperature", "0", "--seed", "9")
+    a = rnn_tui(
+        "sample", str(path), "--prime", "Beautiful is ", "--length", "20", "--temperature", "0"
+    )
+    b = rnn_tui(
+        "sample",
+        str(path),
+        "--prime",
+        "Beautiful is ",
+        "--length",
+        "20",
+        "--temperature",
+        "0",
+        "--seed",
+        "9",
+    )
     assert a.returncode == 0 and a.stdout == b.stdout

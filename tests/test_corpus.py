@@ -27,6 +27,7 @@ def write(tmp_path, name, data: bytes):
 
 # --- Vocab -------------------------------------------------------------------------------------
 
+
 def test_vocab_is_sorted_set_and_deterministic():
     v1, v2 = Vocab.from_text("hello world"), Vocab.from_text("world hello")
     assert v1.chars == (" ", "d", "e", "h", "l", "o", "r", "w")
@@ -78,6 +79,7 @@ def test_vocab_limits_and_immutability():
 
 # --- Built-in corpora ---------------------------------------------------------------------------
 
+
 def test_builtin_names():
     assert list(BUILTIN_CORPORA) == ["abcde", "alphabet", "zen", "stdlib"]
 
@@ -117,6 +119,7 @@ def test_stdlib_size_deterministic_and_walked_once(capsys):
 
 
 # --- Files -----------------------------------------------------------------------------------------
+
 
 def test_chinese_file_bom_and_crlf(tmp_path):
     text = "机器学习很有趣。\r\n我们学习。\r\n"
@@ -197,6 +200,7 @@ def test_unreadable_chmod(tmp_path):
 
 # --- Split --------------------------------------------------------------------------------------
 
+
 def corpus_of(text):
     return corpus_mod.make_corpus("test", text)
 
@@ -218,6 +222,7 @@ def test_split_tiny_and_zero():
 
 
 # --- BatchStream --------------------------------------------------------------------------------
+
 
 def test_batch_stream_shapes_offsets_and_targets():
     ids = np.arange(101, dtype=np.int32)  # 100 transitions
@@ -289,6 +294,7 @@ def test_batch_stream_refuses_single_id():
 
 # --- eval_chunks --------------------------------------------------------------------------------
 
+
 def transitions_of(chunks):
     pairs = []
     for x, y in chunks:
@@ -297,7 +303,9 @@ def transitions_of(chunks):
     return pairs
 
 
-@pytest.mark.parametrize("n, batch, seq_len", [(101, 4, 10), (101, 7, 3), (5, 8, 2), (2, 3, 4), (50, 1, 7)])
+@pytest.mark.parametrize(
+    "n, batch, seq_len", [(101, 4, 10), (101, 7, 3), (5, 8, 2), (2, 3, 4), (50, 1, 7)]
+)
 def test_eval_chunks_cover_each_transition_once(n, batch, seq_len):
     ids = np.arange(n, dtype=np.int32)  # distinct ids, so each transition is (p, p + 1)
     chunks = list(eval_chunks(ids, batch, seq_len))

@@ -9,8 +9,10 @@ from rnn_tui.engine.corpus import load_corpus
 def test_demo_script_types_corpus_phrases_at_a_human_pace():
     corpus = load_corpus("zen")
     script, again = DemoScript(corpus.text, seed=3), DemoScript(corpus.text, seed=3)
-    assert all(MIN_PHRASE <= len(p) <= MAX_PHRASE and p in " ".join(corpus.text.split())
-               for p in script.phrases)
+    assert all(
+        MIN_PHRASE <= len(p) <= MAX_PHRASE and p in " ".join(corpus.text.split())
+        for p in script.phrases
+    )
     now, typed, actions = 0.0, "", []
     while typed.count(CLEAR) < 2:  # two whole phrases, in simulated time
         action = script.step(now)

@@ -30,13 +30,26 @@ def step_of(screen: str) -> int | None:
 def test_demo_types_by_itself_and_a_key_takes_over_in_tmux():
     with TmuxApp("--demo", name="demo") as term:
         # no keys sent: the demo types, the chart shows percentages, the status line says demo
-        screen = term.wait_for(lambda s: len(input_text(s)) >= 3 and len(PERCENT.findall(s)) >= 5
-                               and "demo" in s.splitlines()[0], "demo typing")
+        screen = term.wait_for(
+            lambda s: (
+                len(input_text(s)) >= 3
+                and len(PERCENT.findall(s)) >= 5
+                and "demo" in s.splitlines()[0]
+            ),
+            "demo typing",
+        )
         seen = {input_text(screen)}
-        term.wait_for(lambda s: seen.add(input_text(s)) or len(seen) >= 4, "the demo's text changing", timeout=8)
+        term.wait_for(
+            lambda s: seen.add(input_text(s)) or len(seen) >= 4,
+            "the demo's text changing",
+            timeout=8,
+        )
         # a key hands control back: the demo's text goes, the key types, the demo stops
         term.keys("-l", "x")
-        term.wait_for(lambda s: "demo" not in s.splitlines()[0] and input_text(s).startswith("x"), "the take-over")
+        term.wait_for(
+            lambda s: "demo" not in s.splitlines()[0] and input_text(s).startswith("x"),
+            "the take-over",
+        )
         term.keys("-l", "yz")
         # (an Escape sent with keys still unread would be read as Alt+key)
         term.wait_for(lambda s: input_text(s).startswith("xyz"), "y and z typed")
@@ -45,7 +58,9 @@ def test_demo_types_by_itself_and_a_key_takes_over_in_tmux():
         # The app runs on (its step counter moves three times, a dozen demo keystrokes' worth):
         # a demo still typing would have typed meanwhile.
         steps = {step_of(screen)}
-        screen = term.wait_for(lambda s: steps.add(step_of(s)) or len(steps) >= 4, "the training going on")
+        screen = term.wait_for(
+            lambda s: steps.add(step_of(s)) or len(steps) >= 4, "the training going on"
+        )
         assert input_text(screen) == "xyz" and "demo" not in screen.splitlines()[0], screen
         term.keys("q")
         term.wait_for(lambda s: "EXITED=0" in s, "clean exit", timeout=10)

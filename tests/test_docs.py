@@ -32,7 +32,9 @@ KEY = re.compile(r"^(?:\^[a-z]|F\d{1,2}|esc|enter|space|tab|\?|[a-z])$")
 def code_texts(markdown: str) -> list[str]:
     """Each line of the fenced blocks (less its comment; diagrams left out) and each inline code
     span outside them."""
-    lines = [line.split(" #", 1)[0] for block in FENCE.findall(markdown) for line in block.splitlines()]
+    lines = [
+        line.split(" #", 1)[0] for block in FENCE.findall(markdown) for line in block.splitlines()
+    ]
     lines = [line for line in lines if not BOX.search(line)]
     prose = FENCE.sub("", markdown)
     return lines + [" ".join(span.split()) for span in INLINE.findall(prose)]
@@ -43,7 +45,7 @@ def command_lines(markdown: str) -> list[list[str]]:
     found = []
     for text in code_texts(markdown):
         for match in COMMAND.finditer(text):
-            rest = text[match.end():]
+            rest = text[match.end() :]
             try:
                 words = shlex.split(rest, comments=True)
             except ValueError:  # an unclosed quote: the command sits inside a longer quoted string
@@ -104,8 +106,11 @@ def command_problems(words: list[str], parsers: dict[str, argparse.ArgumentParse
             return [f"no command {name!r}"]
         words = words[1:]
     flags = {s for a in parsers[name]._actions for s in a.option_strings}
-    return [f"{name} has no {w.split('=')[0]}" for w in words
-            if w.startswith("--") and w.split("=")[0] not in flags]
+    return [
+        f"{name} has no {w.split('=')[0]}"
+        for w in words
+        if w.startswith("--") and w.split("=")[0] not in flags
+    ]
 
 
 def bound_keys() -> set[str]:
@@ -164,9 +169,11 @@ def options_table() -> list[str]:
 def test_readme_options_table_is_the_option_registry():
     lines = README.read_text(encoding="utf-8").splitlines()
     start = lines.index(options_table()[0])
-    shown = lines[start:lines.index("", start)]
+    shown = lines[start : lines.index("", start)]
     expected = options_table()
-    assert [cells(row) for row in shown] == [cells(row) for row in expected], "README's options table should read:\n" + "\n".join(expected)
+    assert [cells(row) for row in shown] == [cells(row) for row in expected], (
+        "README's options table should read:\n" + "\n".join(expected)
+    )
 
 
 def test_readme_key_table_is_the_command_table():
@@ -197,7 +204,9 @@ REPO_PATH = re.compile(r"^(?:rnn_tui|tests|benchmarks|docs)/[\w./-]*$")
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_every_file_of_the_repository_named_in_code_exists(page):
-    words = [w.strip("'\"(),:;") for t in code_texts(page.read_text(encoding="utf-8")) for w in t.split()]
+    words = [
+        w.strip("'\"(),:;") for t in code_texts(page.read_text(encoding="utf-8")) for w in t.split()
+    ]
     named = [w for w in words if REPO_PATH.match(w)]
     assert not [t for t in named if not (ROOT / t).exists()], named
 

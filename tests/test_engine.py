@@ -34,7 +34,9 @@ CASES = list(standard_cases())
 def test_gradients_match_finite_differences(case, config):
     errors = check_model(config, seed=1)
     # every parameter tensor and the initial state of every layer is checked
-    assert set(errors) == set(config.param_shapes()) | {f"state0[{l}]" for l in range(config.layers)}
+    assert set(errors) == set(config.param_shapes()) | {
+        f"state0[{l}]" for l in range(config.layers)
+    }
     bad = {k: v for k, v in errors.items() if not v < TOLERANCE}
     assert not bad, f"{case}: {bad}"
 
@@ -108,7 +110,12 @@ def test_lstm_and_gru_follow_pytorch_equations():
     lstm = RECURRENCES["lstm"](H, np.float64)
     h1 = lstm.forward(x_proj.copy(), np.stack([h0, c0]), Wh)[0]
     pre = x_proj[0] + h0 @ Wh
-    i, f, g, o = _sig(pre[:, :H]), _sig(pre[:, H : 2 * H]), np.tanh(pre[:, 2 * H : 3 * H]), _sig(pre[:, 3 * H :])
+    i, f, g, o = (
+        _sig(pre[:, :H]),
+        _sig(pre[:, H : 2 * H]),
+        np.tanh(pre[:, 2 * H : 3 * H]),
+        _sig(pre[:, 3 * H :]),
+    )
     c1 = f * c0 + i * g
     np.testing.assert_allclose(h1, o * np.tanh(c1), rtol=1e-12)
     np.testing.assert_allclose(lstm.final_state()[1], c1, rtol=1e-12)
@@ -179,7 +186,10 @@ def test_a_keystroke_step_is_the_chunk_forward_bit_for_bit(cell, T):
     rng = np.random.default_rng(3)
     rec = RECURRENCES[cell](H, np.float32)
     G = rec.G
-    Wx, bx = rng.standard_normal((10, G)).astype(np.float32), rng.standard_normal(G).astype(np.float32)
+    Wx, bx = (
+        rng.standard_normal((10, G)).astype(np.float32),
+        rng.standard_normal(G).astype(np.float32),
+    )
     Wh = (rng.standard_normal((H, G)) * 0.3).astype(np.float32)
     bh = rng.standard_normal(G).astype(np.float32) if cell == "gru" else None
     Wx_in, b_in = rec.input_params(Wx, bx, bh)
@@ -372,7 +382,13 @@ def test_set_lr_applies_at_the_next_step_and_validates():
 
 
 def test_budget_lr_scale_is_constant_then_a_line_to_zero():
-    assert [budget_lr_scale(d, 0.5) for d in (0.0, 0.25, 0.5, 0.75, 1.0)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+    assert [budget_lr_scale(d, 0.5) for d in (0.0, 0.25, 0.5, 0.75, 1.0)] == [
+        1.0,
+        1.0,
+        1.0,
+        0.5,
+        0.0,
+    ]
     assert budget_lr_scale(0.9, 1.0) == pytest.approx(0.1)
     assert budget_lr_scale(0.99, 0.0) == 1.0  # no decay: constant
 
@@ -399,7 +415,9 @@ def test_a_budgeted_run_anneals_its_last_part_and_keeps_the_users_rate():
     assert trainer.to_checkpoint().train_config.lr == 0.01  # the rate to resume from, not the last
     assert _lrs_of_run(trainer, steps=4)[0] == 0.01  # each run anneals its own budget
     trainer.set_lr(0.02)
-    assert _lrs_of_run(trainer, steps=2) == pytest.approx([0.02, 0.02])  # the user's rate is the base
+    assert _lrs_of_run(trainer, steps=2) == pytest.approx(
+        [0.02, 0.02]
+    )  # the user's rate is the base
     assert _lrs_of_run(tiny_trainer(lr=0.01, decay=0.0), steps=5) == [0.01] * 5
 
 
@@ -427,7 +445,9 @@ def test_tutorial_lessons_reach_full_accuracy_quickly(name):
     corpus = load_corpus(preset.corpus)
     model_config, train_config = preset_configs(preset, len(corpus.vocab))
     assert model_config.hidden == 3 and train_config.lr == 0.01
-    trainer = Trainer(corpus, model_config, train_config, batches=lesson_batches(preset, corpus.vocab))
+    trainer = Trainer(
+        corpus, model_config, train_config, batches=lesson_batches(preset, corpus.vocab)
+    )
     acc = 0.0
     while acc < 1.0 and trainer.step < 500:
         for _ in range(25):

@@ -23,14 +23,22 @@ def test_nothing_said_starts_the_default_preset():
 @pytest.mark.asyncio
 async def test_z_goes_to_the_zen_preset_and_back_to_the_run_where_it_was():
     corpus = load_corpus("alphabet")
-    app = RnnTuiApp(corpus, ModelConfig(len(corpus.vocab), cell="rnn", hidden=8),
-                    TrainConfig(seq_len=8, batch=4), preset=None, start_paused=True, baseline=False)
+    app = RnnTuiApp(
+        corpus,
+        ModelConfig(len(corpus.vocab), cell="rnn", hidden=8),
+        TrainConfig(seq_len=8, batch=4),
+        preset=None,
+        start_paused=True,
+        baseline=False,
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("escape", "n", "n", "n")  # three single steps: a run worth coming back to
         await until(pilot, lambda: app.progress.step == 3, what="three steps")
         first = app.trainer
         await pilot.press("z")
-        await until(pilot, lambda: app.preset == "zen" and app.trainer is not first, what="the zen preset")
+        await until(
+            pilot, lambda: app.preset == "zen" and app.trainer is not first, what="the zen preset"
+        )
         zen = get_preset("zen")
         assert app.corpus.name == "zen" and app.model_config.cell == zen.model["cell"]
         assert app.model_config.hidden == zen.model["hidden"] and app.progress.step == 0

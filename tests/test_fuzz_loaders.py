@@ -27,8 +27,9 @@ def fuzz_dir(tmp_path_factory):
 corpus_bytes = st.one_of(
     st.binary(max_size=200),
     st.text(max_size=100).map(lambda s: s.encode("utf-8")),
-    st.tuples(st.sampled_from([b"", b"\xef\xbb\xbf"]), st.text(max_size=50), st.binary(max_size=8))
-    .map(lambda t: t[0] + t[1].encode("utf-8") + t[2]),
+    st.tuples(
+        st.sampled_from([b"", b"\xef\xbb\xbf"]), st.text(max_size=50), st.binary(max_size=8)
+    ).map(lambda t: t[0] + t[1].encode("utf-8") + t[2]),
 )
 
 
@@ -52,10 +53,14 @@ def test_any_bytes_load_as_corpus_or_corpus_error(fuzz_dir, data):
 def valid_ckpt_bytes(fuzz_dir):
     config = ModelConfig(vocab_size=3, cell="gru", hidden=2, embed=2)
     rng = np.random.default_rng(0)
-    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in config.param_shapes().items()}
+    params = {
+        k: rng.standard_normal(s).astype(np.float32) for k, s in config.param_shapes().items()
+    }
     opt = {"m.Wx": np.zeros((2, 6)), "t": np.array(3)}
     path = fuzz_dir / "valid.npz"
-    save_checkpoint(path, Checkpoint(config, Vocab("abc"), params, TrainConfig(), 5, "abcde", 1, opt))
+    save_checkpoint(
+        path, Checkpoint(config, Vocab("abc"), params, TrainConfig(), 5, "abcde", 1, opt)
+    )
     return path.read_bytes()
 
 
@@ -141,9 +146,13 @@ def test_mutated_array_contents_load_or_checkpoint_error(fuzz_dir, valid_members
     assert_loads_or_one_line_error(path)
 
 
-scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=4)
+scalars = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=4)
+)
 json_values = (
-    scalars | st.lists(scalars, max_size=3) | st.dictionaries(st.text(max_size=4), scalars, max_size=2)
+    scalars
+    | st.lists(scalars, max_size=3)
+    | st.dictionaries(st.text(max_size=4), scalars, max_size=2)
 )
 META_KEYS = ["format_version", "model", "train", "vocab", "step", "corpus", "seed"]
 MODEL_KEYS = ["vocab_size", "cell", "hidden", "layers", "embed"]
@@ -154,7 +163,9 @@ MODEL_KEYS = ["vocab_size", "cell", "hidden", "layers", "embed"]
     meta_changes=st.dictionaries(st.sampled_from(META_KEYS), json_values, max_size=2),
     model_changes=st.dictionaries(st.sampled_from(MODEL_KEYS), json_values, max_size=2),
 )
-def test_odd_meta_values_load_or_checkpoint_error(fuzz_dir, valid_members, meta_changes, model_changes):
+def test_odd_meta_values_load_or_checkpoint_error(
+    fuzz_dir, valid_members, meta_changes, model_changes
+):
     meta = json.loads(str(np.lib.format.read_array(io.BytesIO(valid_members["meta.npy"]))))
     meta["model"].update(model_changes)
     meta.update(meta_changes)

@@ -18,7 +18,9 @@ def test_compare_measures_both_models_on_the_same_text():
     corpus = load_corpus("zen")
     text = held_out_text(corpus)
     assert text and corpus.text.endswith(text)
-    net = Predictor(CharModel(ModelConfig(len(corpus.vocab), cell="rnn", hidden=8)).snapshot(corpus.vocab))
+    net = Predictor(
+        CharModel(ModelConfig(len(corpus.vocab), cell="rnn", hidden=8)).snapshot(corpus.vocab)
+    )
     kn = fit_baseline(corpus, corpus.vocab, order=4)
     result = compare(corpus, {"net": net, "kn": kn}, text)
     assert set(result.reports) == {"net", "kn"}
@@ -29,8 +31,22 @@ def test_compare_measures_both_models_on_the_same_text():
 
 def test_eval_command_side_by_side(tmp_path):
     path = tmp_path / "m.npz"
-    assert rnn_tui("train", "--corpus", "zen", "--cell", "rnn", "--hidden", "16", "--steps", "30",
-               "--out", str(path)).returncode == 0
+    assert (
+        rnn_tui(
+            "train",
+            "--corpus",
+            "zen",
+            "--cell",
+            "rnn",
+            "--hidden",
+            "16",
+            "--steps",
+            "30",
+            "--out",
+            str(path),
+        ).returncode
+        == 0
+    )
     out = rnn_tui("eval", str(path), "--order", "3", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
@@ -52,14 +68,53 @@ def test_eval_command_side_by_side(tmp_path):
 
 
 def test_compare_command_json():
-    out = rnn_tui("compare", "--corpus", "zen", "--cell", "rnn", "--hidden", "16", "--seq-len", "8",
-              "--batch", "4", "--seconds", "1", "--order", "4", "--json")
+    out = rnn_tui(
+        "compare",
+        "--corpus",
+        "zen",
+        "--cell",
+        "rnn",
+        "--hidden",
+        "16",
+        "--seq-len",
+        "8",
+        "--batch",
+        "4",
+        "--seconds",
+        "1",
+        "--order",
+        "4",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["steps"] > 0 and set(data["models"]) == {
-        "rnn 16", "kn-4", "mixture", "network, dynamic", "mixture, dynamic"}
-    steps = rnn_tui("compare", "--corpus", "zen", "--cell", "rnn", "--hidden", "16", "--seq-len", "8",
-                "--batch", "4", "--steps", "5", "--order", "4", "--json", "--max-chars", "60")
+        "rnn 16",
+        "kn-4",
+        "mixture",
+        "network, dynamic",
+        "mixture, dynamic",
+    }
+    steps = rnn_tui(
+        "compare",
+        "--corpus",
+        "zen",
+        "--cell",
+        "rnn",
+        "--hidden",
+        "16",
+        "--seq-len",
+        "8",
+        "--batch",
+        "4",
+        "--steps",
+        "5",
+        "--order",
+        "4",
+        "--json",
+        "--max-chars",
+        "60",
+    )
     assert steps.returncode == 0, steps.stderr
     assert json.loads(steps.stdout)["steps"] == 5
 

@@ -19,9 +19,14 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")  # installed with 
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--config", str(ROOT / "pyproject.toml")],
-                          cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env={**ENV, "PYTHONPATH": str(cwd)})
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--config", str(ROOT / "pyproject.toml")],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**ENV, "PYTHONPATH": str(cwd)},
+    )
 
 
 def test_the_import_contracts_hold():
@@ -56,6 +61,8 @@ def test_the_training_process_starts_without_the_ui_libraries():
         "ui = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'textual_serve'))\n"
         "print(ui or 'clean')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=ENV)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=ENV
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "clean"

@@ -38,7 +38,9 @@ class Host(App[None]):
 
 
 async def lessons_screen(pilot) -> LessonsScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, LessonsScreen), what="the lessons screen")
+    await until(
+        pilot, lambda: isinstance(pilot.app.screen, LessonsScreen), what="the lessons screen"
+    )
     return pilot.app.screen
 
 
@@ -165,7 +167,10 @@ async def test_keys_pause_step_restart_switch_and_escape():
         assert screen.state == "paused" and screen.trainer.paused
         await until(pilot, lambda: screen.progress.state == "paused", what="the paused progress")
         step = screen.progress.step
-        assert screen.active_bindings["space"].binding.action == "train" and "n" in screen.active_bindings
+        assert (
+            screen.active_bindings["space"].binding.action == "train"
+            and "n" in screen.active_bindings
+        )
         await pilot.press("n")
         await until(pilot, lambda: screen.progress.step == step + 1, what="one step")
         await pilot.press("space")
@@ -173,7 +178,9 @@ async def test_keys_pause_step_restart_switch_and_escape():
         old = screen.trainer
         await pilot.press("r")  # fresh weights: a new trainer, from step 0
         assert screen.trainer is not old and screen.state == "training"
-        await until(pilot, lambda: screen.progress.snapshot.step > 0, what="the fresh run's first step")
+        await until(
+            pilot, lambda: screen.progress.snapshot.step > 0, what="the fresh run's first step"
+        )
 
         await pilot.press("5")
         assert screen.lesson.name == "ramp" and screen.has_class("-series")
@@ -191,7 +198,9 @@ async def test_keys_pause_step_restart_switch_and_escape():
         assert not isinstance(app.screen, LessonsScreen)
         assert worker.cancelled_event.is_set()
         await until(pilot, lambda: worker.is_finished, what="the worker to stop")
-        await until(pilot, lambda: training.process.poll() is not None, what="its training process to end")
+        await until(
+            pilot, lambda: training.process.poll() is not None, what="its training process to end"
+        )
 
 
 @pytest.mark.asyncio
@@ -204,8 +213,11 @@ async def test_a_finished_run_trains_more_on_space():
         await until(pilot, lambda: screen.progress.step == LETTER_STEPS + 1, what="one step")
         await until(pilot, lambda: screen.state == "done", what="the step's run to end")
         await pilot.press("space")
-        await until(pilot, lambda: screen.progress.step == 2 * LETTER_STEPS + 1 and screen.state == "done",
-                    what="a second run")
+        await until(
+            pilot,
+            lambda: screen.progress.step == 2 * LETTER_STEPS + 1 and screen.state == "done",
+            what="a second run",
+        )
 
 
 @pytest.mark.asyncio
@@ -226,7 +238,9 @@ async def test_a_failing_run_shows_the_error_state(monkeypatch):
 
 def test_explanations_fit_one_line_of_80_columns():
     assert all(len(lesson.explain) <= EXPLAIN_WIDTH for lesson in LESSONS)
-    assert [lesson.name for lesson in LESSONS[:4]] == [n for n, p in PRESETS.items() if p.lesson_inputs]
+    assert [lesson.name for lesson in LESSONS[:4]] == [
+        n for n, p in PRESETS.items() if p.lesson_inputs
+    ]
 
 
 def test_unrolled_abcd_to_e_snapshot(snap_compare):
@@ -236,4 +250,3 @@ def test_unrolled_abcd_to_e_snapshot(snap_compare):
         await trained(pilot)
 
     assert snap_compare(Host("abcde-4"), terminal_size=SIZE, run_before=run_before)
-

@@ -34,7 +34,11 @@ def quoted_text(n: int = 4000, seed: int = 0) -> str:
     while size < n:
         w = " ".join(rng.choice(words, rng.integers(3, 8)))
         kind = rng.integers(3)
-        s = f'She said "{w}" and left. ' if kind == 0 else (f"It ({w}) was so. " if kind == 1 else f"{w}. ")
+        s = (
+            f'She said "{w}" and left. '
+            if kind == 0
+            else (f"It ({w}) was so. " if kind == 1 else f"{w}. ")
+        )
         out.append(s)
         size += len(s)
     return "".join(out)
@@ -81,7 +85,9 @@ def test_hidden_trace_is_the_predictors_state_after_each_character(cell, layers)
 
 def test_hidden_trace_of_no_known_text_is_empty():
     corpus = load_corpus("zen")
-    snap = CharModel(ModelConfig(len(corpus.vocab), cell="lstm", hidden=8), seed=1).snapshot(corpus.vocab, 0)
+    snap = CharModel(ModelConfig(len(corpus.vocab), cell="lstm", hidden=8), seed=1).snapshot(
+        corpus.vocab, 0
+    )
     trace = hidden_trace(snap, "\u2603")
     assert trace.text == "" and trace.h.shape == (0, 8) and trace.c.shape == (0, 8)
 
@@ -90,7 +96,9 @@ def test_hidden_trace_of_no_known_text_is_empty():
 def test_features_of_a_small_text():
     text = 'a "b c" don\'t (d [e]) f\ng'
     q = inside_quotes(text)
-    assert "".join(ch for ch, v in zip(text, q, strict=True) if v) == '"b c'  # the closing quote is out
+    assert (
+        "".join(ch for ch, v in zip(text, q, strict=True) if v) == '"b c'
+    )  # the closing quote is out
     b = inside_brackets(text)
     assert "".join(ch for ch, v in zip(text, b, strict=True) if v) == "(d [e]"
     assert list(position_in_line(text)[-3:]) == [len(text) - 3 + 1, 0, 1]
@@ -134,7 +142,9 @@ def quotes_app(**kw) -> RnnTuiApp:
     corpus = make_corpus("quotes", quoted_text())
     model = planted_gru(corpus)
     train = TrainConfig(seq_len=8, batch=4, lr=0.01)
-    ckpt = Checkpoint(model.config, corpus.vocab, {k: v.copy() for k, v in model.params.items()}, train)
+    ckpt = Checkpoint(
+        model.config, corpus.vocab, {k: v.copy() for k, v in model.params.items()}, train
+    )
     return RnnTuiApp(corpus, model.config, train, ckpt, start_paused=True, baseline=False, **kw)
 
 
@@ -175,7 +185,11 @@ async def test_the_finder_jumps_to_the_planted_inside_quotes_unit():
         assert screen.ranking[0].correlation > 0.5  # the held-out text may begin inside a quote
         await pilot.pause()
         heading = "".join(s.text for s in screen.query_one(NeuronText).render_line(0))
-        assert f"unit {PLANTED}/" in heading and "with inside quotes" in heading and "find #1" in heading
+        assert (
+            f"unit {PLANTED}/" in heading
+            and "with inside quotes" in heading
+            and "find #1" in heading
+        )
         await pilot.press("f")  # again: the next best
         assert screen.found == 1 and screen.unit == screen.ranking[1].unit != PLANTED
         await pilot.press("e", "f")  # another feature: a new ranking
@@ -186,7 +200,9 @@ async def test_the_finder_jumps_to_the_planted_inside_quotes_unit():
 async def test_lstm_shows_h_or_c_and_the_text_sources_cycle():
     corpus = load_corpus("zen")
     model = ModelConfig(len(corpus.vocab), cell="lstm", hidden=8)
-    app = RnnTuiApp(corpus, model, TrainConfig(seq_len=8, batch=4), start_paused=True, baseline=False)
+    app = RnnTuiApp(
+        corpus, model, TrainConfig(seq_len=8, batch=4), start_paused=True, baseline=False
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"Beautiful is better than ugly and explicit is better")
         await pilot.press("escape", "u")

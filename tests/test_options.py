@@ -114,7 +114,11 @@ def test_an_out_of_range_value_is_refused_the_same_way_everywhere(name, value, c
         with pytest.raises(ConfigError, match="^" + _re(expected) + "$"):
             SeriesConfig(**{name: value})
     if option.flag:  # the whole command, in process: refused before any corpus is loaded
-        args = make_parser().parse_args(["train", option.cli_flag, str(value)]) if not option.choices else None
+        args = (
+            make_parser().parse_args(["train", option.cli_flag, str(value)])
+            if not option.choices
+            else None
+        )
         if args is not None:
             with pytest.raises(ConfigError, match="^" + _re(expected) + "$"):
                 given(args, (name,))
@@ -135,7 +139,9 @@ def test_a_choice_outside_the_registry_is_refused_by_argparse_with_the_registry_
                 make_parser().parse_args(["train", option.cli_flag, "transformer"])
             assert exited.value.code == 2
             err = capsys.readouterr().err
-            assert err.startswith("error: argument " + option.cli_flag) and all(c in err for c in option.choices)
+            assert err.startswith("error: argument " + option.cli_flag) and all(
+                c in err for c in option.choices
+            )
 
 
 def test_a_range_change_in_the_registry_reaches_every_reader(monkeypatch):

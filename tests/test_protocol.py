@@ -62,11 +62,21 @@ def same(a, b) -> bool:
     return a == b
 
 
-PLAIN = [Pause(), Resume(), StepOnce(), SetLr(0.0025), CheckpointRequest(7), Run(300, 20.0), Run(1), Stop(),
-         StartSeries("sine", LESSONS["sine"].config.to_dict(), True),
-         CheckpointReply(3, error="parameters are not finite"),
-         CheckpointReply(4, data=np.frombuffer(b"npz bytes", np.uint8)),
-         Failed("ValueError: boom"), Failed("stopped", np.arange(5, dtype=np.uint8))]
+PLAIN = [
+    Pause(),
+    Resume(),
+    StepOnce(),
+    SetLr(0.0025),
+    CheckpointRequest(7),
+    Run(300, 20.0),
+    Run(1),
+    Stop(),
+    StartSeries("sine", LESSONS["sine"].config.to_dict(), True),
+    CheckpointReply(3, error="parameters are not finite"),
+    CheckpointReply(4, data=np.frombuffer(b"npz bytes", np.uint8)),
+    Failed("ValueError: boom"),
+    Failed("stopped", np.arange(5, dtype=np.uint8)),
+]
 
 
 @pytest.mark.parametrize("message", PLAIN, ids=lambda m: f"{m.kind}")
@@ -86,7 +96,9 @@ def test_every_kind_is_tested_here():
 def test_the_start_message_carries_the_corpus_and_the_whole_state():
     trainer = tiny_trainer("gru", hidden=8)
     trainer.train_step()
-    got = through_a_pipe(Start.of(trainer.corpus, trainer.to_checkpoint(), "zen", True, in_runs=True))
+    got = through_a_pipe(
+        Start.of(trainer.corpus, trainer.to_checkpoint(), "zen", True, in_runs=True)
+    )
     assert isinstance(got, Start) and (got.preset, got.paused, got.in_runs) == ("zen", True, True)
     corpus = got.corpus_of()
     assert corpus.vocab == trainer.corpus.vocab and np.array_equal(corpus.ids, trainer.corpus.ids)
@@ -100,7 +112,9 @@ def test_a_training_report_round_trips_with_its_state_as_the_enum():
     p = trainer.progress(RunState.PAUSED, trainer.snapshot(), 5.0)
     got = through_a_pipe(TrainingReport.of(p))
     q = got.progress(trainer.model_config, trainer.corpus.vocab)
-    assert q.state is RunState.PAUSED and dataclasses.replace(q, snapshot=None) == dataclasses.replace(p, snapshot=None)
+    assert q.state is RunState.PAUSED and dataclasses.replace(
+        q, snapshot=None
+    ) == dataclasses.replace(p, snapshot=None)
     assert q.snapshot.config == trainer.model_config and q.snapshot.step == 1
     without = through_a_pipe(TrainingReport.of(dataclasses.replace(p, snapshot=None)))
     assert without.progress(trainer.model_config, trainer.corpus.vocab).snapshot is None
@@ -124,8 +138,16 @@ def test_a_series_report_round_trips_with_its_arrays_and_snapshot():
 def test_the_child_has_a_handler_for_every_command():
     from rnn_tui.runtime.training_child import HANDLERS
 
-    commands = {cls for cls in KINDS.values() if issubclass(cls, Command) and cls.__module__ == protocol.__name__}
-    assert commands - set(HANDLERS) == {Start, StartSeries, Stop}  # read before the loop, or ending it
+    commands = {
+        cls
+        for cls in KINDS.values()
+        if issubclass(cls, Command) and cls.__module__ == protocol.__name__
+    }
+    assert commands - set(HANDLERS) == {
+        Start,
+        StartSeries,
+        Stop,
+    }  # read before the loop, or ending it
 
 
 def test_unknown_kinds_and_bad_contents_are_wire_errors():
@@ -143,7 +165,9 @@ def test_a_kind_is_one_dataclass_and_names_are_not_reused():
 
     try:
         got = through_a_pipe(Hello("hi", np.ones(3, np.float32)))
-        assert isinstance(got, Hello) and got.text == "hi" and got.weights.tolist() == [1.0, 1.0, 1.0]
+        assert (
+            isinstance(got, Hello) and got.text == "hi" and got.weights.tolist() == [1.0, 1.0, 1.0]
+        )
         with pytest.raises(ValueError, match="taken"):
             type("Again", (Command,), {}, kind="test-hello")
     finally:
@@ -216,7 +240,9 @@ def test_a_state_that_cannot_be_saved_is_answered_with_the_reason(monkeypatch):
 # -- the fault hook is the tests' own ----------------------------------------------------------
 def test_production_modules_do_not_name_the_fault_hook():
     named = re.compile(r"fault_hook|inject_fault|InjectedFault|FAULTS|\bFault\b|test-fault")
-    offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if named.search(p.read_text())]
+    offenders = [
+        str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if named.search(p.read_text())
+    ]
     assert offenders == []
 
 

@@ -52,14 +52,27 @@ async def test_no_widget_takes_a_path_in_public_mode():
         assert isinstance(corpus, Select)
         assert [v for _, v in corpus._options if v is not Select.NULL] == list(POLICY.corpora)
         inputs = {w.id for w in screen.query(Input)}
-        assert "corpus" not in inputs and inputs <= {"hidden", "layers", "embed", "seq_len", "batch",
-                                                      "lr", "clip", "seed", "temperature", "top_k"}
+        assert "corpus" not in inputs and inputs <= {
+            "hidden",
+            "layers",
+            "embed",
+            "seq_len",
+            "batch",
+            "lr",
+            "clip",
+            "seed",
+            "temperature",
+            "top_k",
+        }
         await pilot.press("escape")
         for key in ("ctrl+s", "ctrl+l"):  # save and load: never a path prompt
             await pilot.press(key)
             assert not isinstance(app.screen, PathScreen)
-        await until(pilot, lambda: "download" in messages(app) and "loading is off" in messages(app),
-                    what="the save and load answers")
+        await until(
+            pilot,
+            lambda: "download" in messages(app) and "loading is off" in messages(app),
+            what="the save and load answers",
+        )
 
 
 @pytest.mark.asyncio
@@ -68,9 +81,11 @@ async def test_a_corpus_path_or_settings_beyond_the_caps_are_refused(no_file_rea
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+o")
         screen = app.screen
-        for field, value, words in [("hidden", "64", "hidden is capped at 32"),
-                                    ("layers", "2", "layers is capped at 1"),
-                                    ("batch", "16", "batch is capped at 8")]:
+        for field, value, words in [
+            ("hidden", "64", "hidden is capped at 32"),
+            ("layers", "2", "layers is capped at 1"),
+            ("batch", "16", "batch is capped at 8"),
+        ]:
             old = screen.query_one(f"#{field}").value
             screen.query_one(f"#{field}").value = value
             await pilot.press("ctrl+s")
@@ -84,8 +99,14 @@ async def test_a_corpus_path_or_settings_beyond_the_caps_are_refused(no_file_rea
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
         assert "'/etc/passwd' is not offered" in messages(app)
-        big = Settings("zen", None, ModelConfig(app.model_config.vocab_size, hidden=512),
-                       app.train_config, 1.0, 10)
+        big = Settings(
+            "zen",
+            None,
+            ModelConfig(app.model_config.vocab_size, hidden=512),
+            app.train_config,
+            1.0,
+            10,
+        )
         app.setup._apply_settings(big)
         await pilot.pause()
         assert "hidden is capped at 32" in messages(app)
@@ -140,12 +161,16 @@ async def test_download_then_upload_round_trips_a_checkpoint(tmp_path, monkeypat
 
 
 @pytest.mark.asyncio
-async def test_an_upload_naming_a_server_file_is_refused_unread(tmp_path, monkeypatch, no_file_reads):
+async def test_an_upload_naming_a_server_file_is_refused_unread(
+    tmp_path, monkeypatch, no_file_reads
+):
     folder = tmp_path / "session"
     folder.mkdir()
     monkeypatch.setenv(UPLOAD_ENV, json.dumps({"dir": str(folder), "url": "upload/secret"}))
     other = load_corpus("alphabet")  # another vocabulary than the app's zen
-    trainer = Trainer(other, ModelConfig(len(other.vocab), cell="rnn", hidden=16), TrainConfig(batch=4))
+    trainer = Trainer(
+        other, ModelConfig(len(other.vocab), cell="rnn", hidden=16), TrainConfig(batch=4)
+    )
     ckpt = trainer.to_checkpoint()
     forged = dataclasses.replace(ckpt, corpus="/etc/passwd")
     (folder / UPLOAD_NAME).write_bytes(checkpoint_bytes(forged))

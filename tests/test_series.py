@@ -32,7 +32,9 @@ CASES = list(series_gradcheck_cases())
 @pytest.mark.parametrize("case,config", CASES, ids=[case for case, _ in CASES])
 def test_regression_gradients_match_finite_differences(case, config):
     errors = check_series_model(config)
-    assert set(errors) >= set(config.param_shapes()) | {f"state0[{l}]" for l in range(config.layers)}
+    assert set(errors) >= set(config.param_shapes()) | {
+        f"state0[{l}]" for l in range(config.layers)
+    }
     worst = max(errors, key=errors.get)
     assert errors[worst] < TOLERANCE, f"{case}: {worst} {errors[worst]:.2e}"
 
@@ -42,7 +44,10 @@ def test_series_gradcheck_covers_every_cell_layers_and_loss():
     assert len(cases) == 12 and len(set(cases)) == 12
     configs = [cfg for _, cfg in series_gradcheck_cases()]
     assert {(c.cell, c.layers, c.loss) for c in configs} == {
-        (cell, layers, loss) for cell in ("rnn", "lstm", "gru") for layers in (1, 2) for loss in ("every", "last")
+        (cell, layers, loss)
+        for cell in ("rnn", "lstm", "gru")
+        for layers in (1, 2)
+        for loss in ("every", "last")
     }
 
 
@@ -74,18 +79,37 @@ def test_forward_is_the_textbook_rnn_and_the_loss_is_mse():
 
 def test_parameter_names_follow_the_char_model():
     assert list(SeriesConfig(cell="rnn", layers=2, hidden=4).param_shapes()) == [
-        "Wxh", "Whh", "bh", "Wxh_1", "Whh_1", "bh_1", "Why", "by",
+        "Wxh",
+        "Whh",
+        "bh",
+        "Wxh_1",
+        "Whh_1",
+        "bh_1",
+        "Why",
+        "by",
     ]
     shapes = SeriesConfig(cell="gru", hidden=4).param_shapes()
-    assert shapes == {"Wx": (1, 12), "Wh": (4, 12), "bx": (12,), "bh": (12,), "Why": (4, 1), "by": (1,)}
+    assert shapes == {
+        "Wx": (1, 12),
+        "Wh": (4, 12),
+        "bx": (12,),
+        "bh": (12,),
+        "Why": (4, 1),
+        "by": (1,),
+    }
     assert SeriesConfig(cell="lstm", hidden=4).param_shapes()["b"] == (16,)
 
 
 @pytest.mark.parametrize(
     "changes,words",
-    [({"hidden": 0}, ["hidden", "1 to 1024"]), ({"layers": 4}, ["layers", "1 to 3"]),
-     ({"lr": 0.0}, ["lr"]), ({"epochs": 0}, ["epochs"]), ({"loss": "some"}, ["loss", "every, last"]),
-     ({"cell": "tcn"}, ["cell"])],
+    [
+        ({"hidden": 0}, ["hidden", "1 to 1024"]),
+        ({"layers": 4}, ["layers", "1 to 3"]),
+        ({"lr": 0.0}, ["lr"]),
+        ({"epochs": 0}, ["epochs"]),
+        ({"loss": "some"}, ["loss", "every, last"]),
+        ({"cell": "tcn"}, ["cell"]),
+    ],
 )
 def test_bad_config_names_the_setting_and_its_range(changes, words):
     with pytest.raises(ConfigError) as err:
@@ -100,7 +124,15 @@ def test_ramp_is_the_tutorials_example():
     np.testing.assert_allclose(ramp.inputs, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
     np.testing.assert_allclose(ramp.targets, [0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     c = ramp.config
-    assert (c.cell, c.hidden, c.lr, c.epochs, c.optimizer, c.loss, c.clip) == ("rnn", 32, 0.01, 1000, "adam", "every", 0.0)
+    assert (c.cell, c.hidden, c.lr, c.epochs, c.optimizer, c.loss, c.clip) == (
+        "rnn",
+        32,
+        0.01,
+        1000,
+        "adam",
+        "every",
+        0.0,
+    )
     X, Y = ramp.windows()
     assert X.shape == Y.shape == (6, 1)  # one sequence of six steps, the whole series
 
@@ -146,7 +178,9 @@ def test_predictions_align_with_sliding_windows():
 @pytest.mark.parametrize("layers", [1, 2])
 def test_forecast_shape_and_finiteness(cell, layers):
     for name, lesson in LESSONS.items():
-        trainer = SeriesTrainer(lesson, lesson.config.with_(cell=cell, layers=layers, hidden=8, epochs=5))
+        trainer = SeriesTrainer(
+            lesson, lesson.config.with_(cell=cell, layers=layers, hidden=8, epochs=5)
+        )
         trainer.run(threading.Event())
         for n in (0, 1, 7):
             f = trainer.forecast(n)
@@ -242,23 +276,47 @@ def test_cli_json_ramp():
     assert data["lesson"] == "ramp" and data["epochs"] == 1000 and data["config"]["hidden"] == 32
     last = data["points"][-1]
     assert last["input"] == pytest.approx(0.6) and abs(last["prediction"] - 0.7) < 0.02
-    assert len(data["points"]) == 6 and len(data["forecast"]) == 5 and len(data["continuation"]) == 5
+    assert (
+        len(data["points"]) == 6 and len(data["forecast"]) == 5 and len(data["continuation"]) == 5
+    )
     assert data["goal_reached"] and data["mse"] < 1e-4
     assert out.stderr == ""  # no progress bar when stderr is not a terminal
 
 
 def test_cli_text_sine_with_options():
-    out = _cli("--lesson", "sine", "--cell", "gru", "--hidden", "8", "--epochs", "20", "--forecast", "3", "--seed", "1")
+    out = _cli(
+        "--lesson",
+        "sine",
+        "--cell",
+        "gru",
+        "--hidden",
+        "8",
+        "--epochs",
+        "20",
+        "--forecast",
+        "3",
+        "--seed",
+        "1",
+    )
     assert out.returncode == 0, out.stderr
-    assert "gru 8" in out.stdout and "20 epochs" in out.stdout and "forecast of the next 3" in out.stdout
+    assert (
+        "gru 8" in out.stdout
+        and "20 epochs" in out.stdout
+        and "forecast of the next 3" in out.stdout
+    )
 
 
 @pytest.mark.parametrize(
     "args,words",
-    [(["--hidden", "0"], ["hidden", "1 to 1024"]), (["--lesson", "cosine"], ["lesson", "ramp, sine"]),
-     (["--lr", "-1"], ["lr"]), (["--epochs", "0"], ["epochs", "1 to 100000"]),
-     (["--forecast", "5000"], ["forecast", "0 to 1000"]), (["--cell", "tcn"], ["cell"]),
-     (["--layers", "x"], ["--layers"])],
+    [
+        (["--hidden", "0"], ["hidden", "1 to 1024"]),
+        (["--lesson", "cosine"], ["lesson", "ramp, sine"]),
+        (["--lr", "-1"], ["lr"]),
+        (["--epochs", "0"], ["epochs", "1 to 100000"]),
+        (["--forecast", "5000"], ["forecast", "0 to 1000"]),
+        (["--cell", "tcn"], ["cell"]),
+        (["--layers", "x"], ["--layers"]),
+    ],
 )
 def test_cli_bad_option_is_one_error_line_and_exit_2(args, words):
     out = _cli(*args)
@@ -278,6 +336,8 @@ def test_the_series_command_module_is_light():
         "assert 'numpy' not in sys.modules, 'series_cli imported numpy'\n"
         "print('clean')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=ENV)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=ENV
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "clean"

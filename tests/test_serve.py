@@ -30,7 +30,9 @@ from conftest import ROOT
 
 HAVE_SERVE = importlib.util.find_spec("textual_serve") is not None
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-BROWSER = os.environ.get("RNN_TUI_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
+BROWSER = os.environ.get("RNN_TUI_CHROMIUM") or next(
+    filter(None, map(shutil.which, BROWSERS)), None
+)
 TYPED = "Beautiful is b"
 # A row of the prediction chart: glyph, bar, percentage (see tests/test_tmux_smoke.py).
 BAR_ROW = r"^ *\S+ +[█▉▊▋▌▍▎▏]+ +\d+\.\d+%"
@@ -59,8 +61,19 @@ def test_app_options_are_passed_on_to_each_app_process():
     from rnn_tui.cli.serve import app_command
 
     parser = make_parser()
-    given = ["--corpus", "abcde", "--cell", "gru", "--hidden", "16", "--onehot", "--lr", "0.003",
-             "--load", "my model.npz"]
+    given = [
+        "--corpus",
+        "abcde",
+        "--cell",
+        "gru",
+        "--hidden",
+        "16",
+        "--onehot",
+        "--lr",
+        "0.003",
+        "--load",
+        "my model.npz",
+    ]
     args = parser.parse_args(["serve", "--host", "127.0.0.1", "--port", "8001", *given])
     words = shlex.split(app_command(args).split("exec ", 1)[1])
     assert words[:4] == [sys.executable, "-m", "rnn_tui", "app"]
@@ -80,7 +93,9 @@ def test_page_fetches_nothing_from_other_hosts():
 
     upstream = (Path(textual_serve.server.__file__).parent / "templates" / TEMPLATE).read_text()
     page = page_template(upstream)
-    external = re.compile(r"""\b(?:src|href)\s*=\s*["']?(?:https?:)?//|@import|url\(\s*["']?(?:https?:)?//""")
+    external = re.compile(
+        r"""\b(?:src|href)\s*=\s*["']?(?:https?:)?//|@import|url\(\s*["']?(?:https?:)?//"""
+    )
     assert not external.search(page), external.search(page)
     assert "fonts.googleapis.com" not in page
     assert 'src: url("static/fonts/RobotoMono-VariableFont_wght.ttf")' in page
@@ -102,14 +117,24 @@ def test_port_in_use_is_one_error_line():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = subprocess.run([sys.executable, "-m", "rnn_tui", "serve", "--port", str(port)],
-                              capture_output=True, text=True, timeout=60, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "rnn_tui", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
     assert proc.returncode == 2, proc
-    assert proc.stderr == f"error: cannot serve on 127.0.0.1:{port}: port {port} is in use: choose another with --port\n"
+    assert (
+        proc.stderr
+        == f"error: cannot serve on 127.0.0.1:{port}: port {port} is in use: choose another with --port\n"
+    )
 
 
 # -- in a browser --------------------------------------------------------------------------
-@pytest.mark.skipif(not HAVE_SERVE, reason="textual-serve is not installed (pip install 'rnn-tui[web]')")
+@pytest.mark.skipif(
+    not HAVE_SERVE, reason="textual-serve is not installed (pip install 'rnn-tui[web]')"
+)
 @pytest.mark.skipif(BROWSER is None, reason="no Chromium to drive (apt-get install chromium)")
 def test_browser_page_paints_and_predicts(tmp_path, record_property):
     shot = tmp_path / "serve.png"
@@ -117,8 +142,16 @@ def test_browser_page_paints_and_predicts(tmp_path, record_property):
     extra = os.environ.get("RNN_TUI_SERVE_SCREENSHOT")  # e.g. CI keeps the picture and the timings
     if extra:
         shutil.copyfile(shot, extra)
-        Path(extra).with_suffix(".json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    for key in ("websocket_open_ms", "first_text_ms", "first_frame_ms", "first_chart_ms", "typed_to_chart_ms"):
+        Path(extra).with_suffix(".json").write_text(
+            json.dumps(report, indent=2, ensure_ascii=False)
+        )
+    for key in (
+        "websocket_open_ms",
+        "first_text_ms",
+        "first_frame_ms",
+        "first_chart_ms",
+        "typed_to_chart_ms",
+    ):
         record_property(key, report[key])
     print(json.dumps({k: v for k, v in report.items() if k not in ("before", "after")}, indent=2))
 
@@ -126,7 +159,9 @@ def test_browser_page_paints_and_predicts(tmp_path, record_property):
     assert report["font_loaded"], "the page's Roboto Mono did not load from the server"
     assert not report["exceptions"], report["exceptions"]
     assert not report["offsite"], f"the page fetched from other hosts: {report['offsite']}"
-    assert not report["absolute_urls"], report["absolute_urls"]  # works through a tunnel on any port
+    assert not report["absolute_urls"], report[
+        "absolute_urls"
+    ]  # works through a tunnel on any port
     assert TYPED in report["after"], report["after"]
     assert report["chart_before"] != report["chart_after"], report["after"]
     assert len(report["chart_after"]) >= 5, report["after"]
@@ -204,8 +239,9 @@ class Cdp:
         return reply["result"]
 
     async def eval(self, expression: str):
-        result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True,
-                                 awaitPromise=True)
+        result = await self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -276,24 +312,54 @@ async def browser_session(shot: Path, tmp: Path, width: int = 1280, height: int 
     origin = f"127.0.0.1:{port}"
     server_log = open(tmp / "server.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "rnn_tui", "serve", "--port", str(port), "--no-token",
-         "--max-sessions", "3"], cwd=ROOT,  # (the page fetched alone below holds a place too)
-        stdin=subprocess.DEVNULL, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "rnn_tui",
+            "serve",
+            "--port",
+            str(port),
+            "--no-token",
+            "--max-sessions",
+            "3",
+        ],
+        cwd=ROOT,  # (the page fetched alone below holds a place too)
+        stdin=subprocess.DEVNULL,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     profile = tmp / "chromium-profile"
     browser = subprocess.Popen(
-        [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-         f"--window-size={width},{height}", f"--user-data-dir={profile}",
-         "--remote-debugging-port=0", "about:blank"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(tmp / "chromium.log", "w"),
+        [
+            BROWSER,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--disable-extensions",
+            "--mute-audio",
+            "--hide-scrollbars",
+            f"--window-size={width},{height}",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "about:blank",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "chromium.log", "w"),
         start_new_session=True,
     )
     try:
         active = profile / "DevToolsActivePort"
-        devtools = await wait_for(lambda: active.exists() and active.read_text().split(),
-                                  "Chromium DevTools port", 30)
+        devtools = await wait_for(
+            lambda: active.exists() and active.read_text().split(), "Chromium DevTools port", 30
+        )
         await wait_for(lambda: port_open(port), f"server on port {port}", 30)
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{devtools[0]}/json/list") as r:
@@ -325,15 +391,21 @@ async def browser_session(shot: Path, tmp: Path, width: int = 1280, height: int 
             await wait_for(lambda: server.poll() is not None, "server exit on SIGINT", 20)
         report["server_stop_s"] = round(time.monotonic() - t_stop, 2)
         report["server_exit"] = server.poll()
-        with contextlib.suppress(AssertionError):  # the apps end on the same SIGINT, maybe a moment later
+        with contextlib.suppress(
+            AssertionError
+        ):  # the apps end on the same SIGINT, maybe a moment later
             await wait_for(lambda: not group_processes(server.pid), "the apps' exit", 20)
         report["processes_left"] = len(group_processes(server.pid))
         report["server_log_problems"] = [
-            line for line in (tmp / "server.log").read_text().splitlines()
+            line
+            for line in (tmp / "server.log").read_text().splitlines()
             if re.search(r"Traceback|Error|interrupted|failed", line)
         ]
-        report["offsite"] = [u for u in report.pop("urls") if not u.split("//", 1)[-1].startswith(origin)
-                             and not u.startswith(("data:", "blob:"))]
+        report["offsite"] = [
+            u
+            for u in report.pop("urls")
+            if not u.split("//", 1)[-1].startswith(origin) and not u.startswith(("data:", "blob:"))
+        ]
         return report
     finally:
         stop_group(browser, signal.SIGTERM, 5)
@@ -345,14 +417,23 @@ async def drive_page(cdp: Cdp, url: str, shot: Path) -> dict:
     await cdp.send("Page.enable")
     await cdp.send("Runtime.enable")
     await cdp.send("Network.enable")
-    await cdp.send("Page.addScriptToEvaluateOnNewDocument", source=HOOK % {"bar": json.dumps(BAR_ROW)})
+    await cdp.send(
+        "Page.addScriptToEvaluateOnNewDocument", source=HOOK % {"bar": json.dumps(BAR_ROW)}
+    )
     t0 = time.monotonic()
     await cdp.send("Page.navigate", url=url)
-    await wait_for(lambda: cdp.eval("!!(window.__rnn && __rnn.terminal)"),
-                   "xterm.js terminal caught by HOOK (has textual.js stopped setting .fitAddon?)", 15)
-    await wait_for(lambda: cdp.eval("window.__rnn && window.__rnn.firstChart"), "prediction chart painted", 30)
+    await wait_for(
+        lambda: cdp.eval("!!(window.__rnn && __rnn.terminal)"),
+        "xterm.js terminal caught by HOOK (has textual.js stopped setting .fitAddon?)",
+        15,
+    )
+    await wait_for(
+        lambda: cdp.eval("window.__rnn && window.__rnn.firstChart"), "prediction chart painted", 30
+    )
     paint_wall = time.monotonic() - t0
-    probe = await cdp.eval("window.__rnn && {r: __rnn.firstRender, f: __rnn.firstFrame, c: __rnn.firstChart}")
+    probe = await cdp.eval(
+        "window.__rnn && {r: __rnn.firstRender, f: __rnn.firstFrame, c: __rnn.firstChart}"
+    )
     nav = await cdp.eval("performance.getEntriesByType('navigation')[0].toJSON()")
     before = await cdp.eval("__rnnScreen()")
 
@@ -365,17 +446,23 @@ async def drive_page(cdp: Cdp, url: str, shot: Path) -> dict:
 
     async def typed():
         screen = await cdp.eval("__rnnScreen()")
-        return screen if TYPED in screen and chart(screen) and chart(screen) != chart(before) else None
+        return (
+            screen if TYPED in screen and chart(screen) and chart(screen) != chart(before) else None
+        )
 
     after = await wait_for(typed, "typed text and new predictions", 15)
     typed_ms = (time.monotonic() - t_type) * 1000
     await asyncio.sleep(0.3)  # let the last frame and the fade-in settle for the picture
     png = await cdp.send("Page.captureScreenshot", format="png")
     shot.write_bytes(base64.b64decode(png["data"]))
-    font = await cdp.eval("document.fonts.ready.then(() => document.fonts.check('16px \"Roboto Mono\"') "
-                          "&& [...document.fonts].some(f => f.family.includes('Roboto Mono') && f.status === 'loaded'))")
+    font = await cdp.eval(
+        "document.fonts.ready.then(() => document.fonts.check('16px \"Roboto Mono\"') "
+        "&& [...document.fonts].some(f => f.family.includes('Roboto Mono') && f.status === 'loaded'))"
+    )
     events = cdp.events
-    urls = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    urls = [
+        e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
+    ]
     urls += [e["params"]["url"] for e in events if e["method"] == "Network.webSocketCreated"]
     return {
         "websocket_open_ms": websocket_open_ms(events, url),
@@ -387,8 +474,11 @@ async def drive_page(cdp: Cdp, url: str, shot: Path) -> dict:
         "load_event_ms": round(nav["loadEventEnd"]),
         "typed_to_chart_ms": round(typed_ms),
         "font_loaded": font,
-        "exceptions": [e["params"]["exceptionDetails"].get("text") for e in events
-                       if e["method"] == "Runtime.exceptionThrown"],
+        "exceptions": [
+            e["params"]["exceptionDetails"].get("text")
+            for e in events
+            if e["method"] == "Runtime.exceptionThrown"
+        ],
         "urls": urls,
         "before": before,
         "after": after,
@@ -417,7 +507,9 @@ def chart(screen: str | None) -> list[str]:
 if __name__ == "__main__":
     import argparse
 
-    cli = argparse.ArgumentParser(description="Open `rnn-tui serve` in headless Chromium and time it.")
+    cli = argparse.ArgumentParser(
+        description="Open `rnn-tui serve` in headless Chromium and time it."
+    )
     cli.add_argument("--screenshot", default="/tmp/serve_screenshot.png")
     opts = cli.parse_args()
     if BROWSER is None or not HAVE_SERVE:

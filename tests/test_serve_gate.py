@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-0123456789"
 WS_PATH = re.compile(r'new URL\("(ws/[A-Za-z0-9_-]+)"')
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("textual_serve") is None,
-                                reason="textual-serve is not installed (pip install 'rnn-tui[web]')")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("textual_serve") is None,
+    reason="textual-serve is not installed (pip install 'rnn-tui[web]')",
+)
 
 
 def free_port() -> int:
@@ -38,7 +40,7 @@ def descendants(pid: int) -> list[str]:
     for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             stat = (entry / "stat").read_text()
-            fields = stat[stat.rfind(")") + 2:].split()
+            fields = stat[stat.rfind(")") + 2 :].split()
             if fields[0] != "Z":
                 parents.setdefault(int(fields[1]), []).append(int(entry.name))
     found, todo = [], [pid]
@@ -46,7 +48,12 @@ def descendants(pid: int) -> list[str]:
         for child in parents.get(todo.pop(), []):
             todo.append(child)
             with contextlib.suppress(OSError):
-                found.append((Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+                found.append(
+                    (Path("/proc") / str(child) / "cmdline")
+                    .read_bytes()
+                    .replace(b"\0", b" ")
+                    .decode()
+                )
     return found
 
 
@@ -67,10 +74,28 @@ async def wait_for(test, what: str, timeout: float = 30.0):
 def serving(*options: str):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "rnn_tui", "serve", "--port", str(port), "--corpus", "abcde",
-         "--hidden", "16", "--batch", "4", *options],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "rnn_tui",
+            "serve",
+            "--port",
+            str(port),
+            "--corpus",
+            "abcde",
+            "--hidden",
+            "16",
+            "--batch",
+            "4",
+            *options,
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+    )
     try:
         yield server, f"http://127.0.0.1:{port}"
     finally:
@@ -120,7 +145,11 @@ async def text_until_closed(ws, timeout: float = 30.0) -> str:
         msg = await asyncio.wait_for(ws.receive(), max(0.1, end - time.monotonic()))
         if msg.type == aiohttp.WSMsgType.BINARY:
             out += msg.data
-        elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+        elif msg.type in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+            aiohttp.WSMsgType.CLOSING,
+        ):
             return out.decode(errors="replace")
 
 
@@ -161,11 +190,15 @@ def test_beyond_the_limit_a_busy_page_and_nothing_left_after_everyone_leaves():
                     assert "try again in a minute" in await r.text()
                 async with http.ws_connect(f"{base}/{path}?width=80&height=24") as ws:
                     await first_frame(ws)
-                    await wait_for(lambda: len(sessions(server.pid)) == 2, "an app and its training")
+                    await wait_for(
+                        lambda: len(sessions(server.pid)) == 2, "an app and its training"
+                    )
                     t0 = time.monotonic()
                     async with http.get(f"{base}/") as r:
                         assert r.status == 503
-                        assert "1 person is using this demo, try again in a minute" in await r.text()
+                        assert (
+                            "1 person is using this demo, try again in a minute" in await r.text()
+                        )
                     busy_s = time.monotonic() - t0
                     async with http.ws_connect(f"{base}/{path}?width=80&height=24") as second:
                         said = await text_until_closed(second)  # a used ticket starts nothing
@@ -204,8 +237,20 @@ def test_public_mode_on_another_address_and_its_options():
     parse = make_parser().parse_args
     assert public_policy(parse(["serve"])) is None
     assert public_policy(parse(["serve", "--host", "0.0.0.0", "--trust-network"])) is None
-    policy = public_policy(parse(["serve", "--host", "0.0.0.0", "--offer-corpus", "notes.txt",
-                                  "--max-hidden", "64", "--no-upload"]))
+    policy = public_policy(
+        parse(
+            [
+                "serve",
+                "--host",
+                "0.0.0.0",
+                "--offer-corpus",
+                "notes.txt",
+                "--max-hidden",
+                "64",
+                "--no-upload",
+            ]
+        )
+    )
     assert policy is not None and policy.max_hidden == 64 and not policy.load and policy.save
     assert policy.corpora["notes.txt"] == "notes.txt" and "zen" in policy.corpora
     assert public_policy(parse(["serve", "--public"])) is not None
@@ -231,7 +276,9 @@ def test_an_upload_lands_in_its_session_folder_only(tmp_path):
     gate = serve_gate.Gate(None, 2, 60, PublicPolicy.with_corpora([]), upload=True)
     env, folder, secret = gate.environment()
     assert folder and secret and secret in env[serve_gate.UPLOAD_ENV]
-    session = serve_gate.Session(service=None, websocket=None, upload_dir=folder, upload_secret=secret)
+    session = serve_gate.Session(
+        service=None, websocket=None, upload_dir=folder, upload_secret=secret
+    )
     gate.opened(session)
 
     class Routes(serve_gate.GateRoutes):

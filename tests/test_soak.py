@@ -19,9 +19,25 @@ SCRIPT = ROOT / "benchmarks" / "soak.py"
 def test_one_minute_soak_keeps_memory_latency_and_throughput(tmp_path):
     out = tmp_path / "soak.json"
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--minutes", "1", "--warmup", "15", "--window", "20",
-         "--capture-every", "5", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240)
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--minutes",
+            "1",
+            "--warmup",
+            "15",
+            "--window",
+            "20",
+            "--capture-every",
+            "5",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     print(proc.stdout)
     s = json.loads(out.read_text())["summary"]

@@ -10,7 +10,11 @@ from rnn_tui.engine.model import CharModel
 from rnn_tui.engine.series import SeriesConfig, SeriesModel
 from rnn_tui.engine.stack import layer_shapes
 
-LAYER_NAMES = {"rnn": ("Wxh", "Whh", "bh"), "lstm": ("Wx", "Wh", "b"), "gru": ("Wx", "Wh", "bx", "bh")}
+LAYER_NAMES = {
+    "rnn": ("Wxh", "Whh", "bh"),
+    "lstm": ("Wx", "Wh", "b"),
+    "gru": ("Wx", "Wh", "bx", "bh"),
+}
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -25,7 +29,7 @@ def test_the_character_model_is_its_input_the_stack_and_its_head(cell, embed):
         expected += [(Wx + sfx, (d_in, G)), (Wh + sfx, (H, G))] + [(b + sfx, (G,)) for b in biases]
     expected += [("Why", (H, V)), ("by", (V,))]
     assert list(config.param_shapes().items()) == expected
-    assert list(layer_shapes(cell, H, 2, embed or V).items()) == expected[bool(embed):-2]
+    assert list(layer_shapes(cell, H, 2, embed or V).items()) == expected[bool(embed) : -2]
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -36,7 +40,11 @@ def test_both_heads_name_and_initialise_the_stack_alike(cell):
     for model in (char, series):
         assert not model.params["by"].any()
         k = 1 / np.sqrt(6)
-        assert all(np.abs(v).max() <= k for n, v in model.params.items() if n != "by" and not n.startswith("b"))
+        assert all(
+            np.abs(v).max() <= k
+            for n, v in model.params.items()
+            if n != "by" and not n.startswith("b")
+        )
         if cell == "lstm":  # the forget gate's bias starts at 1 in every layer
             for name in ("b", "b_1"):
                 np.testing.assert_array_equal(model.params[name][6:12], 1.0)

@@ -16,7 +16,9 @@ def test_app_paints_predicts_and_quits_in_tmux():
     with TmuxApp(name="smoke") as term:
         term.wait_for(lambda s: "training loss" in s and "%" in s, "first frame")
         term.keys("-l", "Beautiful is b")
-        screen = term.wait_for(lambda s: "Beautiful is b" in s and SPARK.search(s), "typed text and sparkline")
+        screen = term.wait_for(
+            lambda s: "Beautiful is b" in s and SPARK.search(s), "typed text and sparkline"
+        )
         assert len(BAR_ROW.findall(screen)) >= 5, screen
         assert "training" in screen.splitlines()[0], screen
         term.keys("Escape")

@@ -19,16 +19,36 @@ RESULT = re.compile(r"step (\d+): .* ([\d,]+) chars/s over ([\d.]+) s")
 
 def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rfind(")") + 2:].split()
+    fields = stat[stat.rfind(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_ctrl_c_saves_prints_the_mean_throughput_and_exits_130(tmp_path):
     out = tmp_path / "run.npz"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rnn_tui", "train", "--corpus", "abcde", "--hidden", "32",
-         "--batch", "4", "--seq-len", "16", "--seconds", "600", "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "rnn_tui",
+            "train",
+            "--corpus",
+            "abcde",
+            "--hidden",
+            "32",
+            "--batch",
+            "4",
+            "--seq-len",
+            "16",
+            "--seconds",
+            "600",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stderr.readline().startswith("training ")  # the handler is in place by now
         started = cpu_seconds(proc.pid)

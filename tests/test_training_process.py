@@ -72,11 +72,16 @@ def frames_through_a_pipe(*frames: bytes) -> list:
 
 
 def test_messages_round_trip_with_their_arrays():
-    arrays = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array(7, dtype=np.int64),
-              "c": np.frombuffer(b"xyz", np.uint8), "d": np.zeros((0, 4), np.float64),
-              "e": np.arange(6.0).reshape(2, 3).T}  # not contiguous: sent in C order
+    arrays = {
+        "a": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "b": np.array(7, dtype=np.int64),
+        "c": np.frombuffer(b"xyz", np.uint8),
+        "d": np.zeros((0, 4), np.float64),
+        "e": np.arange(6.0).reshape(2, 3).T,
+    }  # not contiguous: sent in C order
     (kind, meta, got), (kind2, meta2, got2) = frames_through_a_pipe(
-        wire.encode("progress", {"x": 1.5, "s": "é", "n": None}, arrays), wire.encode("stop"))
+        wire.encode("progress", {"x": 1.5, "s": "é", "n": None}, arrays), wire.encode("stop")
+    )
     assert kind == "progress" and meta == {"x": 1.5, "s": "é", "n": None}
     for name, a in arrays.items():
         assert got[name].dtype == a.dtype and got[name].shape == a.shape
@@ -111,7 +116,13 @@ def test_progress_round_trips_with_a_read_only_snapshot():
     assert kind == "progress" and isinstance(report, TrainingReport)
     q = report.progress(trainer.model_config, trainer.corpus.vocab)
     assert q.state is RunState.TRAINING
-    assert (q.step, q.loss, q.state, q.lr, q.loss_history) == (p.step, p.loss, p.state, p.lr, p.loss_history)
+    assert (q.step, q.loss, q.state, q.lr, q.loss_history) == (
+        p.step,
+        p.loss,
+        p.state,
+        p.lr,
+        p.loss_history,
+    )
     assert np.isnan(q.val_bpc)
     assert q.snapshot.step == 3 and set(q.snapshot.params) == set(p.snapshot.params)
     for name, value in p.snapshot.params.items():
@@ -187,8 +198,15 @@ def test_a_blown_up_weight_in_the_child_is_rolled_back(monkeypatch):
 def test_a_child_that_dies_is_reported_with_its_last_words(monkeypatch):
     import rnn_tui.runtime.training_process as tp
 
-    monkeypatch.setattr(tp, "CHILD", [sys.executable, "-c",
-                                      "import sys; sys.stderr.write('Traceback...\\nOSError: no memory\\n'); sys.exit(3)"])
+    monkeypatch.setattr(
+        tp,
+        "CHILD",
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.stderr.write('Traceback...\\nOSError: no memory\\n'); sys.exit(3)",
+        ],
+    )
     run = Running(tiny_trainer(lr=0.01))
     run.thread.join(30)
     error = run.result[0]
@@ -213,8 +231,12 @@ def test_a_killed_child_leaves_its_last_weights_to_save():
 def test_the_child_stops_when_its_parent_goes_away():
     trainer = tiny_trainer(lr=0.01)
     start = Start.of(trainer.corpus, trainer.to_checkpoint(), None, False)
-    child = subprocess.Popen([sys.executable, "-m", "rnn_tui.runtime.training_child"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "rnn_tui.runtime.training_child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        bufsize=0,
+    )
     protocol.write(child.stdin.fileno(), start)
     assert isinstance(protocol.read(child.stdout.fileno()), TrainingReport)  # it trains
     child.stdin.close()  # as when the app dies: the end of its input

@@ -113,8 +113,9 @@ def test_mixture_is_never_better_than_an_oracle_that_knows_the_target():
     text = "ab ba aab abba b a bb aa " * 4
     s1 = StubModel()
     s2 = StubModel({k: (0.5, 0.25, 0.25) for k in (None, " ", "a", "b")})
-    assert oracle_gap(lambda: MixtureModel([StubModel(), StubModel(s2.table)]),
-                      [s1, s2], text) > 1.0
+    assert (
+        oracle_gap(lambda: MixtureModel([StubModel(), StubModel(s2.table)]), [s1, s2], text) > 1.0
+    )
     Peeking.future = text
     assert oracle_gap(lambda: Peeking([StubModel(), StubModel(s2.table)]), [s1, s2], text) <= 1e-9
 
@@ -160,7 +161,9 @@ def test_the_score_of_a_char_never_depends_on_that_char(where):
     net = tiny_predictor()
     text = random_text(70, seed=3)
     other = text[:where] + ("a" if text[where] != "a" else "b") + text[where + 1 :]
-    rows = [DynamicPredictor(net.snapshot, DynamicConfig(lr=1e-2)).feed_scored(t) for t in (text, other)]
+    rows = [
+        DynamicPredictor(net.snapshot, DynamicConfig(lr=1e-2)).feed_scored(t) for t in (text, other)
+    ]
     assert np.array_equal(rows[0][: where + 1], rows[1][: where + 1])  # up to the one before it
     assert not np.allclose(rows[0][where + 2 :], rows[1][where + 2 :])  # (it is learnt from later)
     # char by char, the same distributions as the chunked path
@@ -217,8 +220,14 @@ def test_beam_search_finds_the_k_most_probable_distinct_completions(seed):
 
 
 # Suggestions of the stub below: (' ', 'a', 'b') by the last char; the start acts like a space.
-SUGGEST_TABLE = {None: (0.1, 0.6, 0.3), " ": (0.1, 0.6, 0.3), "a": (0.5, 0.2, 0.3),
-                 "b": (0.8, 0.1, 0.1)}
+SUGGEST_TABLE = {
+    None: (0.1, 0.6, 0.3),
+    " ": (0.1, 0.6, 0.3),
+    "a": (0.5, 0.2, 0.3),
+    "b": (0.8, 0.1, 0.1),
+}
+
+
 # After a space: a .30, b .24, ab .144, aa .06, aab .0288   after 'a': b .24, a .1, ab .048
 # Text "ab aab bb":  k=1 never right (a; b; a)                            -> 9 keys, saved 0
 #   k=3: i=0 "ab" shown (1 key); i=2 ' '; i=3 "aab" not in {a,b,ab}: type; i=4 "ab" shown after

@@ -14,7 +14,9 @@ def test_predict_and_sample_choose_the_model(zen_checkpoint):  # noqa: F811
     path, _ = zen_checkpoint
     tops = {}
     for choice in (None, "net", "ngram", "mix"):
-        args = ["predict", str(path), "Beautiful is b", "--json"] + (["--model", choice] if choice else [])
+        args = ["predict", str(path), "Beautiful is b", "--json"] + (
+            ["--model", choice] if choice else []
+        )
         out = run(*args)
         assert out.returncode == 0 and out.stderr == "", out.stderr
         data = json.loads(out.stdout)
@@ -22,7 +24,19 @@ def test_predict_and_sample_choose_the_model(zen_checkpoint):  # noqa: F811
         tops[choice] = [t["prob"] for t in data["top"]]
         assert sum(tops[choice]) <= 1 + 1e-9
     assert tops[None] == tops["mix"] and tops["net"] != tops["ngram"]
-    out = run("sample", str(path), "--prime", "Beau", "--length", "30", "--seed", "2", "--model", "ngram", "--json")
+    out = run(
+        "sample",
+        str(path),
+        "--prime",
+        "Beau",
+        "--length",
+        "30",
+        "--seed",
+        "2",
+        "--model",
+        "ngram",
+        "--json",
+    )
     assert out.returncode == 0 and json.loads(out.stdout)["model"] == "ngram"
 
 
@@ -30,14 +44,29 @@ def test_without_its_corpus_the_network_answers_alone(tmp_path):
     corpus = tmp_path / "words.txt"
     corpus.write_text("the cat sat on the mat and the dog sat on the log\n" * 40)
     ckpt = tmp_path / "m.npz"
-    out = run("train", "--corpus", str(corpus), "--cell", "rnn", "--hidden", "16", "--steps", "5",
-              "--out", str(ckpt))
+    out = run(
+        "train",
+        "--corpus",
+        str(corpus),
+        "--cell",
+        "rnn",
+        "--hidden",
+        "16",
+        "--steps",
+        "5",
+        "--out",
+        str(ckpt),
+    )
     assert out.returncode == 0, out.stderr
     corpus.unlink()
     out = run("predict", str(ckpt), "the ca", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["model"] == "net"
     note = out.stderr.strip().splitlines()
-    assert len(note) == 1 and note[0].startswith("note: the network alone") and "Traceback" not in out.stderr
+    assert (
+        len(note) == 1
+        and note[0].startswith("note: the network alone")
+        and "Traceback" not in out.stderr
+    )
     out = run("sample", str(ckpt), "--length", "10")
     assert out.returncode == 0 and len(out.stderr.strip().splitlines()) == 1
     assert_user_error(run("predict", str(ckpt), "the", "--model", "mix"), "--model mix", "n-gram")

@@ -14,7 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+needs_tmux = pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"
+)
 
 
 class TmuxApp:
@@ -24,15 +26,36 @@ class TmuxApp:
         self.name = name
         self.tmux = ["tmux", "-L", f"rnn-tui-{name}-{os.getpid()}"]
         cli = " ".join(shlex.quote(a) for a in args)
-        self.command = (f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m rnn_tui {cli};"
-                        " echo EXITED=$?; sleep 60")
+        self.command = (
+            f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m rnn_tui {cli};"
+            " echo EXITED=$?; sleep 60"
+        )
         self.socket: str | None = None
 
     def __enter__(self) -> TmuxApp:
-        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", self.command],
-                       check=True, timeout=10, env={**os.environ, "TERM": "xterm-256color"})
-        self.socket = subprocess.run([*self.tmux, "display-message", "-p", "#{socket_path}"],
-                                     capture_output=True, text=True, timeout=10).stdout.strip()
+        subprocess.run(
+            [
+                *self.tmux,
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                "80",
+                "-y",
+                "24",
+                self.command,
+            ],
+            check=True,
+            timeout=10,
+            env={**os.environ, "TERM": "xterm-256color"},
+        )
+        self.socket = subprocess.run(
+            [*self.tmux, "display-message", "-p", "#{socket_path}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -41,8 +64,12 @@ class TmuxApp:
             Path(self.socket).unlink(missing_ok=True)
 
     def capture(self) -> str:
-        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True,
-                              text=True, timeout=10).stdout
+        return subprocess.run(
+            [*self.tmux, "capture-pane", "-p", "-t", self.name],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
 
     def wait_for(self, test, what: str, timeout: float = 20.0) -> str:
         """Poll the screen until `test(screen)` holds; fail with the last screen after `timeout`."""

@@ -13,13 +13,28 @@ import os
 os.environ.setdefault("TEXTUAL_FPS", "120")
 
 
-def run_app(corpus, model_config, train_config, checkpoint=None, preset: str | None = None, *,
-            demo: bool = False, public=None) -> int:
+def run_app(
+    corpus,
+    model_config,
+    train_config,
+    checkpoint=None,
+    preset: str | None = None,
+    *,
+    demo: bool = False,
+    public=None,
+) -> int:
     """Run the app until the user quits; returns the exit code."""
     from rnn_tui.app.app import RnnTuiApp
 
-    app = RnnTuiApp(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset, demo=demo,
-                     public=public)
+    app = RnnTuiApp(
+        corpus,
+        model_config,
+        train_config,
+        checkpoint=checkpoint,
+        preset=preset,
+        demo=demo,
+        public=public,
+    )
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)
 

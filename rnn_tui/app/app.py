@@ -119,7 +119,9 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         self._shown_state: RunState | None = None
         self._completion: tuple[tuple, str] = ((), "")
         self.demo_script = DemoScript(corpus.text, seed=train_config.seed) if demo else None
-        self._demo_timer: Timer | None = None  # runs while the demo types; any key or click stops it
+        self._demo_timer: Timer | None = (
+            None  # runs while the demo types; any key or click stops it
+        )
 
     # -- layout ------------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
@@ -145,13 +147,19 @@ class RnnTuiApp(TypeAheadActions, App[int]):
     # -- training ----------------------------------------------------------------------------
     def _start(self, corpus, model_config, train_config, checkpoint=None, preset=None) -> None:
         """Replace the trainer (the old worker is cancelled) and start training the new one."""
-        trainer = TrainingProcess(jobs.make_trainer(corpus, model_config, train_config, checkpoint, preset), preset)
+        trainer = TrainingProcess(
+            jobs.make_trainer(corpus, model_config, train_config, checkpoint, preset), preset
+        )
         new_corpus = corpus is not self.corpus or self.trainer is None
         self.session.prime = corpus.text[:PRIME_CHARS]
         self.generation += 1
         self.trainer = trainer
         self.corpus, self.model_config, self.train_config, self.preset = (
-            corpus, model_config, train_config, preset)
+            corpus,
+            model_config,
+            train_config,
+            preset,
+        )
         if self.paused:
             trainer.pause()
         self.run_state = RunState.PAUSED if self.paused else RunState.TRAINING
@@ -177,7 +185,11 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         return trainer.run(stop, lambda p: self.post_message(TrainingProgress(generation, p)))
 
     def on_training_progress(self, message: TrainingProgress) -> None:
-        if message.generation != self.generation or self.run_state == RunState.ERROR or not self.is_running:
+        if (
+            message.generation != self.generation
+            or self.run_state == RunState.ERROR
+            or not self.is_running
+        ):
             return
         p = self.progress = message.progress
         if p.state != RunState.STOPPED:
@@ -199,8 +211,12 @@ class RnnTuiApp(TypeAheadActions, App[int]):
             if worker is self._train_worker:
                 self.run_state = RunState.ERROR
                 self._show_training()
-                self.notify(f"{text}\npress r to reset, o for settings", title="training failed",
-                            severity="error", timeout=15)
+                self.notify(
+                    f"{text}\npress r to reset, o for settings",
+                    title="training failed",
+                    severity="error",
+                    timeout=15,
+                )
         elif worker.group == "baseline":
             self.baseline_note = "failed"
             self._show_training()
@@ -280,8 +296,9 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         self._show_typeahead()
         self.query_one("#net-chart", ProbChart).show(s.top_k(self.top_k), s.context)
         if self.show_baseline:
-            self.query_one("#base-chart", ProbChart).show(s.baseline_top_k(self.top_k), s.context,
-                                                          note=self.baseline_note)
+            self.query_one("#base-chart", ProbChart).show(
+                s.baseline_top_k(self.top_k), s.context, note=self.baseline_note
+            )
         self._show_side()
 
     def _show_side(self) -> None:
@@ -310,12 +327,17 @@ class RnnTuiApp(TypeAheadActions, App[int]):
             return
         self._sample_key = key
         text = self.session.sample(SAMPLE_CHARS, self.temperature, seed=self._snapshot_step)
-        self.query_one("#sample", SampleLine).show(self.session.context[-40:], text, self.temperature)
+        self.query_one("#sample", SampleLine).show(
+            self.session.context[-40:], text, self.temperature
+        )
 
     def _show_training(self) -> None:
-        self.query_one("#status", StatusLine).show(self.corpus, self.model_config, self.run_state, self.progress,
-                                                   demo=self.demo_running)
-        self.query_one("#loss", LossPanel).show(self.progress, self.baseline_bpc, self.baseline_note)
+        self.query_one("#status", StatusLine).show(
+            self.corpus, self.model_config, self.run_state, self.progress, demo=self.demo_running
+        )
+        self.query_one("#loss", LossPanel).show(
+            self.progress, self.baseline_bpc, self.baseline_note
+        )
         if self.run_state != self._shown_state:  # the footer is rebuilt on a bindings refresh
             self._shown_state = self.run_state
             self.main_screen.show_state(self.run_state)
@@ -350,7 +372,9 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         self.notify("demo stopped: your turn, type anything", title="demo")
 
     async def on_event(self, event: events.Event) -> None:
-        if self._demo_timer is not None and isinstance(event, (events.Key, events.MouseDown, events.Paste)):
+        if self._demo_timer is not None and isinstance(
+            event, (events.Key, events.MouseDown, events.Paste)
+        ):
             self.stop_demo()
         await super().on_event(event)
 
@@ -393,7 +417,11 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         from rnn_tui.app.screens.chart import ChartScreen
 
         def source():
-            name = self.baseline_note.removesuffix(" KN") if self.baseline_bpc is not None else "n-gram"
+            name = (
+                self.baseline_note.removesuffix(" KN")
+                if self.baseline_bpc is not None
+                else "n-gram"
+            )
             return self.progress, self.baseline_bpc, name
 
         self.push_screen(ChartScreen(source))
@@ -403,12 +431,20 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         from rnn_tui.lab.evaluate import held_out_text
 
         s = self.session
-        self.push_screen(NeuronsScreen(TextSources(
-            snapshot=lambda: s.predictor.snapshot if s.predictor is not None else None,
-            held_out=lambda n: held_out_text(self.corpus, self.train_config.val_fraction, n),
-            typed=lambda: s.text,
-            sample=lambda n: s.sample(n, self.temperature, seed=0) if s.predictor is not None else "",
-        )))
+        self.push_screen(
+            NeuronsScreen(
+                TextSources(
+                    snapshot=lambda: s.predictor.snapshot if s.predictor is not None else None,
+                    held_out=lambda n: held_out_text(
+                        self.corpus, self.train_config.val_fraction, n
+                    ),
+                    typed=lambda: s.text,
+                    sample=lambda n: (
+                        s.sample(n, self.temperature, seed=0) if s.predictor is not None else ""
+                    ),
+                )
+            )
+        )
 
     def action_step(self) -> None:
         if self.run_state != RunState.PAUSED:
@@ -423,8 +459,14 @@ class RnnTuiApp(TypeAheadActions, App[int]):
                 self._start(self.corpus, self.model_config, self.train_config, None, self.preset)
                 self.notify("model reset to fresh weights")
 
-        self.push_screen(ConfirmScreen("Reset the model to fresh weights?\nWhat it has learnt is lost "
-                                       "unless you saved it.", yes="Reset"), answer)
+        self.push_screen(
+            ConfirmScreen(
+                "Reset the model to fresh weights?\nWhat it has learnt is lost "
+                "unless you saved it.",
+                yes="Reset",
+            ),
+            answer,
+        )
 
     def action_toggle_baseline(self) -> None:
         self.show_baseline = not self.show_baseline

@@ -28,31 +28,89 @@ class Command:
 TYPE_AHEAD = "Learn from my typing on/off; forget what it learnt"  # one row of the help
 
 COMMANDS: tuple[Command, ...] = (
-    Command("toggle_pause", "space", "ctrl+t", "pause", "Pause or resume training", typing_footer=True),
+    Command(
+        "toggle_pause", "space", "ctrl+t", "pause", "Pause or resume training", typing_footer=True
+    ),
     Command("step", "n", "ctrl+n", "step", "One training step (while paused)"),
-    Command("reset", "r", "ctrl+r", "reset", "Reset the model to fresh weights (asks first)", footer=False),
-    Command("settings", "o", "ctrl+o", "settings", "Settings: corpus, preset, model, training, sampling",
-            typing_footer=True),
+    Command(
+        "reset",
+        "r",
+        "ctrl+r",
+        "reset",
+        "Reset the model to fresh weights (asks first)",
+        footer=False,
+    ),
+    Command(
+        "settings",
+        "o",
+        "ctrl+o",
+        "settings",
+        "Settings: corpus, preset, model, training, sampling",
+        typing_footer=True,
+    ),
     Command("save", "s", "ctrl+s", "save", "Save a checkpoint (.npz)", typing_footer=True),
     Command("load", "l", "ctrl+l", "load", "Load a checkpoint (.npz)", footer=False),
-    Command("toggle_baseline", "b", "ctrl+g", "n-gram", "The n-gram baseline's chart beside the network's"),
-    Command("chart", "c", "f3", "chart", "Loss chart: training and validation, n-gram, lr",
-            typing_footer=True),
+    Command(
+        "toggle_baseline",
+        "b",
+        "ctrl+g",
+        "n-gram",
+        "The n-gram baseline's chart beside the network's",
+    ),
+    Command(
+        "chart",
+        "c",
+        "f3",
+        "chart",
+        "Loss chart: training and validation, n-gram, lr",
+        typing_footer=True,
+    ),
     # The footer has no room left at 80 columns: the neurons are in the help and the palette.
-    Command("neurons", "u", "f4", "neurons",
-            "Neurons: the text coloured by one hidden unit",
-            footer=False),
-    Command("zen", "z", "f5", "zen", "Watch it memorise: the Zen preset, and back",
-            footer=False),
-    Command("cycle_model", "m", "f6", "model", "Chart: mixture, network or n-gram (cycles)",
-            footer=False),  # (no room left in the footer at 80 columns)
-    Command("toggle_adapt", "a", "f7", "adapt", "Learn from my typing (on/off)", footer=False,
-            group=TYPE_AHEAD),
-    Command("reset_adapt", "f", "f12", "forget", "Forget what was learnt from my typing", footer=False,
-            group=TYPE_AHEAD),
+    Command(
+        "neurons",
+        "u",
+        "f4",
+        "neurons",
+        "Neurons: the text coloured by one hidden unit",
+        footer=False,
+    ),
+    Command("zen", "z", "f5", "zen", "Watch it memorise: the Zen preset, and back", footer=False),
+    Command(
+        "cycle_model",
+        "m",
+        "f6",
+        "model",
+        "Chart: mixture, network or n-gram (cycles)",
+        footer=False,
+    ),  # (no room left in the footer at 80 columns)
+    Command(
+        "toggle_adapt",
+        "a",
+        "f7",
+        "adapt",
+        "Learn from my typing (on/off)",
+        footer=False,
+        group=TYPE_AHEAD,
+    ),
+    Command(
+        "reset_adapt",
+        "f",
+        "f12",
+        "forget",
+        "Forget what was learnt from my typing",
+        footer=False,
+        group=TYPE_AHEAD,
+    ),
     Command("lessons", "t", "f2", "lessons", "Lessons: abcde letters and series, unrolled in time"),
     Command("help", "question_mark", "f1", "help", "Help: every key", typing_footer=True),
-    Command("quit", "q", "ctrl+q", "quit", "Quit (stops training, restores the terminal)", typing_footer=True),
+    Command(
+        "quit",
+        "q",
+        "ctrl+q",
+        "quit",
+        "Quit (stops training, restores the terminal)",
+        typing_footer=True,
+    ),
 )
 
 KEY_NAMES = {"space": "space", "question_mark": "?", "escape": "esc", "enter": "enter"}
@@ -74,7 +132,10 @@ def command_bindings() -> list[BindingType]:
         Binding(c.key, c.action, c.label, show=c.footer, key_display=key_display(c.key))
         for c in COMMANDS
     ]
-    keys += [Binding(c.ctrl, c.action, c.label, show=False, priority=c.action == "quit") for c in COMMANDS]
+    keys += [
+        Binding(c.ctrl, c.action, c.label, show=False, priority=c.action == "quit")
+        for c in COMMANDS
+    ]
     keys.append(Binding("i,enter", "focus_input", "type", key_display="i"))
     return keys
 
@@ -87,8 +148,16 @@ SUGGESTION_KEYS = ("f8", "f9", "f10")
 def ctrl_bindings() -> list[BindingType]:
     """Ctrl keys and F1, for the input: they work while typing (and never type anything)."""
     return [
-        Binding(c.ctrl, f"app.{c.action}", c.label, show=c.typing_footer, key_display=key_display(c.ctrl),
-                priority=c.action == "quit")
+        Binding(
+            c.ctrl,
+            f"app.{c.action}",
+            c.label,
+            show=c.typing_footer,
+            key_display=key_display(c.ctrl),
+            priority=c.action == "quit",
+        )
         for c in COMMANDS
-    ] + [Binding(key, f"app.accept_suggestion({n})", f"word {n + 1}", show=False)
-         for n, key in enumerate(SUGGESTION_KEYS)]
+    ] + [
+        Binding(key, f"app.accept_suggestion({n})", f"word {n + 1}", show=False)
+        for n, key in enumerate(SUGGESTION_KEYS)
+    ]

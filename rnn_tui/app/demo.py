@@ -25,7 +25,11 @@ def phrases(text: str, max_len: int = MAX_PHRASE) -> list[str]:
             out.append(phrase)
     if not out:
         flat = " ".join(text.split()) or text
-        out = [flat[i : i + max_len] for i in range(0, max(len(flat), 1), max_len) if flat[i : i + max_len]]
+        out = [
+            flat[i : i + max_len]
+            for i in range(0, max(len(flat), 1), max_len)
+            if flat[i : i + max_len]
+        ]
     return out
 
 

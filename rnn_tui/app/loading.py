@@ -58,8 +58,11 @@ class CorpusLoading(App, Generic[T]):
         with Horizontal(id="status"):
             yield Static(f" reading {self.corpus_name}", id="what")
             yield ProgressBar(total=None, show_eta=True, id="bar")
-        yield Static("The first read of a big text counts its characters and caches their ids; "
-                     "the next open takes a fraction of a second. Training starts when it is done.", id="hint")
+        yield Static(
+            "The first read of a big text counts its characters and caches their ids; "
+            "the next open takes a fraction of a second. Training starts when it is done.",
+            id="hint",
+        )
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

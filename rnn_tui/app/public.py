@@ -63,7 +63,9 @@ class PublicPolicy:
     def corpus_source(self, name: str) -> str:
         """What to load for a corpus the visitor picked by name; refuses any other name."""
         if name not in self.corpora:
-            raise ConfigError(f"corpus {name!r} is not offered here; choose one of {', '.join(self.corpora)}")
+            raise ConfigError(
+                f"corpus {name!r} is not offered here; choose one of {', '.join(self.corpora)}"
+            )
         return self.corpora[name]
 
     def corpus_name(self, source: str) -> str | None:
@@ -75,9 +77,11 @@ class PublicPolicy:
 
     def check(self, model: ModelConfig, train: TrainConfig) -> None:
         """Refuse settings beyond the caps set at start."""
-        for what, value, cap in (("hidden", model.hidden, self.max_hidden),
-                                 ("layers", model.layers, self.max_layers),
-                                 ("batch", train.batch, self.max_batch)):
+        for what, value, cap in (
+            ("hidden", model.hidden, self.max_hidden),
+            ("layers", model.layers, self.max_layers),
+            ("batch", train.batch, self.max_batch),
+        ):
             if value > cap:
                 raise ConfigError(f"{what} is capped at {cap} on this server (got {value})")
 

@@ -39,8 +39,11 @@ def settings_screen(app, current: Settings) -> SettingsScreen:
     policy: PublicPolicy = app.public
     shown = policy.corpus_name(app.corpus.name) or app.corpus.name
     names = tuple(policy.corpora) if shown in policy.corpora else (shown, *policy.corpora)
-    return SettingsScreen(replace(current, corpus=shown), corpora=names,
-                          limit=lambda s: policy.check(s.model, s.train))
+    return SettingsScreen(
+        replace(current, corpus=shown),
+        corpora=names,
+        limit=lambda s: policy.check(s.model, s.train),
+    )
 
 
 def resolve(app, new: Settings) -> Settings | None:
@@ -70,8 +73,10 @@ def save(app, with_checkpoint: Callable[[Callable[[Checkpoint], object]], None])
         app.notify("saving is off on this server", severity="warning")
         return
     if not on_web(app):
-        app.notify("saving is a download to your browser: open the app through the server's page",
-                   severity="warning")
+        app.notify(
+            "saving is a download to your browser: open the app through the server's page",
+            severity="warning",
+        )
         return
     corpus = app.corpus
 
@@ -79,8 +84,12 @@ def save(app, with_checkpoint: Callable[[Callable[[Checkpoint], object]], None])
         def work() -> None:
             data = checkpoint_bytes(ckpt)
             name = download_name(corpus, ckpt.step)
-            app.call_from_thread(app.deliver_binary, io.BytesIO(data), save_filename=name, mime_type=MIME)
-            app.call_from_thread(app.notify, f"downloading {name} (step {ckpt.step}, {len(data):,} bytes)")
+            app.call_from_thread(
+                app.deliver_binary, io.BytesIO(data), save_filename=name, mime_type=MIME
+            )
+            app.call_from_thread(
+                app.notify, f"downloading {name} (step {ckpt.step}, {len(data):,} bytes)"
+            )
 
         app.run_worker(work, thread=True, exclusive=True, exit_on_error=False, group="io")
 
@@ -98,8 +107,12 @@ def load(app) -> None:
     if not os.path.isfile(path):
         if on_web(app):
             app.open_url(url, new_tab=True)
-            app.notify("choose a checkpoint (.npz) in the page that opened, upload it, then press l "
-                       "(ctrl+l) again", title="load", timeout=15)
+            app.notify(
+                "choose a checkpoint (.npz) in the page that opened, upload it, then press l "
+                "(ctrl+l) again",
+                title="load",
+                timeout=15,
+            )
         else:
             app.notify("loading is an upload through the server's page", severity="warning")
         return
@@ -114,7 +127,9 @@ def load(app) -> None:
         note = f"loaded the uploaded checkpoint (step {ckpt.step})"
         if corpus is not current:
             note += f"; switched corpus to '{policy.corpus_name(corpus.name)}'"
-        app.post_message(SetupReady(corpus, ckpt.model_config, ckpt.train_config or train, ckpt, None, note))
+        app.post_message(
+            SetupReady(corpus, ckpt.model_config, ckpt.train_config or train, ckpt, None, note)
+        )
 
     app.run_worker(work, thread=True, exclusive=True, exit_on_error=False, group="io")
 
@@ -142,8 +157,10 @@ def corpus_for(policy: PublicPolicy, ckpt: Checkpoint, current: Corpus) -> Corpu
         return current
     name = policy.corpus_name(ckpt.corpus) if ckpt.corpus else None
     if name is None:
-        raise CheckpointError("the uploaded checkpoint's vocabulary differs from this corpus's, and "
-                              "its own corpus is not offered here")
+        raise CheckpointError(
+            "the uploaded checkpoint's vocabulary differs from this corpus's, and "
+            "its own corpus is not offered here"
+        )
     corpus = load_corpus(policy.corpus_source(name))
     if corpus.vocab != ckpt.vocab:
         raise CheckpointError(f"the uploaded checkpoint's vocabulary differs from corpus '{name}'")

@@ -36,7 +36,9 @@ class SetupActions:
     def __init__(self, app: RnnTuiApp) -> None:
         self.app = app
         self.save_path = ""
-        self.away: tuple | None = None  # the run `zen` left: (corpus, model, train, checkpoint, preset)
+        self.away: tuple | None = (
+            None  # the run `zen` left: (corpus, model, train, checkpoint, preset)
+        )
 
     # -- the training's state, without waiting for it -----------------------------------------
     def with_checkpoint(self, then: Callable[[Checkpoint], object]) -> None:
@@ -45,7 +47,9 @@ class SetupActions:
         app, generation = self.app, self.app.generation
         if app.trainer is None:
             return  # not started yet: nothing to save
-        app.trainer.request_checkpoint(lambda answer: app.post_message(CheckpointReady(generation, answer, then)))
+        app.trainer.request_checkpoint(
+            lambda answer: app.post_message(CheckpointReady(generation, answer, then))
+        )
 
     def checkpoint_ready(self, message: CheckpointReady) -> None:
         if message.generation != self.app.generation:
@@ -58,8 +62,16 @@ class SetupActions:
     # -- settings ----------------------------------------------------------------------------
     def settings(self) -> None:
         app = self.app
-        current = Settings(app.corpus.name, app.preset, app.model_config, app.train_config,
-                           app.temperature, app.top_k, app.session.shown, app.adapt_enabled)
+        current = Settings(
+            app.corpus.name,
+            app.preset,
+            app.model_config,
+            app.train_config,
+            app.temperature,
+            app.top_k,
+            app.session.shown,
+            app.adapt_enabled,
+        )
         if app.public is not None:  # corpora by name, caps: no path typed by a visitor
             app.push_screen(public_actions.settings_screen(app, current), self._apply_settings)
             return
@@ -84,7 +96,11 @@ class SetupActions:
                 app.notify(f"learning rate {new.train.lr:g}")
             app.preset = new.preset
             return
-        keep = same_corpus and new.model == app.model_config and new.train.seed == app.train_config.seed
+        keep = (
+            same_corpus
+            and new.model == app.model_config
+            and new.train.seed == app.train_config.seed
+        )
         what = "The weights are kept." if keep else "The model starts again from fresh weights."
         question = f"Restart training with these settings?\n{new.model.describe()}, corpus {new.corpus}. {what}"
 
@@ -92,11 +108,19 @@ class SetupActions:
             if not yes:
                 return
             if not same_corpus:
-                app.run_worker(lambda: self._load_corpus(new), thread=True, exclusive=True,
-                               exit_on_error=False, group="io")
+                app.run_worker(
+                    lambda: self._load_corpus(new),
+                    thread=True,
+                    exclusive=True,
+                    exit_on_error=False,
+                    group="io",
+                )
             elif keep:
-                self.with_checkpoint(lambda ckpt: self.restart(app.corpus, new.model, new.train, ckpt,
-                                                               new.preset, "settings applied"))
+                self.with_checkpoint(
+                    lambda ckpt: self.restart(
+                        app.corpus, new.model, new.train, ckpt, new.preset, "settings applied"
+                    )
+                )
             else:
                 self.restart(app.corpus, new.model, new.train, None, new.preset, "settings applied")
 
@@ -113,12 +137,26 @@ class SetupActions:
     def _load_corpus(self, new: Settings) -> None:  # an io worker
         corpus = load_corpus(new.corpus)
         model = replace(new.model, vocab_size=len(corpus.vocab))
-        self.app.post_message(SetupReady(corpus, model, new.train, None, new.preset,
-                                         f"corpus '{corpus.name}': {corpus.size:,} chars"))
+        self.app.post_message(
+            SetupReady(
+                corpus,
+                model,
+                new.train,
+                None,
+                new.preset,
+                f"corpus '{corpus.name}': {corpus.size:,} chars",
+            )
+        )
 
     def setup_ready(self, message: SetupReady) -> None:
-        self.restart(message.corpus, message.model_config, message.train_config, message.checkpoint,
-                     message.preset, message.note)
+        self.restart(
+            message.corpus,
+            message.model_config,
+            message.train_config,
+            message.checkpoint,
+            message.preset,
+            message.note,
+        )
 
     # -- the Zen preset and back --------------------------------------------------------------
     def zen(self) -> None:
@@ -127,14 +165,29 @@ class SetupActions:
         app = self.app
 
         def switch(ckpt: Checkpoint) -> None:
-            back, self.away = self.away, (app.corpus, app.model_config, app.train_config, ckpt, app.preset)
+            back, self.away = (
+                self.away,
+                (app.corpus, app.model_config, app.train_config, ckpt, app.preset),
+            )
             if back is not None:
                 corpus, model, train, saved, preset = back
-                self.restart(corpus, model, train, saved, preset, f"back to {preset or corpus.name}, where it was")
+                self.restart(
+                    corpus,
+                    model,
+                    train,
+                    saved,
+                    preset,
+                    f"back to {preset or corpus.name}, where it was",
+                )
             else:
                 name = "zen" if app.preset != "zen" else DEFAULT_PRESET
-                app.run_worker(lambda: self._load_preset(name), thread=True, exclusive=True,
-                               exit_on_error=False, group="io")
+                app.run_worker(
+                    lambda: self._load_preset(name),
+                    thread=True,
+                    exclusive=True,
+                    exit_on_error=False,
+                    group="io",
+                )
 
         self.with_checkpoint(switch)
 
@@ -159,17 +212,28 @@ class SetupActions:
         def chosen(path: str | None, weights=None) -> None:
             if path:
                 self.save_path = path
-                self.with_checkpoint(lambda ckpt: self.app.run_worker(
-                    lambda: self._write(path, with_weights(ckpt, weights)), thread=True, exclusive=True,
-                    exit_on_error=False, group="io"))
+                self.with_checkpoint(
+                    lambda ckpt: self.app.run_worker(
+                        lambda: self._write(path, with_weights(ckpt, weights)),
+                        thread=True,
+                        exclusive=True,
+                        exit_on_error=False,
+                        group="io",
+                    )
+                )
 
         def which(path: str | None) -> None:  # learnt from the typing: which weights to keep?
             if not path or adapted is None:
                 return chosen(path)
-            self.app.push_screen(ConfirmScreen("Save the weights adapted to your typing?\nNo: the trained "
-                                               "weights, without what was learnt from it.",
-                                               yes="Adapted", no="Trained"),
-                                 lambda yes: chosen(path, adapted if yes else None))
+            self.app.push_screen(
+                ConfirmScreen(
+                    "Save the weights adapted to your typing?\nNo: the trained "
+                    "weights, without what was learnt from it.",
+                    yes="Adapted",
+                    no="Trained",
+                ),
+                lambda yes: chosen(path, adapted if yes else None),
+            )
 
         self.app.push_screen(PathScreen("Save a checkpoint to", self.default_path()), which)
 
@@ -186,8 +250,13 @@ class SetupActions:
             if path:
                 self.save_path = path
                 current = self.app.corpus
-                self.app.run_worker(lambda: self._read(path, current), thread=True, exclusive=True,
-                                    exit_on_error=False, group="io")
+                self.app.run_worker(
+                    lambda: self._read(path, current),
+                    thread=True,
+                    exclusive=True,
+                    exit_on_error=False,
+                    group="io",
+                )
 
         self.app.push_screen(PathScreen("Load a checkpoint from", self.default_path()), chosen)
 

@@ -50,7 +50,8 @@ class TypeAheadActions:
     def _typeahead_start(self) -> None:
         self._adapter = TypingAdapter(on_update=lambda v: self.post_message(AdaptedReady(v)))
         self._suggester = SuggestionThread(
-            lambda text, words: self.post_message(SuggestionsReady(text, words)))
+            lambda text, words: self.post_message(SuggestionsReady(text, words))
+        )
         self._adapted_shown = 0
         self._adapt_generation = -1
         self._adapt_note = ""
@@ -111,7 +112,9 @@ class TypeAheadActions:
         self.session.reset_adaptation_stats()
         if self.session.trained is not None:
             self._set_snapshot(self.session.trained)
-        self.notify(why or "back to the trained weights: what was learnt from your typing is forgotten")
+        self.notify(
+            why or "back to the trained weights: what was learnt from your typing is forgotten"
+        )
         self._show_side()
 
     def adapted_weights(self):
@@ -146,8 +149,9 @@ class TypeAheadActions:
         s = self.session
         self.query_one("#net-chart", ProbChart).title = s.shown_name
         words = s.suggestions if s.suggestions_for == s.text and s.text else []
-        self.query_one("#suggestions", SuggestionBar).show(words, suggestion_keys(),
-                                                           _word_start(s.text), s.weights())
+        self.query_one("#suggestions", SuggestionBar).show(
+            words, suggestion_keys(), _word_start(s.text), s.weights()
+        )
 
     def _typing_lines(self) -> list[str]:
         s = self.session
@@ -155,8 +159,11 @@ class TypeAheadActions:
         if s.adapted.total:
             state = "on" if self.adapt_enabled else "off"
             a, u = s.adapted.bpc, s.unadapted.bpc
-            lines.append(f"learning {state}: {a:.2f} vs {u:.2f}" if u is not None
-                         else f"learning {state}: {a:.2f}")
+            lines.append(
+                f"learning {state}: {a:.2f} vs {u:.2f}"
+                if u is not None
+                else f"learning {state}: {a:.2f}"
+            )
         else:
             lines.append(f"learning from typing {'on' if self.adapt_enabled else 'off'}")
         lines.append(f"keys saved {s.keys_saved}")
@@ -168,11 +175,12 @@ class TypeAheadActions:
     def _typeahead_text(self, old: str, new: str) -> None:
         """Hook of `_text_changed` (model texts): count accepted suggestions, learn, ask again."""
         s = self.session
-        if s.suggestions_for == old and new.startswith(old) and new[len(old):] in s.suggestions:
-            s.accepted(new[len(old):])
+        if s.suggestions_for == old and new.startswith(old) and new[len(old) :] in s.suggestions:
+            s.accepted(new[len(old) :])
         if self.adapt_enabled and s.adaptation_hurts():
-            self.action_reset_adapt("learning from your typing made predictions worse: undone, "
-                                    "it starts again")
+            self.action_reset_adapt(
+                "learning from your typing made predictions worse: undone, it starts again"
+            )
         if self.adapt_enabled:
             self._adapter.type(new)
         self._ask_suggestions()
@@ -204,7 +212,6 @@ class TypeAheadActions:
         prompt = self.query_one("#prompt")
         prompt.value += to_input_text(s.suggestions[n])
         prompt.cursor_position = len(prompt.value)
-
 
 
 def _word_start(text: str) -> str:

@@ -37,22 +37,38 @@ def register(subparsers) -> None:
         "FLOPs, keystroke latency and start-up time. Numbers are medians of repetitions; "
         "ratios to PyTorch come from the same run, alternating repetitions.",
     )
-    p.add_argument("--quick", action="store_true", help="a short run (under 30 s): hidden 256, batch 1 and 32")
+    p.add_argument(
+        "--quick", action="store_true", help="a short run (under 30 s): hidden 256, batch 1 and 32"
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--cells", default=None, help="comma-separated cells (default rnn,lstm,gru)")
-    p.add_argument("--hidden", default=None, help="comma-separated hidden sizes (default 128,256,512)")
+    p.add_argument(
+        "--hidden", default=None, help="comma-separated hidden sizes (default 128,256,512)"
+    )
     p.add_argument("--batch", default=None, help="comma-separated batch sizes (default 1,32,64)")
     p.add_argument("--seq-len", type=int, default=64, help="BPTT length T (default 64)")
     p.add_argument("--vocab", type=int, default=100, help="vocabulary size (default 100)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="BLAS / PyTorch threads (default: OPENBLAS_NUM_THREADS, which rnn-tui sets to 1)")
-    p.add_argument("--repeats", type=int, default=None, help="repetitions per row (default 7, quick 3)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS / PyTorch threads (default: OPENBLAS_NUM_THREADS, which rnn-tui sets to 1)",
+    )
+    p.add_argument(
+        "--repeats", type=int, default=None, help="repetitions per row (default 7, quick 3)"
+    )
     p.add_argument("--rep-seconds", type=float, default=None, help="seconds per repetition")
-    p.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
-                   help="time steps by the worker's CPU time (default: robust when other programs "
-                   "share the machine) or by the wall clock")
+    p.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="time steps by the worker's CPU time (default: robust when other programs "
+        "share the machine) or by the wall clock",
+    )
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: train, keystroke, startup")
+    p.add_argument(
+        "--skip", default="", help="comma-separated parts to skip: train, keystroke, startup"
+    )
     p.set_defaults(run=run)
 
 
@@ -78,7 +94,9 @@ def _options(args) -> dict:
     cells = tuple(c.strip() for c in (args.cells or ",".join(CELLS)).split(",") if c.strip())
     bad = [c for c in cells if c not in CELLS]
     if bad or not cells:
-        raise ConfigError(f"--cells takes a comma-separated list of {', '.join(CELLS)} (got {args.cells!r})")
+        raise ConfigError(
+            f"--cells takes a comma-separated list of {', '.join(CELLS)} (got {args.cells!r})"
+        )
     hidden = _ints(args.hidden, base["hidden"], "hidden")
     if max(hidden) > MAX_HIDDEN:
         raise ConfigError(f"--hidden is at most {MAX_HIDDEN}")
@@ -90,10 +108,14 @@ def _options(args) -> dict:
         raise ConfigError("--seq-len is 1-1024 and --vocab 2-1000")
     threads = args.threads or int(os.environ.get("OPENBLAS_NUM_THREADS", "1") or 1)
     return {
-        "configs": [(c, h, b, args.seq_len, args.vocab) for c in cells for h in hidden for b in batch],
+        "configs": [
+            (c, h, b, args.seq_len, args.vocab) for c in cells for h in hidden for b in batch
+        ],
         "repeats": args.repeats or base["repeats"],
         "rep_seconds": args.rep_seconds or base["rep_seconds"],
-        "threads": max(1, threads), "skip": skip, "clock": args.clock,
+        "threads": max(1, threads),
+        "skip": skip,
+        "clock": args.clock,
     }
 
 
@@ -108,7 +130,9 @@ def run(args) -> int:
     result: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "command": "rnn-tui " + " ".join(sys.argv[1:] if sys.argv[1:2] == ["bench"] else ["bench"]),
-        "machine": machine_info(), "threads": opts["threads"], "clock": opts["clock"],
+        "machine": machine_info(),
+        "threads": opts["threads"],
+        "clock": opts["clock"],
         "flops_formula": FLOPS_FORMULA,
     }
     ours = WorkerProcess("ours", opts["threads"], opts["clock"])
@@ -119,20 +143,36 @@ def run(args) -> int:
         result["matmul_gflops"] = ours.ask(op="matmul", n=1024)["gflops"]
         rows: list[Row] = []
         if "train" not in opts["skip"]:
+
             def progress(row: Row) -> None:
                 if not quiet:
-                    console.print(f"[dim]{row.cell} {row.hidden} x{row.batch}: "
-                                  f"{row.ours_chars_per_sec:,.0f} chars/s[/]")
+                    console.print(
+                        f"[dim]{row.cell} {row.hidden} x{row.batch}: "
+                        f"{row.ours_chars_per_sec:,.0f} chars/s[/]"
+                    )
 
-            rows = measure_training(opts["configs"], ours, torch_w, repeats=opts["repeats"],
-                                    rep_seconds=opts["rep_seconds"], matmul=result["matmul_gflops"],
-                                    on_row=progress)
+            rows = measure_training(
+                opts["configs"],
+                ours,
+                torch_w,
+                repeats=opts["repeats"],
+                rep_seconds=opts["rep_seconds"],
+                matmul=result["matmul_gflops"],
+                on_row=progress,
+            )
         result["training"] = [asdict(r) for r in rows]
         result["keystroke"] = []
         if "keystroke" not in opts["skip"]:
             for cell in ("rnn", "lstm"):
-                result["keystroke"].append(ours.ask(op="keystroke", cell=cell, hidden=256,
-                                                    vocab=args.vocab, keys=800 if args.quick else 2000))
+                result["keystroke"].append(
+                    ours.ask(
+                        op="keystroke",
+                        cell=cell,
+                        hidden=256,
+                        vocab=args.vocab,
+                        keys=800 if args.quick else 2000,
+                    )
+                )
     finally:
         ours.close()
         if torch_w:
@@ -155,13 +195,16 @@ def print_report(result: dict, with_torch: bool) -> None:
         console.width = 120  # a file or a pipe: room for the whole table
     blas = (result.get("numpy") or {}).get("blas") or "BLAS unknown (pip install threadpoolctl)"
     m = result["machine"]
-    console.print(f"[bold]rnn-tui bench[/]  {result['date']}  {m['cpu']}, {m['cores']} cores, "
-                  f"{result['threads']} thread(s); numpy {result['numpy']['numpy']}, {blas}")
+    console.print(
+        f"[bold]rnn-tui bench[/]  {result['date']}  {m['cpu']}, {m['cores']} cores, "
+        f"{result['threads']} thread(s); numpy {result['numpy']['numpy']}, {blas}"
+    )
     console.print(f"float32 matmul 1024^3: {result['matmul_gflops']:.1f} GFLOP/s")
     if result["training"]:
         torch = result.get("torch")
         title = "training throughput: forward + backward + clip + Adam, T={}, vocab {}".format(
-            result["training"][0]["seq_len"], result["training"][0]["vocab"])
+            result["training"][0]["seq_len"], result["training"][0]["vocab"]
+        )
         table = Table(title=title, title_justify="left")
         for col in ("cell", "hidden", "batch"):
             table.add_column(col, justify="right" if col != "cell" else "left")
@@ -173,23 +216,33 @@ def print_report(result: dict, with_torch: bool) -> None:
         table.add_column("GFLOP/s", justify="right")
         table.add_column("of matmul", justify="right")
         for r in result["training"]:
-            cells = [r["cell"], str(r["hidden"]), str(r["batch"]), f"{r['ours_chars_per_sec']:,.0f}"]
+            cells = [
+                r["cell"],
+                str(r["hidden"]),
+                str(r["batch"]),
+                f"{r['ours_chars_per_sec']:,.0f}",
+            ]
             if torch:
                 ratio = r["ratio"]
                 style = "green" if ratio >= 1 else "yellow"
                 cells += [f"{r['torch_chars_per_sec']:,.0f}", f"[{style}]{ratio:.2f}x[/]"]
-            cells += [f"{r['flops_per_char'] / 1e6:.3f}", f"{r['gflops']:.1f}",
-                      f"{r['fraction_of_matmul']:.0%}"]
+            cells += [
+                f"{r['flops_per_char'] / 1e6:.3f}",
+                f"{r['gflops']:.1f}",
+                f"{r['fraction_of_matmul']:.0%}",
+            ]
             table.add_row(*cells)
         console.print(table)
         console.print(f"[dim]{result['flops_formula']}[/]")
         if not with_torch:
             console.print(f"[dim]{TORCH_HINT}[/]")
     for k in result.get("keystroke") or []:
-        console.print(f"keystroke ({k['cell']} {k['hidden']}, vocab {k['vocab']}): Predictor.feed + "
-                      f".probs {k['keystroke_us']:.1f} us (a flat NumPy reference step: "
-                      f"{k['reference_us']:.1f} us in this run, ours {k['vs_reference']:.2f}x); "
-                      f"re-run a {k['prefix']}-char prefix {k['prefix_us'] / 1e3:.2f} ms")
+        console.print(
+            f"keystroke ({k['cell']} {k['hidden']}, vocab {k['vocab']}): Predictor.feed + "
+            f".probs {k['keystroke_us']:.1f} us (a flat NumPy reference step: "
+            f"{k['reference_us']:.1f} us in this run, ours {k['vs_reference']:.2f}x); "
+            f"re-run a {k['prefix']}-char prefix {k['prefix_us'] / 1e3:.2f} ms"
+        )
     s = result.get("startup")
     if s is not None:
         if s.get("seconds") is None:

@@ -25,35 +25,61 @@ def register(sub) -> None:
     from rnn_tui.cli.main import add_corpus_options
     from rnn_tui.cli.options import add_model_options
 
-    p = sub.add_parser("eval", help="a checkpoint and the n-gram baseline on held-out text, side by side")
+    p = sub.add_parser(
+        "eval", help="a checkpoint and the n-gram baseline on held-out text, side by side"
+    )
     p.add_argument("checkpoint", metavar="FILE.npz")
     p.add_argument("--corpus", help="corpus to evaluate on (default: the checkpoint's)")
-    p.add_argument("--text", metavar="FILE",
-                   help="score the start of this UTF-8 file instead of the held-out text (the n-gram "
-                        "is still fitted on the corpus)")
-    p.add_argument("--dynamic", action="store_true",
-                   help="also the network learning from the text as it reads it (dynamic evaluation)")
+    p.add_argument(
+        "--text",
+        metavar="FILE",
+        help="score the start of this UTF-8 file instead of the held-out text (the n-gram "
+        "is still fitted on the corpus)",
+    )
+    p.add_argument(
+        "--dynamic",
+        action="store_true",
+        help="also the network learning from the text as it reads it (dynamic evaluation)",
+    )
     _add_lab_options(p)
     p.set_defaults(run=run_eval)
 
-    p = sub.add_parser("compare", help="train the network for S seconds and the baseline, then compare")
+    p = sub.add_parser(
+        "compare", help="train the network for S seconds and the baseline, then compare"
+    )
     add_model_options(p)
     add_corpus_options(p)
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--seconds", type=float, default=None, help="network training time (default 60)")
-    length.add_argument("--steps", type=int, default=None,
-                        help="train for this many steps instead (the same work on a busy machine)")
+    length.add_argument(
+        "--seconds", type=float, default=None, help="network training time (default 60)"
+    )
+    length.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="train for this many steps instead (the same work on a busy machine)",
+    )
     _add_lab_options(p)
     p.set_defaults(run=run_compare)
 
 
 def _add_lab_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--order", type=int, default=6, help="n-gram order of the baseline (1-8, default 6)")
-    p.add_argument("--max-chars", type=int, default=20_000,
-                   help="held-out characters walked one by one (default 20000)")
-    p.add_argument("--suggest-chars", type=int, default=3_000,
-                   help="of those, how many the savings with 1/3/5 suggestions are measured on "
-                        "(a beam search a character; default 3000)")
+    p.add_argument(
+        "--order", type=int, default=6, help="n-gram order of the baseline (1-8, default 6)"
+    )
+    p.add_argument(
+        "--max-chars",
+        type=int,
+        default=20_000,
+        help="held-out characters walked one by one (default 20000)",
+    )
+    p.add_argument(
+        "--suggest-chars",
+        type=int,
+        default=3_000,
+        help="of those, how many the savings with 1/3/5 suggestions are measured on "
+        "(a beam search a character; default 3000)",
+    )
     p.add_argument("--json", action="store_true")
 
 
@@ -99,8 +125,12 @@ def run_eval(args) -> int:
     models = lab_models(network, baseline, args.dynamic, label, f"kn-{args.order}")
     result = compare(corpus, models, text, {f"kn-{args.order}": fit_s}, args.suggest_chars)
     note = sample_note(corpus, val_fraction)
-    extra = {"checkpoint": args.checkpoint, "text": args.text or "held-out", "baseline_sample": note,
-             **_dynamic_speed(result, network, text, args.dynamic)}
+    extra = {
+        "checkpoint": args.checkpoint,
+        "text": args.text or "held-out",
+        "baseline_sample": note,
+        **_dynamic_speed(result, network, text, args.dynamic),
+    }
     footer = [f"kn-{args.order}: {note}"] if note else []
     _print(result, args.json, extra=extra, footer="\n".join([*footer, _footer(result, extra)]))
     return 0
@@ -120,19 +150,26 @@ def _dynamic_speed(result, network, text: str, dynamic: bool) -> dict:
     cpu = time.process_time()
     bpc, seconds = timed(bits_per_char, DynamicPredictor(network.snapshot), text)
     cpu = time.process_time() - cpu
-    return {"dynamic_scoring_chars_per_sec": len(text) / seconds,
-            "dynamic_scoring_chars_per_cpu_sec": len(text) / max(cpu, 1e-9), "dynamic_bpc": bpc}
+    return {
+        "dynamic_scoring_chars_per_sec": len(text) / seconds,
+        "dynamic_scoring_chars_per_cpu_sec": len(text) / max(cpu, 1e-9),
+        "dynamic_bpc": bpc,
+    }
 
 
 def _footer(result, extra: dict) -> str:
     lines = []
     some = next(iter(result.reports.values()))
     if some.suggest_chars and some.suggest_chars < result.chars:
-        lines.append(f"savings with k suggestions: over the first {some.suggest_chars:,} characters")
+        lines.append(
+            f"savings with k suggestions: over the first {some.suggest_chars:,} characters"
+        )
     if "dynamic_scoring_chars_per_sec" in extra:
-        lines.append(f"dynamic evaluation scores {extra['dynamic_scoring_chars_per_sec']:,.0f} "
-                     f"characters a second ({extra['dynamic_scoring_chars_per_cpu_sec']:,.0f} per "
-                     "second of CPU time; bits per character only)")
+        lines.append(
+            f"dynamic evaluation scores {extra['dynamic_scoring_chars_per_sec']:,.0f} "
+            f"characters a second ({extra['dynamic_scoring_chars_per_cpu_sec']:,.0f} per "
+            "second of CPU time; bits per character only)"
+        )
     return "\n".join(lines)
 
 
@@ -155,22 +192,35 @@ def run_compare(args) -> int:
     corpus, model_config, train_config, batches = build_setup(args)
     trainer = Trainer(corpus, model_config, train_config, batches=batches)
     seconds = 60.0 if args.seconds is None and args.steps is None else args.seconds
-    final, train_s = timed(trainer.run, threading.Event(), steps=args.steps, seconds=seconds,
-                           val_interval=0)
+    final, train_s = timed(
+        trainer.run, threading.Event(), steps=args.steps, seconds=seconds, val_interval=0
+    )
     network = Predictor(trainer.snapshot())
-    baseline, fit_s = timed(fit_baseline, corpus, corpus.vocab, args.order, train_config.val_fraction)
+    baseline, fit_s = timed(
+        fit_baseline, corpus, corpus.vocab, args.order, train_config.val_fraction
+    )
     text = held_out_text(corpus, train_config.val_fraction, args.max_chars)
     val_bpc = trainer.validate(None)
     label = f"{model_config.cell} {model_config.hidden}"
     models = lab_models(network, baseline, True, label, f"kn-{args.order}")
-    result = compare(corpus, models, text, {label: train_s, f"kn-{args.order}": fit_s},
-                     args.suggest_chars)
+    result = compare(
+        corpus, models, text, {label: train_s, f"kn-{args.order}": fit_s}, args.suggest_chars
+    )
     note = sample_note(corpus, train_config.val_fraction)
-    extra = {"model": model_config.to_dict(), "train": train_config.to_dict(), "steps": final.step,
-             "val_bpc_full_split": val_bpc, "chars_per_sec": final.chars_per_sec, "baseline_sample": note,
-             **_dynamic_speed(result, network, text, True)}
-    footer = (f"network: {final.step} steps in {train_s:.1f} s ({final.chars_per_sec:,.0f} chars/s), "
-              f"validation {val_bpc:.3f} bpc over the whole split" + (f"; kn-{args.order}: {note}" if note else ""))
+    extra = {
+        "model": model_config.to_dict(),
+        "train": train_config.to_dict(),
+        "steps": final.step,
+        "val_bpc_full_split": val_bpc,
+        "chars_per_sec": final.chars_per_sec,
+        "baseline_sample": note,
+        **_dynamic_speed(result, network, text, True),
+    }
+    footer = (
+        f"network: {final.step} steps in {train_s:.1f} s ({final.chars_per_sec:,.0f} chars/s), "
+        f"validation {val_bpc:.3f} bpc over the whole split"
+        + (f"; kn-{args.order}: {note}" if note else "")
+    )
     _print(result, args.json, extra=extra, footer="\n".join([footer, _footer(result, extra)]))
     return 0
 
@@ -202,7 +252,9 @@ def _print(result, as_json: bool, extra: dict, footer: str = "") -> None:
         if any(cells):
             table.add_row(name, *cells)
     for label, s in result.build_seconds.items():
-        table.add_row(f"build time ({label})", *[f"{s:.1f} s" if k == label else "" for k in result.reports])
+        table.add_row(
+            f"build time ({label})", *[f"{s:.1f} s" if k == label else "" for k in result.reports]
+        )
     console = _console()
     console.print(table)
     if footer:

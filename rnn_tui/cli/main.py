@@ -23,7 +23,9 @@ from rnn_tui.engine.errors import ConfigError, RnnTuiError  # noqa: E402
 from rnn_tui.engine.options import MODEL_FIELDS, TRAIN_FIELDS  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
-VAL_CHARS = 100_000  # train's final validation: a fixed sample, so its cost does not grow with the corpus
+VAL_CHARS = (
+    100_000  # train's final validation: a fixed sample, so its cost does not grow with the corpus
+)
 
 
 def command(name: str):
@@ -49,7 +51,9 @@ def _positive_int(name: str):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a whole number (got {text!r})"
+            ) from None
         if value <= 0:
             raise argparse.ArgumentTypeError(f"{name} must be at least 1 (got {value})")
         return value
@@ -62,7 +66,9 @@ def _count(name: str):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a whole number (got {text!r})"
+            ) from None
         if value < 0:
             raise argparse.ArgumentTypeError(f"{name} must be 0 or more (got {value})")
         return value
@@ -78,7 +84,9 @@ def _number(name: str, lo: float = -math.inf, lo_open: bool = False):
             raise argparse.ArgumentTypeError(f"{name} must be a number (got {text!r})") from None
         if not math.isfinite(value) or value < lo or (lo_open and value == lo):
             rel = ">" if lo_open else ">="
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number {rel} {lo:g} (got {text})")
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a finite number {rel} {lo:g} (got {text})"
+            )
         return value
 
     return parse
@@ -88,13 +96,25 @@ def add_corpus_options(p: argparse.ArgumentParser) -> None:
     """How a corpus's text becomes symbols (issue 15; not in the option registry yet: they are
     properties of the corpus, not of the model or its training)."""
     g = p.add_argument_group("corpus symbols")
-    g.add_argument("--max-vocab", type=_positive_int("--max-vocab"), metavar="N",
-                   help="keep the N-1 most frequent characters, the rest read as one unknown symbol "
-                        "(default 8192: only texts with more distinct characters lose any)")
-    g.add_argument("--min-count", type=_positive_int("--min-count"), metavar="N",
-                   help="characters seen fewer than N times read as the unknown symbol (default 1)")
-    g.add_argument("--bytes", action="store_true", dest="byte_mode",
-                   help="model the UTF-8 bytes of the text (at most 256 symbols) instead of characters")
+    g.add_argument(
+        "--max-vocab",
+        type=_positive_int("--max-vocab"),
+        metavar="N",
+        help="keep the N-1 most frequent characters, the rest read as one unknown symbol "
+        "(default 8192: only texts with more distinct characters lose any)",
+    )
+    g.add_argument(
+        "--min-count",
+        type=_positive_int("--min-count"),
+        metavar="N",
+        help="characters seen fewer than N times read as the unknown symbol (default 1)",
+    )
+    g.add_argument(
+        "--bytes",
+        action="store_true",
+        dest="byte_mode",
+        help="model the UTF-8 bytes of the text (at most 256 symbols) instead of characters",
+    )
 
 
 def build_setup(args: argparse.Namespace, checkpoint=None):
@@ -119,12 +139,17 @@ def build_setup(args: argparse.Namespace, checkpoint=None):
         preset = get_preset(DEFAULT_PRESET)
     if checkpoint is not None:
         preset = Preset(
-            preset.name, "", checkpoint.corpus or preset.corpus,
+            preset.name,
+            "",
+            checkpoint.corpus or preset.corpus,
             {k: v for k, v in checkpoint.model_config.to_dict().items() if k != "vocab_size"},
             checkpoint.train_config.to_dict() if checkpoint.train_config else {},
         )
-    corpus = load_corpus(args.corpus or preset.corpus, _vocab_policy(args, checkpoint),
-                         progress=getattr(args, "corpus_progress", None))
+    corpus = load_corpus(
+        args.corpus or preset.corpus,
+        _vocab_policy(args, checkpoint),
+        progress=getattr(args, "corpus_progress", None),
+    )
     if checkpoint is not None:
         if model and any(model[k] != getattr(checkpoint.model_config, k) for k in model):
             raise ConfigError("model options cannot change the shape of a checkpoint being resumed")
@@ -146,8 +171,13 @@ def _vocab_policy(args: argparse.Namespace, checkpoint=None):
     chosen = {k: getattr(args, k, None) for k in ("max_vocab", "min_count")}
     base = policy_for(checkpoint.vocab) if checkpoint is not None else VocabPolicy()
     byte_mode = getattr(args, "byte_mode", False) or base.byte_mode
-    return VocabPolicy(**{**base.to_dict(), **{k: v for k, v in chosen.items() if v is not None},
-                          "byte_mode": byte_mode})
+    return VocabPolicy(
+        **{
+            **base.to_dict(),
+            **{k: v for k, v in chosen.items() if v is not None},
+            "byte_mode": byte_mode,
+        }
+    )
 
 
 def _setup_with_progress(args: argparse.Namespace, checkpoint=None):
@@ -157,8 +187,13 @@ def _setup_with_progress(args: argparse.Namespace, checkpoint=None):
         return build_setup(args, checkpoint)
     from rich.progress import BarColumn, Progress, TextColumn
 
-    with Progress(TextColumn("reading the corpus"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
-                  console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("reading the corpus"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f} %"),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("read", total=1)
         args.corpus_progress = lambda done, total: bar.update(task, completed=done, total=total)
         return build_setup(args, checkpoint)
@@ -186,14 +221,18 @@ def _print_json(data: dict) -> None:
 @command("app")
 def cmd_app(args) -> int:
     checkpoint = None
-    if args.load:  # (NumPy loads here only if needed: a big corpus's first frame does not wait for it)
+    if (
+        args.load
+    ):  # (NumPy loads here only if needed: a big corpus's first frame does not wait for it)
         from rnn_tui.engine.checkpoint import load_checkpoint
 
         checkpoint = load_checkpoint(args.load)
     from rnn_tui.app.loading import LOADING_MIN_BYTES, LoadCancelled, load_with_progress
 
     corpus_name = args.corpus or (checkpoint.corpus if checkpoint is not None else None)
-    if corpus_name and _file_size(corpus_name) >= LOADING_MIN_BYTES:  # a big file: read it behind a first frame
+    if (
+        corpus_name and _file_size(corpus_name) >= LOADING_MIN_BYTES
+    ):  # a big file: read it behind a first frame
 
         def load(progress):
             args.corpus_progress = progress
@@ -211,8 +250,18 @@ def cmd_app(args) -> int:
 
     public = PublicPolicy.from_env()  # set by `rnn-tui serve --public` for each visitor's app
     preset = args.preset or (None if args.corpus or checkpoint else DEFAULT_PRESET)
-    return run_app(corpus, model_config, train_config, checkpoint=checkpoint, preset=preset,
-                   demo=args.demo, public=public) or 0
+    return (
+        run_app(
+            corpus,
+            model_config,
+            train_config,
+            checkpoint=checkpoint,
+            preset=preset,
+            demo=args.demo,
+            public=public,
+        )
+        or 0
+    )
 
 
 @command("train")
@@ -256,10 +305,18 @@ def cmd_train(args) -> int:
     if args.out:
         save_checkpoint(args.out, trainer.to_checkpoint())
     result = {
-        "corpus": corpus.name, "model": model_config.to_dict(), "train": train_config.to_dict(),
-        "step": final.step, "loss": final.loss, "bpc": final.bpc, "val_bpc": final.val_bpc,
-        "chars_per_sec": final.chars_per_sec, "seconds": final.elapsed,
-        "skipped_steps": final.skipped_steps, "out": args.out, "interrupted": interrupted,
+        "corpus": corpus.name,
+        "model": model_config.to_dict(),
+        "train": train_config.to_dict(),
+        "step": final.step,
+        "loss": final.loss,
+        "bpc": final.bpc,
+        "val_bpc": final.val_bpc,
+        "chars_per_sec": final.chars_per_sec,
+        "seconds": final.elapsed,
+        "skipped_steps": final.skipped_steps,
+        "out": args.out,
+        "interrupted": interrupted,
         "val_chars": min(args.val_chars or trainer.val_ids.size, trainer.val_ids.size),
     }
     if args.json:
@@ -272,7 +329,9 @@ def cmd_train(args) -> int:
         )
         if final.message:
             print(final.message)
-        print(f"saved {args.out}" if args.out else "not saved (give --out FILE.npz to keep the model)")
+        print(
+            f"saved {args.out}" if args.out else "not saved (give --out FILE.npz to keep the model)"
+        )
     return 130 if interrupted else 0  # the shell's convention for a run ended by SIGINT
 
 
@@ -292,15 +351,23 @@ def _train_run(args, trainer, corpus, model_config, seconds, stop):
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-        TimeRemainingColumn(), console=console, disable=not show, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show,
+        transient=False,
     ) as bar:
         task = bar.add_task("train", total=args.steps or seconds, info="")
 
         def on_progress(p) -> None:
             val = f"  val {p.val_bpc:.3f}" if p.val_bpc is not None else ""
-            bar.update(task, completed=(p.step - start_step) if args.steps else p.elapsed,
-                       info=f"step {p.step}  loss {p.loss:.3f}  {p.bpc:.3f} bpc{val}  {p.chars_per_sec:,.0f} ch/s")
+            bar.update(
+                task,
+                completed=(p.step - start_step) if args.steps else p.elapsed,
+                info=f"step {p.step}  loss {p.loss:.3f}  {p.bpc:.3f} bpc{val}  {p.chars_per_sec:,.0f} ch/s",
+            )
 
         start_step = trainer.step
         return trainer.run(stop, on_progress, steps=args.steps, seconds=seconds, interval=0.25)
@@ -329,11 +396,16 @@ def cmd_predict(args) -> int:
     unknown = sorted(set(ch for ch in args.text if ch not in pred.vocab))
     top = pred.top_k(args.top)
     if args.json:
-        _print_json({
-            "text": args.text, "model": chosen, "known_chars": known, "unknown": unknown,
-            "top": [{"char": c, "prob": p} for c, p in top],
-            "greedy": pred.greedy(),
-        })
+        _print_json(
+            {
+                "text": args.text,
+                "model": chosen,
+                "known_chars": known,
+                "unknown": unknown,
+                "top": [{"char": c, "prob": p} for c, p in top],
+                "greedy": pred.greedy(),
+            }
+        )
         return 0
     console = _console()
     if unknown:
@@ -351,7 +423,9 @@ def cmd_sample(args) -> int:
     if args.length < 0:
         raise ConfigError(f"--length must be 0 or more (got {args.length})")
     if args.temperature < 0 or not math.isfinite(args.temperature):
-        raise ConfigError(f"--temperature must be a finite number >= 0, 0 meaning greedy (got {args.temperature})")
+        raise ConfigError(
+            f"--temperature must be a finite number >= 0, 0 meaning greedy (got {args.temperature})"
+        )
     from rnn_tui.cli.models import choose_model
 
     ckpt, network = _load_predictor(args.checkpoint)
@@ -359,8 +433,15 @@ def cmd_sample(args) -> int:
     pred.feed_text(args.prime)
     text = pred.sample(args.length, temperature=args.temperature, seed=args.seed)
     if args.json:
-        _print_json({"prime": args.prime, "sample": text, "model": chosen,
-                     "temperature": args.temperature, "seed": args.seed})
+        _print_json(
+            {
+                "prime": args.prime,
+                "sample": text,
+                "model": chosen,
+                "temperature": args.temperature,
+                "seed": args.seed,
+            }
+        )
     else:
         print(args.prime + text)
     return 0
@@ -374,21 +455,28 @@ def cmd_gradcheck(args) -> int:
     results = run_all(seed=args.seed) + series_gradcheck(seed=args.seed)
     ok = all(r.ok for r in results)
     if args.json:
-        _print_json({
-            "tolerance": TOLERANCE, "ok": ok,
-            "cases": [{"case": r.case, "worst": r.worst, "errors": r.errors} for r in results],
-        })
+        _print_json(
+            {
+                "tolerance": TOLERANCE,
+                "ok": ok,
+                "cases": [{"case": r.case, "worst": r.worst, "errors": r.errors} for r in results],
+            }
+        )
     else:
         from rich.table import Table
 
-        table = Table(title=f"gradient check: float64 central differences, pass below {TOLERANCE:g}")
+        table = Table(
+            title=f"gradient check: float64 central differences, pass below {TOLERANCE:g}"
+        )
         table.add_column("case")
         table.add_column("worst tensor")
         table.add_column("relative error", justify="right")
         table.add_column("")
         for r in results:
             name = max(r.errors, key=r.errors.__getitem__)
-            table.add_row(r.case, name, f"{r.worst:.2e}", "[green]ok[/]" if r.ok else "[red]FAIL[/]")
+            table.add_row(
+                r.case, name, f"{r.worst:.2e}", "[green]ok[/]" if r.ok else "[red]FAIL[/]"
+            )
         _console().print(table)
     return 0 if ok else 1
 
@@ -398,8 +486,17 @@ def cmd_presets(args) -> int:
     from rnn_tui.lab.presets import PRESETS
 
     if args.json:
-        _print_json({n: {"description": p.description, "corpus": p.corpus, "model": p.model,
-                         "train": p.train} for n, p in PRESETS.items()})
+        _print_json(
+            {
+                n: {
+                    "description": p.description,
+                    "corpus": p.corpus,
+                    "model": p.model,
+                    "train": p.train,
+                }
+                for n, p in PRESETS.items()
+            }
+        )
     else:
         for name, p in PRESETS.items():
             print(f"{name:16} {p.description}")
@@ -419,24 +516,36 @@ def make_parser() -> _Parser:
     parser.add_argument("--version", action="version", version=f"rnn-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
 
-    p = sub.add_parser("app", help="the playground (the default): train live, type, watch predictions")
+    p = sub.add_parser(
+        "app", help="the playground (the default): train live, type, watch predictions"
+    )
     add_model_options(p)
     add_corpus_options(p)
     p.add_argument("--load", metavar="FILE.npz", help="start from a checkpoint")
-    p.add_argument("--demo", action="store_true",
-                   help="attract mode: types phrases of the corpus by itself; any key takes over")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="attract mode: types phrases of the corpus by itself; any key takes over",
+    )
 
     p = sub.add_parser("train", help="train headless, with a progress bar, and save a checkpoint")
     add_model_options(p)
     add_corpus_options(p)
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int("--steps"), help="number of training steps")
-    length.add_argument("--seconds", type=_number("--seconds", 0, lo_open=True), help="training time (default 60)")
+    length.add_argument(
+        "--seconds", type=_number("--seconds", 0, lo_open=True), help="training time (default 60)"
+    )
     p.add_argument("--out", metavar="FILE.npz", help="where to save the checkpoint")
     p.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint (exactly)")
-    p.add_argument("--val-chars", type=_count("--val-chars"), default=VAL_CHARS, metavar="N",
-                   help=f"validate on the first N characters of the held-out split (default {VAL_CHARS:,}; "
-                        "0 for all of it)")
+    p.add_argument(
+        "--val-chars",
+        type=_count("--val-chars"),
+        default=VAL_CHARS,
+        metavar="N",
+        help=f"validate on the first N characters of the held-out split (default {VAL_CHARS:,}; "
+        "0 for all of it)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("predict", help="the next-character distribution after TEXT")
@@ -476,13 +585,20 @@ def make_parser() -> _Parser:
 
 # Modules that add their own subcommands: each has `register(subparsers)`, which adds a parser and
 # `set_defaults(run=function)`. They must import nothing heavy at module level (start-up time).
-SUBCOMMAND_MODULES = ("rnn_tui.cli.lab", "rnn_tui.cli.series", "rnn_tui.cli.bench", "rnn_tui.cli.serve")
+SUBCOMMAND_MODULES = (
+    "rnn_tui.cli.lab",
+    "rnn_tui.cli.series",
+    "rnn_tui.cli.bench",
+    "rnn_tui.cli.serve",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = make_parser()
-    if not argv or (argv[0] not in parser.commands and argv[0] not in ("-h", "--help", "--version")):
+    if not argv or (
+        argv[0] not in parser.commands and argv[0] not in ("-h", "--help", "--version")
+    ):
         argv.insert(0, "app")
     args = parser.parse_args(argv)
     try:

@@ -15,9 +15,13 @@ MODEL_CHOICES = ("net", "ngram", "mix")
 
 
 def add_model_choice(p) -> None:
-    p.add_argument("--model", choices=MODEL_CHOICES, default=None,
-                   help="network, n-gram or their mixture (default: mix when the checkpoint's "
-                        "corpus is at hand, else net)")
+    p.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        default=None,
+        help="network, n-gram or their mixture (default: mix when the checkpoint's "
+        "corpus is at hand, else net)",
+    )
 
 
 def _fit_ngram(ckpt):

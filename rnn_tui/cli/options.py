@@ -16,7 +16,9 @@ from rnn_tui.engine.options import OPTIONS, Option
 SWITCHES = {"embed": ("--onehot", "onehot", 0, "one-hot input (the default)")}
 
 
-def add_option(group, option: Option, *, help_text: str | None = None, choices: bool = True) -> None:
+def add_option(
+    group, option: Option, *, help_text: str | None = None, choices: bool = True
+) -> None:
     """One `--name` flag. `choices=False` leaves a choice to the registry's check (its message)."""
     kwargs: dict = {"help": help_text if help_text is not None else option.describe()}
     if option.choices and choices:

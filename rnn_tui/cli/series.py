@@ -8,7 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 
-OPTION_NAMES = ("cell", "hidden", "layers", "epochs", "lr", "loss", "seed")  # SeriesConfig's, from the registry
+OPTION_NAMES = (
+    "cell",
+    "hidden",
+    "layers",
+    "epochs",
+    "lr",
+    "loss",
+    "seed",
+)  # SeriesConfig's, from the registry
 SHOWN_POINTS = 20  # the text output lists at most this many (input, prediction, target) rows
 
 
@@ -59,13 +67,20 @@ def cmd_series(args: argparse.Namespace) -> int:
     show = not args.json and console.is_terminal
     stop = threading.Event()
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-        TimeRemainingColumn(), console=console, disable=not show, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show,
+        transient=False,
     ) as bar:
         task = bar.add_task(lesson.name, total=config.epochs, info="")
 
         def on_progress(p) -> None:
-            bar.update(task, completed=p.epoch, info=f"epoch {p.epoch}  loss {p.loss:.3g}  MSE {p.mse:.3g}")
+            bar.update(
+                task, completed=p.epoch, info=f"epoch {p.epoch}  loss {p.loss:.3g}  MSE {p.mse:.3g}"
+            )
 
         try:
             final = trainer.run(stop, on_progress, interval=0.25, forecast_steps=steps)
@@ -114,7 +129,9 @@ def cmd_series(args: argparse.Namespace) -> int:
         print(final.message)
     rows = list(zip(final.inputs, final.predictions, final.targets, strict=True))
     if len(rows) > SHOWN_POINTS:
-        print(f"input -> prediction of the next value (last {SHOWN_POINTS} of {len(rows)}; --json for all)")
+        print(
+            f"input -> prediction of the next value (last {SHOWN_POINTS} of {len(rows)}; --json for all)"
+        )
         rows = rows[-SHOWN_POINTS:]
     else:
         print("input -> prediction of the next value")

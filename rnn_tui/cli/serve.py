@@ -95,38 +95,69 @@ def register(subparsers) -> None:
         add_help=app_parser is None,  # the app parser's -h/--help comes with it
     )
     server = p.add_argument_group("server")
-    server.add_argument("--host", default=DEFAULT_HOST,
-                        help=f"address to listen on (default {DEFAULT_HOST}: this machine only); "
-                        "any other address implies --public unless --trust-network is given")
-    server.add_argument("--port", type=_port, default=DEFAULT_PORT,
-                        help=f"TCP port (default {DEFAULT_PORT})")
+    server.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST}: this machine only); "
+        "any other address implies --public unless --trust-network is given",
+    )
+    server.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})"
+    )
     token = server.add_mutually_exclusive_group()
-    token.add_argument("--token", type=_token,
-                       help="the access token visitors need in the URL (default: a random one, "
-                       "printed with the URL at start)")
-    token.add_argument("--no-token", action="store_true",
-                       help="no access token: anyone who can reach the port may start a session")
-    server.add_argument("--max-sessions", type=_at_least_one("--max-sessions"), default=None,
-                        help="browser tabs running at once (default: the number of cores); "
-                        "a visitor beyond it gets a 'try again in a minute' page")
-    server.add_argument("--idle-minutes", type=_minutes, default=DEFAULT_IDLE_MINUTES,
-                        help=f"close a session after this many minutes without a key "
-                        f"(default {DEFAULT_IDLE_MINUTES:g})")
+    token.add_argument(
+        "--token",
+        type=_token,
+        help="the access token visitors need in the URL (default: a random one, "
+        "printed with the URL at start)",
+    )
+    token.add_argument(
+        "--no-token",
+        action="store_true",
+        help="no access token: anyone who can reach the port may start a session",
+    )
+    server.add_argument(
+        "--max-sessions",
+        type=_at_least_one("--max-sessions"),
+        default=None,
+        help="browser tabs running at once (default: the number of cores); "
+        "a visitor beyond it gets a 'try again in a minute' page",
+    )
+    server.add_argument(
+        "--idle-minutes",
+        type=_minutes,
+        default=DEFAULT_IDLE_MINUTES,
+        help=f"close a session after this many minutes without a key "
+        f"(default {DEFAULT_IDLE_MINUTES:g})",
+    )
     public = p.add_argument_group(
-        "public mode", "For visitors you do not know: no path is typed in the app; corpora are "
+        "public mode",
+        "For visitors you do not know: no path is typed in the app; corpora are "
         "the built-ins and those named here; save is a download to the visitor's browser, load "
-        "an upload; the costly settings have caps.")
+        "an upload; the costly settings have caps.",
+    )
     mode = public.add_mutually_exclusive_group()
     mode.add_argument("--public", action="store_true", help="public mode, on any address")
-    mode.add_argument("--trust-network", action="store_true",
-                      help="no public mode on a non-local --host (every visitor may read and write "
-                      "files as this user)")
-    public.add_argument("--offer-corpus", action="append", default=[], metavar="FILE",
-                        help="a text file visitors may train on (repeat for more; --corpus is "
-                        "offered too)")
+    mode.add_argument(
+        "--trust-network",
+        action="store_true",
+        help="no public mode on a non-local --host (every visitor may read and write "
+        "files as this user)",
+    )
+    public.add_argument(
+        "--offer-corpus",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a text file visitors may train on (repeat for more; --corpus is offered too)",
+    )
     for name, cap in DEFAULT_CAPS.items():
-        public.add_argument(f"--max-{name}", type=_at_least_one(f"--max-{name}"), default=cap,
-                            help=f"the largest {name} a visitor may set (default {cap})")
+        public.add_argument(
+            f"--max-{name}",
+            type=_at_least_one(f"--max-{name}"),
+            default=cap,
+            help=f"the largest {name} a visitor may set (default {cap})",
+        )
     public.add_argument("--no-download", action="store_true", help="no save (download) in the app")
     public.add_argument("--no-upload", action="store_true", help="no load (upload) in the app")
     forwarded = app_parser._actions if app_parser is not None else []  # noqa: SLF001
@@ -144,7 +175,9 @@ def _at_least_one(name: str):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a whole number (got {text!r})"
+            ) from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"{name} must be at least 1 (got {value})")
         return value
@@ -156,9 +189,13 @@ def _minutes(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--idle-minutes must be a number (got {text!r})") from None
+        raise argparse.ArgumentTypeError(
+            f"--idle-minutes must be a number (got {text!r})"
+        ) from None
     if not 0 < value <= 7 * 24 * 60:
-        raise argparse.ArgumentTypeError(f"--idle-minutes must be above 0 and at most a week (got {text})")
+        raise argparse.ArgumentTypeError(
+            f"--idle-minutes must be above 0 and at most a week (got {text})"
+        )
     return value
 
 
@@ -182,8 +219,13 @@ def public_policy(args: argparse.Namespace):
         return None
     offered = [*args.offer_corpus, *([args.corpus] if getattr(args, "corpus", None) else [])]
     return PublicPolicy.with_corpora(
-        offered, max_hidden=args.max_hidden, max_layers=args.max_layers, max_batch=args.max_batch,
-        save=not args.no_download, load=not args.no_upload)
+        offered,
+        max_hidden=args.max_hidden,
+        max_layers=args.max_layers,
+        max_batch=args.max_batch,
+        save=not args.no_download,
+        load=not args.no_upload,
+    )
 
 
 def _port(text: str) -> int:
@@ -295,8 +337,13 @@ def run(args: argparse.Namespace) -> int:
     policy = public_policy(args)
     _check_setup(args, policy)
     token = None if args.no_token else (args.token or secrets.token_urlsafe(12))
-    gate = serve_gate.Gate(token, args.max_sessions or os.cpu_count() or 1, args.idle_minutes * 60,
-                           policy, upload=not args.no_upload)
+    gate = serve_gate.Gate(
+        token,
+        args.max_sessions or os.cpu_count() or 1,
+        args.idle_minutes * 60,
+        policy,
+        upload=not args.no_upload,
+    )
     url = _url(args.host, args.port)
     command = app_command(args)
 
@@ -350,21 +397,33 @@ def run(args: argparse.Namespace) -> int:
             where = f"[bold]{link}[/]"
             if args.host in ("", "0.0.0.0", "::"):
                 where = f"every address of this machine, port {args.port} (here: {where})"
-            mode = "public mode" if policy is not None else "trusted mode: visitors may read and write files"
+            mode = (
+                "public mode"
+                if policy is not None
+                else "trusted mode: visitors may read and write files"
+            )
             self.console.print(
                 f"rnn-tui: serving the playground on {where} "
                 f"({mode}; at most {gate.max_sessions} tabs at once, each its own app; "
                 "Ctrl+C stops the server)",
-                highlight=False, soft_wrap=True,
+                highlight=False,
+                soft_wrap=True,
             )
 
     with tempfile.TemporaryDirectory(prefix="rnn-tui-serve-") as tmp:
         templates = _write_template(ts.__file__, Path(tmp))
         if templates is None:  # the gate's tickets ride in our page: no page, no server
-            raise RnnTuiError("textual-serve's page template was not found: reinstall it "
-                              f"({WEB_EXTRA})")
-        server = Server(command, host=args.host, port=args.port, title="rnn-tui",
-                        public_url=url, templates_path=templates)
+            raise RnnTuiError(
+                f"textual-serve's page template was not found: reinstall it ({WEB_EXTRA})"
+            )
+        server = Server(
+            command,
+            host=args.host,
+            port=args.port,
+            title="rnn-tui",
+            public_url=url,
+            templates_path=templates,
+        )
         try:
             server.serve()
         except OSError as exc:

@@ -72,8 +72,14 @@ class Session:
 class Gate:
     """Who may start a session, and the sessions running."""
 
-    def __init__(self, token: str | None, max_sessions: int, idle_seconds: float,
-                 public: PublicPolicy | None, upload: bool) -> None:
+    def __init__(
+        self,
+        token: str | None,
+        max_sessions: int,
+        idle_seconds: float,
+        public: PublicPolicy | None,
+        upload: bool,
+    ) -> None:
         self.token, self.max_sessions, self.idle_seconds = token, max_sessions, idle_seconds
         self.public = public
         self.upload = public is not None and public.load and upload
@@ -220,11 +226,17 @@ class GateRoutes:
             return None, page(
                 "This demo needs its access link",
                 "The address must include the access token (<code>?token=…</code>) printed "
-                "when the server started: ask whoever runs it for the full link.", 403)
+                "when the server started: ask whoever runs it for the full link.",
+                403,
+            )
         ticket = gate.reserve()
         if ticket is None:
-            return None, page("The demo is busy", html.escape(busy_text(len(gate.sessions))),
-                              503, refresh=RETRY_SECONDS)
+            return None, page(
+                "The demo is busy",
+                html.escape(busy_text(len(gate.sessions))),
+                503,
+                refresh=RETRY_SECONDS,
+            )
         return ticket, None
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -241,8 +253,12 @@ class GateRoutes:
             return websocket
         env, folder, secret = gate.environment()
         service = SessionService(
-            self.command, write_bytes=websocket.send_bytes, write_str=websocket.send_str,
-            close=websocket.close, download_manager=self.download_manager, extra_env=env,
+            self.command,
+            write_bytes=websocket.send_bytes,
+            write_str=websocket.send_str,
+            close=websocket.close,
+            download_manager=self.download_manager,
+            extra_env=env,
         )
         session = Session(service, websocket, folder, secret)
         gate.opened(session)
@@ -284,27 +300,36 @@ class GateRoutes:
             await session.service.end()
             minutes = gate.idle_seconds / 60
             with _quiet():
-                await session.websocket.send_bytes(terminal_note(
-                    f"This session was closed after {minutes:g} minutes without a key.\n"
-                    "Reload the page to start again."))
+                await session.websocket.send_bytes(
+                    terminal_note(
+                        f"This session was closed after {minutes:g} minutes without a key.\n"
+                        "Reload the page to start again."
+                    )
+                )
                 await session.websocket.close()
             return
 
     # -- uploads -------------------------------------------------------------------------------
     async def handle_upload_page(self, request: web.Request) -> web.Response:
         if self.gate.uploads.get(request.match_info["secret"]) is None:
-            return page("No such upload", "This upload link belongs to a session that has ended.", 404)
-        form = ('Choose a checkpoint (<code>.npz</code>) saved from rnn-tui, then go back to the '
-                'demo\'s tab and press <b>l</b> (or ctrl+l) again.</p>'
-                '<form method="post" enctype="multipart/form-data">'
-                '<input type="file" name="checkpoint" accept=".npz" required> '
-                '<button type="submit">Upload</button></form><p>')
+            return page(
+                "No such upload", "This upload link belongs to a session that has ended.", 404
+            )
+        form = (
+            "Choose a checkpoint (<code>.npz</code>) saved from rnn-tui, then go back to the "
+            "demo's tab and press <b>l</b> (or ctrl+l) again.</p>"
+            '<form method="post" enctype="multipart/form-data">'
+            '<input type="file" name="checkpoint" accept=".npz" required> '
+            '<button type="submit">Upload</button></form><p>'
+        )
         return page("Load a checkpoint", form, 200)
 
     async def handle_upload(self, request: web.Request) -> web.Response:
         session = self.gate.uploads.get(request.match_info["secret"])
         if session is None or session.upload_dir is None:
-            return page("No such upload", "This upload link belongs to a session that has ended.", 404)
+            return page(
+                "No such upload", "This upload link belongs to a session that has ended.", 404
+            )
         try:
             reader = await request.multipart()
             part = await reader.next()
@@ -325,10 +350,16 @@ class GateRoutes:
                 out.write(chunk)
         if size > MAX_UPLOAD_BYTES:
             os.unlink(partial)
-            return page("Too large", f"A checkpoint here is at most {MAX_UPLOAD_BYTES // 2**20} MB.", 413)
+            return page(
+                "Too large", f"A checkpoint here is at most {MAX_UPLOAD_BYTES // 2**20} MB.", 413
+            )
         os.replace(partial, final)  # the app sees the whole file or none
-        return page("Uploaded", f"{size:,} bytes. Go back to the demo's tab and press <b>l</b> "
-                    "(or ctrl+l) to load it; the app checks it first.", 200)
+        return page(
+            "Uploaded",
+            f"{size:,} bytes. Go back to the demo's tab and press <b>l</b> "
+            "(or ctrl+l) to load it; the app checks it first.",
+            200,
+        )
 
 
 def _size(text: str | None, default: int) -> int:

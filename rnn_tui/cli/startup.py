@@ -37,9 +37,12 @@ def startup_time(runs: int = 3, timeout: float = 20.0) -> dict:
         if t is None:
             return {"seconds": None, "note": f"no frame within {timeout:g} s"}
         times.append(t)
-    return {"seconds": median(times), "runs": [round(t, 3) for t in times],
-            "note": f"python -m rnn_tui in a {STARTUP_SIZE[0]}x{STARTUP_SIZE[1]} pseudo-terminal, "
-                    f"median of {runs}"}
+    return {
+        "seconds": median(times),
+        "runs": [round(t, 3) for t in times],
+        "note": f"python -m rnn_tui in a {STARTUP_SIZE[0]}x{STARTUP_SIZE[1]} pseudo-terminal, "
+        f"median of {runs}",
+    }
 
 
 def _first_frame(timeout: float) -> float | None:

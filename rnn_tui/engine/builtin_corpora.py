@@ -26,10 +26,22 @@ BUILTIN_CORPORA: dict[str, str] = {
 }
 
 # Modules that open windows or browsers, print, touch the terminal, write caches or are tests.
-_STDLIB_SKIP = frozenset({
-    "antigravity", "distutils", "ensurepip", "idlelib", "lib2to3", "readline", "rlcompleter",
-    "test", "this", "tkinter", "turtle", "turtledemo",
-})
+_STDLIB_SKIP = frozenset(
+    {
+        "antigravity",
+        "distutils",
+        "ensurepip",
+        "idlelib",
+        "lib2to3",
+        "readline",
+        "rlcompleter",
+        "test",
+        "this",
+        "tkinter",
+        "turtle",
+        "turtledemo",
+    }
+)
 _STDLIB_SKIP_SUB = frozenset({"test", "tests", "idle_test"})  # test packages inside packages
 
 
@@ -52,9 +64,13 @@ def _zen_text() -> str:
     else:
         spec = importlib.util.find_spec("this")
         loader = spec.loader if spec else None
-        source = loader.get_source("this") if isinstance(loader, importlib.abc.InspectLoader) else None
+        source = (
+            loader.get_source("this") if isinstance(loader, importlib.abc.InspectLoader) else None
+        )
         for node in ast.parse(source or "").body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "s" for t in node.targets):
+            if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "s" for t in node.targets
+            ):
                 scrambled = ast.literal_eval(node.value)
         if scrambled is None:  # no source shipped: import it, swallowing what it prints
             with contextlib.redirect_stdout(io.StringIO()):
@@ -89,8 +105,11 @@ def _stdlib_docstrings() -> str:
         total += len(doc) + 2
         return True
 
-    names = [n for n in sorted(sys.stdlib_module_names)
-             if not n.startswith(("_", "xx")) and n not in _STDLIB_SKIP]
+    names = [
+        n
+        for n in sorted(sys.stdlib_module_names)
+        if not n.startswith(("_", "xx")) and n not in _STDLIB_SKIP
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for modname, module in _stdlib_modules(names):
@@ -115,8 +134,11 @@ def _stdlib_modules(names: Iterable[str]) -> Iterator[tuple[str, object]]:
         yield modname, module
         path = getattr(module, "__path__", None)
         if path:
-            subs = sorted(info.name for info in pkgutil.iter_modules(path)
-                          if not info.name.startswith("_") and info.name not in _STDLIB_SKIP_SUB)
+            subs = sorted(
+                info.name
+                for info in pkgutil.iter_modules(path)
+                if not info.name.startswith("_") and info.name not in _STDLIB_SKIP_SUB
+            )
             yield from _stdlib_modules(f"{modname}.{sub}" for sub in subs)
 
 

@@ -150,8 +150,11 @@ class Recurrence:
         bufs = self.__dict__.get("_step")
         if bufs is None:
             z, H = np.zeros((1, self.G), self.dtype), self.H
-            bufs = self._step = {"z": z, "tmp": np.zeros((1, H), self.dtype),
-                                 "gates": [z[:, k * H : (k + 1) * H] for k in range(self.G // H)]}
+            bufs = self._step = {
+                "z": z,
+                "tmp": np.zeros((1, H), self.dtype),
+                "gates": [z[:, k * H : (k + 1) * H] for k in range(self.G // H)],
+            }
         return bufs
 
     def _prepare(self, P: np.ndarray, bh) -> None:
@@ -279,7 +282,9 @@ class LSTMRecurrence(Recurrence):
         self.hs = self._buf(T + 1, B, H)
         self.cs = self._buf(T + 1, B, H)
         self.gates = self._buf(T, B, 4 * H)  # activated i, f, g, o
-        self.gi, self.gf, self.gg, self.go = (self.gates[..., k * H : (k + 1) * H] for k in range(4))
+        self.gi, self.gf, self.gg, self.go = (
+            self.gates[..., k * H : (k + 1) * H] for k in range(4)
+        )
         self.tanh_c = self._buf(T, B, H)
         self.K = self._buf(T, B, 4, H)  # d(gate pre-activation) / d(dc or dh), per step
         self.Kc = self._buf(T, B, H)  # d(c_t) / d(h_t) through tanh, per step

@@ -32,9 +32,21 @@ MAX_ENTRIES = 1000  # arrays in one file; the largest model with optimizer state
 # What a damaged or hostile archive can raise while numpy and zipfile read it (numpy's header
 # parser lets TypeError and tokenize.TokenError out).
 _READ_ERRORS = (
-    ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError,
-    NotImplementedError, RuntimeError, struct.error, KeyError, OverflowError, MemoryError,
-    SyntaxError, TypeError, tokenize.TokenError,
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    KeyError,
+    OverflowError,
+    MemoryError,
+    SyntaxError,
+    TypeError,
+    tokenize.TokenError,
 )
 
 
@@ -111,7 +123,9 @@ def _to_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:
             f"model expects {ckpt.model_config.vocab_size}"
         )
     if set(ckpt.params) != set(shapes):
-        raise CheckpointError(f"refusing to save: parameters {sorted(ckpt.params)} != {list(shapes)}")
+        raise CheckpointError(
+            f"refusing to save: parameters {sorted(ckpt.params)} != {list(shapes)}"
+        )
     meta = {
         "format_version": FORMAT_VERSION,
         "model": ckpt.model_config.to_dict(),
@@ -128,7 +142,9 @@ def _to_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:
     for name, shape in shapes.items():
         p = np.asarray(ckpt.params[name], dtype=np.float32)
         if p.shape != shape:
-            raise CheckpointError(f"refusing to save: parameter {name!r} has shape {p.shape}, not {shape}")
+            raise CheckpointError(
+                f"refusing to save: parameter {name!r} has shape {p.shape}, not {shape}"
+            )
         _check_finite(f"refusing to save: parameter {name!r}", p)
         arrays[name] = p
     for key, value in (ckpt.optimizer_state or {}).items():
@@ -141,7 +157,9 @@ def _to_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:
 
 def _check_finite(what: str, a: np.ndarray) -> None:
     if a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise CheckpointError(f"{what} contains {'NaN' if np.isnan(a).any() else 'infinite values'}")
+        raise CheckpointError(
+            f"{what} contains {'NaN' if np.isnan(a).any() else 'infinite values'}"
+        )
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -184,9 +202,13 @@ def _reading(where: str) -> Iterator[None]:
             yield
     except _READ_ERRORS as e:
         if isinstance(e, ValueError) and "pickle" in str(e):
-            raise CheckpointError(f"{where} contains a pickled object array; refusing to load it") from None
+            raise CheckpointError(
+                f"{where} contains a pickled object array; refusing to load it"
+            ) from None
         detail = _one_line(str(e))
-        raise CheckpointError(f"{where} is truncated or corrupt ({type(e).__name__}: {detail})") from None
+        raise CheckpointError(
+            f"{where} is truncated or corrupt ({type(e).__name__}: {detail})"
+        ) from None
 
 
 def _read(npz, where: str) -> Checkpoint:
@@ -223,19 +245,31 @@ def _read(npz, where: str) -> Checkpoint:
     for name, shape in shapes.items():
         got_shape, dtype = headers[name]
         if got_shape != shape:
-            raise CheckpointError(f"{where}: parameter {name!r} has shape {got_shape}, expected {shape}")
+            raise CheckpointError(
+                f"{where}: parameter {name!r} has shape {got_shape}, expected {shape}"
+            )
         if dtype.kind != "f" or dtype.itemsize != 4:
-            raise CheckpointError(f"{where}: parameter {name!r} has dtype {dtype}, expected float32")
+            raise CheckpointError(
+                f"{where}: parameter {name!r} has dtype {dtype}, expected float32"
+            )
     biggest = max(math.prod(s) for s in shapes.values())
     for name in opt_names:
-        _check_opt_header(name[len(OPT_PREFIX):], *headers[name], shapes, biggest, where)
+        _check_opt_header(name[len(OPT_PREFIX) :], *headers[name], shapes, biggest, where)
 
     params = {n: _load_array(npz, n, where, f"{where}: parameter {n!r}") for n in shapes}
-    opt = {n[len(OPT_PREFIX):]: _load_array(npz, n, where, f"{where}: optimizer state {n!r}")
-           for n in opt_names}
+    opt = {
+        n[len(OPT_PREFIX) :]: _load_array(npz, n, where, f"{where}: optimizer state {n!r}")
+        for n in opt_names
+    }
     return Checkpoint(
-        model_config=model, vocab=meta["vocab"], params=params, train_config=meta["train"],
-        step=meta["step"], corpus=meta["corpus"], seed=meta["seed"], optimizer_state=opt or None,
+        model_config=model,
+        vocab=meta["vocab"],
+        params=params,
+        train_config=meta["train"],
+        step=meta["step"],
+        corpus=meta["corpus"],
+        seed=meta["seed"],
+        optimizer_state=opt or None,
     )
 
 
@@ -251,9 +285,13 @@ def _header(npz, name: str, members: set[str], where: str) -> tuple[tuple[int, .
         elif version == (2, 0):
             shape, _, dtype = np.lib.format.read_array_header_2_0(f)
         else:
-            raise CheckpointError(f"{where}: array {name!r} uses unsupported .npy version {version}")
+            raise CheckpointError(
+                f"{where}: array {name!r} uses unsupported .npy version {version}"
+            )
     if dtype.hasobject:
-        raise CheckpointError(f"{where} contains a pickled object array ({name!r}); refusing to load it")
+        raise CheckpointError(
+            f"{where} contains a pickled object array ({name!r}); refusing to load it"
+        )
     if dtype.kind not in "fiuU" or dtype.subdtype is not None or dtype.names is not None:
         raise CheckpointError(f"{where}: array {name!r} has unsupported dtype {dtype}")
     return tuple(shape), dtype
@@ -269,7 +307,9 @@ def _check_opt_header(key, shape, dtype, shapes, biggest, where) -> None:
             raise CheckpointError(f"{what} must be a scalar, not shape {shape}")
     elif param in shapes:
         if shape != shapes[param]:
-            raise CheckpointError(f"{what} has shape {shape}, expected {shapes[param]} like {param!r}")
+            raise CheckpointError(
+                f"{what} has shape {shape}, expected {shapes[param]} like {param!r}"
+            )
     elif math.prod(shape) > biggest:
         raise CheckpointError(f"{what} is larger than any parameter ({shape})")
 
@@ -341,5 +381,11 @@ def _parse_meta(text: str, where: str) -> dict:
     corpus = meta.get("corpus", "")
     if not isinstance(corpus, str):
         raise CheckpointError(f"{where}: corpus name must be a string")
-    return {"model": model, "train": train, "vocab": vocab, "step": meta.get("step", 0),
-            "seed": meta.get("seed", 0), "corpus": corpus}
+    return {
+        "model": model,
+        "train": train,
+        "vocab": vocab,
+        "step": meta.get("step", 0),
+        "seed": meta.get("seed", 0),
+        "corpus": corpus,
+    }

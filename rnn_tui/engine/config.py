@@ -70,7 +70,9 @@ class ModelConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ConfigError(f"unknown model settings: {', '.join(repr(k) for k in sorted(map(str, unknown)))}")
+            raise ConfigError(
+                f"unknown model settings: {', '.join(repr(k) for k in sorted(map(str, unknown)))}"
+            )
         return cls(**d)
 
 
@@ -85,7 +87,9 @@ class TrainConfig:
     clip: float = default("clip")  # global gradient norm; 0 switches clipping off
     seed: int = default("seed")
     val_fraction: float = default("val_fraction")
-    decay: float = default("decay")  # a budget anneals lr to 0 over its last half (optim.budget_lr_scale)
+    decay: float = default(
+        "decay"
+    )  # a budget anneals lr to 0 over its last half (optim.budget_lr_scale)
 
     def __post_init__(self) -> None:
         check_fields(self, TRAIN_FIELDS)

@@ -32,6 +32,8 @@ from rnn_tui.engine.errors import CorpusError
 
 HEAD_CHARS = 200_000  # a big file's `Corpus.text` is its start (demo phrases, the prime)
 CACHE_SPARE_BYTES = 64 << 20  # the cache leaves at least this much of the disk free
+
+
 class Vocab:
     """The symbols a model knows, sorted by code point; a symbol's id is its index.
 
@@ -48,7 +50,9 @@ class Vocab:
     _index: dict[str, int]
     _unk: int | None
 
-    def __init__(self, chars: Iterable[str], *, unknown: bool = False, symbols: str = "chars") -> None:
+    def __init__(
+        self, chars: Iterable[str], *, unknown: bool = False, symbols: str = "chars"
+    ) -> None:
         distinct = set(chars)
         if any(not isinstance(c, str) or len(c) != 1 for c in distinct):
             raise CorpusError("a vocabulary holds single characters only")
@@ -56,17 +60,26 @@ class Vocab:
         if len(unique) < 2:
             raise CorpusError("a vocabulary needs at least 2 distinct characters")
         if len(unique) > MAX_VOCAB:
-            raise CorpusError(f"{len(unique)} distinct characters is more than the limit of {MAX_VOCAB}")
+            raise CorpusError(
+                f"{len(unique)} distinct characters is more than the limit of {MAX_VOCAB}"
+            )
         if symbols not in SYMBOL_KINDS:
-            raise CorpusError(f"a vocabulary's symbols are {' or '.join(SYMBOL_KINDS)} (got {symbols!r})")
+            raise CorpusError(
+                f"a vocabulary's symbols are {' or '.join(SYMBOL_KINDS)} (got {symbols!r})"
+            )
         if symbols == "bytes" and (unknown or unique[-1] > "\xff"):
             raise CorpusError("a byte vocabulary holds the bytes 0-255 and no unknown symbol")
         if unknown and UNKNOWN not in distinct:
             raise CorpusError(f"a vocabulary with an unknown symbol must hold {UNKNOWN!r}")
         index = {c: i for i, c in enumerate(unique)}
-        for name, value in (("chars", unique), ("unknown", bool(unknown)), ("symbols", symbols),
-                            ("_codes", np.array([ord(c) for c in unique], dtype=np.uint32)),
-                            ("_index", index), ("_unk", index[UNKNOWN] if unknown else None)):
+        for name, value in (
+            ("chars", unique),
+            ("unknown", bool(unknown)),
+            ("symbols", symbols),
+            ("_codes", np.array([ord(c) for c in unique], dtype=np.uint32)),
+            ("_index", index),
+            ("_unk", index[UNKNOWN] if unknown else None),
+        ):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -77,7 +90,9 @@ class Vocab:
         return cls(set(text))
 
     @classmethod
-    def from_codes(cls, codes: Iterable[int], unknown: bool = False, symbols: str = "chars") -> Vocab:
+    def from_codes(
+        cls, codes: Iterable[int], unknown: bool = False, symbols: str = "chars"
+    ) -> Vocab:
         return cls([chr(int(c)) for c in codes], unknown=unknown, symbols=symbols)
 
     def __len__(self) -> int:
@@ -101,14 +116,20 @@ class Vocab:
         return ch in self._index
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Vocab) and self.chars == other.chars and self.unknown == other.unknown
-                and self.symbols == other.symbols)
+        return (
+            isinstance(other, Vocab)
+            and self.chars == other.chars
+            and self.unknown == other.unknown
+            and self.symbols == other.symbols
+        )
 
     def __hash__(self) -> int:
         return hash((self.chars, self.unknown, self.symbols))
 
     def __repr__(self) -> str:
-        extra = (", unknown=True" if self.unknown else "") + (", symbols='bytes'" if self.byte_mode else "")
+        extra = (", unknown=True" if self.unknown else "") + (
+            ", symbols='bytes'" if self.byte_mode else ""
+        )
         return f"Vocab({''.join(self.chars)!r}{extra})"
 
     def id(self, ch: str) -> int | None:
@@ -128,7 +149,9 @@ class Vocab:
         if unknown not in ("skip", "error"):
             raise ValueError(f"unknown must be 'skip' or 'error' (got {unknown!r})")
         if self.byte_mode:
-            codes = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8).astype(np.uint32)
+            codes = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8).astype(
+                np.uint32
+            )
         else:
             codes = _code_points(text)
         ids = np.searchsorted(self._codes, codes)
@@ -139,7 +162,11 @@ class Vocab:
                 ids[~known] = self._unk
             elif unknown == "error":
                 pos = int(np.argmin(known))
-                what = f"byte 0x{int(codes[pos]):02x}" if self.byte_mode else f"character {text[pos]!r}"
+                what = (
+                    f"byte 0x{int(codes[pos]):02x}"
+                    if self.byte_mode
+                    else f"character {text[pos]!r}"
+                )
                 raise CorpusError(f"{what} at position {pos} is not in the vocabulary")
             else:
                 ids = ids[known]
@@ -151,9 +178,19 @@ class Vocab:
         if flat.size and (flat.min() < 0 or flat.max() >= len(self.chars)):
             raise IndexError(f"character ids must be in [0, {len(self.chars)})")
         if self.byte_mode:
-            return self._codes[flat.astype(np.intp)].astype(np.uint8).tobytes().decode("utf-8", "replace")
+            return (
+                self._codes[flat.astype(np.intp)]
+                .astype(np.uint8)
+                .tobytes()
+                .decode("utf-8", "replace")
+            )
         if flat.size > 1000:  # vectorised: code points through UTF-32
-            return self._codes[flat.astype(np.intp)].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+            return (
+                self._codes[flat.astype(np.intp)]
+                .astype("<u4")
+                .tobytes()
+                .decode("utf-32-le", "surrogatepass")
+            )
         return "".join([self.chars[i] for i in flat.tolist()])
 
 
@@ -214,11 +251,18 @@ def policy_for(vocab: Vocab) -> VocabPolicy:
     """The policy that gives `vocab` again from the text it was made from (to resume a run):
     the same symbols, and a vocabulary of its size when rare characters were mapped away (the
     most frequent characters are the kept ones, whichever of the two limits chose them)."""
-    return VocabPolicy(max_vocab=len(vocab) if vocab.unknown else MAX_VOCAB, byte_mode=vocab.byte_mode)
+    return VocabPolicy(
+        max_vocab=len(vocab) if vocab.unknown else MAX_VOCAB, byte_mode=vocab.byte_mode
+    )
 
 
-def load_corpus(name_or_path: str | os.PathLike, policy: VocabPolicy | None = None, *,
-                progress: Progress | None = None, use_cache: bool = True) -> Corpus:
+def load_corpus(
+    name_or_path: str | os.PathLike,
+    policy: VocabPolicy | None = None,
+    *,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> Corpus:
     """A built-in corpus by name, else a UTF-8 text file by path; CorpusError says what is wrong.
 
     A file's ids go to (or come from) the cache (`corpus_cache`) and are memory-mapped; without
@@ -251,7 +295,9 @@ def _open_corpus_file(path: str, where: str):
         raise CorpusError(f"cannot read {where}: {e.strerror or e}") from None
 
 
-def _load_file(path: str, policy: VocabPolicy, progress: Progress | None, use_cache: bool) -> Corpus:
+def _load_file(
+    path: str, policy: VocabPolicy, progress: Progress | None, use_cache: bool
+) -> Corpus:
     where = f"corpus file {path!r}"
     f = _open_corpus_file(path, where)
     try:
@@ -261,7 +307,9 @@ def _load_file(path: str, policy: VocabPolicy, progress: Progress | None, use_ca
         raise CorpusError(f"cannot read {where}: {e.strerror or e}") from None
 
 
-def _read_corpus_file(f, path: str, where: str, policy: VocabPolicy, progress, use_cache: bool) -> Corpus:
+def _read_corpus_file(
+    f, path: str, where: str, policy: VocabPolicy, progress, use_cache: bool
+) -> Corpus:
     stamp = FileStamp.of(os.fstat(f.fileno()))
     source = corpus_cache.source_info(path, stamp, corpus_cache.sample_hash(f, stamp.size), policy)
     entry = corpus_cache.entry_path(path, policy)
@@ -278,14 +326,18 @@ def _read_corpus_file(f, path: str, where: str, policy: VocabPolicy, progress, u
     if cached is not None:
         on_bytes(total_work)
         codes, unknown, ids, cache = cached.codes, cached.unknown, cached.ids, cached.path
-        choice_note = VocabChoice(codes, unknown, cached.dropped_kinds, cached.dropped_count, cached.total).note()
+        choice_note = VocabChoice(
+            codes, unknown, cached.dropped_kinds, cached.dropped_count, cached.total
+        ).note()
     else:
         counts = count_symbols(f, where, policy.byte_mode, on_bytes)
         _check_counts(counts, where, policy)
         choice = choose_vocab(counts, policy)
         codes, unknown, choice_note = choice.codes, choice.unknown, choice.note()
         f.seek(0)
-        ids, cache, why = _encode_file(f, where, choice, policy, source, entry if use_cache else None, on_bytes)
+        ids, cache, why = _encode_file(
+            f, where, choice, policy, source, entry if use_cache else None, on_bytes
+        )
         if why:
             notes.append(why)
         if FileStamp.of(os.stat(path)) != stamp or FileStamp.of(os.fstat(f.fileno())) != stamp:
@@ -314,7 +366,9 @@ def _check_counts(counts: np.ndarray, where: str, policy: VocabPolicy) -> None:
         )
 
 
-def _encode_file(f, where: str, choice: VocabChoice, policy: VocabPolicy, source: dict, entry, on_bytes):
+def _encode_file(
+    f, where: str, choice: VocabChoice, policy: VocabPolicy, source: dict, entry, on_bytes
+):
     """(ids, cache path or None, note): the ids written to the cache entry and memory-mapped,
     else (no cache wanted, or it cannot be written) kept in memory if they fit."""
     lut = lookup_table(choice, policy.byte_mode)
@@ -328,8 +382,16 @@ def _encode_file(f, where: str, choice: VocabChoice, policy: VocabPolicy, source
             why = f"no cache written: {_size(free)} free in {entry.parent}, {_size(need)} needed"
         else:
             try:
-                with corpus_cache.EntryWriter(entry, source, choice.codes, choice.unknown, length,
-                                              choice.dropped_kinds, choice.dropped_count, choice.total) as w:
+                with corpus_cache.EntryWriter(
+                    entry,
+                    source,
+                    choice.codes,
+                    choice.unknown,
+                    length,
+                    choice.dropped_kinds,
+                    choice.dropped_count,
+                    choice.total,
+                ) as w:
                     encode_symbols(f, where, lut, dtype, w.write, policy.byte_mode, on_bytes)
                     w.commit()
                 mapped = np.memmap(entry, dtype=w.dtype, mode="r", offset=w.offset, shape=(length,))
@@ -391,7 +453,9 @@ class BatchStream:
     def seek(self, chunk: int) -> None:
         """Go to where the stream is after `chunk` calls to next() (e.g. the step of a resume)."""
         first = (self._starts + chunk * self.seq_len) % self.transitions
-        np.remainder(first[None, :] + np.arange(self.seq_len)[:, None], self.transitions, out=self._pos)
+        np.remainder(
+            first[None, :] + np.arange(self.seq_len)[:, None], self.transitions, out=self._pos
+        )
         self.chunks = chunk  # how many chunks have been handed out
 
     def next(self) -> tuple[np.ndarray, np.ndarray]:
@@ -404,7 +468,9 @@ class BatchStream:
         return inputs, targets
 
 
-def eval_chunks(ids: np.ndarray, batch: int, seq_len: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def eval_chunks(
+    ids: np.ndarray, batch: int, seq_len: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Chunks (T', B') that visit each transition of the ids once, B' contiguous streams in order.
 
     The M = len(ids) - 1 transitions are cut into B' = min(batch, M) streams of M // B' each;
@@ -421,5 +487,7 @@ def eval_chunks(ids: np.ndarray, batch: int, seq_len: int) -> Iterator[tuple[np.
     inputs = ids[: b * length].reshape(b, length).T
     targets = ids[1 : b * length + 1].reshape(b, length).T
     for s in range(0, length, seq_len):
-        yield (np.ascontiguousarray(inputs[s : s + seq_len], dtype=np.int32),
-               np.ascontiguousarray(targets[s : s + seq_len], dtype=np.int32))
+        yield (
+            np.ascontiguousarray(inputs[s : s + seq_len], dtype=np.int32),
+            np.ascontiguousarray(targets[s : s + seq_len], dtype=np.int32),
+        )

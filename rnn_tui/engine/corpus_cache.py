@@ -56,8 +56,9 @@ def cache_dir() -> Path:
 
 def entry_path(source: str, policy: VocabPolicy) -> Path:
     real = os.path.realpath(source)
-    key = hashlib.blake2b(json.dumps([real, policy.to_dict()]).encode("utf-8", "surrogatepass"),
-                          digest_size=16).hexdigest()
+    key = hashlib.blake2b(
+        json.dumps([real, policy.to_dict()]).encode("utf-8", "surrogatepass"), digest_size=16
+    ).hexdigest()
     return cache_dir() / f"{key}.ids"
 
 
@@ -87,7 +88,12 @@ class CachedIds:
 
 
 def source_info(source: str, stamp: FileStamp, sample: str, policy: VocabPolicy) -> dict:
-    return {"path": os.path.realpath(source), **stamp.to_dict(), "sample": sample, "policy": policy.to_dict()}
+    return {
+        "path": os.path.realpath(source),
+        **stamp.to_dict(),
+        "sample": sample,
+        "policy": policy.to_dict(),
+    }
 
 
 def open_entry(path: Path, source: dict) -> CachedIds | None:
@@ -108,14 +114,27 @@ def open_entry(path: Path, source: dict) -> CachedIds | None:
             offset = _data_offset(n)
             if os.fstat(f.fileno()).st_size != offset + length * dtype.itemsize:
                 return None  # truncated, or something appended
-            if _body_check(f, offset, dtype, length * dtype.itemsize, len(codes)) != header["checksum"]:
+            if (
+                _body_check(f, offset, dtype, length * dtype.itemsize, len(codes))
+                != header["checksum"]
+            ):
                 return None
-        ids = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(length,)) if length else \
-            np.zeros(0, dtype)
+        ids = (
+            np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(length,))
+            if length
+            else np.zeros(0, dtype)
+        )
     except (OSError, ValueError, UnicodeDecodeError, RecursionError, struct.error):
         return None
-    return CachedIds(str(path), codes, header["unknown"], ids, header["dropped_kinds"],
-                     header["dropped_count"], header["total"])
+    return CachedIds(
+        str(path),
+        codes,
+        header["unknown"],
+        ids,
+        header["dropped_kinds"],
+        header["dropped_count"],
+        header["total"],
+    )
 
 
 def map_entry(path: str, codes: list[int], length: int) -> np.ndarray:
@@ -134,8 +153,12 @@ def map_entry(path: str, codes: list[int], length: int) -> np.ndarray:
         size = os.fstat(f.fileno()).st_size
     dtype = id_dtype(len(codes)).newbyteorder("<")
     offset = _data_offset(n)
-    if (not isinstance(header, dict) or header.get("codes") != codes or header.get("length") != length
-            or size != offset + length * dtype.itemsize):
+    if (
+        not isinstance(header, dict)
+        or header.get("codes") != codes
+        or header.get("length") != length
+        or size != offset + length * dtype.itemsize
+    ):
         raise ValueError(f"{path} no longer holds this corpus")
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(length,))
 
@@ -183,7 +206,9 @@ def _body_check(f, offset: int, dtype: np.dtype, nbytes: int, vocab_size: int) -
             return None
         for start in range(offset, offset + nbytes, CHECK_CHUNK):
             end = min(start + CHECK_CHUNK, offset + nbytes)
-            ids = np.frombuffer(mm, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start)
+            ids = np.frombuffer(
+                mm, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start
+            )
             bad = ids.max() >= vocab_size
             total.add_region(mm, start, end)
             del ids  # (the mapping cannot close while an array still uses it)
@@ -227,14 +252,30 @@ class EntryWriter:
 
     Use as a context manager: leaving without commit (an error) removes the temp file."""
 
-    def __init__(self, path: Path, source: dict, codes: np.ndarray, unknown: bool, length: int,
-                 dropped_kinds: int, dropped_count: int, total: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        source: dict,
+        codes: np.ndarray,
+        unknown: bool,
+        length: int,
+        dropped_kinds: int,
+        dropped_count: int,
+        total: int,
+    ) -> None:
         self.path = path
         self.dtype = id_dtype(len(codes)).newbyteorder("<")
         self.header = {
-            "version": VERSION, "source": source, "codes": [int(c) for c in codes], "unknown": bool(unknown),
-            "dtype": self.dtype.name, "length": int(length), "dropped_kinds": int(dropped_kinds),
-            "dropped_count": int(dropped_count), "total": int(total), "checksum": "0" * 16,
+            "version": VERSION,
+            "source": source,
+            "codes": [int(c) for c in codes],
+            "unknown": bool(unknown),
+            "dtype": self.dtype.name,
+            "length": int(length),
+            "dropped_kinds": int(dropped_kinds),
+            "dropped_count": int(dropped_count),
+            "total": int(total),
+            "checksum": "0" * 16,
         }
         self.length = length
         self.written = 0
@@ -253,7 +294,9 @@ class EntryWriter:
         return self
 
     def _header_bytes(self) -> bytes:
-        return json.dumps(self.header, ensure_ascii=True).encode("ascii")  # fixed width: 16 hex digits
+        return json.dumps(self.header, ensure_ascii=True).encode(
+            "ascii"
+        )  # fixed width: 16 hex digits
 
     def write(self, ids: np.ndarray) -> None:
         assert self.f is not None  # (inside the with block)

@@ -38,13 +38,16 @@ class DynamicConfig:
 class DynamicPredictor(NextCharModel):
     """A `Predictor` whose weights follow the text it is fed (see the module docstring)."""
 
-    def __init__(self, snapshot: ParamSnapshot, config: DynamicConfig | None = None,
-                 adapt: bool = True) -> None:
+    def __init__(
+        self, snapshot: ParamSnapshot, config: DynamicConfig | None = None, adapt: bool = True
+    ) -> None:
         self.config = config or DynamicConfig()
         self.trained = snapshot
         self.vocab = snapshot.vocab
         self.adapt = adapt
-        self._net = CharModel(snapshot.config, params=snapshot.params)  # a workspace, shared by clones
+        self._net = CharModel(
+            snapshot.config, params=snapshot.params
+        )  # a workspace, shared by clones
         self.reset_weights()
 
     # -- weights -------------------------------------------------------------------------------
@@ -79,7 +82,9 @@ class DynamicPredictor(NextCharModel):
             moved.flags.writeable = False
             new[name] = moved
         self.trained = trained
-        self.snapshot = ParamSnapshot(trained.config, self.vocab, MappingProxyType(new), trained.step)
+        self.snapshot = ParamSnapshot(
+            trained.config, self.vocab, MappingProxyType(new), trained.step
+        )
         previous = self.predictor
         self.predictor = Predictor(self.snapshot)
         self._carry_state(previous)
@@ -183,8 +188,9 @@ class DynamicPredictor(NextCharModel):
             fresh += tmp
             fresh.flags.writeable = False
             new[name] = fresh
-        self.snapshot = ParamSnapshot(self.trained.config, self.vocab, MappingProxyType(new),
-                                      self.trained.step)
+        self.snapshot = ParamSnapshot(
+            self.trained.config, self.vocab, MappingProxyType(new), self.trained.step
+        )
         return final
 
     def feed_scored(self, text: str) -> np.ndarray:

@@ -46,17 +46,25 @@ class VocabPolicy:
     byte_mode: bool = False
 
     def __post_init__(self) -> None:
-        for name, value, lo, hi in (("max vocab", self.max_vocab, 2, MAX_VOCAB),
-                                    ("min count", self.min_count, 1, 2**62)):
+        for name, value, lo, hi in (
+            ("max vocab", self.max_vocab, 2, MAX_VOCAB),
+            ("min count", self.min_count, 1, 2**62),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise CorpusError(f"{name} must be a whole number from {lo} to {hi} (got {value!r})")
+                raise CorpusError(
+                    f"{name} must be a whole number from {lo} to {hi} (got {value!r})"
+                )
 
     @property
     def symbols(self) -> str:
         return "bytes" if self.byte_mode else "chars"
 
     def to_dict(self) -> dict:
-        return {"max_vocab": self.max_vocab, "min_count": self.min_count, "byte_mode": self.byte_mode}
+        return {
+            "max_vocab": self.max_vocab,
+            "min_count": self.min_count,
+            "byte_mode": self.byte_mode,
+        }
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,10 @@ class VocabChoice:
         if not self.dropped_kinds:
             return ""
         share = 100 * self.dropped_count / max(self.total, 1)
-        return (f"{self.dropped_kinds:,} rare characters ({self.dropped_count:,} occurrences, "
-                f"{share:.3g} % of the text) are read as the unknown symbol {UNKNOWN}")
+        return (
+            f"{self.dropped_kinds:,} rare characters ({self.dropped_count:,} occurrences, "
+            f"{share:.3g} % of the text) are read as the unknown symbol {UNKNOWN}"
+        )
 
 
 def choose_vocab(counts: np.ndarray, policy: VocabPolicy) -> VocabChoice:
@@ -101,7 +111,9 @@ def choose_vocab(counts: np.ndarray, policy: VocabPolicy) -> VocabChoice:
         keep = np.sort(keep[order[: policy.max_vocab - 1]])
     dropped = np.setdiff1d(present, keep, assume_unique=True)
     dropped_kinds = int(np.count_nonzero(dropped != ord(UNKNOWN)))
-    dropped_count = int(counts[dropped].sum() - (counts[ord(UNKNOWN)] if ord(UNKNOWN) < len(counts) else 0))
+    dropped_count = int(
+        counts[dropped].sum() - (counts[ord(UNKNOWN)] if ord(UNKNOWN) < len(counts) else 0)
+    )
     codes = np.union1d(keep, [ord(UNKNOWN)])
     return VocabChoice(codes, True, dropped_kinds, dropped_count, total)
 
@@ -135,10 +147,17 @@ class FileStamp:
         return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
     def to_dict(self) -> dict:
-        return {"size": self.size, "mtime_ns": self.mtime_ns, "ctime_ns": self.ctime_ns, "ino": self.ino}
+        return {
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "ctime_ns": self.ctime_ns,
+            "ino": self.ino,
+        }
 
 
-def _lf_newlines(piece: AnyStr, cr: AnyStr, lf: AnyStr, held_cr: bool, final: bool) -> tuple[AnyStr, bool]:
+def _lf_newlines(
+    piece: AnyStr, cr: AnyStr, lf: AnyStr, held_cr: bool, final: bool
+) -> tuple[AnyStr, bool]:
     """CRLF as LF in a chunk (bytes or text), a CR held back from the previous chunk put in front;
     also whether this chunk's own last CR is held back for the next."""
     if held_cr:
@@ -151,8 +170,9 @@ def _lf_newlines(piece: AnyStr, cr: AnyStr, lf: AnyStr, held_cr: bool, final: bo
     return piece, held_cr
 
 
-def iter_symbols(f, where: str, byte_mode: bool, on_bytes: Callable[[int], None] | None = None
-                 ) -> Iterator[bytes | np.ndarray]:
+def iter_symbols(
+    f, where: str, byte_mode: bool, on_bytes: Callable[[int], None] | None = None
+) -> Iterator[bytes | np.ndarray]:
     """The file's symbols chunk by chunk: bytes (an ASCII chunk, whose bytes are its code points,
     or any chunk in byte mode) or uint32 code points. UTF-8 is checked in both modes; CorpusError
     names the first bad byte."""
@@ -168,7 +188,7 @@ def iter_symbols(f, where: str, byte_mode: bool, on_bytes: Callable[[int], None]
         if first:
             first = False
             if data.startswith(codecs.BOM_UTF8):
-                data = data[len(codecs.BOM_UTF8):]
+                data = data[len(codecs.BOM_UTF8) :]
                 start += len(codecs.BOM_UTF8)
         pending = decoder.getstate()[0]
         fast = data.isascii() and not pending
@@ -179,7 +199,9 @@ def iter_symbols(f, where: str, byte_mode: bool, on_bytes: Callable[[int], None]
                 raw = pending + data
                 off = start - len(pending) + e.start
                 bad = raw[e.start] if e.start < len(raw) else raw[-1]
-                raise CorpusError(f"{where} is not UTF-8 text (byte 0x{bad:02x} at offset {off})") from None
+                raise CorpusError(
+                    f"{where} is not UTF-8 text (byte 0x{bad:02x} at offset {off})"
+                ) from None
         piece: bytes | str
         if byte_mode or fast:
             piece, held_cr = _lf_newlines(data, b"\r", b"\n", held_cr, final)
@@ -209,22 +231,35 @@ def _byte_counts(data: bytes) -> np.ndarray:
     """Counts of the 256 byte values: bincount over byte pairs (uint16), then the pairs' two
     halves summed. Half the elements to widen to intp: 1.8x faster than a bincount of the bytes."""
     even = len(data) - len(data) % 2
-    pairs = np.bincount(np.frombuffer(data, dtype="<u2", count=even // 2), minlength=65536).reshape(256, 256)
-    counts = pairs.sum(axis=0) + pairs.sum(axis=1)  # [high byte, low byte]: low is the first of a pair
+    pairs = np.bincount(np.frombuffer(data, dtype="<u2", count=even // 2), minlength=65536).reshape(
+        256, 256
+    )
+    counts = pairs.sum(axis=0) + pairs.sum(
+        axis=1
+    )  # [high byte, low byte]: low is the first of a pair
     if even != len(data):
         counts[data[-1]] += 1
     return counts
 
 
-def encode_symbols(f, where: str, lut: np.ndarray, dtype: np.dtype, write: Callable[[np.ndarray], None],
-                   byte_mode: bool, on_bytes=None) -> int:
+def encode_symbols(
+    f,
+    where: str,
+    lut: np.ndarray,
+    dtype: np.dtype,
+    write: Callable[[np.ndarray], None],
+    byte_mode: bool,
+    on_bytes=None,
+) -> int:
     """Map the file's symbols through `lut` and `write` the ids chunk by chunk; the count written.
 
     A symbol without an id means the file changed since it was counted (CorpusError)."""
     small = lut[:256]
     # bytes to uint8 ids: bytes.translate, several times faster than a NumPy gather; a byte
     # without an id becomes 255, which no id can be then (a vocabulary of 256 has every byte)
-    table = np.where(small < 0, 255, small).astype(np.uint8).tobytes() if dtype == np.uint8 else None
+    table = (
+        np.where(small < 0, 255, small).astype(np.uint8).tobytes() if dtype == np.uint8 else None
+    )
     missing = int((small < 0).any())
     n = 0
     for sym in iter_symbols(f, where, byte_mode, on_bytes):
@@ -234,7 +269,8 @@ def encode_symbols(f, where: str, lut: np.ndarray, dtype: np.dtype, write: Calla
             bad = missing and b"\xff" in translated
         else:
             ids = (small if isinstance(sym, bytes) else lut).take(
-                np.frombuffer(sym, dtype=np.uint8) if isinstance(sym, bytes) else sym)
+                np.frombuffer(sym, dtype=np.uint8) if isinstance(sym, bytes) else sym
+            )
             bad = len(ids) and ids.min() < 0
         if bad:
             raise CorpusError(f"{where} changed while it was read; try again")

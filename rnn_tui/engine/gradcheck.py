@@ -63,7 +63,9 @@ def check_gradients(model, inputs, targets, rng: np.random.Generator) -> dict[st
         return model.loss(inputs, targets, state0)[0]
 
     tensors = {**model.params, **{f"state0[{l}]": s for l, s in enumerate(state0)}}
-    return {name: relative_error(analytic[name], numeric_gradient(f, v)) for name, v in tensors.items()}
+    return {
+        name: relative_error(analytic[name], numeric_gradient(f, v)) for name, v in tensors.items()
+    }
 
 
 def check_model(config: ModelConfig, T: int = 5, B: int = 3, seed: int = 0) -> dict[str, float]:

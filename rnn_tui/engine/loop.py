@@ -63,10 +63,10 @@ class LossHistory:
             self.val.pop()
         self.val.append((step, elapsed, bpc))
         if len(self.val) >= self.max_points:
-            self.val = self.val[: -1 : 2] + self.val[-1:]  # thin the past, keep the latest
+            self.val = self.val[:-1:2] + self.val[-1:]  # thin the past, keep the latest
 
     def add_lr(self, step: int, lr: float) -> None:
-        self.lr_changes = [*self.lr_changes[-(LR_CHANGES - 1):], (step, lr)]
+        self.lr_changes = [*self.lr_changes[-(LR_CHANGES - 1) :], (step, lr)]
 
     def values(self) -> tuple[float, ...]:
         return tuple(self.points)
@@ -201,8 +201,10 @@ class TrainingLoop(Controlled):
             if not self.control.may_step(lambda: publish(RunState.PAUSED)):
                 continue
             if budgeted:
-                done = max(0.0 if steps is None else (self.step - first_step) / steps,
-                           0.0 if seconds is None else (self.elapsed - start) / seconds)
+                done = max(
+                    0.0 if steps is None else (self.step - first_step) / steps,
+                    0.0 if seconds is None else (self.elapsed - start) / seconds,
+                )
                 self.lr_scale = budget_lr_scale(done, decay)
             t0 = time.perf_counter()
             self.train_step()

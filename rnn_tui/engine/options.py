@@ -27,8 +27,13 @@ def check_int(name: str, value: object, lo: int, hi: int) -> None:
 
 
 def check_float(name: str, value: object, lo: float, hi: float, lo_open: bool = False) -> None:
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and (value > lo if lo_open else value >= lo) and value <= hi):
+    if not (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > lo if lo_open else value >= lo)
+        and value <= hi
+    ):
         bracket = "(" if lo_open else "["
         raise ConfigError(f"{name} must be a number in {bracket}{lo:g}, {hi:g}] (got {value!r})")
 
@@ -100,40 +105,131 @@ class Option:
 
 
 # The order is the settings form's (two columns) and the help's.
-OPTIONS: Mapping[str, Option] = {o.name: o for o in (
-    Option("corpus", str, "built-in corpus (abcde, alphabet, zen, stdlib) or a UTF-8 text file",
-           group="data", label="corpus"),
-    Option("preset", str, "named starting point (see 'rnn-tui presets'; default: docstrings)",
-           group="data", label="preset"),
-    # The defaults: the best validation bits per character after 60 s on stdlib (docs/lab.md).
-    Option("cell", str, "recurrent cell", "gru", choices=CELLS, group="model", label="cell"),
-    Option("hidden", int, "hidden units per layer", 192, 1, 1024, group="model", label="hidden"),
-    Option("layers", int, "recurrent layers", 1, 1, 3, group="model", label="layers"),
-    Option("embed", int, "dimensions of a learned embedding", 0, 0, 1024, group="model",
-           label="embed (0=1-hot)", range_note="0 is one-hot input"),
-    Option("seq_len", int, "BPTT chunk length T", 64, 1, 1024, label="BPTT length"),
-    # more updates per character: better in a short budget than batch 32
-    Option("batch", int, "parallel streams B", 16, 1, 1024, label="batch"),
-    Option("lr", float, "learning rate", 5e-3, 0.0, 10.0, lo_open=True, label="learning rate"),
-    Option("optimizer", str, "optimizer", "adam", choices=OPTIMIZERS, label="optimizer"),
-    Option("clip", float, "global gradient-norm clip", 5.0, 0.0, 1e6, label="clip (0=off)",
-           range_note="0 for none"),
-    Option("seed", int, "random seed", 0, 0, 2**32 - 1, label="seed"),
-    Option("decay", float, "with a budget (--steps or --seconds), lr falls linearly to 0 over this "
-           "last fraction of it", 0.5, 0.0, 1.0, range_note="0 keeps it constant"),
-    Option("val_fraction", float, "the share of the corpus held out for validation", 0.1, 0.0, 0.5,
-           title="val fraction", flag=False),
-    Option("temperature", float, "sampling temperature", 1.0, 0.0, 10.0, group="sample",
-           label="temperature", flag=False, range_note="0 means greedy"),
-    Option("top_k", int, "characters in the chart", 10, 1, 30, title="top-k", group="sample",
-           label="top-k", flag=False),
-    # the regression lessons' own (`rnn-tui series`); they share cell to seed with the above
-    Option("loss", str, "'every' step (the tutorial's) or only the 'last' step of a window",
-           choices=LOSSES, group="series", flag=False),
-    Option("epochs", int, "full-batch optimizer steps", None, 1, 100_000, group="series", flag=False),
-    Option("forecast", int, "values to forecast past the data", None, 0, 1000, group="series",
-           flag=False),
-)}
+OPTIONS: Mapping[str, Option] = {
+    o.name: o
+    for o in (
+        Option(
+            "corpus",
+            str,
+            "built-in corpus (abcde, alphabet, zen, stdlib) or a UTF-8 text file",
+            group="data",
+            label="corpus",
+        ),
+        Option(
+            "preset",
+            str,
+            "named starting point (see 'rnn-tui presets'; default: docstrings)",
+            group="data",
+            label="preset",
+        ),
+        # The defaults: the best validation bits per character after 60 s on stdlib (docs/lab.md).
+        Option("cell", str, "recurrent cell", "gru", choices=CELLS, group="model", label="cell"),
+        Option(
+            "hidden", int, "hidden units per layer", 192, 1, 1024, group="model", label="hidden"
+        ),
+        Option("layers", int, "recurrent layers", 1, 1, 3, group="model", label="layers"),
+        Option(
+            "embed",
+            int,
+            "dimensions of a learned embedding",
+            0,
+            0,
+            1024,
+            group="model",
+            label="embed (0=1-hot)",
+            range_note="0 is one-hot input",
+        ),
+        Option("seq_len", int, "BPTT chunk length T", 64, 1, 1024, label="BPTT length"),
+        # more updates per character: better in a short budget than batch 32
+        Option("batch", int, "parallel streams B", 16, 1, 1024, label="batch"),
+        Option("lr", float, "learning rate", 5e-3, 0.0, 10.0, lo_open=True, label="learning rate"),
+        Option("optimizer", str, "optimizer", "adam", choices=OPTIMIZERS, label="optimizer"),
+        Option(
+            "clip",
+            float,
+            "global gradient-norm clip",
+            5.0,
+            0.0,
+            1e6,
+            label="clip (0=off)",
+            range_note="0 for none",
+        ),
+        Option("seed", int, "random seed", 0, 0, 2**32 - 1, label="seed"),
+        Option(
+            "decay",
+            float,
+            "with a budget (--steps or --seconds), lr falls linearly to 0 over this "
+            "last fraction of it",
+            0.5,
+            0.0,
+            1.0,
+            range_note="0 keeps it constant",
+        ),
+        Option(
+            "val_fraction",
+            float,
+            "the share of the corpus held out for validation",
+            0.1,
+            0.0,
+            0.5,
+            title="val fraction",
+            flag=False,
+        ),
+        Option(
+            "temperature",
+            float,
+            "sampling temperature",
+            1.0,
+            0.0,
+            10.0,
+            group="sample",
+            label="temperature",
+            flag=False,
+            range_note="0 means greedy",
+        ),
+        Option(
+            "top_k",
+            int,
+            "characters in the chart",
+            10,
+            1,
+            30,
+            title="top-k",
+            group="sample",
+            label="top-k",
+            flag=False,
+        ),
+        # the regression lessons' own (`rnn-tui series`); they share cell to seed with the above
+        Option(
+            "loss",
+            str,
+            "'every' step (the tutorial's) or only the 'last' step of a window",
+            choices=LOSSES,
+            group="series",
+            flag=False,
+        ),
+        Option(
+            "epochs",
+            int,
+            "full-batch optimizer steps",
+            None,
+            1,
+            100_000,
+            group="series",
+            flag=False,
+        ),
+        Option(
+            "forecast",
+            int,
+            "values to forecast past the data",
+            None,
+            0,
+            1000,
+            group="series",
+            flag=False,
+        ),
+    )
+}
 
 MODEL_FIELDS = ("cell", "hidden", "layers", "embed")
 TRAIN_FIELDS = ("seq_len", "batch", "lr", "optimizer", "clip", "seed", "val_fraction", "decay")

@@ -52,7 +52,11 @@ class SeriesConfig:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's name and shape, in a fixed order (the char model's, with 1 input and 1 output)."""
-        return {**layer_shapes(self.cell, self.hidden, self.layers, 1), "Why": (self.hidden, 1), "by": (1,)}
+        return {
+            **layer_shapes(self.cell, self.hidden, self.layers, 1),
+            "Why": (self.hidden, 1),
+            "by": (1,),
+        }
 
     def describe(self) -> str:
         layers = f" x{self.layers}" if self.layers > 1 else ""
@@ -76,7 +80,9 @@ class SeriesSnapshot:
     epoch: int = 0
 
     @classmethod
-    def of(cls, config: SeriesConfig, params: Mapping[str, np.ndarray], epoch: int = 0) -> SeriesSnapshot:
+    def of(
+        cls, config: SeriesConfig, params: Mapping[str, np.ndarray], epoch: int = 0
+    ) -> SeriesSnapshot:
         frozen = {k: frozen_copy(v, np.float32) for k, v in params.items()}
         return cls(config, MappingProxyType(frozen), epoch)
 
@@ -101,11 +107,15 @@ class SeriesModel:
     Inputs and targets are (T, B): T steps of B windows, each window from its own initial state.
     """
 
-    def __init__(self, config: SeriesConfig, seed: int | None = None, dtype=np.float32, params=None) -> None:
+    def __init__(
+        self, config: SeriesConfig, seed: int | None = None, dtype=np.float32, params=None
+    ) -> None:
         self.config = config
         self.dtype = np.dtype(dtype)
         if params is None:
-            params = init_params(config, np.random.default_rng(config.seed if seed is None else seed), self.dtype)
+            params = init_params(
+                config, np.random.default_rng(config.seed if seed is None else seed), self.dtype
+            )
         shapes = config.param_shapes()
         if set(params) != set(shapes) or any(np.shape(params[k]) != s for k, s in shapes.items()):
             raise ConfigError("series parameters do not match the configuration")
@@ -206,7 +216,9 @@ class SeriesModel:
 
 
 # -- gradient check --------------------------------------------------------------------------
-def check_series_model(config: SeriesConfig, T: int = 5, B: int = 3, seed: int = 0) -> dict[str, float]:
+def check_series_model(
+    config: SeriesConfig, T: int = 5, B: int = 3, seed: int = 0
+) -> dict[str, float]:
     """The regression head's gradient check on random values (see `gradcheck.check_gradients`)."""
     rng = np.random.default_rng(seed)
     model = SeriesModel(config, seed=seed, dtype=np.float64)
@@ -226,4 +238,7 @@ def series_gradcheck_cases() -> Iterator[tuple[str, SeriesConfig]]:
 
 def series_gradcheck(seed: int = 0) -> list[GradCheckResult]:
     """The regression head's gradient check, in the form of `gradcheck.run_all`."""
-    return [GradCheckResult(case, check_series_model(cfg, seed=seed)) for case, cfg in series_gradcheck_cases()]
+    return [
+        GradCheckResult(case, check_series_model(cfg, seed=seed))
+        for case, cfg in series_gradcheck_cases()
+    ]

@@ -28,11 +28,15 @@ class SeriesLesson:
     config: SeriesConfig  # the lesson's defaults
     goal_mse: float  # the lesson is learnt when the MSE of `predictions` falls below this
     forecast_steps: int  # how far the default forecast looks past the end of the data
-    truth: Callable[[int], np.ndarray] | None = field(default=None, repr=False)  # the true continuation
+    truth: Callable[[int], np.ndarray] | None = field(
+        default=None, repr=False
+    )  # the true continuation
 
     def __post_init__(self) -> None:
         if not 1 <= self.window < len(self.series):
-            raise ConfigError(f"window must be from 1 to {len(self.series) - 1} (got {self.window})")
+            raise ConfigError(
+                f"window must be from 1 to {len(self.series) - 1} (got {self.window})"
+            )
 
     @property
     def inputs(self) -> np.ndarray:
@@ -147,7 +151,11 @@ class SeriesTrainer(TrainingLoop):
             return self.model.unroll(x)
 
     def progress(
-        self, state: RunState = RunState.STOPPED, *, epochs: int | None = None, forecast_steps: int | None = None
+        self,
+        state: RunState = RunState.STOPPED,
+        *,
+        epochs: int | None = None,
+        forecast_steps: int | None = None,
     ) -> SeriesProgress:
         """The current state as immutable progress (predictions and forecast computed now)."""
         n = self.lesson.forecast_steps if forecast_steps is None else forecast_steps

@@ -80,7 +80,9 @@ class StackBuffers:
 
     def __init__(self, layers: int, G: int, H: int, T: int, B: int, dtype) -> None:
         self.P = [np.zeros((T, B, G), dtype) for _ in range(layers)]  # input projections
-        self.dH = [np.zeros((T, B, H), dtype) for _ in range(layers)]  # dL/dh of each layer's output
+        self.dH = [
+            np.zeros((T, B, H), dtype) for _ in range(layers)
+        ]  # dL/dh of each layer's output
 
 
 class RecurrentStack:
@@ -112,7 +114,9 @@ class RecurrentStack:
         if bufs is None:
             if len(self._bufs) >= self.SHAPES_KEPT:
                 self._bufs.pop(next(iter(self._bufs)))
-            bufs = self._bufs[(T, B)] = StackBuffers(len(self.layers), self._G, self.hidden, T, B, self.dtype)
+            bufs = self._bufs[(T, B)] = StackBuffers(
+                len(self.layers), self._G, self.hidden, T, B, self.dtype
+            )
         return bufs
 
     def input_params(self, layer: int, params) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +138,9 @@ class RecurrentStack:
                 P2 = P.reshape(N, -1)
                 np.matmul(h.reshape(N, -1), Wx_in, out=P2)
                 P2 += b_in
-            h = layer.forward(P, state[l], params[Wh], params[bh] if bh else None, True, for_backward)
+            h = layer.forward(
+                P, state[l], params[Wh], params[bh] if bh else None, True, for_backward
+            )
         assert h is not None  # a stack has at least one layer
         return h
 
@@ -148,7 +154,9 @@ class RecurrentStack:
         dP2: np.ndarray | None = None
         for l in reversed(range(len(self.layers))):
             Wx, bx, Wh, bh = self.names[l]
-            dP, dstate = self.layers[l].backward(dH, params[Wh], grads[Wh], grads[bh] if bh else None)
+            dP, dstate = self.layers[l].backward(
+                dH, params[Wh], grads[Wh], grads[bh] if bh else None
+            )
             dstate0.append(dstate)
             dP2 = dP.reshape(N, -1)
             np.sum(dP2, axis=0, out=grads[bx])

@@ -72,14 +72,26 @@ class Trainer(TrainingLoop):
         params = checkpoint.params if checkpoint is not None else None
         model = CharModel(model_config, seed=train_config.seed, params=params)
         optimizer = make_optimizer(train_config.optimizer, model.params, train_config.lr)
-        super().__init__(model, optimizer, train_config.lr, train_config.clip,
-                         checkpoint.step if checkpoint is not None else 0)
-        if checkpoint is not None and checkpoint.optimizer_state and (
-            checkpoint.train_config is None or checkpoint.train_config.optimizer == train_config.optimizer
+        super().__init__(
+            model,
+            optimizer,
+            train_config.lr,
+            train_config.clip,
+            checkpoint.step if checkpoint is not None else 0,
+        )
+        if (
+            checkpoint is not None
+            and checkpoint.optimizer_state
+            and (
+                checkpoint.train_config is None
+                or checkpoint.train_config.optimizer == train_config.optimizer
+            )
         ):
             self.optimizer.load_state_dict(checkpoint.optimizer_state)
         self.train_ids, self.val_ids = corpus.split(train_config.val_fraction)
-        self.stream = batches or BatchStream(self.train_ids, train_config.batch, train_config.seq_len)
+        self.stream = batches or BatchStream(
+            self.train_ids, train_config.batch, train_config.seq_len
+        )
         self.carry_state = getattr(self.stream, "carry_state", True)
         self.state = self.model.zero_state(train_config.batch)
         self._zero_state = self.model.zero_state(train_config.batch)
@@ -94,8 +106,12 @@ class Trainer(TrainingLoop):
         if "stream_chunks" in saved and hasattr(self.stream, "seek"):
             self.stream.seek(int(saved["stream_chunks"]))
         carried = [saved.get(f"carry.{l}") for l in range(len(self.state))]
-        if all(c is not None and c.shape == s.shape for c, s in zip(carried, self.state, strict=True)):
-            self.state = [np.array(c, dtype=s.dtype) for c, s in zip(carried, self.state, strict=True)]
+        if all(
+            c is not None and c.shape == s.shape for c, s in zip(carried, self.state, strict=True)
+        ):
+            self.state = [
+                np.array(c, dtype=s.dtype) for c, s in zip(carried, self.state, strict=True)
+            ]
 
     # -- thread-safe controls: see control.Controlled -----------------------------------------
     def check_lr(self, lr: float) -> None:
@@ -124,7 +140,9 @@ class Trainer(TrainingLoop):
         total, count = 0.0, 0
         with self._lock:
             state = None
-            for inputs, targets in eval_chunks(ids, self.train_config.batch, self.train_config.seq_len):
+            for inputs, targets in eval_chunks(
+                ids, self.train_config.batch, self.train_config.seq_len
+            ):
                 if state is None or state[0].shape[-2] != inputs.shape[1]:
                     state = self.model.zero_state(inputs.shape[1])
                 loss, state = self.model.loss(inputs, targets, state)
@@ -164,7 +182,9 @@ class Trainer(TrainingLoop):
         else:
             reply(ckpt)
 
-    def progress(self, state: RunState, snapshot: ParamSnapshot | None, chars_per_sec: float) -> Progress:
+    def progress(
+        self, state: RunState, snapshot: ParamSnapshot | None, chars_per_sec: float
+    ) -> Progress:
         return Progress(
             step=self.step,
             loss=self.smoothed_loss,
@@ -224,8 +244,15 @@ class Trainer(TrainingLoop):
                 self.validate(val_chars)
                 last_val = time.perf_counter()
 
-        self._loop(stop, publish, target=None if steps is None else self.step + steps, seconds=seconds,
-                   interval=interval, decay=self.train_config.decay, after_step=after_step)
+        self._loop(
+            stop,
+            publish,
+            target=None if steps is None else self.step + steps,
+            seconds=seconds,
+            interval=interval,
+            decay=self.train_config.decay,
+            after_step=after_step,
+        )
         if val_interval and not stop.is_set():  # stopped by the user: quit or reset at once
             self.validate(val_chars)
         ran = self.elapsed - start

@@ -11,7 +11,9 @@ from rnn_tui.engine.corpus import Corpus
 from rnn_tui.lab.metrics import EvalReport, evaluate
 from rnn_tui.lab.ngram import DEFAULT_ORDER, NgramModel
 
-DEFAULT_EVAL_CHARS = 20_000  # the char-by-char walk (with word completions) costs ~0.1-0.2 ms a char
+DEFAULT_EVAL_CHARS = (
+    20_000  # the char-by-char walk (with word completions) costs ~0.1-0.2 ms a char
+)
 DEFAULT_SUGGEST_CHARS = 3_000  # k-suggestion savings: a beam search a character costs ~5-20 ms
 # Counting costs about a second per MB of text at order 6 (and memory in proportion), so on a
 # bigger training split the baseline counts only its last this many characters, the ones next
@@ -33,15 +35,20 @@ class Comparison:
             "corpus": self.corpus,
             "chars": self.chars,
             "models": {
-                label: {**asdict(r), "topk": {str(k): v for k, v in r.topk.items()},
-                        "savings_at": {str(k): v for k, v in r.savings_at.items()},
-                        "build_seconds": self.build_seconds.get(label)}
+                label: {
+                    **asdict(r),
+                    "topk": {str(k): v for k, v in r.topk.items()},
+                    "savings_at": {str(k): v for k, v in r.savings_at.items()},
+                    "build_seconds": self.build_seconds.get(label),
+                }
                 for label, r in self.reports.items()
             },
         }
 
 
-def held_out_text(corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = DEFAULT_EVAL_CHARS) -> str:
+def held_out_text(
+    corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = DEFAULT_EVAL_CHARS
+) -> str:
     """The start of the validation split (the corpus's last `val_fraction`) as text."""
     _, val_ids = corpus.split(val_fraction)
     if max_chars is not None:  # decode no more than needed (a UTF-8 character is at most 4 bytes)
@@ -50,14 +57,17 @@ def held_out_text(corpus: Corpus, val_fraction: float = 0.1, max_chars: int | No
     return text if max_chars is None else text[:max_chars]
 
 
-def baseline_sample(corpus: Corpus, val_fraction: float = 0.1,
-                    max_chars: int | None = BASELINE_FIT_CHARS) -> tuple[np.ndarray, int]:
+def baseline_sample(
+    corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = BASELINE_FIT_CHARS
+) -> tuple[np.ndarray, int]:
     """The ids the baseline counts (the end of the training split) and the split's length."""
     train_ids, _ = corpus.split(val_fraction)
     return (train_ids if not max_chars else train_ids[-max_chars:]), len(train_ids)
 
 
-def sample_note(corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = BASELINE_FIT_CHARS) -> str:
+def sample_note(
+    corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None = BASELINE_FIT_CHARS
+) -> str:
     """How much of the training split the baseline counts ("" when all of it)."""
     sample, total = baseline_sample(corpus, val_fraction, max_chars)
     if len(sample) == total:
@@ -65,8 +75,13 @@ def sample_note(corpus: Corpus, val_fraction: float = 0.1, max_chars: int | None
     return f"fitted on the last {len(sample):,} of {total:,} training characters"
 
 
-def fit_baseline(corpus: Corpus, vocab, order: int = DEFAULT_ORDER, val_fraction: float = 0.1,
-                 max_chars: int | None = BASELINE_FIT_CHARS) -> NgramModel:
+def fit_baseline(
+    corpus: Corpus,
+    vocab,
+    order: int = DEFAULT_ORDER,
+    val_fraction: float = 0.1,
+    max_chars: int | None = BASELINE_FIT_CHARS,
+) -> NgramModel:
     """Interpolated Kneser-Ney on (the end of) the training split, over the network's vocabulary."""
     sample, _ = baseline_sample(corpus, val_fraction, max_chars)
     if vocab == corpus.vocab:
@@ -80,17 +95,26 @@ def lab_models(network, baseline: NgramModel, dynamic: bool, net_label: str, kn_
     from rnn_tui.engine.dynamic import DynamicPredictor
     from rnn_tui.lab.mixture import MixtureModel
 
-    models = {net_label: network, kn_label: baseline,
-              "mixture": MixtureModel([network, baseline], ["network", kn_label])}
+    models = {
+        net_label: network,
+        kn_label: baseline,
+        "mixture": MixtureModel([network, baseline], ["network", kn_label]),
+    }
     if dynamic:
         models["network, dynamic"] = DynamicPredictor(network.snapshot)
         models["mixture, dynamic"] = MixtureModel(
-            [DynamicPredictor(network.snapshot), baseline], ["network", kn_label])
+            [DynamicPredictor(network.snapshot), baseline], ["network", kn_label]
+        )
     return models
 
 
-def compare(corpus: Corpus, models: dict, text: str, build_seconds: dict[str, float] | None = None,
-            suggest_chars: int | None = DEFAULT_SUGGEST_CHARS) -> Comparison:
+def compare(
+    corpus: Corpus,
+    models: dict,
+    text: str,
+    build_seconds: dict[str, float] | None = None,
+    suggest_chars: int | None = DEFAULT_SUGGEST_CHARS,
+) -> Comparison:
     """Evaluate every model (label -> next-char model) on `text` with the same metrics."""
     reports = {}
     for label, model in models.items():

@@ -120,8 +120,14 @@ class _Walk:
     suggest_chars: int = 0  # characters over which the k-suggestion protocol ran
 
 
-def _walk(model, text: str, ks: Iterable[int] = (), savings: bool = False,
-          suggestions: Iterable[int] = (), suggest_chars: int | None = None) -> _Walk:
+def _walk(
+    model,
+    text: str,
+    ks: Iterable[int] = (),
+    savings: bool = False,
+    suggestions: Iterable[int] = (),
+    suggest_chars: int | None = None,
+) -> _Walk:
     """Score every char of `text` from a fresh state, feeding each char once.
 
     Keystroke-savings protocol (when `savings`): the user types the text left to right. Before each
@@ -251,9 +257,13 @@ def keystroke_savings_at(model, text: str, k: int) -> float:
     return (w.chars - w.keys_at[k]) / w.chars if k >= 1 else 0.0
 
 
-def evaluate(model, text: str, ks: Iterable[int] = TOPK_REPORTED,
-             suggestions: Iterable[int] = SUGGESTIONS_REPORTED,
-             suggest_chars: int | None = None) -> EvalReport:
+def evaluate(
+    model,
+    text: str,
+    ks: Iterable[int] = TOPK_REPORTED,
+    suggestions: Iterable[int] = SUGGESTIONS_REPORTED,
+    suggest_chars: int | None = None,
+) -> EvalReport:
     """All the figures in one walk (one feed per char); top1/top3/top5 are always included.
     Savings with k suggestions are over the first `suggest_chars` characters (all by default)."""
     _check_text(text)
@@ -274,7 +284,8 @@ def evaluate(model, text: str, ks: Iterable[int] = TOPK_REPORTED,
         unknown=w.unknown,
         topk=topk,
         savings_at={k: (w.suggest_chars - keys) / w.suggest_chars for k, keys in w.keys_at.items()}
-        if w.suggest_chars else {},
+        if w.suggest_chars
+        else {},
         suggest_chars=w.suggest_chars,
         mean_weights=_mean_weights(w.model),
     )

@@ -39,9 +39,15 @@ class MixtureModel(NextCharModel):
     `learn=False` freezes the weights (a look-ahead copy, or a fixed mixture).
     """
 
-    def __init__(self, models: Sequence[NextCharModel], labels: Sequence[str] | None = None,
-                 rate: float = DEFAULT_RATE, learn: bool = True, prior: Sequence[float] | None = None,
-                 share: bool = False) -> None:
+    def __init__(
+        self,
+        models: Sequence[NextCharModel],
+        labels: Sequence[str] | None = None,
+        rate: float = DEFAULT_RATE,
+        learn: bool = True,
+        prior: Sequence[float] | None = None,
+        share: bool = False,
+    ) -> None:
         if len(models) < 2:
             raise ValueError("a mixture needs at least two models")
         vocab = models[0].vocab

@@ -15,7 +15,9 @@ import numpy as np
 
 QUOTES = {'"': '"', "'": "'", "`": "`", "“": "”", "‘": "’", "«": "»"}
 OPENING_BRACKETS, CLOSING_BRACKETS = "([{", ")]}"
-MAX_QUOTE = 400  # characters: an opening quote left unclosed this long stops counting (a stray mark)
+MAX_QUOTE = (
+    400  # characters: an opening quote left unclosed this long stops counting (a stray mark)
+)
 
 
 def _is_apostrophe(text: str, i: int) -> bool:

@@ -21,7 +21,9 @@ class Preset:
     name: str
     description: str
     corpus: str
-    model: dict = field(default_factory=dict)  # ModelConfig fields (vocab size comes from the corpus)
+    model: dict = field(
+        default_factory=dict
+    )  # ModelConfig fields (vocab size comes from the corpus)
     train: dict = field(default_factory=dict)  # TrainConfig fields
     lesson_inputs: int = 0  # > 0: a lesson scored on its windows of this many letters
 
@@ -128,7 +130,9 @@ def get_preset(name: str) -> Preset:
         raise ConfigError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})") from None
 
 
-def preset_configs(preset: Preset, vocab_size: int, model: dict | None = None, train: dict | None = None):
+def preset_configs(
+    preset: Preset, vocab_size: int, model: dict | None = None, train: dict | None = None
+):
     """The preset's ModelConfig and TrainConfig, with the caller's overrides on top."""
     from rnn_tui.engine.config import ModelConfig, TrainConfig
 

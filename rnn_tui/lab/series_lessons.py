@@ -14,7 +14,9 @@ SINE_POINTS, SINE_PERIOD, SINE_NOISE, SINE_SEED = 200, 25, 0.05, 1234
 
 
 def _ramp() -> SeriesLesson:
-    series = np.round(np.arange(1, 8) * 0.1, 10)  # 0.1 .. 0.7: inputs 0.1 .. 0.6, targets 0.2 .. 0.7
+    series = np.round(
+        np.arange(1, 8) * 0.1, 10
+    )  # 0.1 .. 0.7: inputs 0.1 .. 0.6, targets 0.2 .. 0.7
     return SeriesLesson(
         name="ramp",
         description="the tutorial's PyTorch example: 0.1 .. 0.6 -> 0.2 .. 0.7, hidden 32, MSE, Adam 0.01, 1000 epochs",
@@ -42,7 +44,9 @@ def _sine() -> SeriesLesson:
         ),
         series=frozen_copy(series),
         window=SINE_PERIOD,
-        config=SeriesConfig(cell="rnn", hidden=16, layers=1, loss="every", lr=0.01, epochs=300, clip=1.0),
+        config=SeriesConfig(
+            cell="rnn", hidden=16, layers=1, loss="every", lr=0.01, epochs=300, clip=1.0
+        ),
         goal_mse=SINE_GOAL,
         forecast_steps=2 * SINE_PERIOD,
         truth=lambda n: clean(SINE_POINTS + np.arange(n)),

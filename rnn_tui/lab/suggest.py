@@ -29,8 +29,13 @@ def word_end_ids(vocab) -> np.ndarray:
     return np.array([is_word_end(c) for c in vocab.chars], dtype=bool)
 
 
-def suggest(model, k: int = 3, beam: int = DEFAULT_BEAM, max_len: int = DEFAULT_MAX_LEN,
-            branch: int = BRANCH) -> list[tuple[str, float]]:
+def suggest(
+    model,
+    k: int = 3,
+    beam: int = DEFAULT_BEAM,
+    max_len: int = DEFAULT_MAX_LEN,
+    branch: int = BRANCH,
+) -> list[tuple[str, float]]:
     """Up to k (completion, probability) pairs, distinct, most probable first; `model` unchanged."""
     if k < 1:
         return []

@@ -27,8 +27,9 @@ QUIET = 0.03  # seconds after a key before learning from it (the key's frame is 
 class TypingAdapter:
     """A learner thread; `on_update(version)` is called from it after new weights are ready."""
 
-    def __init__(self, config: DynamicConfig | None = None,
-                 on_update: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, config: DynamicConfig | None = None, on_update: Callable[[int], None] | None = None
+    ) -> None:
         self.config = config or DynamicConfig()
         self.on_update = on_update
         self._queue: queue.Queue = queue.Queue()

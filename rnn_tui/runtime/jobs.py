@@ -81,8 +81,9 @@ def run_lesson(
         if pace and progress.state == RunState.TRAINING:
             stop.wait(1.0 / pace)
 
-    return trainer.run(stop, step_by_step, steps=steps, interval=0.0 if pace else LESSON_INTERVAL,
-                       val_interval=0)
+    return trainer.run(
+        stop, step_by_step, steps=steps, interval=0.0 if pace else LESSON_INTERVAL, val_interval=0
+    )
 
 
 def make_trainer(
@@ -138,7 +139,9 @@ def load_for_checkpoint(path: str, current: Corpus) -> tuple[Checkpoint, Corpus,
     try:
         corpus = load_corpus(ckpt.corpus, policy_for(ckpt.vocab))
     except Exception as e:  # CorpusError, or anything else a strange path does
-        raise CheckpointError(f"cannot load {path}: {why}, and its corpus cannot be read ({e})") from None
+        raise CheckpointError(
+            f"cannot load {path}: {why}, and its corpus cannot be read ({e})"
+        ) from None
     if corpus.vocab != ckpt.vocab:
         raise CheckpointError(
             f"cannot load {path}: {why}, and its corpus '{ckpt.corpus}' now has another vocabulary"

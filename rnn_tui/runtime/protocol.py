@@ -129,20 +129,39 @@ class Start(Command, kind="start"):
     in_runs: bool = False
 
     @classmethod
-    def of(cls, corpus: Corpus, ckpt: Checkpoint, preset: str | None, paused: bool,
-           in_runs: bool = False) -> Start:
+    def of(
+        cls,
+        corpus: Corpus,
+        ckpt: Checkpoint,
+        preset: str | None,
+        paused: bool,
+        in_runs: bool = False,
+    ) -> Start:
         v = corpus.vocab
         ids, cache, length = None, corpus.cache, len(corpus.ids)
         if not cache:
             ids = corpus.ids if corpus.ids.dtype.str in wire.DTYPES else corpus.ids.astype(np.int32)
-        return cls(corpus.name, list(v.chars), v.unknown, v.symbols, preset, paused, checkpoint_array(ckpt),
-                   ids, cache, length, in_runs)
+        return cls(
+            corpus.name,
+            list(v.chars),
+            v.unknown,
+            v.symbols,
+            preset,
+            paused,
+            checkpoint_array(ckpt),
+            ids,
+            cache,
+            length,
+            in_runs,
+        )
 
     def corpus_of(self) -> Corpus:
         """The child's corpus: ids and vocabulary; no text (the trainer never reads it)."""
         vocab = Vocab(self.vocab, unknown=self.unknown, symbols=self.symbols)
         if self.ids_cache:
-            ids = corpus_cache.map_entry(self.ids_cache, [ord(c) for c in vocab.chars], self.ids_length)
+            ids = corpus_cache.map_entry(
+                self.ids_cache, [ord(c) for c in vocab.chars], self.ids_length
+            )
             return Corpus(self.corpus, "", vocab, ids, cache=self.ids_cache)
         if self.ids is None:
             raise wire.WireError("a start message without ids or their cache")
@@ -199,15 +218,25 @@ class Stop(Command, kind="stop"):
 
 # -- reports ----------------------------------------------------------------------------------
 # The trainer's history (LossHistory) goes as arrays: name -> (dtype, columns; 0 for a vector).
-HISTORY_ARRAYS = {"loss_history": ("<f8", 0), "loss_steps": ("<i8", 0), "loss_times": ("<f8", 0),
-                  "val_history": ("<f8", 3), "lr_changes": ("<f8", 2)}
-_PROGRESS_FIELDS = tuple(f.name for f in dataclasses.fields(Progress)
-                         if f.name != "snapshot" and f.name not in HISTORY_ARRAYS)
+HISTORY_ARRAYS = {
+    "loss_history": ("<f8", 0),
+    "loss_steps": ("<i8", 0),
+    "loss_times": ("<f8", 0),
+    "val_history": ("<f8", 3),
+    "lr_changes": ("<f8", 2),
+}
+_PROGRESS_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(Progress)
+    if f.name != "snapshot" and f.name not in HISTORY_ARRAYS
+)
 
 
 def _history_arrays(p: Progress) -> dict[str, np.ndarray]:
-    return {name: np.asarray(getattr(p, name), dtype=dtype).reshape((-1, cols) if cols else -1)
-            for name, (dtype, cols) in HISTORY_ARRAYS.items()}
+    return {
+        name: np.asarray(getattr(p, name), dtype=dtype).reshape((-1, cols) if cols else -1)
+        for name, (dtype, cols) in HISTORY_ARRAYS.items()
+    }
 
 
 def _history_fields(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -234,8 +263,12 @@ class TrainingReport(Report, kind="progress"):
     @classmethod
     def of(cls, p: Progress) -> TrainingReport:
         snap = p.snapshot
-        return cls({k: getattr(p, k) for k in _PROGRESS_FIELDS}, _history_arrays(p),
-                   None if snap is None else snap.step, {} if snap is None else dict(snap.params))
+        return cls(
+            {k: getattr(p, k) for k in _PROGRESS_FIELDS},
+            _history_arrays(p),
+            None if snap is None else snap.step,
+            {} if snap is None else dict(snap.params),
+        )
 
     def to_wire(self) -> tuple[dict, dict[str, np.ndarray]]:
         meta = {"figures": self.figures, "snapshot_step": self.snapshot_step}
@@ -243,15 +276,19 @@ class TrainingReport(Report, kind="progress"):
 
     @classmethod
     def from_wire(cls, meta: dict, arrays: dict[str, np.ndarray]) -> TrainingReport:
-        params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
-        return cls(meta["figures"], {k: arrays[k] for k in HISTORY_ARRAYS}, meta["snapshot_step"], params)
+        params = {k[len("param.") :]: v for k, v in arrays.items() if k.startswith("param.")}
+        return cls(
+            meta["figures"], {k: arrays[k] for k in HISTORY_ARRAYS}, meta["snapshot_step"], params
+        )
 
     def progress(self, config, vocab) -> Progress:
         """As a Progress whose snapshot has `config` and `vocab`; received arrays are read-only
         views of the frame, immutable as a snapshot must be."""
         snapshot = None
         if self.snapshot_step is not None:
-            snapshot = ParamSnapshot(config, vocab, MappingProxyType(dict(self.params)), self.snapshot_step)
+            snapshot = ParamSnapshot(
+                config, vocab, MappingProxyType(dict(self.params)), self.snapshot_step
+            )
         figures: dict[str, Any] = {k: self.figures[k] for k in _PROGRESS_FIELDS}
         figures["state"] = RunState(figures["state"])
         return Progress(**figures, **_history_fields(self.history), snapshot=snapshot)
@@ -264,8 +301,11 @@ def _series_meta() -> tuple[str, ...]:
     """SeriesProgress's plain fields (what is not an array, the snapshot or the history)."""
     from rnn_tui.engine.series_trainer import SeriesProgress
 
-    return tuple(f.name for f in dataclasses.fields(SeriesProgress)
-                 if f.name not in (*_SERIES_ARRAYS, "snapshot", "mse_history"))
+    return tuple(
+        f.name
+        for f in dataclasses.fields(SeriesProgress)
+        if f.name not in (*_SERIES_ARRAYS, "snapshot", "mse_history")
+    )
 
 
 @dataclass(frozen=True)
@@ -288,12 +328,18 @@ class SeriesReport(Report, kind="series-progress"):
         from rnn_tui.engine.series import SeriesConfig, SeriesSnapshot
         from rnn_tui.engine.series_trainer import SeriesProgress
 
-        params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
-        snapshot = SeriesSnapshot(SeriesConfig(**meta["config"]), MappingProxyType(params), meta["snapshot_epoch"])
+        params = {k[len("param.") :]: v for k, v in arrays.items() if k.startswith("param.")}
+        snapshot = SeriesSnapshot(
+            SeriesConfig(**meta["config"]), MappingProxyType(params), meta["snapshot_epoch"]
+        )
         fields: dict[str, Any] = {k: meta[k] for k in _series_meta()}
         fields["state"] = RunState(fields["state"])
         fields.update({k: arrays.get(k) for k in _SERIES_ARRAYS})
-        return cls(SeriesProgress(**fields, mse_history=tuple(arrays["mse_history"].tolist()), snapshot=snapshot))
+        return cls(
+            SeriesProgress(
+                **fields, mse_history=tuple(arrays["mse_history"].tolist()), snapshot=snapshot
+            )
+        )
 
 
 @dataclass(frozen=True)

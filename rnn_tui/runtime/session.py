@@ -74,7 +74,9 @@ class PredictionSession:
         vocab = self.predictor.vocab
         for ch in context:
             self.stats.update(dists[j], ch, vocab)
-            fed = 1 if vocab.id(ch) is not None else len(vocab.encode(ch))  # bytes, or the unknown symbol
+            fed = (
+                1 if vocab.id(ch) is not None else len(vocab.encode(ch))
+            )  # bytes, or the unknown symbol
             if fed:
                 j += fed
             else:
@@ -107,4 +109,6 @@ class PredictionSession:
 
     def sample(self, length: int, temperature: float, seed: int) -> str:
         """A continuation of the context (no state change); temperature 0 is greedy."""
-        return self.predictor.sample(length, temperature, seed) if self.predictor is not None else ""
+        return (
+            self.predictor.sample(length, temperature, seed) if self.predictor is not None else ""
+        )

@@ -113,7 +113,9 @@ def _build(start: Start | StartSeries):
     ckpt = protocol.checkpoint_of(start.checkpoint, "the app's training state")
     if ckpt.train_config is None:  # the parent's trainer always writes it
         raise RnnTuiError("the app's training state has no training settings")
-    trainer = jobs.make_trainer(start.corpus_of(), ckpt.model_config, ckpt.train_config, ckpt, start.preset)
+    trainer = jobs.make_trainer(
+        start.corpus_of(), ckpt.model_config, ckpt.train_config, ckpt, start.preset
+    )
     return trainer, TrainingReport.of
 
 

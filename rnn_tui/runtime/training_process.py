@@ -56,8 +56,14 @@ if TYPE_CHECKING:  # the app starts without the regression lessons' module (star
 
 STOP_GRACE = 3.0  # seconds a stopped child gets to finish its step and say goodbye
 POLL = 0.02  # seconds between the run loop's looks at its stop event and commands
-CHILD = [sys.executable, "-m", "rnn_tui.runtime.training_child"]  # the command that starts the child
-Reply = Callable[[Any], object]  # called with a Checkpoint, or the RnnTuiError saying why there is none
+CHILD = [
+    sys.executable,
+    "-m",
+    "rnn_tui.runtime.training_child",
+]  # the command that starts the child
+Reply = Callable[
+    [Any], object
+]  # called with a Checkpoint, or the RnnTuiError saying why there is none
 
 
 class TrainingFailed(RnnTuiError):
@@ -77,7 +83,9 @@ class TrainingProcess:
     child trains only when asked (`start_run`), as the lessons screen does.
     """
 
-    def __init__(self, local: Trainer | SeriesTrainer, preset: str | None = None, *, in_runs: bool = False) -> None:
+    def __init__(
+        self, local: Trainer | SeriesTrainer, preset: str | None = None, *, in_runs: bool = False
+    ) -> None:
         self.local = local
         self.preset = preset
         self.in_runs = in_runs or not isinstance(local, Trainer)  # a lesson trains in runs
@@ -181,7 +189,11 @@ class TrainingProcess:
 
     def snapshot(self):
         last = self._last
-        return last.snapshot if last is not None and last.snapshot is not None else self.local.snapshot()
+        return (
+            last.snapshot
+            if last is not None and last.snapshot is not None
+            else self.local.snapshot()
+        )
 
     def progress(self, state: RunState, snapshot, chars_per_sec: float) -> Progress:
         return self._chars().progress(state, snapshot, chars_per_sec)
@@ -193,26 +205,37 @@ class TrainingProcess:
         last = self._last.snapshot if isinstance(self._last, Progress) else None
         if last is None:
             return local.to_checkpoint()
-        return Checkpoint(model_config=local.model_config, vocab=local.corpus.vocab, params=dict(last.params),
-                          train_config=local.train_config, step=last.step, corpus=local.corpus.name,
-                          seed=local.train_config.seed)
+        return Checkpoint(
+            model_config=local.model_config,
+            vocab=local.corpus.vocab,
+            params=dict(last.params),
+            train_config=local.train_config,
+            step=last.step,
+            corpus=local.corpus.name,
+            seed=local.train_config.seed,
+        )
 
     def _start_message(self) -> Start | StartSeries:
         if not isinstance(self.local, Trainer):
             return StartSeries(self.local.lesson.name, self.local.config.to_dict(), self._paused)
         local = self.local
-        return Start.of(local.corpus, local.to_checkpoint(), self.preset, self._paused, self.in_runs)
+        return Start.of(
+            local.corpus, local.to_checkpoint(), self.preset, self._paused, self.in_runs
+        )
 
     # -- the run -----------------------------------------------------------------------------
-    def run(self, stop: threading.Event, publish: Callable[[Any], object]) -> Progress | SeriesProgress:
+    def run(
+        self, stop: threading.Event, publish: Callable[[Any], object]
+    ) -> Progress | SeriesProgress:
         """Start the child and relay its progress until `stop` is set (or it fails: TrainingFailed)."""
         start = self._start_message()
         env = dict(os.environ)
         for var in BLAS_THREAD_VARS:
             env[var] = "1"  # the child has one core; the UI has the other
         errors = tempfile.TemporaryFile()  # the child's stderr: the terminal belongs to the app
-        proc = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                                bufsize=0, env=env)
+        proc = subprocess.Popen(
+            CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, bufsize=0, env=env
+        )
         self.process = proc
         assert proc.stdin is not None and proc.stdout is not None  # both are pipes
         to_child = proc.stdin.fileno()
@@ -252,7 +275,10 @@ class TrainingProcess:
             error = f"the training process exited with code {proc.returncode}{_last_line(errors)}"
         errors.close()
         for reply in unanswered.values():
-            reply(self._final or TrainingFailed(error or "the training process ended before it sent its state"))
+            reply(
+                self._final
+                or TrainingFailed(error or "the training process ended before it sent its state")
+            )
         if error is not None:
             raise TrainingFailed(error)
         if self._last is not None:

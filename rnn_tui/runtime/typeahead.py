@@ -69,8 +69,14 @@ class TypeAheadSession(PredictionSession):
         return dict(zip(self.mixture.labels, map(float, self.mixture.weights), strict=True))
 
     def _remix(self) -> None:
-        if self.predictor is None or self.baseline is None or self.predictor.vocab != self.baseline.vocab:
-            self.mixture = None  # (for a moment after a change of corpus, the n-gram is the old one's)
+        if (
+            self.predictor is None
+            or self.baseline is None
+            or self.predictor.vocab != self.baseline.vocab
+        ):
+            self.mixture = (
+                None  # (for a moment after a change of corpus, the n-gram is the old one's)
+            )
             return
         theta = self.mixture.theta if self.mixture is not None else None
         self.mixture = MixtureModel([self.predictor, self.baseline], ["net", "kn"], share=True)
@@ -128,7 +134,7 @@ class TypeAheadSession(PredictionSession):
         if self.plain is not None:
             without = self.unadapted.update(self.plain, ch)
             self.plain.feed(ch)
-            self._recent = [*self._recent[-(GUARD_KEYS - 1):], with_adapting.bits - without.bits]
+            self._recent = [*self._recent[-(GUARD_KEYS - 1) :], with_adapting.bits - without.bits]
         if self.mixture is not None:
             known = self.mixture.feed(ch)  # learns its weights, feeds both models
         else:

@@ -25,8 +25,9 @@ class WireError(RuntimeError):
     """A frame that does not parse: a bug or a dead peer, never the user's input."""
 
 
-def encode(kind: str, meta: Mapping | None = None,
-           arrays: Mapping[str, np.ndarray] | None = None) -> tuple[bytes | memoryview, ...]:
+def encode(
+    kind: str, meta: Mapping | None = None, arrays: Mapping[str, np.ndarray] | None = None
+) -> tuple[bytes | memoryview, ...]:
     """A message as the buffers of one frame: lengths and header, then each array's own memory
     (no copy of a contiguous array: a large corpus goes out as it is)."""
     specs, blobs = [], []
@@ -55,7 +56,9 @@ def decode(header: bytes, body: bytes) -> tuple[str, dict, dict[str, np.ndarray]
         size = count * np.dtype(dtype).itemsize
         if offset + size > len(body):
             raise WireError(f"array {name!r} runs past the end of its frame")
-        arrays[name] = np.frombuffer(body, dtype=dtype, count=count, offset=offset).reshape(tuple(shape))
+        arrays[name] = np.frombuffer(body, dtype=dtype, count=count, offset=offset).reshape(
+            tuple(shape)
+        )
         offset += size
     return kind, meta, arrays
 
@@ -64,7 +67,7 @@ def write(fd: int, message: tuple[bytes | memoryview, ...]) -> None:
     for buf in message:
         view = memoryview(buf)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
 
 
 def read(fd: int) -> tuple[str, dict, dict[str, np.ndarray]] | None:

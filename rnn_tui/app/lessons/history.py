@@ -45,7 +45,10 @@ class HistorySpark(CachedLines):
         if height < 2 or not finite:
             return []
         hi, lo = max(finite), min(finite)
-        head = [(self.title, BOLD), (f"  {len(self.values)} points · max {hi:.3f} · min {lo:.3f}", DIM)]
+        head = [
+            (self.title, BOLD),
+            (f"  {len(self.values)} points · max {hi:.3f} · min {lo:.3f}", DIM),
+        ]
         rows = spark(stretch(list(self.values), width), min(0.0, lo), hi, min(height - 1, 8))
         bars = self._styles["spark--bars"]
         return [line(head, width, base)] + [line([(r, bars)], width, base) for r in rows]

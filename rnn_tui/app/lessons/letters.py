@@ -79,16 +79,31 @@ def letter_rows(s: LetterSteps) -> list[Row]:
     x_left: list[Row] = [header("x_t", [(glyph(ch), BOLD) for ch in s.letters])]
     if s.embeddings is None:
         for i, ch in enumerate(chars):
-            x_left.append([label("  " + ch), *steps([("1", TOP) if s.letters[t] == s.chars[i] else ("·", DIM)
-                                                      for t in range(T)])])
+            x_left.append(
+                [
+                    label("  " + ch),
+                    *steps(
+                        [("1", TOP) if s.letters[t] == s.chars[i] else ("·", DIM) for t in range(T)]
+                    ),
+                ]
+            )
         x_right = heatmap("Wxh", p["Wxh"], chars, units)
     else:
         E = s.embeddings
         scale = scale_of(p["E"])
         dims = [f"e{j + 1}" for j in range(E.shape[1])]
         for j, d in enumerate(dims):
-            x_left.append([label("  " + d), *steps([(number(float(E[t, j]), 6), signed_style(float(E[t, j]), scale))
-                                                    for t in range(T)])])
+            x_left.append(
+                [
+                    label("  " + d),
+                    *steps(
+                        [
+                            (number(float(E[t, j]), 6), signed_style(float(E[t, j]), scale))
+                            for t in range(T)
+                        ]
+                    ),
+                ]
+            )
         emb = heatmap("E", p["E"], chars, dims)
         x_right = beside(emb, heatmap("Wxh", p["Wxh"], dims, units), heatmap_width(len(dims)), "  ")
 
@@ -97,25 +112,43 @@ def letter_rows(s: LetterSteps) -> list[Row]:
     chain: Row = [(pad("0─Whh→", STEP_W), DIM), *[("──Whh─→", DIM)] * (T - 1)] if T else []
     h_left: list[Row] = [[label("h_t", BOLD), *chain]]
     for u in range(H):
-        h_left.append([label("  " + units[u]), *steps([(number(float(s.hidden[t, u]), 6),
-                                                        signed_style(float(s.hidden[t, u]), 1.0)) for t in range(T)])])
+        h_left.append(
+            [
+                label("  " + units[u]),
+                *steps(
+                    [
+                        (number(float(s.hidden[t, u]), 6), signed_style(float(s.hidden[t, u]), 1.0))
+                        for t in range(T)
+                    ]
+                ),
+            ]
+        )
     h_right = heatmap("Whh", p["Whh"], units, units) + heatmap("", p["bh"][None, :], ["bh"], [])[1:]
 
     # y_t: the distribution over the next letter; its top letter underlined
     tops = [s.chars.index(ch) for ch in s.tops]
-    y_head = [(glyph(s.tops[t]), (Style(bold=True, reverse=True) if t == s.scored else DIM)) for t in range(T)]
+    y_head = [
+        (glyph(s.tops[t]), (Style(bold=True, reverse=True) if t == s.scored else DIM))
+        for t in range(T)
+    ]
     y_left: list[Row] = [header("y_t", y_head)]
     for i, ch in enumerate(chars):
         cells = []
         for t in range(T):
             pr = float(s.probs[t, i])
             style = prob_style(pr) + (TOP if i == tops[t] else Style())
-            cells.append((format_prob(pr), style if t == s.scored or T <= s.scored else style + DIM))
+            cells.append(
+                (format_prob(pr), style if t == s.scored or T <= s.scored else style + DIM)
+            )
         y_left.append([label("  " + ch), *steps(cells)])
     y_right = heatmap("Why", p["Why"], units, chars) + heatmap("", p["by"][None, :], ["by"], [])[1:]
 
-    return (top + beside(x_left, x_right, left_w) + beside(h_left, h_right, left_w)
-            + beside(y_left, y_right, left_w))
+    return (
+        top
+        + beside(x_left, x_right, left_w)
+        + beside(h_left, h_right, left_w)
+        + beside(y_left, y_right, left_w)
+    )
 
 
 class LetterUnrolled(LineView):

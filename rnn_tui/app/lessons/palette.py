@@ -15,7 +15,9 @@ POS_TEXT = [s + CELL_TEXT for s in POS_STYLES]
 NEG_TEXT = [s + CELL_TEXT for s in NEG_STYLES]
 PROB_COLOUR = (60, 160, 90)
 PROB_TEXT = [
-    Style(bgcolor=f"rgb({','.join(str(round(b + (c - b) * i / LEVELS)) for b, c in zip(BACKGROUND, PROB_COLOUR, strict=True))})")
+    Style(
+        bgcolor=f"rgb({','.join(str(round(b + (c - b) * i / LEVELS)) for b, c in zip(BACKGROUND, PROB_COLOUR, strict=True))})"
+    )
     + CELL_TEXT
     for i in range(LEVELS + 1)
 ]

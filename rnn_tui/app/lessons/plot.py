@@ -35,7 +35,9 @@ def spark(values: Sequence[float], lo: float, hi: float, rows: int) -> list[str]
             if v is None or not math.isfinite(v):
                 chars.append(" ")
                 continue
-            eighths = max(round(min(max((v - lo) / span, 0.0), 1.0) * rows * 8), 1)  # never invisible
+            eighths = max(
+                round(min(max((v - lo) / span, 0.0), 1.0) * rows * 8), 1
+            )  # never invisible
             chars.append(EIGHTHS[min(max(eighths - r * 8, 0), 8)])
         out.append("".join(chars))
     return out
@@ -103,7 +105,9 @@ class SeriesPlot(CachedLines):
 
     @property
     def text(self) -> str:
-        return "\n".join(s.text.rstrip() for s in self._build(max(self.size.width, 40), max(self.size.height, 3)))
+        return "\n".join(
+            s.text.rstrip() for s in self._build(max(self.size.width, 40), max(self.size.height, 3))
+        )
 
     def _build(self, width: int, height: int) -> list[Strip]:
         base, st = self._styles["base"], self._styles
@@ -136,7 +140,10 @@ class SeriesPlot(CachedLines):
         ):
             for r in range(k):
                 lab = name if r == k - 1 else ""
-                parts = [(pad(lab, self.LABEL, "<"), BOLD if lab else None), (bars[r].ljust(data_cols), style)]
+                parts = [
+                    (pad(lab, self.LABEL, "<"), BOLD if lab else None),
+                    (bars[r].ljust(data_cols), style),
+                ]
                 if fore_cols > 0:
                     parts += [("┊", DIM), (fore[r], fstyle)]
                 lines.append(line(parts, width, base))
@@ -152,5 +159,13 @@ class SeriesPlot(CachedLines):
         bars = ""
         if logs:
             bars = spark(stretch(logs, room), min(logs), max(logs), 1)[0]
-        return line([(pad("mse (log)", self.LABEL, "<"), BOLD), (bars.ljust(room), self._styles["plot--mse"]),
-                     (figure, BOLD), (note, Style(bold=True) if done else DIM)], width, base)
+        return line(
+            [
+                (pad("mse (log)", self.LABEL, "<"), BOLD),
+                (bars.ljust(room), self._styles["plot--mse"]),
+                (figure, BOLD),
+                (note, Style(bold=True) if done else DIM),
+            ],
+            width,
+            base,
+        )

@@ -53,16 +53,22 @@ def beside(left: Sequence[Row], right: Sequence[Row], left_width: int, sep: str 
         lrow = left[i] if i < len(left) else []
         rrow = right[i] if i < len(right) else []
         filled = row_width(lrow)
-        out.append([*lrow, (" " * (left_width - filled), None), (sep, DIM), *rrow] if rrow else lrow)
+        out.append(
+            [*lrow, (" " * (left_width - filled), None), (sep, DIM), *rrow] if rrow else lrow
+        )
     return out
 
 
-def heatmap(name: str, matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str]) -> list[Row]:
+def heatmap(
+    name: str, matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str]
+) -> list[Row]:
     """A small matrix with its numbers, each cell coloured by sign and size (its own scale).
     The first row names the matrix and its columns."""
     m = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
     scale = scale_of(m)
-    rows: list[Row] = [[(pad(name, WLABEL_W, "<"), BOLD), *((pad(c, WEIGHT_W), DIM) for c in col_labels)]]
+    rows: list[Row] = [
+        [(pad(name, WLABEL_W, "<"), BOLD), *((pad(c, WEIGHT_W), DIM) for c in col_labels)]
+    ]
     for label, values in zip(row_labels, m, strict=True):
         row: Row = [(pad(label, WLABEL_W, "<"), DIM)]
         for v in values:
@@ -100,8 +106,12 @@ def grid_rows(values: np.ndarray, scale: float) -> list[Row]:
     rows = []
     for r in range(n):
         chunk = values[r * per_row : (r + 1) * per_row]
-        rows.append([*((sign(float(v), scale), signed_style(float(v), scale)) for v in chunk),
-                     (" " * (per_row - len(chunk)), None)])
+        rows.append(
+            [
+                *((sign(float(v), scale), signed_style(float(v), scale)) for v in chunk),
+                (" " * (per_row - len(chunk)), None),
+            ]
+        )
     return rows
 
 

@@ -49,7 +49,9 @@ from rnn_tui.lab.presets import (
 from rnn_tui.lab.series_lessons import LESSONS as SERIES_LESSONS
 from rnn_tui.runtime.training_process import TrainingProcess
 
-LESSON_SECONDS = 15.0  # a run is paced to last about this long: the lessons learn in well under a second
+LESSON_SECONDS = (
+    15.0  # a run is paced to last about this long: the lessons learn in well under a second
+)
 LETTER_STEPS = 300  # training steps in one run of a letter lesson (100 % comes within 20 to 90)
 
 
@@ -61,12 +63,36 @@ class Lesson:
 
 
 LESSONS: tuple[Lesson, ...] = (
-    Lesson("abcde-1", "letters", "1 in: one step from h0 = 0, so Whh carries nothing: x → Wxh → h → Why"),
-    Lesson("abcde-4", "letters", "4 in: four steps; h carries a, b, c on through Whh; only step 4 is scored"),
-    Lesson("abcde-1-embed", "letters", "1 in, embedded: x_t = E[letter], 2 learnt numbers instead of 5 one-hot ones"),
-    Lesson("abcde-4-embed", "letters", "4 in, embedded: x_t = E[letter]; h carries the past letters on through Whh"),
-    Lesson("ramp", "series", "the tutorial's example: read 0.1 … 0.6, predict 0.2 … 0.7; MSE loss, Adam"),
-    Lesson("sine", "series", "a noisy sine, period 25: read 25 values, predict each next; forecast past ┊"),
+    Lesson(
+        "abcde-1",
+        "letters",
+        "1 in: one step from h0 = 0, so Whh carries nothing: x → Wxh → h → Why",
+    ),
+    Lesson(
+        "abcde-4",
+        "letters",
+        "4 in: four steps; h carries a, b, c on through Whh; only step 4 is scored",
+    ),
+    Lesson(
+        "abcde-1-embed",
+        "letters",
+        "1 in, embedded: x_t = E[letter], 2 learnt numbers instead of 5 one-hot ones",
+    ),
+    Lesson(
+        "abcde-4-embed",
+        "letters",
+        "4 in, embedded: x_t = E[letter]; h carries the past letters on through Whh",
+    ),
+    Lesson(
+        "ramp",
+        "series",
+        "the tutorial's example: read 0.1 … 0.6, predict 0.2 … 0.7; MSE loss, Adam",
+    ),
+    Lesson(
+        "sine",
+        "series",
+        "a noisy sine, period 25: read 25 values, predict each next; forecast past ┊",
+    ),
 )
 EXPLAIN_WIDTH = 78  # each explanation fits one line of an 80-column terminal
 LESSON_NAMES = tuple(lesson.name for lesson in LESSONS)
@@ -98,10 +124,21 @@ def letter_steps(snapshot: ParamSnapshot, text: str, n_in: int) -> LetterSteps:
     if snapshot.config.embed:
         ids = np.array([snapshot.vocab.id(ch) for ch in text], dtype=np.intp)
         embeddings = snapshot.params["E"][ids]  # x_t: the letter's row of the embedding
-    return LetterSteps(snapshot.vocab.chars, text, embeddings, hidden, probs, tuple(tops), snapshot.params, n_in - 1)
+    return LetterSteps(
+        snapshot.vocab.chars,
+        text,
+        embeddings,
+        hidden,
+        probs,
+        tuple(tops),
+        snapshot.params,
+        n_in - 1,
+    )
 
 
-def case_results(snapshot: ParamSnapshot, n_in: int) -> tuple[float, list[tuple[str, str, str, float]]]:
+def case_results(
+    snapshot: ParamSnapshot, n_in: int
+) -> tuple[float, list[tuple[str, str, str, float]]]:
     """The lesson's accuracy and each case: (input, right answer, the network's top letter, its probability)."""
     predictor = Predictor(snapshot)
     cases = []
@@ -129,7 +166,9 @@ class LessonsScreen(ModalScreen[None]):
         *[Binding(str(i + 1), f"choose({i})", show=False) for i in range(1, len(LESSONS))],
         Binding("right", "cycle(1)", "next lesson", show=False),
         Binding("left", "cycle(-1)", "previous lesson", show=False),
-        Binding(LETTERS[0], f"letter('{LETTERS[0]}')", "type", key_display=f"{LETTERS[0]}-{LETTERS[-1]}"),
+        Binding(
+            LETTERS[0], f"letter('{LETTERS[0]}')", "type", key_display=f"{LETTERS[0]}-{LETTERS[-1]}"
+        ),
         *[Binding(ch, f"letter('{ch}')", show=False) for ch in LETTERS[1:]],
         Binding("backspace", "delete", "delete", key_display="⌫"),
         Binding("space", "pause", "pause"),
@@ -193,7 +232,9 @@ class LessonsScreen(ModalScreen[None]):
             preset = PRESETS[lesson.name]
             corpus = load_corpus(preset.corpus)
             model_config, train_config = preset_configs(preset, len(corpus.vocab))
-            local = Trainer(corpus, model_config, train_config, batches=lesson_batches(preset, corpus.vocab))
+            local = Trainer(
+                corpus, model_config, train_config, batches=lesson_batches(preset, corpus.vocab)
+            )
             self.text = lesson_cases(preset.lesson_inputs)[0][0]
             self.progress = local.progress(RunState.TRAINING, local.snapshot(), 0.0)
             self.trainer = TrainingProcess(local, lesson.name, in_runs=True)
@@ -231,8 +272,10 @@ class LessonsScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="lesson")
     def _train(self, trainer: TrainingProcess, run: int):
         """Relays the lesson's training process (started here) until the screen halts it."""
-        return trainer.run(get_current_worker().cancelled_event,
-                           lambda progress: self.post_message(LessonProgress(run, progress)))
+        return trainer.run(
+            get_current_worker().cancelled_event,
+            lambda progress: self.post_message(LessonProgress(run, progress)),
+        )
 
     def on_lesson_progress(self, message: LessonProgress) -> None:
         if message.run != self.run or not self.is_attached:
@@ -251,7 +294,12 @@ class LessonsScreen(ModalScreen[None]):
         text = str(error) if isinstance(error, RnnTuiError) else f"{type(error).__name__}: {error}"
         self.state = RunState.ERROR
         self._show()
-        self.notify(f"{text}\npress r to restart the lesson", title="lesson failed", severity="error", timeout=15)
+        self.notify(
+            f"{text}\npress r to restart the lesson",
+            title="lesson failed",
+            severity="error",
+            timeout=15,
+        )
 
     # -- drawing -----------------------------------------------------------------------------
     def _show(self) -> None:
@@ -267,7 +315,8 @@ class LessonsScreen(ModalScreen[None]):
         """Lesson │ model │ state │ figures...; the score last (bold), `drop` goes first when narrow."""
         icon = STATE_ICONS[self.state]
         self.query_one("#lesson-status", LessonStatus).show(
-            [self.lesson.name, model, f"{icon} {self.state}", *figures], self.state, drop)
+            [self.lesson.name, model, f"{icon} {self.state}", *figures], self.state, drop
+        )
 
     def _show_letters(self) -> None:
         p, n = self.progress, self.n_in
@@ -275,8 +324,13 @@ class LessonsScreen(ModalScreen[None]):
             return
         snapshot = p.snapshot
         self.accuracy, cases = case_results(snapshot, n)
-        self._status(snapshot.config.describe(), f"step {p.step:,}", f"loss {p.loss:.3f}",
-                     f"accuracy {self.accuracy:.0%}", drop=(4, 1))
+        self._status(
+            snapshot.config.describe(),
+            f"step {p.step:,}",
+            f"loss {p.loss:.3f}",
+            f"accuracy {self.accuracy:.0%}",
+            drop=(4, 1),
+        )
         self.steps = letter_steps(snapshot, self.text, n)
         self.query_one("#unrolled", LetterUnrolled).show(self.steps)
 
@@ -311,14 +365,32 @@ class LessonsScreen(ModalScreen[None]):
         if not isinstance(p, SeriesProgress) or lesson is None:
             return
         c = p.snapshot.config
-        self._status(f"{c.cell} {c.hidden}, MSE, {c.optimizer} {c.lr:g}", f"epoch {p.epoch:,}/{p.epochs:,}",
-                     f"mse {p.mse:.2e}", drop=(1,))
-        self.query_one("#series-plot", SeriesPlot).show(SeriesPicture(
-            p.targets, p.predictions, p.forecast, p.continuation, p.mse_history, p.mse, lesson.goal_mse))
+        self._status(
+            f"{c.cell} {c.hidden}, MSE, {c.optimizer} {c.lr:g}",
+            f"epoch {p.epoch:,}/{p.epochs:,}",
+            f"mse {p.mse:.2e}",
+            drop=(1,),
+        )
+        self.query_one("#series-plot", SeriesPlot).show(
+            SeriesPicture(
+                p.targets,
+                p.predictions,
+                p.forecast,
+                p.continuation,
+                p.mse_history,
+                p.mse,
+                lesson.goal_mse,
+            )
+        )
         W = lesson.window
         unrolled = p.snapshot.model().unroll(lesson.series[-W - 1 : -1])  # the last training window
         self.query_one("#series-unrolled", SeriesUnrolled).show(
-            unrolled.inputs, unrolled.hidden[-1], unrolled.outputs, lesson.series[-W:], len(lesson.series) - W - 1)
+            unrolled.inputs,
+            unrolled.hidden[-1],
+            unrolled.outputs,
+            lesson.series[-W:],
+            len(lesson.series) - W - 1,
+        )
         self.query_one("#series-weights", SeriesWeights).show(p.snapshot.params)
 
     # -- commands ----------------------------------------------------------------------------
@@ -379,4 +451,3 @@ class LessonsScreen(ModalScreen[None]):
     def action_restart(self) -> None:
         self._start(self.index)
         self.notify("lesson restarted from fresh weights", timeout=3)
-

@@ -24,8 +24,9 @@ from rnn_tui.app.lessons.rows import (
 )
 
 
-def series_unrolled_rows(x: np.ndarray, hidden: np.ndarray, y: np.ndarray, targets: np.ndarray,
-                         start: int, width: int) -> list[Row]:
+def series_unrolled_rows(
+    x: np.ndarray, hidden: np.ndarray, y: np.ndarray, targets: np.ndarray, start: int, width: int
+) -> list[Row]:
     """x_t, h_t (a coloured grid), y_t and the target, a column a step; the last steps that fit."""
     T, H = hidden.shape
     per_row, hrows = grid_shape(H)

@@ -34,8 +34,16 @@ Y_PAD = 0.05  # the y range reaches this fraction beyond the data, so no line ru
 class LossChart(CachedLines):
     """The chart itself: a heading with the legend, then the plot with its axes."""
 
-    COMPONENT_CLASSES = {"chart--train", "chart--val", "chart--baseline", "chart--lr", "chart--axis",
-                         "chart--dim", "chart--title", "chart--warning"}
+    COMPONENT_CLASSES = {
+        "chart--train",
+        "chart--val",
+        "chart--baseline",
+        "chart--lr",
+        "chart--axis",
+        "chart--dim",
+        "chart--title",
+        "chart--warning",
+    }
     DEFAULT_CSS = """
     LossChart { height: 1fr; }
     LossChart > .chart--train { color: $primary-lighten-2; }
@@ -56,7 +64,9 @@ class LossChart(CachedLines):
         self.log_steps = False
         self.render_count = 0
 
-    def show(self, progress: Progress | None, baseline_bpc: float | None, baseline_name: str) -> None:
+    def show(
+        self, progress: Progress | None, baseline_bpc: float | None, baseline_name: str
+    ) -> None:
         self.progress, self.baseline = progress, (baseline_bpc, baseline_name)
         self.invalidate()
 
@@ -80,16 +90,26 @@ class LossChart(CachedLines):
         y = y[np.isfinite(y)]
         y_lo, y_hi = (float(y.min()), float(y.max())) if len(y) else (0.0, 1.0)
         pad = max((y_hi - y_lo) * Y_PAD, 0.05)
-        plot = Plot((lo, hi), (max(y_lo - pad, 0.0), y_hi + pad), log_x=self.log_steps and not self.by_time,
-                    x_seconds=self.by_time, axis_style=s["chart--axis"], label_style=s["chart--dim"])
+        plot = Plot(
+            (lo, hi),
+            (max(y_lo - pad, 0.0), y_hi + pad),
+            log_x=self.log_steps and not self.by_time,
+            x_seconds=self.by_time,
+            axis_style=s["chart--axis"],
+            label_style=s["chart--dim"],
+        )
         plot.add(Series("validation", val_x, val_y, s["chart--val"], dash=3))
         plot.add(Series("train", train_x, train_y, s["chart--train"]))
         if bpc_base is not None:
             plot.add_rule(Rule(base_name, bpc_base, False, s["chart--baseline"]))
         for x in lr_x:
             plot.add_rule(Rule("lr", float(x), True, s["chart--lr"]))
-        axis_name = "training time" if self.by_time else ("step (log)" if self.log_steps else "step")
-        lines = [heading] + [strip.apply_style(base) for strip in plot.lines(width, max(height - 2, 4))]
+        axis_name = (
+            "training time" if self.by_time else ("step (log)" if self.log_steps else "step")
+        )
+        lines = [heading] + [
+            strip.apply_style(base) for strip in plot.lines(width, max(height - 2, 4))
+        ]
         lines.append(line([(axis_name.center(width), s["chart--dim"])], width, base))
         return lines
 
@@ -98,7 +118,9 @@ class LossChart(CachedLines):
         p = self.progress
         if p is None or not p.loss_history:
             empty = np.zeros(0)
-            val = np.array(p.val_history, float).reshape(-1, 3) if p is not None else np.zeros((0, 3))
+            val = (
+                np.array(p.val_history, float).reshape(-1, 3) if p is not None else np.zeros((0, 3))
+            )
             return empty, empty, val[:, 1 if self.by_time else 0], val[:, 2], empty
         train_y = np.asarray(p.loss_history, float) / LN2
         steps = np.asarray(p.loss_steps, float)
@@ -110,7 +132,9 @@ class LossChart(CachedLines):
             return times, train_y, val[:, 1], val[:, 2], lr_x
         return steps, train_y, val[:, 0], val[:, 2], lr_steps
 
-    def _legend(self, p: Progress | None, bpc_base: float | None, base_name: str) -> list[tuple[str, Style | None]]:
+    def _legend(
+        self, p: Progress | None, bpc_base: float | None, base_name: str
+    ) -> list[tuple[str, Style | None]]:
         s = self._styles
         parts: list[tuple[str, Style | None]] = [("bits per character  ", s["chart--title"])]
         train = f" {p.bpc:.2f}" if p is not None and p.loss_history else ""
@@ -171,7 +195,9 @@ class ChartScreen(Screen[None]):
     def action_toggle_log(self) -> None:
         chart = self.query_one(LossChart)
         if chart.by_time:
-            self.notify("the log scale is for the step axis: x goes back to steps", severity="information")
+            self.notify(
+                "the log scale is for the step axis: x goes back to steps", severity="information"
+            )
             return
         chart.log_steps = not chart.log_steps
         chart.invalidate()
@@ -193,16 +219,23 @@ class MemorisingNote(CachedLines):
     def show(self, progress: Progress | None) -> None:
         since = None
         if progress is not None:
-            since = memorising_since(progress.val_history, progress.loss_steps, progress.loss_history)
+            since = memorising_since(
+                progress.val_history, progress.loss_steps, progress.loss_history
+            )
         self.since = since
         self.invalidate()
 
     def build_lines(self, width: int, height: int) -> list[Strip]:
         s, base = self._styles, self._styles["base"]
         if self.since is not None:
-            text = (f"memorising: validation worse since step {self.since:,}, training still falling "
-                    "(F1 explains)", s["note--warning"])
+            text = (
+                f"memorising: validation worse since step {self.since:,}, training still falling "
+                "(F1 explains)",
+                s["note--warning"],
+            )
         else:
-            text = ("validation is text held out from training: while it falls, the network generalises",
-                    s["note--dim"])
+            text = (
+                "validation is text held out from training: while it falls, the network generalises",
+                s["note--dim"],
+            )
         return [Strip([Segment(*text)]).adjust_cell_length(width).apply_style(base)]

@@ -42,14 +42,16 @@ MEMORISING = (
     "Memorising: the validation figure is the loss on text held out from training. While it falls "
     "with the training loss, the network is learning what carries over to text it has not seen. "
     "When it has risen for a while as the training loss goes on falling, the loss panel says "
-    "\"memorising: validation worse since step N\": from then on the network is learning its "
+    '"memorising: validation worse since step N": from then on the network is learning its '
     "training text by heart (z switches to the Zen preset to watch it happen). More text, a "
     "smaller model or stopping near step N help; c shows both curves."
 )
 
 
 class HelpScreen(ModalScreen[None]):
-    AUTO_FOCUS = "#help-box"  # the arrow and page keys scroll it: at 80x24 its end is below the fold
+    AUTO_FOCUS = (
+        "#help-box"  # the arrow and page keys scroll it: at 80x24 its end is below the fold
+    )
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
@@ -106,8 +108,10 @@ class PathScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             yield Input(self.default, placeholder="file.npz", id="path")
-            yield Label("enter ok · esc cancel · relative paths start in the current folder",
-                        classes="dialog-hint")
+            yield Label(
+                "enter ok · esc cancel · relative paths start in the current folder",
+                classes="dialog-hint",
+            )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         path = event.value.strip()

@@ -40,8 +40,12 @@ class MainScreen(Screen[None]):
 
     AUTO_FOCUS = ""  # closing a dialog must not move focus into the input (command mode stays)
 
-    def __init__(self, complete: Callable[[str], str], on_text: Callable[[str], None],
-                 ready: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        complete: Callable[[str], str],
+        on_text: Callable[[str], None],
+        ready: Callable[[], None],
+    ) -> None:
         super().__init__()
         self._complete, self._on_text, self._ready = complete, on_text, ready
 

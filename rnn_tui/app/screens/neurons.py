@@ -75,7 +75,9 @@ class NeuronText(CachedLines):
         no_color = self.app.no_color
         scale = max(float(np.abs(self.values).max()), 1.0)  # h is within ±1; an LSTM's c may not be
         levels = np.minimum(np.abs(self.values) / scale * LEVELS, LEVELS).round().astype(int)
-        heights = ((np.clip(self.values / scale, -1, 1) + 1) / 2 * (len(HEIGHTS) - 1)).round().astype(int)
+        heights = (
+            ((np.clip(self.values / scale, -1, 1) + 1) / 2 * (len(HEIGHTS) - 1)).round().astype(int)
+        )
         lines = [head, Strip.blank(width, base)]
         row: list[Segment] = []
         bars: list[Segment] = []
@@ -221,8 +223,11 @@ class NeuronsScreen(Screen[None]):
             self.ranking = rank_units(acts, FEATURES[self.feature](trace.text))
             self.found = -1
             if not self.ranking:
-                self.notify(f"'{self.feature}' never changes in this text: e picks another feature, "
-                            "s another text", severity="warning")
+                self.notify(
+                    f"'{self.feature}' never changes in this text: e picks another feature, "
+                    "s another text",
+                    severity="warning",
+                )
                 return
         self.found = (self.found + 1) % len(self.ranking)
         best = self.ranking[self.found]
@@ -249,4 +254,3 @@ class NeuronsScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         self.read_text()
-

@@ -26,8 +26,12 @@ SHOWN_MODELS = ("mix", "net", "ngram")  # the chart: the mixture, the network or
 # a training run, so not in the registry.
 FIELDS = {o.name: o.label for o in FORM}  # field id -> label
 APP_FIELDS = {"shown": "chart model", "adapt": "learn typing"}
-SELECTS = {"preset": tuple(PRESETS), **{o.name: o.choices for o in FORM if o.choices},
-           "shown": SHOWN_MODELS, "adapt": ("on", "off")}
+SELECTS = {
+    "preset": tuple(PRESETS),
+    **{o.name: o.choices for o in FORM if o.choices},
+    "shown": SHOWN_MODELS,
+    "adapt": ("on", "off"),
+}
 INTS = tuple(o.name for o in FORM if o.kind is int)
 FLOATS = tuple(o.name for o in FORM if o.kind is float)
 
@@ -50,12 +54,18 @@ def check_corpus(name: str) -> str:
     if not name:
         raise ConfigError("corpus: give a built-in name or a file path")
     if name not in BUILTIN_CORPORA and not os.path.isfile(name):
-        raise ConfigError(f"no corpus file {name!r}; the built-in corpora are {', '.join(BUILTIN_CORPORA)}")
+        raise ConfigError(
+            f"no corpus file {name!r}; the built-in corpora are {', '.join(BUILTIN_CORPORA)}"
+        )
     return name
 
 
-def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: float,
-                   corpus_check: Callable[[str], str] = check_corpus) -> Settings:
+def parse_settings(
+    values: dict[str, object],
+    vocab_size: int,
+    val_fraction: float,
+    corpus_check: Callable[[str], str] = check_corpus,
+) -> Settings:
     """Settings from the form's raw values; ConfigError names the field and its allowed range."""
     v: dict[str, Any] = dict(values)
     for name in INTS:
@@ -74,18 +84,37 @@ def parse_settings(values: dict[str, object], vocab_size: int, val_fraction: flo
     train = TrainConfig(val_fraction=val_fraction, **{k: v[k] for k in TRAIN_FIELDS if k in v})
     preset = v["preset"] if v["preset"] in PRESETS else None
     shown = v.get("shown") if v.get("shown") in SHOWN_MODELS else "mix"
-    return Settings(corpus_check(str(v["corpus"])), preset, model, train, v["temperature"], v["top_k"],
-                    shown, v.get("adapt", "on") != "off")
+    return Settings(
+        corpus_check(str(v["corpus"])),
+        preset,
+        model,
+        train,
+        v["temperature"],
+        v["top_k"],
+        shown,
+        v.get("adapt", "on") != "off",
+    )
 
 
 def form_values(s: Settings) -> dict[str, object]:
     m, t = s.model, s.train
     return {
-        "corpus": s.corpus, "preset": s.preset, "cell": m.cell, "hidden": m.hidden, "layers": m.layers,
-        "embed": m.embed, "seq_len": t.seq_len, "batch": t.batch, "lr": f"{t.lr:g}",
-        "optimizer": t.optimizer, "clip": f"{t.clip:g}", "seed": t.seed,
-        "temperature": f"{s.temperature:g}", "top_k": s.top_k,
-        "shown": s.shown, "adapt": "on" if s.adapt else "off",
+        "corpus": s.corpus,
+        "preset": s.preset,
+        "cell": m.cell,
+        "hidden": m.hidden,
+        "layers": m.layers,
+        "embed": m.embed,
+        "seq_len": t.seq_len,
+        "batch": t.batch,
+        "lr": f"{t.lr:g}",
+        "optimizer": t.optimizer,
+        "clip": f"{t.clip:g}",
+        "seed": t.seed,
+        "temperature": f"{s.temperature:g}",
+        "top_k": s.top_k,
+        "shown": s.shown,
+        "adapt": "on" if s.adapt else "off",
     }
 
 
@@ -105,8 +134,12 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("ctrl+s", "apply", "apply")]
 
-    def __init__(self, current: Settings, corpora: tuple[str, ...] | None = None,
-                 limit: Callable[[Settings], None] | None = None) -> None:
+    def __init__(
+        self,
+        current: Settings,
+        corpora: tuple[str, ...] | None = None,
+        limit: Callable[[Settings], None] | None = None,
+    ) -> None:
         """`corpora`: the corpus is one of these names, chosen from a list (public mode: no path is
         typed); `limit` refuses settings beyond the server's caps (ConfigError)."""
         super().__init__()
@@ -121,16 +154,26 @@ class SettingsScreen(ModalScreen[Settings | None]):
             with Grid(id="settings-grid"):
                 for name, label in {**FIELDS, **APP_FIELDS}.items():
                     yield Label(label, classes="field-label")
-                    choices = self.corpora if name == "corpus" and self.corpora else SELECTS.get(name)
+                    choices = (
+                        self.corpora if name == "corpus" and self.corpora else SELECTS.get(name)
+                    )
                     if choices:
                         options = [(o, o) for o in choices]
-                        yield Select(options, value=values[name] if values[name] else Select.NULL,
-                                     allow_blank=name == "preset", prompt="(none)", compact=True, id=name)
+                        yield Select(
+                            options,
+                            value=values[name] if values[name] else Select.NULL,
+                            allow_blank=name == "preset",
+                            prompt="(none)",
+                            compact=True,
+                            id=name,
+                        )
                     else:
                         yield Input(str(values[name]), compact=True, id=name)
             yield Static(id="settings-error")
-            yield Label("lr, temperature, top-k, the last row apply at once; others restart training",
-                        classes="dialog-hint")
+            yield Label(
+                "lr, temperature, top-k, the last row apply at once; others restart training",
+                classes="dialog-hint",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply (enter)", variant="primary", compact=True, id="apply")
                 yield Button("Cancel (esc)", compact=True, id="cancel")
@@ -171,8 +214,12 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def action_apply(self) -> None:
         try:
-            settings = parse_settings(self.values(), self.current.model.vocab_size,
-                                      self.current.train.val_fraction, self._check_corpus)
+            settings = parse_settings(
+                self.values(),
+                self.current.model.vocab_size,
+                self.current.train.val_fraction,
+                self._check_corpus,
+            )
             if self.limit is not None:
                 self.limit(settings)
         except ConfigError as e:

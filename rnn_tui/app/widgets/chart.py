@@ -65,8 +65,11 @@ class ProbChart(CachedLines):
         room = width - cell_len(self.title) - 12
         if self.context and room >= 4:
             tail = visible(self.context[-room:])
-            heading += [(" after “", dim), (tail if len(self.context) <= room else "…" + tail[1:], None),
-                        ("”", dim)]
+            heading += [
+                (" after “", dim),
+                (tail if len(self.context) <= room else "…" + tail[1:], None),
+                ("”", dim),
+            ]
         lines = [line(heading, width, base)]
         if not self.rows:
             return lines + [line([(self.note or "no prediction yet", dim)], width, base)]
@@ -76,7 +79,15 @@ class ProbChart(CachedLines):
         top, bars = styles["chart--top"], styles["chart--bar"]
         for i, ((_, p), label) in enumerate(zip(self.rows, labels, strict=True)):
             pad = " " * (label_w - cell_len(label))
-            lines.append(line([(label + pad, title if i == 0 else None),
-                               (" " + bar(p, bar_w), top if i == 0 else bars),
-                               (" " + format_prob(p), None)], width, base))
+            lines.append(
+                line(
+                    [
+                        (label + pad, title if i == 0 else None),
+                        (" " + bar(p, bar_w), top if i == 0 else bars),
+                        (" " + format_prob(p), None),
+                    ],
+                    width,
+                    base,
+                )
+            )
         return lines

@@ -61,7 +61,12 @@ class HiddenStrip(CachedLines):
         else:
             lines = [line([("hidden h_t", TITLE), (note, DIM)], width, base)]
             levels = np.minimum(np.abs(values) * LEVELS, LEVELS).round().astype(int)
-            cells = [Segment(" ", (POS_STYLES if v >= 0 else NEG_STYLES)[k]) for v, k in zip(values, levels, strict=True)]
+            cells = [
+                Segment(" ", (POS_STYLES if v >= 0 else NEG_STYLES)[k])
+                for v, k in zip(values, levels, strict=True)
+            ]
         for start in range(0, shown, width):
-            lines.append(Strip(cells[start : start + width]).adjust_cell_length(width).apply_style(base))
+            lines.append(
+                Strip(cells[start : start + width]).adjust_cell_length(width).apply_style(base)
+            )
         return lines

@@ -18,7 +18,9 @@ def _mean(values) -> float:
     return sum(values) / len(values)
 
 
-SPARK_INTERVAL = 1.0  # seconds between sparkline redraws while training (each re-buckets all points)
+SPARK_INTERVAL = (
+    1.0  # seconds between sparkline redraws while training (each re-buckets all points)
+)
 
 
 class LossPanel(Horizontal):
@@ -41,19 +43,28 @@ class LossPanel(Horizontal):
     def points(self) -> int:
         return len(self._history)
 
-    def show(self, progress: Progress | None, baseline_bpc: float | None, baseline_note: str) -> None:
+    def show(
+        self, progress: Progress | None, baseline_bpc: float | None, baseline_note: str
+    ) -> None:
         now = time.monotonic()
-        due = now - self._drawn >= SPARK_INTERVAL or progress is None or progress.state != "training"
+        due = (
+            now - self._drawn >= SPARK_INTERVAL or progress is None or progress.state != "training"
+        )
         if progress is not None and due and progress.loss_history != self._history:
             self._drawn = now
             self._history = progress.loss_history
             self.query_one("#spark", Sparkline).data = list(self._history)
-            self.memorising = memorising_since(progress.val_history, progress.loss_steps, progress.loss_history)
+            self.memorising = memorising_since(
+                progress.val_history, progress.loss_steps, progress.loss_history
+            )
             if self.memorising is not None:  # explained in the help screen
                 summary = Text(f"memorising: validation worse since step {self.memorising:,}")
             elif self._history:
                 hi, lo = max(self._history), min(self._history)
-                summary = Text(f"{len(self._history)} points · max {hi:.2f} · min {lo:.2f} nats/char", style="dim")
+                summary = Text(
+                    f"{len(self._history)} points · max {hi:.2f} · min {lo:.2f} nats/char",
+                    style="dim",
+                )
             else:
                 summary = Text("")
             note = self.query_one("#spark-range", Static)

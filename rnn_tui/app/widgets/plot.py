@@ -84,8 +84,16 @@ def tick_label(value: float, seconds: bool = False) -> str:
 class Plot:
     """Series and rules over x and y ranges; `lines(width, height)` draws it, axes included."""
 
-    def __init__(self, xlim: tuple[float, float], ylim: tuple[float, float], *, log_x: bool = False,
-                 x_seconds: bool = False, axis_style: Style = PLAIN, label_style: Style = PLAIN) -> None:
+    def __init__(
+        self,
+        xlim: tuple[float, float],
+        ylim: tuple[float, float],
+        *,
+        log_x: bool = False,
+        x_seconds: bool = False,
+        axis_style: Style = PLAIN,
+        label_style: Style = PLAIN,
+    ) -> None:
         self.xlim, self.ylim, self.log_x, self.x_seconds = xlim, ylim, log_x, x_seconds
         self.axis_style, self.label_style = axis_style, label_style
         self.series: list[Series] = []
@@ -127,8 +135,10 @@ class Plot:
         out = []
         for r in range(rows):
             label = tick_rows.get(r)
-            segs = [Segment((label or "").rjust(label_w), self.label_style),
-                    Segment("┤" if label else "│", self.axis_style)]
+            segs = [
+                Segment((label or "").rjust(label_w), self.label_style),
+                Segment("┤" if label else "│", self.axis_style),
+            ]
             run: list[str] = []
             run_style: Style | None = None
             for c in range(cols):
@@ -162,8 +172,10 @@ class Plot:
                 labels[start : start + len(text)] = text
                 last_end = start + len(text) - 1
         corner = Segment(" " * label_w + "└", self.axis_style)
-        return [Strip([corner, Segment("".join(axis), self.axis_style)]).adjust_cell_length(width),
-                Strip([Segment("".join(labels), self.label_style)]).adjust_cell_length(width)]
+        return [
+            Strip([corner, Segment("".join(axis), self.axis_style)]).adjust_cell_length(width),
+            Strip([Segment("".join(labels), self.label_style)]).adjust_cell_length(width),
+        ]
 
     def _series_dots(self, s: Series, cols: int, rows: int) -> np.ndarray:
         dots = np.zeros((rows * 4, cols * 2), bool)
@@ -176,9 +188,13 @@ class Plot:
         if len(dx) == 1:
             px, py = dx, dy
         else:  # every segment sampled at one point per dot it spans
-            n = np.maximum(np.ceil(np.maximum(np.abs(np.diff(dx)), np.abs(np.diff(dy)))), 1).astype(int)
+            n = np.maximum(np.ceil(np.maximum(np.abs(np.diff(dx)), np.abs(np.diff(dy)))), 1).astype(
+                int
+            )
             t = np.concatenate([np.arange(k) / k for k in n] + [np.array([1.0])])
-            seg = np.concatenate([np.full(k, i) for i, k in enumerate(n)] + [np.array([len(n) - 1])])
+            seg = np.concatenate(
+                [np.full(k, i) for i, k in enumerate(n)] + [np.array([len(n) - 1])]
+            )
             px = dx[seg] + (dx[seg + 1] - dx[seg]) * t
             py = dy[seg] + (dy[seg + 1] - dy[seg]) * t
         px, py = np.round(px).astype(int), np.round(py).astype(int)

@@ -89,7 +89,9 @@ class PromptInput(Input):
         at most the last MAX_TEXT characters."""
         event.stop()
         event.prevent_default()  # Input's own handler would paste the first line again
-        kept = "".join(ch for ch in event.text[-4 * MAX_TEXT :] if ch.isprintable() or ch in TYPED_GLYPHS)
+        kept = "".join(
+            ch for ch in event.text[-4 * MAX_TEXT :] if ch.isprintable() or ch in TYPED_GLYPHS
+        )
         text = to_input_text(kept)[-MAX_TEXT:]
         if text:
             start, end = sorted(self.selection)

@@ -12,21 +12,40 @@ from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.trainer import Progress
 
-STATE_ICONS = {RunState.TRAINING: "▶", RunState.PAUSED: "⏸", RunState.STOPPED: "■", RunState.DONE: "■",
-               RunState.ERROR: "✖"}
+STATE_ICONS = {
+    RunState.TRAINING: "▶",
+    RunState.PAUSED: "⏸",
+    RunState.STOPPED: "■",
+    RunState.DONE: "■",
+    RunState.ERROR: "✖",
+}
 
 
-def status_parts(corpus: Corpus, model: ModelConfig, state: RunState, progress: Progress | None,
-                 short: int, demo: bool = False) -> list[str]:
+def status_parts(
+    corpus: Corpus,
+    model: ModelConfig,
+    state: RunState,
+    progress: Progress | None,
+    short: int,
+    demo: bool = False,
+) -> list[str]:
     """The status line's pieces; `short` 0, 1 or 2 says how hard to abbreviate them;
     `demo`: the app types by itself (attract mode)."""
     name = corpus.name if len(corpus.name) <= 16 else "…" + corpus.name[-15:]
     chars, v = count(corpus.size), len(corpus.vocab)
-    parts = [[f"{name} · {chars} chars · vocab {v}", f"{name} {chars}ch V{v}", f"{name} V{v}"][short]]
-    parts.append(model.describe().replace("one-hot", "1-hot").replace(",", "") if short else model.describe())
+    parts = [
+        [f"{name} · {chars} chars · vocab {v}", f"{name} {chars}ch V{v}", f"{name} V{v}"][short]
+    ]
+    parts.append(
+        model.describe().replace("one-hot", "1-hot").replace(",", "") if short else model.describe()
+    )
     parts.append(f"{STATE_ICONS.get(state, '?')} {state}" + (" · demo" if demo else ""))
     if progress is not None:
-        rate = f"{count(progress.chars_per_sec)} c/s" if short else f"{count(progress.chars_per_sec)} chars/s"
+        rate = (
+            f"{count(progress.chars_per_sec)} c/s"
+            if short
+            else f"{count(progress.chars_per_sec)} chars/s"
+        )
         parts += [f"step {progress.step:,}", rate, duration(progress.elapsed)]
     return parts
 
@@ -40,8 +59,15 @@ class StatusLine(Static):
         self._shown: tuple[Corpus, ModelConfig, RunState, Progress | None] | None = None
         self._demo = False
 
-    def show(self, corpus: Corpus, model: ModelConfig, state: RunState, progress: Progress | None, *,
-             demo: bool = False) -> None:
+    def show(
+        self,
+        corpus: Corpus,
+        model: ModelConfig,
+        state: RunState,
+        progress: Progress | None,
+        *,
+        demo: bool = False,
+    ) -> None:
         for name in STATE_ICONS:
             self.set_class(state == name, f"-{name}")
         self._shown = (corpus, model, state, progress)

@@ -35,7 +35,11 @@ class StyleCache:
 
 def line(parts: Sequence[tuple[str, Style | None]], width: int, base: Style) -> Strip:
     """(text, style) pieces on the widget's `base` style (its colours), exactly `width` cells."""
-    return Strip([Segment(text, style) for text, style in parts if text]).adjust_cell_length(width).apply_style(base)
+    return (
+        Strip([Segment(text, style) for text, style in parts if text])
+        .adjust_cell_length(width)
+        .apply_style(base)
+    )
 
 
 class CachedLines(Widget):

@@ -15,8 +15,13 @@ class SuggestionBar(Static):
     SuggestionBar { height: 1; padding: 0 1; color: $text-muted; }
     """
 
-    def show(self, words: list[str], keys: list[str], prefix: str = "",
-             weights: dict[str, float] | None = None) -> None:
+    def show(
+        self,
+        words: list[str],
+        keys: list[str],
+        prefix: str = "",
+        weights: dict[str, float] | None = None,
+    ) -> None:
         text = Text()
         if not words:
             text.append("no suggestion yet", style="italic dim")

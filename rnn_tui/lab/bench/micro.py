@@ -27,7 +27,9 @@ def matmul_gflops(n: int = 1024, seconds: float = 0.3) -> float:
     return 2 * n**3 / median(times) / 1e9
 
 
-def keystroke_latency(cell: str, hidden: int, vocab: int, prefix: int = 64, keys: int = 2000) -> dict:
+def keystroke_latency(
+    cell: str, hidden: int, vocab: int, prefix: int = 64, keys: int = 2000
+) -> dict:
     """Microseconds for one keystroke (Predictor.feed + .probs) and for re-running a prefix."""
     import numpy as np
 
@@ -55,10 +57,14 @@ def keystroke_latency(cell: str, hidden: int, vocab: int, prefix: int = 64, keys
 
     ours, ref = paired_us(one_key, _reference_keystroke(cell, hidden, len(voc)), keys)
     return {
-        "cell": cell, "hidden": hidden, "vocab": len(voc),
-        "keystroke_us": median(ours), "reference_us": median(ref),
+        "cell": cell,
+        "hidden": hidden,
+        "vocab": len(voc),
+        "keystroke_us": median(ours),
+        "reference_us": median(ref),
         "vs_reference": median([a / b for a, b in zip(ours, ref, strict=True)]),
-        "prefix": prefix, "prefix_us": median_us(rerun, max(1, keys // 50)),
+        "prefix": prefix,
+        "prefix_us": median_us(rerun, max(1, keys // 50)),
     }
 
 
@@ -77,9 +83,13 @@ def _reference_keystroke(cell: str, hidden: int, vocab: int):
     h, c, tmp = (np.zeros((1, hidden), np.float32) for _ in range(3))
     z, logits = np.zeros((1, G), np.float32), np.zeros((1, vocab), np.float32)
     scale = np.full(G, 0.5, np.float32)
-    scale[2 * hidden : 3 * hidden] = 1.0  # LSTM: tanh for g, sigmoid = 0.5 + 0.5 tanh(x/2) for i, f, o
+    scale[2 * hidden : 3 * hidden] = (
+        1.0  # LSTM: tanh for g, sigmoid = 0.5 + 0.5 tanh(x/2) for i, f, o
+    )
     offset = np.where(scale == 0.5, 0.5, 0.0).astype(np.float32)
-    i, f, g, o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))  # the LSTM's gates (else empty)
+    i, f, g, o = (
+        z[:, k * hidden : (k + 1) * hidden] for k in range(4)
+    )  # the LSTM's gates (else empty)
 
     def key(k=[0]):  # noqa: B006 -- a counter over the vocabulary
         k[0] = (k[0] + 1) % vocab
@@ -119,5 +129,9 @@ def machine_info() -> dict:
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "system": f"{platform.system()} {platform.release()}"}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }

@@ -9,7 +9,9 @@ import time
 def clock():
     """The clock of every measurement: the process's CPU time by default (on a shared machine
     it does not count the time other programs hold the core), wall time with --clock wall."""
-    return time.perf_counter if os.environ.get("RNN_TUI_BENCH_CLOCK") == "wall" else time.process_time
+    return (
+        time.perf_counter if os.environ.get("RNN_TUI_BENCH_CLOCK") == "wall" else time.process_time
+    )
 
 
 def time_steps(step, n: int) -> float:

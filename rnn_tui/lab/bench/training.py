@@ -18,7 +18,9 @@ class Row:
     vocab: int
     ours_chars_per_sec: float = 0.0
     torch_chars_per_sec: float | None = None
-    ratio: float | None = None  # ours / PyTorch throughput: the median of adjacent repetitions' ratios
+    ratio: float | None = (
+        None  # ours / PyTorch throughput: the median of adjacent repetitions' ratios
+    )
     flops_per_char: int = 0
     gflops: float = 0.0  # model FLOPs per second reached by our training
     fraction_of_matmul: float = 0.0
@@ -26,12 +28,27 @@ class Row:
     torch_step_ms: list[float] = field(default_factory=list)
 
 
-def measure_training(configs, ours: WorkerProcess, torch_w: WorkerProcess | None, *, repeats: int,
-                     rep_seconds: float, matmul: float, on_row=None) -> list[Row]:
+def measure_training(
+    configs,
+    ours: WorkerProcess,
+    torch_w: WorkerProcess | None,
+    *,
+    repeats: int,
+    rep_seconds: float,
+    matmul: float,
+    on_row=None,
+) -> list[Row]:
     rows = []
     for cell, hidden, batch, seq_len, vocab in configs:
-        spec = {"cell": cell, "hidden": hidden, "batch": batch, "seq_len": seq_len, "vocab": vocab,
-                "rep_seconds": rep_seconds, "warmup_seconds": max(0.1, rep_seconds)}
+        spec = {
+            "cell": cell,
+            "hidden": hidden,
+            "batch": batch,
+            "seq_len": seq_len,
+            "vocab": vocab,
+            "rep_seconds": rep_seconds,
+            "warmup_seconds": max(0.1, rep_seconds),
+        }
         sides = [ours] + ([torch_w] if torch_w else [])
         for w in sides:
             w.ask(op="prepare", **spec)

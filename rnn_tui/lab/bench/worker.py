@@ -50,8 +50,13 @@ class _Worker:
         if op == "matmul":
             return {"gflops": matmul_gflops(req.get("n", 1024))}
         if op == "keystroke":
-            return keystroke_latency(req["cell"], req["hidden"], req["vocab"], req.get("prefix", 64),
-                                     req.get("keys", 2000))
+            return keystroke_latency(
+                req["cell"],
+                req["hidden"],
+                req["vocab"],
+                req.get("prefix", 64),
+                req.get("keys", 2000),
+            )
         raise ValueError(f"unknown request {op!r}")
 
     def info(self) -> dict:
@@ -98,7 +103,10 @@ class WorkerProcess:
         self.kind = kind
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rnn_tui.lab.bench.worker", "--worker", kind],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
 
     def ask(self, **req) -> dict:
