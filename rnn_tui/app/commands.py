@@ -147,7 +147,7 @@ SUGGESTION_KEYS = ("f8", "f9", "f10")
 
 def ctrl_bindings() -> list[BindingType]:
     """Ctrl keys and F1, for the input: they work while typing (and never type anything)."""
-    return [
+    bindings: list[BindingType] = [
         Binding(
             c.ctrl,
             f"app.{c.action}",
@@ -157,7 +157,9 @@ def ctrl_bindings() -> list[BindingType]:
             priority=c.action == "quit",
         )
         for c in COMMANDS
-    ] + [
+    ]
+    bindings += [
         Binding(key, f"app.accept_suggestion({n})", f"word {n + 1}", show=False)
         for n, key in enumerate(SUGGESTION_KEYS)
     ]
+    return bindings

@@ -10,15 +10,26 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 from textual.suggester import SuggestionReady
+from textual.widgets import Input
 
 from rnn_tui.app.commands import SUGGESTION_KEYS, key_display
 from rnn_tui.app.widgets import ProbChart, to_input_text, to_model_text
 from rnn_tui.app.widgets.suggestions import SuggestionBar
+from rnn_tui.engine.config import ModelConfig
+from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.runtime.adapter import TypingAdapter
-from rnn_tui.runtime.typeahead import SHOWN, SHOWN_NAMES, SuggestionThread
+from rnn_tui.runtime.typeahead import SHOWN, SHOWN_NAMES, SuggestionThread, TypeAheadSession
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    _AppBase = App[int]  # the checker sees the app's Textual API (post_message, notify, ...)
+else:
+    _AppBase = object  # at run time a plain mixin: the app itself is the Textual App
 
 TYPING_QUIET = 0.5  # adapted weights wait for a pause in the typing, as training snapshots do
 
@@ -42,10 +53,20 @@ def suggestion_keys() -> list[str]:
     return [key_display(k) for k in SUGGESTION_KEYS]
 
 
-class TypeAheadActions:
+class TypeAheadActions(_AppBase):
     """Needs the app's `session` (a TypeAheadSession), `_offer_snapshot`, `_show_predictions`."""
 
     adapt_enabled = True
+
+    if TYPE_CHECKING:  # what the app provides (declared for the checker only)
+        session: TypeAheadSession
+        generation: int
+        model_config: ModelConfig
+        _last_key: float
+
+        def _set_snapshot(self, snapshot: ParamSnapshot) -> None: ...
+        def _show_predictions(self) -> None: ...
+        def _show_side(self) -> None: ...
 
     def _typeahead_start(self) -> None:
         self._adapter = TypingAdapter(on_update=lambda v: self.post_message(AdaptedReady(v)))
@@ -61,7 +82,7 @@ class TypeAheadActions:
         self._suggester.close()
 
     # -- weights ---------------------------------------------------------------------------------
-    def _weights_to_show(self, snapshot):
+    def _weights_to_show(self, snapshot: ParamSnapshot) -> ParamSnapshot:
         """Hook of `_set_snapshot`: a training snapshot goes to the adapter (and is the reference
         "without adaptation"); the adapted weights follow from the adapter within milliseconds."""
         version, adapted = self._adapter.latest()
@@ -117,7 +138,7 @@ class TypeAheadActions:
         )
         self._show_side()
 
-    def adapted_weights(self):
+    def adapted_weights(self) -> ParamSnapshot | None:
         """The weights adapted to the typing, when something was learnt (None otherwise)."""
         version, adapted = self._adapter.latest()
         if adapted is None or self._adapter.steps == 0 or adapted.config != self.model_config:
@@ -199,7 +220,7 @@ class TypeAheadActions:
             return
         s.suggestions, s.suggestions_for = message.words, message.text
         self._show_typeahead()
-        prompt = self.query_one("#prompt")
+        prompt = self.query_one("#prompt", Input)
         if prompt.value:
             completion = to_input_text(s.completion())
             prompt.post_message(SuggestionReady(prompt.value, prompt.value + completion))
@@ -209,7 +230,7 @@ class TypeAheadActions:
         if s.suggestions_for != s.text or n >= len(s.suggestions):
             self.notify("no suggestion there yet", severity="information", timeout=2)
             return
-        prompt = self.query_one("#prompt")
+        prompt = self.query_one("#prompt", Input)
         prompt.value += to_input_text(s.suggestions[n])
         prompt.cursor_position = len(prompt.value)
 

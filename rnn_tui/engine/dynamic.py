@@ -96,7 +96,7 @@ class DynamicPredictor(NextCharModel):
 
     def drift(self) -> float:
         """RMS distance of the adapted weights from the trained ones (0 before any step)."""
-        total = count = 0
+        total, count = 0.0, 0
         for name, w in self.snapshot.params.items():
             d = w - self.trained.params[name]
             total += float(np.dot(d.ravel(), d.ravel()))
@@ -140,6 +140,7 @@ class DynamicPredictor(NextCharModel):
         """One gradient step on the segment just read, then a new segment from its last char."""
         ids = np.asarray(self._segment, np.int32)
         self._learn(ids[:-1, None], ids[1:, None], self._start_state)
+        assert self._before_last is not None  # feed_id keeps it before every step
         self._restart(self._before_last, int(ids[-1]))
 
     def _restart(self, state: list[np.ndarray], last: int) -> None:

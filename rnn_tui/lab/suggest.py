@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def suggest(
     root = model.lookahead()
     frontier = [(0.0, "", root)]
     for depth in range(max_len + 1):
-        grown: list[tuple[float, str, object]] = []
+        grown: list[tuple[float, str, Any, int]] = []
         for logp, text, m in frontier:
             p = m.probs
             if text:

@@ -28,7 +28,7 @@ class TypingAdapter:
     """A learner thread; `on_update(version)` is called from it after new weights are ready."""
 
     def __init__(
-        self, config: DynamicConfig | None = None, on_update: Callable[[int], None] | None = None
+        self, config: DynamicConfig | None = None, on_update: Callable[[int], object] | None = None
     ) -> None:
         self.config = config or DynamicConfig()
         self.on_update = on_update

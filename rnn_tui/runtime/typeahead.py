@@ -129,8 +129,8 @@ class TypeAheadSession(PredictionSession):
             self.plain.feed_text(self.text[-300:] or self.prime)
 
     def _feed(self, predictor: Predictor, ch: str) -> None:  # (the session's predictor)
-        self.stats.update(self.predictor, ch)  # scored before any model sees it
-        with_adapting = self.adapted.update(self.predictor, ch)
+        self.stats.update(predictor, ch)  # scored before any model sees it
+        with_adapting = self.adapted.update(predictor, ch)
         if self.plain is not None:
             without = self.unadapted.update(self.plain, ch)
             self.plain.feed(ch)
@@ -138,7 +138,7 @@ class TypeAheadSession(PredictionSession):
         if self.mixture is not None:
             known = self.mixture.feed(ch)  # learns its weights, feeds both models
         else:
-            known = self.predictor.feed(ch)
+            known = predictor.feed(ch)
             if self.baseline is not None:
                 self.baseline.feed(ch)
         if not known:
@@ -210,7 +210,9 @@ class SuggestionThread:
                     asked = self._question  # a newer key within QUIET: wait for quiet again
                 if self._closed:
                     return
-                (text, model), self._question = self._question, None
+                question, self._question = self._question, None
+                assert question is not None  # the wait above ends on a question or on close
+                text, model = question
                 self._busy = True
             try:
                 words = word_suggestions(model)

@@ -33,8 +33,8 @@ def help_table() -> Table:
     for keys, ctrls, text in rows.values():
         table.add_row(" ".join(keys), " ".join(ctrls), text)
     table.add_section()
-    for row in EDITING_KEYS:
-        table.add_row(*row)
+    for editing in EDITING_KEYS:
+        table.add_row(*editing)
     return table
 
 

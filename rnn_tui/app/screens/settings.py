@@ -83,7 +83,7 @@ def parse_settings(
     model = ModelConfig(vocab_size=vocab_size, **{k: v[k] for k in MODEL_FIELDS})
     train = TrainConfig(val_fraction=val_fraction, **{k: v[k] for k in TRAIN_FIELDS if k in v})
     preset = v["preset"] if v["preset"] in PRESETS else None
-    shown = v.get("shown") if v.get("shown") in SHOWN_MODELS else "mix"
+    shown = v["shown"] if v.get("shown") in SHOWN_MODELS else "mix"
     return Settings(
         corpus_check(str(v["corpus"])),
         preset,

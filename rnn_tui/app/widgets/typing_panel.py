@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -11,7 +13,7 @@ from rnn_tui.lab.metrics import TypingStats
 
 
 class TypingPanel(Static):
-    def show(self, stats: TypingStats, unknown: str | None, extra: list[str] = ()) -> None:
+    def show(self, stats: TypingStats, unknown: str | None, extra: Sequence[str] = ()) -> None:
         text = Text("your typing", style="bold")
         text.append(f" · {stats.total} chars\n", style="dim")
         text.append("top-1 ", style="dim")
