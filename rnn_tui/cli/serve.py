@@ -305,7 +305,7 @@ def _url(host: str, port: int) -> str:
 
 def _check_setup(args: argparse.Namespace, policy) -> None:
     """Fail here, with one error line, on options that would fail in every browser tab."""
-    from rnn_tui.cli.main import build_setup
+    from rnn_tui.cli.common import build_setup
     from rnn_tui.engine.checkpoint import load_checkpoint
     from rnn_tui.engine.corpus import load_corpus
 
