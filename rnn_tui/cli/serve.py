@@ -1,6 +1,7 @@
 """`rnn-tui serve`: the playground in a web browser through textual-serve, one app process a tab.
 
 Its options, the page and the server; who may start a session, and how many, is serve_gate.py.
+(Over 400 lines: most of it is the page's template and the options of a public demo.)
 """
 
 from __future__ import annotations
