@@ -7,13 +7,12 @@ import pytest
 
 from rnn_tui.engine import builtin_corpora
 from rnn_tui.engine import corpus as corpus_mod
+from rnn_tui.engine.batches import BatchStream, eval_chunks
 from rnn_tui.engine.config import MAX_VOCAB
 from rnn_tui.engine.corpus import (
     BUILTIN_CORPORA,
-    BatchStream,
     Corpus,
     Vocab,
-    eval_chunks,
     load_corpus,
 )
 from rnn_tui.engine.errors import CorpusError

@@ -22,7 +22,7 @@ ROWS = (  # (label, report field, format)
 
 
 def register(sub) -> None:
-    from rnn_tui.cli.main import add_corpus_options
+    from rnn_tui.cli.common import add_corpus_options
     from rnn_tui.cli.options import add_model_options
 
     p = sub.add_parser(
@@ -101,7 +101,7 @@ def _check(args) -> None:
 
 
 def run_eval(args) -> int:
-    from rnn_tui.cli.main import _load_predictor
+    from rnn_tui.cli.common import load_predictor
     from rnn_tui.engine.corpus import load_corpus, policy_for
     from rnn_tui.lab.evaluate import (
         compare,
@@ -113,7 +113,7 @@ def run_eval(args) -> int:
     )
 
     _check(args)
-    ckpt, network = _load_predictor(args.checkpoint)
+    ckpt, network = load_predictor(args.checkpoint)
     corpus = load_corpus(args.corpus or ckpt.corpus or "zen", policy_for(ckpt.vocab))
     val_fraction = ckpt.train_config.val_fraction if ckpt.train_config else 0.1
     baseline, fit_s = timed(fit_baseline, corpus, ckpt.vocab, args.order, val_fraction)
@@ -176,7 +176,7 @@ def _footer(result, extra: dict) -> str:
 def run_compare(args) -> int:
     import threading
 
-    from rnn_tui.cli.main import build_setup
+    from rnn_tui.cli.common import build_setup
     from rnn_tui.engine.predict import Predictor
     from rnn_tui.engine.trainer import Trainer
     from rnn_tui.lab.evaluate import (
@@ -229,13 +229,13 @@ def _print(result, as_json: bool, extra: dict, footer: str = "") -> None:
     import math
 
     if as_json:
-        from rnn_tui.cli.main import _print_json
+        from rnn_tui.cli.common import print_json
 
-        _print_json({**result.to_dict(), **extra})
+        print_json({**result.to_dict(), **extra})
         return
     from rich.table import Table
 
-    from rnn_tui.cli.main import _console
+    from rnn_tui.cli.common import make_console
 
     title = f"{result.corpus}: the first {result.chars:,} held-out characters"
     if extra.get("text", "held-out") != "held-out":
@@ -255,7 +255,7 @@ def _print(result, as_json: bool, extra: dict, footer: str = "") -> None:
         table.add_row(
             f"build time ({label})", *[f"{s:.1f} s" if k == label else "" for k in result.reports]
         )
-    console = _console()
+    console = make_console()
     console.print(table)
     if footer:
         console.print(footer)

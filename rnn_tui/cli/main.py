@@ -1,4 +1,7 @@
-"""The `rnn-tui` command: the app by default, and headless subcommands for scripts (`--json`)."""
+"""The `rnn-tui` command: the app by default, and headless subcommands for scripts (`--json`).
+
+The parser and the commands without a module of their own (app, train, predict, sample, gradcheck,
+presets); what the commands share is in `common`. (Over 400 lines: the parser of every command.)"""
 
 from __future__ import annotations
 
@@ -13,14 +16,24 @@ for _var in BLAS_THREAD_VARS:
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
-from rnn_tui.cli.options import add_model_options, given  # noqa: E402
+from rnn_tui.cli.common import (  # noqa: E402
+    add_corpus_options,
+    build_setup,
+    count,
+    file_size,
+    load_predictor,
+    make_console,
+    number,
+    positive_int,
+    print_json,
+    setup_with_progress,
+)
+from rnn_tui.cli.options import add_model_options  # noqa: E402
 from rnn_tui.engine.errors import ConfigError, RnnTuiError  # noqa: E402
-from rnn_tui.engine.options import MODEL_FIELDS, TRAIN_FIELDS  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
 VAL_CHARS = (
@@ -45,178 +58,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
-# -- option groups -------------------------------------------------------------------------
-def _positive_int(name: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a whole number (got {text!r})"
-            ) from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1 (got {value})")
-        return value
-
-    return parse
-
-
-def _count(name: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a whole number (got {text!r})"
-            ) from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be 0 or more (got {value})")
-        return value
-
-    return parse
-
-
-def _number(name: str, lo: float = -math.inf, lo_open: bool = False):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number (got {text!r})") from None
-        if not math.isfinite(value) or value < lo or (lo_open and value == lo):
-            rel = ">" if lo_open else ">="
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a finite number {rel} {lo:g} (got {text})"
-            )
-        return value
-
-    return parse
-
-
-def add_corpus_options(p: argparse.ArgumentParser) -> None:
-    """How a corpus's text becomes symbols (issue 15; not in the option registry yet: they are
-    properties of the corpus, not of the model or its training)."""
-    g = p.add_argument_group("corpus symbols")
-    g.add_argument(
-        "--max-vocab",
-        type=_positive_int("--max-vocab"),
-        metavar="N",
-        help="keep the N-1 most frequent characters, the rest read as one unknown symbol "
-        "(default 8192: only texts with more distinct characters lose any)",
-    )
-    g.add_argument(
-        "--min-count",
-        type=_positive_int("--min-count"),
-        metavar="N",
-        help="characters seen fewer than N times read as the unknown symbol (default 1)",
-    )
-    g.add_argument(
-        "--bytes",
-        action="store_true",
-        dest="byte_mode",
-        help="model the UTF-8 bytes of the text (at most 256 symbols) instead of characters",
-    )
-
-
-def build_setup(args: argparse.Namespace, checkpoint=None):
-    """(corpus, model config, train config, lesson batches or None) from the options."""
-    from rnn_tui.engine.config import ModelConfig, TrainConfig
-    from rnn_tui.engine.corpus import load_corpus
-    from rnn_tui.lab.presets import (
-        DEFAULT_PRESET,
-        Preset,
-        get_preset,
-        lesson_batches,
-        preset_configs,
-    )
-
-    model = given(args, MODEL_FIELDS)  # checked against the registry before a corpus is loaded
-    train = given(args, TRAIN_FIELDS)
-    if args.preset:
-        preset = get_preset(args.preset)
-    elif args.corpus:  # a corpus of the user's: the general-purpose defaults of the config classes
-        preset = Preset("default", "", args.corpus)
-    else:  # nothing said: the default start (lab.presets.DEFAULT_PRESET)
-        preset = get_preset(DEFAULT_PRESET)
-    if checkpoint is not None:
-        preset = Preset(
-            preset.name,
-            "",
-            checkpoint.corpus or preset.corpus,
-            {k: v for k, v in checkpoint.model_config.to_dict().items() if k != "vocab_size"},
-            checkpoint.train_config.to_dict() if checkpoint.train_config else {},
-        )
-    corpus = load_corpus(
-        args.corpus or preset.corpus,
-        _vocab_policy(args, checkpoint),
-        progress=getattr(args, "corpus_progress", None),
-    )
-    if checkpoint is not None:
-        if model and any(model[k] != getattr(checkpoint.model_config, k) for k in model):
-            raise ConfigError("model options cannot change the shape of a checkpoint being resumed")
-        if corpus.vocab != checkpoint.vocab:
-            raise ConfigError(
-                f"corpus '{corpus.name}' has another vocabulary ({len(corpus.vocab)} characters) "
-                f"than the checkpoint ({len(checkpoint.vocab)})"
-            )
-    model_config, train_config = preset_configs(preset, len(corpus.vocab), model, train)
-    assert isinstance(model_config, ModelConfig) and isinstance(train_config, TrainConfig)
-    return corpus, model_config, train_config, lesson_batches(preset, corpus.vocab)
-
-
-def _vocab_policy(args: argparse.Namespace, checkpoint=None):
-    """The vocabulary policy from the options; a resumed checkpoint's own unless options say otherwise."""
-    from rnn_tui.engine.corpus import policy_for
-    from rnn_tui.engine.encoding import VocabPolicy
-
-    chosen = {k: getattr(args, k, None) for k in ("max_vocab", "min_count")}
-    base = policy_for(checkpoint.vocab) if checkpoint is not None else VocabPolicy()
-    byte_mode = getattr(args, "byte_mode", False) or base.byte_mode
-    return VocabPolicy(
-        **{
-            **base.to_dict(),
-            **{k: v for k, v in chosen.items() if v is not None},
-            "byte_mode": byte_mode,
-        }
-    )
-
-
-def _setup_with_progress(args: argparse.Namespace, checkpoint=None):
-    """build_setup, with a bar on a terminal while a corpus file is read (a big one takes seconds)."""
-    console = _console(stderr=True)
-    if not console.is_terminal or getattr(args, "json", False):
-        return build_setup(args, checkpoint)
-    from rich.progress import BarColumn, Progress, TextColumn
-
-    with Progress(
-        TextColumn("reading the corpus"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f} %"),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("read", total=1)
-        args.corpus_progress = lambda done, total: bar.update(task, completed=done, total=total)
-        return build_setup(args, checkpoint)
-
-
-def _file_size(path: str | None) -> int:
-    """The size of a corpus file, 0 for a built-in name or anything stat cannot see."""
-    try:
-        return os.stat(path).st_size if path else 0
-    except (OSError, ValueError):
-        return 0
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
-def _print_json(data: dict) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 # -- commands ------------------------------------------------------------------------------
 @command("app")
 def cmd_app(args) -> int:
@@ -231,7 +72,7 @@ def cmd_app(args) -> int:
 
     corpus_name = args.corpus or (checkpoint.corpus if checkpoint is not None else None)
     if (
-        corpus_name and _file_size(corpus_name) >= LOADING_MIN_BYTES
+        corpus_name and file_size(corpus_name) >= LOADING_MIN_BYTES
     ):  # a big file: read it behind a first frame
 
         def load(progress):
@@ -243,7 +84,7 @@ def cmd_app(args) -> int:
         except LoadCancelled:
             return 0
     else:
-        corpus, model_config, train_config, _ = _setup_with_progress(args, checkpoint)
+        corpus, model_config, train_config, _ = setup_with_progress(args, checkpoint)
     from rnn_tui.app import run_app
     from rnn_tui.app.public import PublicPolicy
     from rnn_tui.lab.presets import DEFAULT_PRESET
@@ -276,7 +117,7 @@ def cmd_train(args) -> int:
     if args.steps is not None and args.seconds is not None:
         raise ConfigError("give --steps or --seconds, not both")
     checkpoint = load_checkpoint(args.resume) if args.resume else None
-    corpus, model_config, train_config, batches = _setup_with_progress(args, checkpoint)
+    corpus, model_config, train_config, batches = setup_with_progress(args, checkpoint)
     trainer = Trainer(corpus, model_config, train_config, checkpoint=checkpoint, batches=batches)
     seconds = args.seconds if args.steps is None and args.seconds is not None else None
     if args.steps is None and args.seconds is None:
@@ -299,7 +140,7 @@ def cmd_train(args) -> int:
         signal.signal(signal.SIGINT, previous)
     interrupted = stop.is_set()
     if interrupted:
-        _console(stderr=True).print("interrupted: keeping what was learnt so far")
+        make_console(stderr=True).print("interrupted: keeping what was learnt so far")
     if trainer.val_ids.size > 1:  # the final figure: the first --val-chars of the validation split
         final = dataclasses.replace(final, val_bpc=trainer.validate(args.val_chars or None))
     if args.out:
@@ -320,7 +161,7 @@ def cmd_train(args) -> int:
         "val_chars": min(args.val_chars or trainer.val_ids.size, trainer.val_ids.size),
     }
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         val = f"{final.val_bpc:.3f}" if final.val_bpc is not None else "n/a"
         print(
@@ -337,7 +178,7 @@ def cmd_train(args) -> int:
 
 def _train_run(args, trainer, corpus, model_config, seconds, stop):
     """`train`'s run, with its first lines and its progress bar (on a terminal)."""
-    console = _console(stderr=True)
+    console = make_console(stderr=True)
     show = not args.json and console.is_terminal
     if not args.json:
         unit = "bytes" if corpus.vocab.byte_mode else "chars"
@@ -373,16 +214,6 @@ def _train_run(args, trainer, corpus, model_config, seconds, stop):
         return trainer.run(stop, on_progress, steps=args.steps, seconds=seconds, interval=0.25)
 
 
-def _load_predictor(path: str):
-    from rnn_tui.engine.checkpoint import load_checkpoint
-    from rnn_tui.engine.model import ParamSnapshot
-    from rnn_tui.engine.predict import Predictor
-
-    ckpt = load_checkpoint(path)
-    snap = ParamSnapshot.of(ckpt.model_config, ckpt.vocab, ckpt.params, ckpt.step)
-    return ckpt, Predictor(snap)
-
-
 @command("predict")
 def cmd_predict(args) -> int:
     from rnn_tui.cli.models import choose_model
@@ -390,13 +221,13 @@ def cmd_predict(args) -> int:
 
     if args.top < 1:
         raise ConfigError(f"--top must be at least 1 (got {args.top})")
-    ckpt, network = _load_predictor(args.checkpoint)
+    ckpt, network = load_predictor(args.checkpoint)
     pred, chosen = choose_model(ckpt, network, args.model)
     known = pred.feed_text(args.text)
     unknown = sorted(set(ch for ch in args.text if ch not in pred.vocab))
     top = pred.top_k(args.top)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "text": args.text,
                 "model": chosen,
@@ -407,7 +238,7 @@ def cmd_predict(args) -> int:
             }
         )
         return 0
-    console = _console()
+    console = make_console()
     if unknown:
         console.print(f"[dim]not in the vocabulary, skipped: {' '.join(map(repr, unknown))}[/]")
     width = 40
@@ -428,12 +259,12 @@ def cmd_sample(args) -> int:
         )
     from rnn_tui.cli.models import choose_model
 
-    ckpt, network = _load_predictor(args.checkpoint)
+    ckpt, network = load_predictor(args.checkpoint)
     pred, chosen = choose_model(ckpt, network, args.model)
     pred.feed_text(args.prime)
     text = pred.sample(args.length, temperature=args.temperature, seed=args.seed)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "prime": args.prime,
                 "sample": text,
@@ -455,7 +286,7 @@ def cmd_gradcheck(args) -> int:
     results = run_all(seed=args.seed) + series_gradcheck(seed=args.seed)
     ok = all(r.ok for r in results)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "tolerance": TOLERANCE,
                 "ok": ok,
@@ -477,7 +308,7 @@ def cmd_gradcheck(args) -> int:
             table.add_row(
                 r.case, name, f"{r.worst:.2e}", "[green]ok[/]" if r.ok else "[red]FAIL[/]"
             )
-        _console().print(table)
+        make_console().print(table)
     return 0 if ok else 1
 
 
@@ -486,7 +317,7 @@ def cmd_presets(args) -> int:
     from rnn_tui.lab.presets import PRESETS
 
     if args.json:
-        _print_json(
+        print_json(
             {
                 n: {
                     "description": p.description,
@@ -532,15 +363,15 @@ def make_parser() -> _Parser:
     add_model_options(p)
     add_corpus_options(p)
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive_int("--steps"), help="number of training steps")
+    length.add_argument("--steps", type=positive_int("--steps"), help="number of training steps")
     length.add_argument(
-        "--seconds", type=_number("--seconds", 0, lo_open=True), help="training time (default 60)"
+        "--seconds", type=number("--seconds", 0, lo_open=True), help="training time (default 60)"
     )
     p.add_argument("--out", metavar="FILE.npz", help="where to save the checkpoint")
     p.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint (exactly)")
     p.add_argument(
         "--val-chars",
-        type=_count("--val-chars"),
+        type=count("--val-chars"),
         default=VAL_CHARS,
         metavar="N",
         help=f"validate on the first N characters of the held-out split (default {VAL_CHARS:,}; "

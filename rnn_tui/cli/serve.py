@@ -1,6 +1,7 @@
 """`rnn-tui serve`: the playground in a web browser through textual-serve, one app process a tab.
 
 Its options, the page and the server; who may start a session, and how many, is serve_gate.py.
+(Over 400 lines: most of it is the page's template and the options of a public demo.)
 """
 
 from __future__ import annotations
@@ -305,7 +306,7 @@ def _url(host: str, port: int) -> str:
 
 def _check_setup(args: argparse.Namespace, policy) -> None:
     """Fail here, with one error line, on options that would fail in every browser tab."""
-    from rnn_tui.cli.main import build_setup
+    from rnn_tui.cli.common import build_setup
     from rnn_tui.engine.checkpoint import load_checkpoint
     from rnn_tui.engine.corpus import load_corpus
 

@@ -16,6 +16,9 @@ Speed, and why the code looks the way it does (each point measured, see `rnn-tui
   i(1-i)g) are computed by the forward pass when a backward pass follows (`for_backward`), a block
   of time steps at a time, while the block's gates are still in cache: whole-chunk passes over
   (T, B, 4H) arrays are memory-bound, one call per step costs Python overhead at small batches.
+
+(Over 400 lines: three cells, each with its forward and its backward side by side, so that one
+reads as the mirror of the other; split apart they would be harder to check.)
 """
 
 from __future__ import annotations

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_tui.engine.batches import BatchStream, eval_chunks
 from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState
-from rnn_tui.engine.corpus import BatchStream, Corpus, eval_chunks
+from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.errors import ConfigError, RnnTuiError
 from rnn_tui.engine.loop import TrainingLoop
 from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot

@@ -23,6 +23,9 @@ a few `np.unique` calls (about a second per MB of text at order 6). A context of
 dense id at level m: the id of x[i-m+1..i] is the index of `id(x[i-m+2..i]) * V + x[i-m+1]` in
 `levels[m]`; contexts grow leftwards, so all suffixes of a history are found on the way to the
 whole. An n-gram is the key `id(its first n-1 chars) * V + its last char` in `tables[n]`.
+
+(Over 400 lines: counting, the discounts and the interpolated lookup are one data structure,
+and the lookup must stay vectorised over a whole text; apart they would share its private layout.)
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ an embedding). Series: the tutorial's ramp and a noisy sine (a regression head, 
 trains in a training process, as the main screen's model does (`runtime.training_process`, here
 in runs of a number of steps), paced so that it can be watched learning; every figure comes from
 the engine (Predictor, SeriesModel.unroll, the trainers' progress), the screen draws.
+(Over 400 lines: two kinds of lesson, each with its process, its pacing and its views to switch.)
 """
 
 from __future__ import annotations
