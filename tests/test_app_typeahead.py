@@ -74,12 +74,12 @@ async def test_learning_from_the_typing_toggles_and_resets_to_the_trained_weight
         await until(pilot, lambda: app.session.trained is not None, 30, "weights")
         s = app.session
         trained = s.trained
-        assert app.adapt_enabled
+        assert app.typeahead.adapt_enabled
         await type_text(pilot, "Beautiful is better than ugly. Explicit is better than implicit. ")
         # the adapter learns on its own thread; its weights are taken between keys
         await until(
             pilot,
-            lambda: app._adapter.steps > 0 and s.predictor.snapshot is not trained,
+            lambda: app.typeahead.adapter.steps > 0 and s.predictor.snapshot is not trained,
             30,
             "adapted weights",
         )
@@ -91,13 +91,13 @@ async def test_learning_from_the_typing_toggles_and_resets_to_the_trained_weight
         assert s.adapted.total == s.unadapted.total > 0 and s.adapted.bits != s.unadapted.bits
         assert "learning on:" in str(app.query_one("#typing").render())
         await pilot.press("f7")  # off: the trained weights answer
-        assert not app.adapt_enabled and s.predictor.snapshot is trained
+        assert not app.typeahead.adapt_enabled and s.predictor.snapshot is trained
         await pilot.press("f7")  # on again: the adapted weights come back
         await until(pilot, lambda: s.predictor.snapshot is not trained, 30, "adapted weights again")
         await pilot.press("f12")  # forget: the trained weights, and the adapter starts over
         assert s.predictor.snapshot is trained and s.adapted.total == 0
-        app._adapter.wait_idle()
-        assert app._adapter.latest()[1] is trained or app._adapter.steps == 0
+        app.typeahead.adapter.wait_idle()
+        assert app.typeahead.adapter.latest()[1] is trained or app.typeahead.adapter.steps == 0
 
 
 async def test_save_offers_the_weights_adapted_to_the_typing(tmp_path):
@@ -110,11 +110,11 @@ async def test_save_offers_the_weights_adapted_to_the_typing(tmp_path):
         await type_text(pilot, "Beautiful is better than ugly. Explicit is better than implicit. ")
         await until(
             pilot,
-            lambda: app._adapter.steps > 0 and app.adapted_weights() is not None,
+            lambda: app.typeahead.adapter.steps > 0 and app.typeahead.adapted_weights() is not None,
             30,
             "adapted weights",
         )
-        adapted, trained = app.adapted_weights(), app.session.trained
+        adapted, trained = app.typeahead.adapted_weights(), app.session.trained
         for answer, expected in (("y", adapted), ("n", trained)):
             path = str(tmp_path / f"{answer}.npz")
             await pilot.press("ctrl+s")
@@ -145,4 +145,4 @@ async def test_the_settings_form_sets_the_chart_model_and_learning():
         app.screen.query_one("#adapt").value = "off"
         await pilot.press("ctrl+s")
         assert not isinstance(app.screen, SettingsScreen)
-        assert app.session.shown == "ngram" and not app.adapt_enabled
+        assert app.session.shown == "ngram" and not app.typeahead.adapt_enabled

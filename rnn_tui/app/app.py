@@ -25,7 +25,7 @@ from rnn_tui.app.public import PublicPolicy
 from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen
 from rnn_tui.app.screens.main import MainScreen, Prompt
 from rnn_tui.app.setup_actions import SetupActions
-from rnn_tui.app.typeahead import TypeAheadActions
+from rnn_tui.app.typeahead import AdaptedReady, SuggestionsReady, TypeAhead
 from rnn_tui.app.widgets import (
     HiddenStrip,
     LossPanel,
@@ -65,7 +65,7 @@ SNAPSHOT_MAX_AGE = 2.0
 SIDE_INTERVAL = 0.25
 
 
-class RnnTuiApp(TypeAheadActions, App[int]):
+class RnnTuiApp(App[int]):
     """The main screen is the app's default screen; modal screens sit on top of it."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
@@ -99,6 +99,7 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         self.baseline_enabled = baseline
         self.sample_interval = sample_interval
         self.session = TypeAheadSession()
+        self.typeahead = TypeAhead(self)  # the chart's model, learning from typing, suggestions
         self.trainer: TrainingProcess | None = None
         self.progress: Progress | None = None
         self.generation = 0  # one per trainer: progress from a replaced trainer is ignored
@@ -135,7 +136,7 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         """The main screen is there: train, sample, and maybe start the demo."""
         ckpt = self._initial_checkpoint
         self._initial_checkpoint = None
-        self._typeahead_start()
+        self.typeahead.start()
         self._start(self.corpus, self.model_config, self.train_config, ckpt, self.preset)
         self.query_one("#prompt").focus()
         self.set_interval(self.sample_interval, self._tick_sample)
@@ -269,9 +270,9 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         self._snapshot_step = snapshot.step
         self._snapshot_time = time.monotonic()
         self._pending = None
-        self.session.set_snapshot(self._weights_to_show(snapshot))
+        self.session.set_snapshot(self.typeahead.weights_to_show(snapshot))
         self._show_predictions()
-        self._ask_suggestions()
+        self.typeahead.ask_suggestions()
 
     def _complete(self, value: str) -> str:
         """The suggester's question: the completion of `value`, which the session already holds
@@ -289,11 +290,11 @@ class RnnTuiApp(TypeAheadActions, App[int]):
         old = self.session.text
         self.session.set_text(to_model_text(value))
         self._show_predictions()
-        self._typeahead_text(old, self.session.text)
+        self.typeahead.text_changed(old, self.session.text)
 
     def _show_predictions(self) -> None:
         s = self.session
-        self._show_typeahead()
+        self.typeahead.show()
         self.query_one("#net-chart", ProbChart).show(s.top_k(self.top_k), s.context)
         if self.show_baseline:
             self.query_one("#base-chart", ProbChart).show(
@@ -310,7 +311,9 @@ class RnnTuiApp(TypeAheadActions, App[int]):
             return
         self._side_shown = time.monotonic()
         s = self.session
-        self.query_one("#typing", TypingPanel).show(s.stats, s.last_unknown, self._typing_lines())
+        self.query_one("#typing", TypingPanel).show(
+            s.stats, s.last_unknown, self.typeahead.typing_lines()
+        )
         self.query_one("#hidden", HiddenStrip).show(s.hidden())
 
     def _flush_side(self) -> None:
@@ -503,11 +506,30 @@ class RnnTuiApp(TypeAheadActions, App[int]):
     def action_leave_input(self) -> None:
         self.screen.set_focus(None)
 
+    # -- type-ahead: the keys and messages go to the app's TypeAhead --------------------------------
+    def on_adapted_ready(self, message: AdaptedReady) -> None:
+        self.typeahead.adapted_ready(message)
+
+    def on_suggestions_ready(self, message: SuggestionsReady) -> None:
+        self.typeahead.suggestions_ready(message)
+
+    def action_toggle_adapt(self) -> None:
+        self.typeahead.toggle_adapt()
+
+    def action_reset_adapt(self) -> None:
+        self.typeahead.reset_adapt()
+
+    def action_cycle_model(self) -> None:
+        self.typeahead.cycle_model()
+
+    def action_accept_suggestion(self, n: int) -> None:
+        self.typeahead.accept_suggestion(n)
+
     async def action_quit(self) -> None:
         """Stop the training at once (the process notices within a step) and leave."""
         if self._train_worker is not None:
             self._train_worker.cancel()
-        self._typeahead_stop()
+        self.typeahead.stop()
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

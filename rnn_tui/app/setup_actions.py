@@ -70,7 +70,7 @@ class SetupActions:
             app.temperature,
             app.top_k,
             app.session.shown,
-            app.adapt_enabled,
+            app.typeahead.adapt_enabled,
         )
         if app.public is not None:  # corpora by name, caps: no path typed by a visitor
             app.push_screen(public_actions.settings_screen(app, current), self._apply_settings)
@@ -84,7 +84,7 @@ class SetupActions:
             return
         app = self.app
         app.temperature, app.top_k = new.temperature, new.top_k
-        app.apply_typeahead_settings(new.shown, new.adapt)
+        app.typeahead.apply_settings(new.shown, new.adapt)
         app._show_predictions()
         app._tick_sample(force=True)
         same_corpus = new.corpus == app.corpus.name
@@ -207,7 +207,7 @@ class SetupActions:
         if self.app.public is not None:  # a download to the visitor's browser
             public_actions.save(self.app, self.with_checkpoint)
             return
-        adapted = self.app.adapted_weights()
+        adapted = self.app.typeahead.adapted_weights()
 
         def chosen(path: str | None, weights=None) -> None:
             if path:
