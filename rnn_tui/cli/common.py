@@ -14,7 +14,9 @@ from rnn_tui.engine.options import MODEL_FIELDS, TRAIN_FIELDS
 
 
 # -- option types and groups -------------------------------------------------------------------------
-def positive_int(name: str):
+def whole_number(name: str, least: int):
+    """An argparse type: a whole number >= `least`, refused in one line that names the option."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -22,26 +24,20 @@ def positive_int(name: str):
             raise argparse.ArgumentTypeError(
                 f"{name} must be a whole number (got {text!r})"
             ) from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1 (got {value})")
+        if value < least:
+            at_least = "at least 1" if least == 1 else f"{least} or more"
+            raise argparse.ArgumentTypeError(f"{name} must be {at_least} (got {value})")
         return value
 
     return parse
+
+
+def positive_int(name: str):
+    return whole_number(name, 1)
 
 
 def count(name: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a whole number (got {text!r})"
-            ) from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be 0 or more (got {value})")
-        return value
-
-    return parse
+    return whole_number(name, 0)
 
 
 def number(name: str, lo: float = -math.inf, lo_open: bool = False):

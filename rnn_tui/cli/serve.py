@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rnn_tui.cli.common import positive_int
+
 WEB_EXTRA = "pip install 'rnn-tui[web]'"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -119,7 +121,7 @@ def register(subparsers) -> None:
     )
     server.add_argument(
         "--max-sessions",
-        type=_at_least_one("--max-sessions"),
+        type=positive_int("--max-sessions"),
         default=None,
         help="browser tabs running at once (default: the number of cores); "
         "a visitor beyond it gets a 'try again in a minute' page",
@@ -155,7 +157,7 @@ def register(subparsers) -> None:
     for name, cap in DEFAULT_CAPS.items():
         public.add_argument(
             f"--max-{name}",
-            type=_at_least_one(f"--max-{name}"),
+            type=positive_int(f"--max-{name}"),
             default=cap,
             help=f"the largest {name} a visitor may set (default {cap})",
         )
@@ -169,21 +171,6 @@ def _token(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_-]{8,128}", text):
         raise argparse.ArgumentTypeError("--token must be 8 to 128 letters, digits, '-' or '_'")
     return text
-
-
-def _at_least_one(name: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a whole number (got {text!r})"
-            ) from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1 (got {value})")
-        return value
-
-    return parse
 
 
 def _minutes(text: str) -> float:
