@@ -125,8 +125,11 @@ async def test_the_one_letter_lesson_takes_one_letter():
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("name", ["ramp", "sine"])
-async def test_series_lesson_shows_the_mse_falling(name):
-    app = Host(name)
+async def test_series_lesson_shows_the_mse_falling(name, monkeypatch):
+    # Paced to last about a second, a report a step: at full speed a lesson can end before its
+    # first report (every 0.1 s), and then nothing but the end could be seen falling.
+    monkeypatch.setattr("rnn_tui.app.lessons.screen.LESSON_SECONDS", 1.0)
+    app = Host(name, paced=True)
     async with app.run_test(size=SIZE) as pilot:
         screen = await lessons_screen(pilot)
         seen = [screen.progress.mse]
