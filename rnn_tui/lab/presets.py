@@ -86,7 +86,7 @@ PRESETS: dict[str, Preset] = {
         _lesson("abcde-4-embed", 4, 2),
         Preset(
             "zen",
-            "the Zen of Python, a small LSTM: the default playground",
+            "the Zen of Python, a small LSTM: watch it memorise (z in the app)",
             "zen",
             {"cell": "lstm", "hidden": 128, "layers": 1, "embed": 0},
             {"seq_len": 32, "batch": 16, "lr": 3e-3},
