@@ -56,6 +56,19 @@ def number(name: str, lo: float = -math.inf, lo_open: bool = False):
     return parse
 
 
+def workers(args: argparse.Namespace, model_config, train_config, *, interactive=False) -> int:
+    """--workers, checked by the registry; by default every core (the app: all but one), fewer
+    for a model too small to share (parallel.default_workers)."""
+    from rnn_tui.engine.parallel import default_workers
+
+    chosen = given(args, ("workers",)).get("workers")
+    if chosen is not None:
+        return chosen
+    return default_workers(
+        model_config, train_config.batch, train_config.seq_len, interactive=interactive
+    )
+
+
 def add_corpus_options(p: argparse.ArgumentParser) -> None:
     """How a corpus's text becomes symbols (issue 15; not in the option registry yet: they are
     properties of the corpus, not of the model or its training)."""

@@ -176,7 +176,7 @@ def _footer(result, extra: dict) -> str:
 def run_compare(args) -> int:
     import threading
 
-    from rnn_tui.cli.common import build_setup
+    from rnn_tui.cli.common import build_setup, workers
     from rnn_tui.engine.predict import Predictor
     from rnn_tui.engine.trainer import Trainer
     from rnn_tui.lab.evaluate import (
@@ -190,11 +190,20 @@ def run_compare(args) -> int:
 
     _check(args)
     corpus, model_config, train_config, batches = build_setup(args)
-    trainer = Trainer(corpus, model_config, train_config, batches=batches)
-    seconds = 60.0 if args.seconds is None and args.steps is None else args.seconds
-    final, train_s = timed(
-        trainer.run, threading.Event(), steps=args.steps, seconds=seconds, val_interval=0
+    trainer = Trainer(
+        corpus,
+        model_config,
+        train_config,
+        batches=batches,
+        workers=workers(args, model_config, train_config),
     )
+    seconds = 60.0 if args.seconds is None and args.steps is None else args.seconds
+    try:
+        final, train_s = timed(
+            trainer.run, threading.Event(), steps=args.steps, seconds=seconds, val_interval=0
+        )
+    finally:
+        trainer.close()
     network = Predictor(trainer.snapshot())
     baseline, fit_s = timed(
         fit_baseline, corpus, corpus.vocab, args.order, train_config.val_fraction

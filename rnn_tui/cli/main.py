@@ -31,9 +31,10 @@ from rnn_tui.cli.common import (  # noqa: E402
     positive_int,
     print_json,
     setup_with_progress,
+    workers,
 )
 from rnn_tui.cli.options import add_model_options  # noqa: E402
-from rnn_tui.engine.errors import ConfigError, RnnTuiError  # noqa: E402
+from rnn_tui.engine.errors import ConfigError, RnnTuiError, TrainingError  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
 VAL_CHARS = (
@@ -112,13 +113,21 @@ def cmd_train(args) -> int:
     import threading
 
     from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint
+    from rnn_tui.engine.control import RunState
     from rnn_tui.engine.trainer import Trainer
 
     if args.steps is not None and args.seconds is not None:
         raise ConfigError("give --steps or --seconds, not both")
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     corpus, model_config, train_config, batches = setup_with_progress(args, checkpoint)
-    trainer = Trainer(corpus, model_config, train_config, checkpoint=checkpoint, batches=batches)
+    trainer = Trainer(
+        corpus,
+        model_config,
+        train_config,
+        checkpoint=checkpoint,
+        batches=batches,
+        workers=workers(args, model_config, train_config),
+    )
     seconds = args.seconds if args.steps is None and args.seconds is not None else None
     if args.steps is None and args.seconds is None:
         seconds = 60.0
@@ -134,10 +143,22 @@ def cmd_train(args) -> int:
         signal.signal(signal.SIGINT, previous)
 
     signal.signal(signal.SIGINT, interrupt)
+    fault = None
     try:
         final = _train_run(args, trainer, corpus, model_config, seconds, stop)
+    except TrainingError as e:  # a replica failed: keep the last good weights, then say why
+        fault = e
+        final = trainer.progress(RunState.STOPPED, None, 0.0)
     finally:
         signal.signal(signal.SIGINT, previous)
+        trainer.close()
+    if fault is not None:
+        if args.out:
+            save_checkpoint(args.out, trainer.to_checkpoint())
+            make_console(stderr=True).print(
+                f"saved the weights of step {trainer.step} to {args.out}", markup=False
+            )
+        raise fault
     interrupted = stop.is_set()
     if interrupted:
         make_console(stderr=True).print("interrupted: keeping what was learnt so far")

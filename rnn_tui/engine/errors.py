@@ -15,3 +15,7 @@ class CheckpointError(RnnTuiError):
 
 class ConfigError(RnnTuiError):
     """An option value outside its allowed range."""
+
+
+class TrainingError(RnnTuiError):
+    """Training that cannot go on (a training replica died, failed or stopped answering)."""

@@ -99,6 +99,8 @@ class CharModel:
         self._ws: dict[tuple[int, int], _Workspace] = {}
         self._inputs: np.ndarray | None = None
         self._targets: np.ndarray | None = None
+        self.counted = 0  # positions the last forward pass scored
+        self._denominator = 0
 
     # -- state -------------------------------------------------------------------------------
     def zero_state(self, batch: int) -> list[np.ndarray]:
@@ -147,7 +149,7 @@ class CharModel:
         target_logit = logits[rows, t_flat[rows]]  # gather, before exp
         np.exp(logits, out=logits)
         np.sum(logits, axis=1, keepdims=True, out=rowmax)
-        self._count = rows.size
+        self.counted = rows.size  # positions the last forward pass scored (a replica reports it)
         loss = float(np.mean(np.log(rowmax[rows, 0]) - target_logit, dtype=np.float64))
         logits /= rowmax  # now probabilities
         self._inputs, self._targets = inputs, targets
@@ -173,7 +175,7 @@ class CharModel:
             rows = ws.rows[self._mask]
             dlogits[rows, t_flat[rows]] -= 1.0
             dlogits[~self._mask] = 0.0
-        dlogits *= 1.0 / self._count
+        dlogits *= 1.0 / (self._denominator or self.counted)
         top = self.stack.hidden_states(-1).reshape(N, -1)
         np.matmul(top.T, dlogits, out=g["Why"])
         np.sum(dlogits, axis=0, out=g["by"])
@@ -188,9 +190,14 @@ class CharModel:
             scatter_rows(g[Wx], inputs.reshape(-1), dP2)
         return dstate0
 
-    def loss_and_grads(self, inputs, targets, state) -> tuple[float, list]:
-        """Forward and backward over one chunk: fills `self.grads`, returns (loss, final state)."""
+    def loss_and_grads(self, inputs, targets, state, of: int = 0) -> tuple[float, list]:
+        """Forward and backward over one chunk: fills `self.grads`, returns (loss, final state).
+
+        The gradients are of the mean loss over the chunk's scored characters or, with `of`,
+        of their sum divided by `of`: the chunk is a slice of a batch that scores `of` in all
+        (`parallel`), and the slices' gradients add up to the batch's."""
         loss, final = self._forward(inputs, targets, state, for_backward=True)
+        self._denominator = of
         self.dstate0 = self._backward()
         return loss, final
 

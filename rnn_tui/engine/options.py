@@ -155,6 +155,16 @@ OPTIONS: Mapping[str, Option] = {
             range_note="0 for none",
         ),
         Option("seed", int, "random seed", 0, 0, 2**32 - 1, label="seed"),
+        # A run setting, not the model's recipe: not in TrainConfig, a checkpoint resumes under any.
+        Option(
+            "workers",
+            int,
+            "training processes, each a replica of the model on a slice of the batch's streams",
+            None,
+            1,
+            256,
+            range_note="default: every core; the app: all but one",
+        ),
         Option(
             "decay",
             float,

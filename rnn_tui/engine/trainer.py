@@ -23,6 +23,7 @@ from rnn_tui.engine.errors import ConfigError, RnnTuiError
 from rnn_tui.engine.loop import TrainingLoop
 from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot
 from rnn_tui.engine.optim import make_optimizer
+from rnn_tui.engine.parallel import DataParallel
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,12 @@ class Trainer(TrainingLoop):
         train_config: TrainConfig,
         checkpoint: Checkpoint | None = None,
         batches=None,
+        workers: int = 1,
     ) -> None:
-        """`batches` replaces the BPTT stream through the corpus (a lesson's fixed windows)."""
+        """`batches` replaces the BPTT stream through the corpus (a lesson's fixed windows).
+        `workers` > 1 splits each batch's streams over that many processes (`parallel`), started
+        at the first step; the run is the same whatever the count, so a checkpoint resumes
+        under any other."""
         if model_config.vocab_size != len(corpus.vocab):
             raise ConfigError(
                 f"the model expects {model_config.vocab_size} characters, corpus '{corpus.name}' has {len(corpus.vocab)}"
@@ -98,6 +103,8 @@ class Trainer(TrainingLoop):
         self._zero_state = self.model.zero_state(train_config.batch)
         if checkpoint is not None and checkpoint.optimizer_state:
             self._restore_position(checkpoint.optimizer_state)
+        self.workers = max(1, min(workers, train_config.batch))  # (never an empty slice)
+        self._parallel: DataParallel | None = None
         self.smoothed_loss = math.log(len(corpus.vocab))
         self.last_loss = self.smoothed_loss
         self.val_bpc: float | None = None
@@ -122,7 +129,26 @@ class Trainer(TrainingLoop):
     def _loss_and_grads(self) -> tuple[float, list[np.ndarray]]:
         inputs, targets = self.stream.next()
         state = self.state if self.carry_state else self._zero_state
+        if self.workers > 1:
+            if self._parallel is None or not self._parallel.alive:  # first step, or after a fault
+                self._parallel = DataParallel(
+                    self.model, self.train_config.batch, self.train_config.seq_len, self.workers
+                )
+            return self._parallel.loss_and_grads(inputs, targets, state)
         return self.model.loss_and_grads(inputs, targets, state)
+
+    def close(self) -> None:
+        """Stop the training replicas, if any (they also stop when this process ends)."""
+        with self._lock:
+            if self._parallel is not None:
+                self._parallel.close()
+                self._parallel = None
+
+    @property
+    def sync_fraction(self) -> float:
+        """The share of training time replica 0 spent waiting for the others and summing."""
+        p = self._parallel
+        return p.sync_seconds / self.elapsed if p is not None and self.elapsed > 0 else 0.0
 
     def _stepped(self, loss: float, final: list[np.ndarray]) -> None:
         self.state = final

@@ -1,0 +1,73 @@
+"""A training replica: the other end of `parallel.DataParallel` (run as `python -m` by it).
+
+It reads its spec (one JSON line), maps the shared block by the descriptor it inherited, answers
+b"R", then for every b"S" computes the loss and gradients of its slice of the chunk with the
+shared parameters and answers b"K" (or b"E" and a one-line message, and exits). The end of its
+input (the driving process closed the pipe, or died) ends it.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import sys
+import time
+
+import numpy as np
+
+from rnn_tui.engine.config import ModelConfig
+from rnn_tui.engine.model import CharModel
+from rnn_tui.engine.parallel import param_views, plan, views
+
+
+def serve(stdin, stdout) -> int:
+    spec = json.loads(stdin.readline())
+    config = ModelConfig.from_dict(spec["model"])
+    dtype = np.dtype(spec["dtype"])
+    w, bounds = int(spec["replica"]), list(spec["bounds"])
+    model = CharModel(config, dtype=dtype)
+    layers = model.stack.layers
+    layout, size = plan(
+        config, dtype, int(spec["seq_len"]), bounds, lambda b: [l.state_shape(b) for l in layers]
+    )
+    if size != spec["size"]:
+        raise ValueError(f"shared layout of {size} bytes, expected {spec['size']}")
+    mem = mmap.mmap(int(spec["fd"]), size)
+    v = views(mem, layout)
+    shapes = config.param_shapes()
+    model.params.update(param_views(v["params"], shapes))
+    model.grads.update(param_views(v[f"grads{w}"], shapes))
+    inputs, targets, result = v[f"inputs{w}"], v[f"targets{w}"], v[f"result{w}"]
+    scored = v["scored"]
+    state_in = [v[f"state_in{w}.{l}"] for l in range(len(layers))]
+    state_out = [v[f"state_out{w}.{l}"] for l in range(len(layers))]
+    stdout.write(b"R")
+    while True:
+        command = stdin.read(1)
+        if command != b"S":  # b"": the driving process is gone or done with us
+            return 0
+        began = time.perf_counter()
+        loss, final = model.loss_and_grads(inputs, targets, state_in, of=int(scored[0]))
+        for out, f in zip(state_out, final, strict=True):
+            out[...] = f
+        result[:] = loss, model.counted, began, time.perf_counter()
+        stdout.write(b"K")
+
+
+def main() -> int:
+    stdin = sys.stdin.buffer
+    stdout = open(sys.stdout.fileno(), "wb", buffering=0, closefd=False)  # every byte at once
+    try:
+        return serve(stdin, stdout)
+    except BaseException as exc:  # every failure goes up the pipe, one line
+        message = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:2000]
+        try:
+            stdout.write(b"E" + message.encode("utf-8", "replace") + b"\n")
+            stdout.flush()
+        except OSError:
+            pass
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
