@@ -127,3 +127,28 @@ def assert_user_error(out: subprocess.CompletedProcess, *words: str) -> None:
     assert "Traceback" not in out.stderr
     for w in words:
         assert w in lines[0], lines[0]
+
+
+# -- training replicas (engine/parallel.py) -------------------------------------------------------
+def mapped_memfds() -> int:
+    """How many mappings of the replicas' shared memory this process holds."""
+    with open("/proc/self/maps") as f:
+        return sum("rnn-tui-replicas" in line for line in f)
+
+
+def replica_pids() -> set[int]:
+    """Every live replica process on the machine (by its command line)."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"rnn_tui.engine.parallel_worker" in cmd and state != "Z":
+            pids.add(int(entry))
+    return pids

@@ -11,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from conftest import replica_pids
+
 from rnn_tui.engine.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,8 +26,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_ctrl_c_saves_prints_the_mean_throughput_and_exits_130(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_saves_prints_the_mean_throughput_and_exits_130(tmp_path, workers):
+    """With replicas too: they are stopped with the run and none is left behind."""
     out = tmp_path / "run.npz"
+    before = replica_pids()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -43,6 +49,8 @@ def test_ctrl_c_saves_prints_the_mean_throughput_and_exits_130(tmp_path):
             "600",
             "--out",
             str(out),
+            "--workers",
+            workers,
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -71,3 +79,4 @@ def test_ctrl_c_saves_prints_the_mean_throughput_and_exits_130(tmp_path):
     assert abs(rate - step * 4 * 16 / seconds) <= 0.05 * rate + 1
     assert f"saved {out}" in stdout
     assert load_checkpoint(out).step == step
+    assert not [pid for pid in replica_pids() if pid not in before]

@@ -321,10 +321,11 @@ class DataParallel:
         )
         t1 = time.perf_counter()
         self._await(b"K", STEP_GRACE_SECONDS + 10 * (t1 - t0), "step")
-        total = loss0 * model.counted
+        total = loss0 * model.counted if model.counted else 0.0  # (a slice may score nothing)
         for w in range(1, self.workers):
             self._sum += v[f"grads{w}"]
-            total += v[f"result{w}"][0] * v[f"result{w}"][1]
+            loss, counted = v[f"result{w}"][:2]
+            total += loss * counted if counted else 0.0
         for layer, f in enumerate(self._final):
             f[..., bounds[0] : bounds[1], :] = final0[layer]
             for w in range(1, self.workers):
