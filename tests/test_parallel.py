@@ -298,3 +298,36 @@ def test_a_train_run_on_two_workers_reports_what_one_does():
 def test_train_config_does_not_record_the_worker_count():
     """A run setting, not the recipe: a checkpoint resumes under any count."""
     assert "workers" not in TrainConfig().to_dict()
+
+
+@pytest.mark.parametrize("loss", ["every", "last"])
+def test_a_series_lesson_on_two_workers_matches_one(loss):
+    """The regression lessons' windows split the same way (`rnn-tui series --workers`)."""
+    from rnn_tui.engine.series_trainer import SeriesTrainer
+    from rnn_tui.lab.series_lessons import get_lesson
+
+    lesson = get_lesson("sine")
+    config = lesson.config.with_(loss=loss, cell="gru", hidden=8)
+    runs = []
+    for workers in (1, 2):
+        trainer = SeriesTrainer(lesson, config, workers=workers)
+        try:
+            for _ in range(15):
+                trainer.train_epoch()
+        finally:
+            trainer.close()
+        runs.append(trainer)
+    one, two = runs
+    np.testing.assert_allclose(two.history.points, one.history.points, rtol=1e-4)
+    for name, p in one.model.params.items():
+        np.testing.assert_allclose(two.model.params[name], p, rtol=1e-3, atol=1e-5)
+
+
+def test_series_takes_workers_on_the_command_line():
+    import json
+
+    args = ["series", "--lesson", "ramp", "--epochs", "30", "--json"]
+    one = json.loads(rnn_tui(*args, "--workers", "1").stdout)
+    two = json.loads(rnn_tui(*args, "--workers", "2").stdout)
+    assert two["epochs"] == one["epochs"] == 30
+    assert two["mse"] == pytest.approx(one["mse"], rel=1e-3)

@@ -36,6 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--lesson", default="ramp", help="ramp or sine (default ramp)")
     for name in OPTION_NAMES + ("forecast",):  # a choice is left to the registry's check
         add_option(p, OPTIONS[name], choices=False)
+    add_option(p, OPTIONS["workers"])
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=cmd_series)
 
@@ -49,6 +50,7 @@ def cmd_series(args: argparse.Namespace) -> int:
 
     from rnn_tui.cli.options import given
     from rnn_tui.engine.control import RunState
+    from rnn_tui.engine.parallel import default_workers
     from rnn_tui.engine.series_trainer import SeriesTrainer
     from rnn_tui.lab.series_lessons import get_lesson
 
@@ -62,7 +64,10 @@ def cmd_series(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    trainer = SeriesTrainer(lesson, config)
+    workers = given(args, ("workers",)).get("workers")
+    if workers is None:  # every core, fewer for a lesson too small to share (most are)
+        workers = default_workers(config, lesson.windows()[0].shape[1], lesson.window)
+    trainer = SeriesTrainer(lesson, config, workers=workers)
     console = Console(stderr=True, highlight=False)
     show = not args.json and console.is_terminal
     stop = threading.Event()
@@ -88,6 +93,8 @@ def cmd_series(args: argparse.Namespace) -> int:
             stop.set()
             final = trainer.progress(RunState.STOPPED, forecast_steps=steps)
             console.print("interrupted: showing what was learnt so far")
+        finally:
+            trainer.close()
 
     truth = final.continuation
     forecast_mse = None

@@ -155,6 +155,11 @@ class CharModel:
         self._inputs, self._targets = inputs, targets
         return loss, self.stack.final_state()
 
+    @staticmethod
+    def scored(targets) -> int:
+        """How many positions of a chunk the loss counts (a target < 0 does not)."""
+        return targets.size if targets.min() >= 0 else int(np.count_nonzero(targets >= 0))
+
     def loss(self, inputs, targets, state) -> tuple[float, list]:
         """Mean cross-entropy in nats per character, and the final state (to carry on)."""
         return self._forward(inputs, targets, state)

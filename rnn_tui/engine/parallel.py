@@ -1,4 +1,5 @@
-"""Data-parallel training: the B streams of a batch split over N processes, one model replica each.
+"""Data-parallel training: the B streams of a batch split over N processes, one model replica each
+(a character model's streams, or a series lesson's windows).
 
 This process is replica 0 and drives the others (`parallel_worker`). One shared block of memory
 holds what they exchange, laid out the same way in every process (`plan`): the parameters (one
@@ -35,7 +36,7 @@ import weakref
 
 import numpy as np
 
-from rnn_tui.engine.config import GATES, ModelConfig
+from rnn_tui.engine.config import GATES
 from rnn_tui.engine.errors import TrainingError
 
 ALIGN = 64  # bytes: every array starts on a cache line
@@ -56,20 +57,19 @@ def usable_cores() -> int:
 FLOPS_PER_REPLICA = 100e6
 
 
-def step_flops(config: ModelConfig, batch: int, seq_len: int) -> float:
-    """Model FLOPs of one training step: forward and backward of every matmul (elementwise
-    work not counted); what decides whether splitting a step pays."""
+def step_flops(config, batch: int, seq_len: int) -> float:
+    """Model FLOPs of one training step (a character model's or a series model's config): forward
+    and backward of every matmul, elementwise work not counted; what decides whether splitting a
+    step pays."""
     gates = GATES[config.cell]
-    first_in = config.embed or 0  # a one-hot input is a row lookup
+    first_in = getattr(config, "embed", 0)  # a one-hot input is a row lookup, a number a scale
     per_char = gates * config.hidden * (first_in + config.hidden)
     per_char += (config.layers - 1) * gates * config.hidden * 2 * config.hidden
-    per_char += config.hidden * config.vocab_size
+    per_char += config.hidden * getattr(config, "vocab_size", 1)
     return 6.0 * per_char * batch * seq_len
 
 
-def default_workers(
-    config: ModelConfig, batch: int, seq_len: int, *, interactive: bool = False
-) -> int:
+def default_workers(config, batch: int, seq_len: int, *, interactive: bool = False) -> int:
     """Every core for a headless run, all but one for the app (its UI keeps a core); fewer when
     a step is too small to share (a tiny model trains faster in one process), at least 1."""
     cores = max(1, usable_cores() - (1 if interactive else 0))
@@ -85,12 +85,18 @@ def slice_bounds(batch: int, workers: int) -> list[int]:
 
 
 def plan(
-    config: ModelConfig, dtype: np.dtype, seq_len: int, bounds: list[int], state_shapes
+    shapes: dict[str, tuple[int, ...]],
+    dtype: np.dtype,
+    seq_len: int,
+    bounds: list[int],
+    state_shapes,
+    io_dtype,
 ) -> tuple[dict[str, tuple[int, tuple[int, ...], np.dtype]], int]:
     """Where each shared array lives: name -> (byte offset, shape, dtype), and the total size.
 
-    `state_shapes(b)` gives each layer's state shape for b streams. Both ends compute this from
-    the same arguments, so only those cross the pipe.
+    `shapes` are the parameters' (config.param_shapes()), `state_shapes(b)` each layer's state
+    for b streams, `io_dtype` the inputs' and targets' (character ids, or a series' numbers).
+    Both ends compute this from the same arguments, so only those cross the pipe.
     """
     layout: dict[str, tuple[int, tuple[int, ...], np.dtype]] = {}
     size = 0
@@ -102,7 +108,6 @@ def plan(
         nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
         size += -(-nbytes // ALIGN) * ALIGN
 
-    shapes = config.param_shapes()
     n = sum(int(np.prod(s, dtype=np.int64)) for s in shapes.values())
     put("params", (n,), dtype)
     put("scored", (1,), np.int64)  # characters the whole chunk scores: every slice divides by it
@@ -110,8 +115,8 @@ def plan(
         b = bounds[w + 1] - bounds[w]
         if w:  # replica 0's gradients stay private: they become the sum
             put(f"grads{w}", (n,), dtype)
-        put(f"inputs{w}", (seq_len, b), np.int32)
-        put(f"targets{w}", (seq_len, b), np.int32)
+        put(f"inputs{w}", (seq_len, b), io_dtype)
+        put(f"targets{w}", (seq_len, b), io_dtype)
         for layer, shape in enumerate(state_shapes(b)):
             put(f"state_in{w}.{layer}", shape, dtype)
             put(f"state_out{w}.{layer}", shape, dtype)
@@ -138,6 +143,18 @@ def param_views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[st
     return out
 
 
+def model_kind(model) -> str:
+    """What a replica builds: a character model or a series (regression) model."""
+    from rnn_tui.engine.series import SeriesModel  # (series imports gradcheck: only when asked)
+
+    return "series" if isinstance(model, SeriesModel) else "char"
+
+
+def io_dtype(kind: str, dtype) -> np.dtype:
+    """A chunk's inputs and targets: character ids, or the model's numbers for a series."""
+    return np.dtype(np.int32) if kind == "char" else np.dtype(dtype)
+
+
 def shared_file(size: int) -> int:
     """A descriptor of `size` bytes of shared memory with no name (memfd where the OS has it)."""
     if hasattr(os, "memfd_create"):
@@ -151,11 +168,12 @@ def shared_file(size: int) -> int:
 
 
 class DataParallel:
-    """A model's `loss_and_grads` computed by N replicas, each on its slice of the batch's streams.
+    """A model's `loss_and_grads` computed by N replicas, each on its slice of the batch's streams
+    (`CharModel` or `SeriesModel`: params, grads, stack, zero_state, scored, counted).
 
-    Takes over the model's memory: its parameters become views of the shared block (the optimizer
-    keeps updating them in place, through the same dict) and its gradients a private flat vector
-    that holds the batch's sum after each step. `close()` gives the model private copies back.
+        Takes over the model's memory: its parameters become views of the shared block (the optimizer
+        keeps updating them in place, through the same dict) and its gradients a private flat vector
+        that holds the batch's sum after each step. `close()` gives the model private copies back.
     """
 
     def __init__(self, model, batch: int, seq_len: int, workers: int) -> None:
@@ -164,13 +182,15 @@ class DataParallel:
         self.bounds = slice_bounds(batch, workers)
         self.workers = len(self.bounds) - 1
         self.shapes = model.config.param_shapes()
+        self.kind = model_kind(model)
         layers = model.stack.layers
         self.layout, self.size = plan(
-            model.config,
+            self.shapes,
             model.dtype,
             seq_len,
             self.bounds,
             lambda b: [layer.state_shape(b) for layer in layers],
+            io_dtype(self.kind, model.dtype),
         )
         self.sync_seconds = 0.0  # time spent waiting for replicas and summing, all steps
         self.steps = 0
@@ -204,6 +224,7 @@ class DataParallel:
         spec = {
             "fd": self._fd,
             "size": self.size,
+            "kind": self.kind,
             "model": self.model.config.to_dict(),
             "dtype": self.model.dtype.str,
             "seq_len": self.seq_len,
@@ -291,8 +312,8 @@ class DataParallel:
 
     # -- one step ------------------------------------------------------------------------------
     def loss_and_grads(self, inputs, targets, state) -> tuple[float, list[np.ndarray]]:
-        """As `CharModel.loss_and_grads` over the whole batch: fills the model's gradients,
-        returns (mean loss over the scored characters, final state)."""
+        """As the model's `loss_and_grads` over the whole batch: fills its gradients, returns
+        (the mean loss over what the batch scores, the final state)."""
         if not self.alive:
             raise TrainingError("the training replicas were stopped")
         v, model, bounds = self._v, self.model, self.bounds
@@ -304,7 +325,7 @@ class DataParallel:
             np.copyto(v[f"targets{w}"], targets[:, lo:hi])
             for layer, s in enumerate(state):
                 np.copyto(v[f"state_in{w}.{layer}"], s[..., lo:hi, :])
-        scored = inputs.size if targets.min() >= 0 else int(np.count_nonzero(targets >= 0))
+        scored = model.scored(targets)
         v["scored"][0] = scored
         for proc in self._procs:
             assert proc.stdin is not None

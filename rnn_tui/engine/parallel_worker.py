@@ -17,24 +17,35 @@ import numpy as np
 
 from rnn_tui.engine.config import ModelConfig
 from rnn_tui.engine.model import CharModel
-from rnn_tui.engine.parallel import param_views, plan, views
+from rnn_tui.engine.parallel import io_dtype, param_views, plan, views
+from rnn_tui.engine.series import SeriesConfig, SeriesModel
 
 
 def serve(stdin, stdout) -> int:
     spec = json.loads(stdin.readline())
-    config = ModelConfig.from_dict(spec["model"])
     dtype = np.dtype(spec["dtype"])
     w, bounds = int(spec["replica"]), list(spec["bounds"])
-    model = CharModel(config, dtype=dtype)
+    model: CharModel | SeriesModel
+    if spec["kind"] == "series":
+        config = SeriesConfig(**spec["model"])
+        model = SeriesModel(config, dtype=dtype)
+    else:
+        config = ModelConfig.from_dict(spec["model"])
+        model = CharModel(config, dtype=dtype)
     layers = model.stack.layers
+    shapes = config.param_shapes()
     layout, size = plan(
-        config, dtype, int(spec["seq_len"]), bounds, lambda b: [l.state_shape(b) for l in layers]
+        shapes,
+        dtype,
+        int(spec["seq_len"]),
+        bounds,
+        lambda b: [l.state_shape(b) for l in layers],
+        io_dtype(spec["kind"], dtype),
     )
     if size != spec["size"]:
         raise ValueError(f"shared layout of {size} bytes, expected {spec['size']}")
     mem = mmap.mmap(int(spec["fd"]), size)
     v = views(mem, layout)
-    shapes = config.param_shapes()
     model.params.update(param_views(v["params"], shapes))
     model.grads.update(param_views(v[f"grads{w}"], shapes))
     inputs, targets, result = v[f"inputs{w}"], v[f"targets{w}"], v[f"result{w}"]

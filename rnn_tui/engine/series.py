@@ -124,6 +124,7 @@ class SeriesModel:
         self.stack = RecurrentStack(config.cell, config.hidden, config.layers, self.dtype)
         self.dstate0: list[np.ndarray] = []
         self._x: np.ndarray | None = None
+        self.counted = 0  # values the last loss counted
 
     def zero_state(self, batch: int) -> list[np.ndarray]:
         return self.stack.zero_state(batch)
@@ -151,18 +152,25 @@ class SeriesModel:
         """y for every step of (T, B) inputs, and the final state (zero initial state by default)."""
         return self._forward(x, state, for_backward=False)
 
-    def _loss(self, y: np.ndarray, targets) -> tuple[float, np.ndarray]:
-        """The MSE and its gradient with respect to y (zero on the steps that do not count)."""
+    def scored(self, targets) -> int:
+        """How many values of (T, B) targets the loss counts: every step's, or the last's."""
+        T, B = np.shape(targets)
+        return T * B if self.config.loss == "every" else B
+
+    def _loss(self, y: np.ndarray, targets, of: int = 0) -> tuple[float, np.ndarray]:
+        """The MSE and its gradient with respect to y (zero on the steps that do not count);
+        with `of`, the gradient of the squared errors' sum over `of` (see loss_and_grads)."""
         targets = np.asarray(targets, dtype=self.dtype)
         if targets.shape != y.shape:
             raise ValueError(f"targets must be {y.shape}, got {targets.shape}")
         diff = y - targets
+        self.counted = self.scored(targets)
         if self.config.loss == "every":
-            dy = diff * (2.0 / diff.size)
+            dy = diff * (2.0 / (of or diff.size))
             counted = diff
         else:
             dy = np.zeros_like(diff)
-            dy[-1] = diff[-1] * (2.0 / diff.shape[1])
+            dy[-1] = diff[-1] * (2.0 / (of or diff.shape[1]))
             counted = diff[-1]
         return float(np.mean(np.square(counted, dtype=np.float64))), dy
 
@@ -172,10 +180,14 @@ class SeriesModel:
         return self._loss(y, targets)[0], final
 
     # -- backward ----------------------------------------------------------------------------
-    def loss_and_grads(self, inputs, targets, state=None) -> tuple[float, list[np.ndarray]]:
-        """Forward and BPTT: fills `self.grads` and `self.dstate0`, returns (MSE, final state)."""
+    def loss_and_grads(
+        self, inputs, targets, state=None, of: int = 0
+    ) -> tuple[float, list[np.ndarray]]:
+        """Forward and BPTT: fills `self.grads` and `self.dstate0`, returns (MSE, final state).
+        With `of`, the windows are a slice of a batch whose loss counts `of` values in all
+        (`parallel`): the slices' gradients add up to the batch's."""
         y, final = self._forward(inputs, state, for_backward=True)
-        mse, dy = self._loss(y, targets)
+        mse, dy = self._loss(y, targets, of)
         T, B = dy.shape
         N = T * B
         p, g, bufs = self.params, self.grads, self.stack.buffers(T, B)
