@@ -27,13 +27,11 @@ def serve(stdin, stdout) -> int:
     w, bounds = int(spec["replica"]), list(spec["bounds"])
     model: CharModel | SeriesModel
     if spec["kind"] == "series":
-        config = SeriesConfig(**spec["model"])
-        model = SeriesModel(config, dtype=dtype)
+        model = SeriesModel(SeriesConfig(**spec["model"]), dtype=dtype)
     else:
-        config = ModelConfig.from_dict(spec["model"])
-        model = CharModel(config, dtype=dtype)
+        model = CharModel(ModelConfig.from_dict(spec["model"]), dtype=dtype)
     layers = model.stack.layers
-    shapes = config.param_shapes()
+    shapes = model.config.param_shapes()
     layout, size = plan(
         shapes,
         dtype,
