@@ -42,6 +42,10 @@ from rnn_tui.engine.errors import TrainingError
 ALIGN = 64  # bytes: every array starts on a cache line
 READY_SECONDS = 120.0  # a replica's start (Python, NumPy, the model) on a loaded machine
 STEP_GRACE_SECONDS = 60.0  # a replica's step may take this much longer than replica 0's, x10
+# Waking a process blocked on a pipe costs 50-100 us (more in a VM): the step's two hand-overs are
+# first watched for this long on a shared counter, when every process has a core of its own. The
+# pipes still carry every b"S" and b"K" (and say when a process is gone).
+SPIN_SECONDS = 0.003
 
 
 def usable_cores() -> int:
@@ -111,6 +115,7 @@ def plan(
     n = sum(int(np.prod(s, dtype=np.int64)) for s in shapes.values())
     put("params", (n,), dtype)
     put("scored", (1,), np.int64)  # characters the whole chunk scores: every slice divides by it
+    put("sent", (1,), np.int64)  # steps asked of the replicas (counted after the pipe's b"S")
     for w in range(len(bounds) - 1):
         b = bounds[w + 1] - bounds[w]
         if w:  # replica 0's gradients stay private: they become the sum
@@ -123,6 +128,7 @@ def plan(
         # loss (nats a scored character), characters scored, and when its step began and ended
         # (time.perf_counter: one clock for every process on the machine)
         put(f"result{w}", (4,), np.float64)
+        put(f"done{w}", (1,), np.int64)  # steps it has answered (counted after the pipe's b"K")
     return layout, max(size, ALIGN)
 
 
@@ -194,6 +200,7 @@ class DataParallel:
         )
         self.sync_seconds = 0.0  # time spent waiting for replicas and summing, all steps
         self.steps = 0
+        self.spin = self.workers <= usable_cores()  # (never spin for a core another one needs)
         self._procs: list[subprocess.Popen] = []
         self._mem: mmap.mmap | None = None
         self._v: dict[str, np.ndarray] = {}
@@ -229,6 +236,7 @@ class DataParallel:
             "dtype": self.model.dtype.str,
             "seq_len": self.seq_len,
             "bounds": self.bounds,
+            "spin": self.spin,
         }
         for w in range(1, self.workers):
             proc = subprocess.Popen(
@@ -333,6 +341,8 @@ class DataParallel:
                 proc.stdin.write(b"S")
             except OSError:
                 pass  # it died: _await says which and how
+        self.steps += 1
+        v["sent"][0] = self.steps
         t0 = time.perf_counter()
         loss0, final0 = model.loss_and_grads(
             v["inputs0"],
@@ -341,6 +351,12 @@ class DataParallel:
             of=scored,
         )
         t1 = time.perf_counter()
+        if self.spin:
+            until = t1 + SPIN_SECONDS
+            for w in range(1, self.workers):
+                done = v[f"done{w}"]
+                while done[0] < self.steps and time.perf_counter() < until:
+                    pass
         self._await(b"K", STEP_GRACE_SECONDS + 10 * (t1 - t0), "step")
         total = loss0 * model.counted if model.counted else 0.0  # (a slice may score nothing)
         for w in range(1, self.workers):
@@ -352,7 +368,6 @@ class DataParallel:
             for w in range(1, self.workers):
                 f[..., bounds[w] : bounds[w + 1], :] = v[f"state_out{w}.{layer}"]
         self.sync_seconds += time.perf_counter() - t1
-        self.steps += 1
         return float(total / scored) if scored else float("nan"), [f.copy() for f in self._final]
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from rnn_tui.engine.config import ModelConfig
 from rnn_tui.engine.model import CharModel
-from rnn_tui.engine.parallel import io_dtype, param_views, plan, views
+from rnn_tui.engine.parallel import SPIN_SECONDS, io_dtype, param_views, plan, views
 from rnn_tui.engine.series import SeriesConfig, SeriesModel
 
 
@@ -47,11 +47,16 @@ def serve(stdin, stdout) -> int:
     model.params.update(param_views(v["params"], shapes))
     model.grads.update(param_views(v[f"grads{w}"], shapes))
     inputs, targets, result = v[f"inputs{w}"], v[f"targets{w}"], v[f"result{w}"]
-    scored = v["scored"]
+    scored, sent, done = v["scored"], v["sent"], v[f"done{w}"]
+    spin = SPIN_SECONDS if spec.get("spin") else 0.0
+    steps = 0
     state_in = [v[f"state_in{w}.{l}"] for l in range(len(layers))]
     state_out = [v[f"state_out{w}.{l}"] for l in range(len(layers))]
     stdout.write(b"R")
     while True:
+        until = time.perf_counter() + spin
+        while sent[0] <= steps and time.perf_counter() < until:
+            pass  # the next step is usually asked for within a millisecond
         command = stdin.read(1)
         if command != b"S":  # b"": the driving process is gone or done with us
             return 0
@@ -60,7 +65,9 @@ def serve(stdin, stdout) -> int:
         for out, f in zip(state_out, final, strict=True):
             out[...] = f
         result[:] = loss, model.counted, began, time.perf_counter()
+        steps += 1
         stdout.write(b"K")
+        done[0] = steps
 
 
 def main() -> int:
