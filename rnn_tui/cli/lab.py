@@ -222,6 +222,7 @@ def run_compare(args) -> int:
         "steps": final.step,
         "val_bpc_full_split": val_bpc,
         "chars_per_sec": final.chars_per_sec,
+        "workers": trainer.workers,
         "baseline_sample": note,
         **_dynamic_speed(result, network, text, True),
     }

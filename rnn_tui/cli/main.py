@@ -177,6 +177,7 @@ def cmd_train(args) -> int:
         "chars_per_sec": final.chars_per_sec,
         "seconds": final.elapsed,
         "skipped_steps": final.skipped_steps,
+        "workers": trainer.workers,
         "out": args.out,
         "interrupted": interrupted,
         "val_chars": min(args.val_chars or trainer.val_ids.size, trainer.val_ids.size),
@@ -207,6 +208,7 @@ def _train_run(args, trainer, corpus, model_config, seconds, stop):
             f"training {model_config.describe()} on {corpus.name} "
             f"({corpus.size:,} {unit}, vocab {len(corpus.vocab)}) "
             f"for {f'{args.steps} steps' if args.steps is not None else f'{seconds:g} s'}"
+            + (f" on {trainer.workers} workers" if trainer.workers > 1 else "")
         )
         if corpus.note:
             console.print(f"note: {corpus.note}", markup=False)

@@ -130,12 +130,16 @@ class Trainer(TrainingLoop):
         inputs, targets = self.stream.next()
         state = self.state if self.carry_state else self._zero_state
         if self.workers > 1:
-            if self._parallel is None or not self._parallel.alive:  # first step, or after a fault
-                self._parallel = DataParallel(
-                    self.model, self.train_config.batch, self.train_config.seq_len, self.workers
-                )
-            return self._parallel.loss_and_grads(inputs, targets, state)
+            return self._replicas().loss_and_grads(inputs, targets, state)
         return self.model.loss_and_grads(inputs, targets, state)
+
+    def _replicas(self) -> DataParallel:
+        """The replicas, started at the first step (or a run's start) and after a fault."""
+        if self._parallel is None or not self._parallel.alive:
+            self._parallel = DataParallel(
+                self.model, self.train_config.batch, self.train_config.seq_len, self.workers
+            )
+        return self._parallel
 
     def close(self) -> None:
         """Stop the training replicas, if any (they also stop when this process ends)."""
@@ -250,6 +254,9 @@ class Trainer(TrainingLoop):
         than by step count, and validation runs every `val_interval` seconds. With a budget
         (`steps` or `seconds`) the learning rate anneals over its end (TrainConfig.decay).
         """
+        if self.workers > 1:  # started before the clock runs: not training time
+            with self._lock:
+                self._replicas()
         chars_per_step = self.train_config.batch * self.train_config.seq_len
         first_step, start = self.step, self.elapsed
         rate, window_chars, window_t = 0.0, 0, 0.0
