@@ -331,3 +331,17 @@ def test_series_takes_workers_on_the_command_line():
     two = json.loads(rnn_tui(*args, "--workers", "2").stdout)
     assert two["epochs"] == one["epochs"] == 30
     assert two["mse"] == pytest.approx(one["mse"], rel=1e-3)
+
+
+@linux_only
+def test_an_error_in_the_trainers_own_slice_stops_the_replicas_mid_step():
+    """Their answer to the failed step must never be read as the next step's."""
+    model, dp = small_group()
+    pids = {p.pid for p in dp._procs}
+    inputs, targets = chunk(9, 5, 4)
+    bad = inputs.copy()
+    bad[0, 0] = 99  # the trainer's own slice
+    with pytest.raises(IndexError):
+        dp.loss_and_grads(bad, targets, model.zero_state(4))
+    assert not dp.alive
+    wait_for(lambda: not (pids & replica_pids()), timeout=10, what="the replicas' end")

@@ -344,12 +344,16 @@ class DataParallel:
         self.steps += 1
         v["sent"][0] = self.steps
         t0 = time.perf_counter()
-        loss0, final0 = model.loss_and_grads(
-            v["inputs0"],
-            v["targets0"],
-            [v[f"state_in0.{layer}"] for layer in range(len(state))],
-            of=scored,
-        )
+        try:
+            loss0, final0 = model.loss_and_grads(
+                v["inputs0"],
+                v["targets0"],
+                [v[f"state_in0.{layer}"] for layer in range(len(state))],
+                of=scored,
+            )
+        except BaseException:  # the replicas are mid-step: their answers would be read as the
+            self.close()  # next step's, so they go (the next step starts fresh ones)
+            raise
         t1 = time.perf_counter()
         if self.spin:
             until = t1 + SPIN_SECONDS
