@@ -345,3 +345,19 @@ def test_an_error_in_the_trainers_own_slice_stops_the_replicas_mid_step():
         dp.loss_and_grads(bad, targets, model.zero_state(4))
     assert not dp.alive
     wait_for(lambda: not (pids & replica_pids()), timeout=10, what="the replicas' end")
+
+
+@linux_only
+def test_a_replica_that_cannot_be_started_is_said_in_one_line(monkeypatch):
+    def refuse(self, env):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    before = mapped_memfds()
+    monkeypatch.setattr(DataParallel, "_spawn", refuse)
+    model = CharModel(ModelConfig(vocab_size=9, cell="rnn", hidden=8), seed=0)
+    kept = {k: v.copy() for k, v in model.params.items()}
+    with pytest.raises(TrainingError, match="could not start training replica 1: .*unavailable"):
+        DataParallel(model, 4, 5, 2)
+    assert mapped_memfds() == before
+    for name, value in kept.items():
+        np.testing.assert_array_equal(model.params[name], value)

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import weakref
+from typing import NoReturn
 
 import numpy as np
 
@@ -239,20 +240,26 @@ class DataParallel:
             "spin": self.spin,
         }
         for w in range(1, self.workers):
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "rnn_tui.engine.parallel_worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,  # (the app draws on stderr) errors come up the pipe
-                pass_fds=(self._fd,),
-                env=env,
-                bufsize=0,
-                start_new_session=True,  # Ctrl+C reaches this process only, which stops them
-            )
+            try:
+                proc = self._spawn(env)
+            except OSError as e:  # (too many processes, no memory)
+                self._fail(f"could not start training replica {w}: {e}")
             self._procs.append(proc)
             assert proc.stdin is not None
             proc.stdin.write((json.dumps({**spec, "replica": w}) + "\n").encode())
         self._await(b"R", READY_SECONDS, "start")
+
+    def _spawn(self, env: dict[str, str]) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "rnn_tui.engine.parallel_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # (the app draws on stderr) errors come up the pipe
+            pass_fds=(self._fd,),
+            env=env,
+            bufsize=0,
+            start_new_session=True,  # Ctrl+C reaches this process only, which stops them
+        )
 
     def _await(self, expected: bytes, timeout: float, what: str) -> None:
         """One reply byte from every replica, or a TrainingError that names the first to fail."""
@@ -275,7 +282,7 @@ class DataParallel:
                 code = _exit_code(proc)
                 self._fail(f"training replica {w} stopped ({code}) during its {what}")
 
-    def _fail(self, message: str):
+    def _fail(self, message: str) -> NoReturn:
         self.close()
         raise TrainingError(message)
 
