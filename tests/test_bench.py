@@ -92,6 +92,12 @@ def test_bench_table_says_how_to_compare_with_pytorch():
         (["--hidden", "12,x"], "--hidden"),
         (["--batch", "0"], "--batch"),
         (["--skip", "everything"], "--skip"),
+        (["--workers", "0"], "--workers"),
+        (["--workers", "1,x"], "--workers"),
+        (["--workers", ""], "--workers"),
+        (["--workers", "1000"], "--workers"),
+        (["--workers", "2", "--clock", "cpu"], "--clock"),
+        (["--workers", "2", "--threads", "2"], "--threads"),
     ],
 )
 def test_bench_rejects_bad_options_in_one_line(args, word):
@@ -99,6 +105,81 @@ def test_bench_rejects_bad_options_in_one_line(args, word):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and word in lines[0], out.stderr
+
+
+# -- --workers: data-parallel training beside PyTorch's threads --------------------------------
+WORKERS_TINY = [
+    "--cells",
+    "rnn,gru",
+    "--hidden",
+    "8",
+    "--batch",
+    "4",
+    "--seq-len",
+    "4",
+    "--vocab",
+    "10",
+    "--repeats",
+    "2",
+    "--rep-seconds",
+    "0.01",
+    "--no-torch",
+    "--skip",
+    "keystroke,startup",
+]
+
+
+def test_bench_workers_json_has_a_row_per_config_and_worker_count():
+    out = bench("--workers", "2", *WORKERS_TINY, "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["workers"] == [1, 2]  # 1 always: the scaling's baseline
+    assert result["clock"] == "wall" and "wall clock" in result["clock_note"]
+    assert result["training"] == [] and result["torch_training"] == []
+    rows = result["workers_training"]
+    assert [(r["cell"], r["workers"], r["replicas"]) for r in rows] == [
+        ("rnn", 1, 1),
+        ("rnn", 2, 2),
+        ("gru", 1, 1),
+        ("gru", 2, 2),
+    ]
+    for r in rows:
+        assert r["hidden"] == 8 and r["batch"] == 4 and r["seq_len"] == 4 and r["vocab"] == 10
+        assert r["chars_per_sec"] > 0 and len(r["step_ms"]) == len(r["sync_ms"]) == 2
+        lo, hi = r["chars_per_sec_range"]
+        assert lo <= r["chars_per_sec"] <= hi
+        assert r["scaling"] > 0 and len(r["scaling_range"]) == 2
+        assert 0 <= r["sync_percent"] <= 100 and len(r["sync_percent_range"]) == 2
+        assert r["vs_torch_default"] is None and r["vs_torch_1_thread"] is None
+    one, two = rows[0], rows[1]
+    assert one["scaling"] == 1.0 and one["sync_ms"] == [0.0, 0.0]  # nothing to wait for
+    # the same first step (same weights, same chunk), split over two processes or not
+    assert two["first_loss"] == pytest.approx(one["first_loss"], rel=1e-5)
+
+
+def test_bench_workers_table_says_it_times_by_the_wall_clock():
+    out = bench("--workers", "1,2", *WORKERS_TINY)
+    assert out.returncode == 0, out.stderr
+    for words in ("training over N workers", "vs 1 worker", "sync/step", "wall clock"):
+        assert words in out.stdout, words
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_one_and_two_worker_cases_compute_the_same_steps(cell):
+    """The bench's case over 2 replicas computes the loss the 1-worker case computes, step after
+    step (the same data, the same weights, the same updates): float32 sums in another order."""
+    from rnn_tui.lab.bench.cases import OursCase
+
+    one = OursCase(cell, 16, 5, 6, 12, workers=1)
+    two = OursCase(cell, 16, 5, 6, 12, workers=2)
+    try:
+        assert (one.workers, two.workers) == (1, 2)
+        for _ in range(3):
+            assert two.step() == pytest.approx(one.step(), rel=1e-5)
+        assert two.sync_seconds > 0 and one.sync_seconds == 0
+    finally:
+        two.close()
+    assert two.parallel is not None and not two.parallel.alive
 
 
 def test_flops_formula():

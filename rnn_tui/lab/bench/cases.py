@@ -18,14 +18,21 @@ def flops_per_char(cell: str, hidden: int, vocab: int) -> int:
 
 
 class OursCase:
-    """Our engine exactly as the Trainer drives it: loss_and_grads, global norm, clip, Adam."""
+    """Our engine exactly as the Trainer drives it: loss_and_grads, global norm, clip, Adam.
 
-    def __init__(self, cell: str, hidden: int, batch: int, seq_len: int, vocab: int) -> None:
+    With `workers` > 1 the step's loss and gradients come from `DataParallel` over that many
+    replica processes, as `Trainer(workers=N)` takes them; `close()` stops the replicas.
+    """
+
+    def __init__(
+        self, cell: str, hidden: int, batch: int, seq_len: int, vocab: int, workers: int = 1
+    ) -> None:
         import numpy as np
 
         from rnn_tui.engine.config import ModelConfig
         from rnn_tui.engine.model import CharModel
         from rnn_tui.engine.optim import clip_global_norm_, global_norm, make_optimizer
+        from rnn_tui.engine.parallel import DataParallel
 
         self.model = CharModel(ModelConfig(vocab_size=vocab, cell=cell, hidden=hidden), seed=0)
         self.opt = make_optimizer("adam", self.model.params, 2e-3)
@@ -33,16 +40,34 @@ class OursCase:
         self.inputs, self.targets = ids[:-1], ids[1:]
         self.state = self.model.zero_state(batch)
         self._norm, self._clip = global_norm, clip_global_norm_
+        # As the Trainer: one worker computes in this process, more through the replicas (the
+        # DataParallel takes over the model's parameters, which the optimizer updates in place).
+        workers = max(1, min(workers, batch))
+        self.parallel = DataParallel(self.model, batch, seq_len, workers) if workers > 1 else None
+        self.loss_and_grads = (self.parallel or self.model).loss_and_grads
+        self.workers = self.parallel.workers if self.parallel else 1
 
-    def step(self) -> None:
+    def step(self) -> float:
         m = self.model
-        _, self.state = m.loss_and_grads(self.inputs, self.targets, self.state)
+        loss, self.state = self.loss_and_grads(self.inputs, self.targets, self.state)
         self._clip(m.grads, 5.0, self._norm(m.grads))
         self.opt.step(m.grads)
+        return loss
+
+    @property
+    def sync_seconds(self) -> float:
+        """Time spent so far waiting for the replicas and summing their gradients (0: one worker)."""
+        return self.parallel.sync_seconds if self.parallel else 0.0
+
+    def close(self) -> None:
+        if self.parallel:
+            self.parallel.close()
 
 
 class TorchCase:
     """The same model in PyTorch: nn.RNN/LSTM/GRU on one-hot input + Linear + cross-entropy + Adam + clip."""
+
+    sync_seconds = 0.0  # (its threads meet inside PyTorch's own calls: nothing to count here)
 
     def __init__(self, cell: str, hidden: int, batch: int, seq_len: int, vocab: int) -> None:
         import torch
@@ -72,3 +97,6 @@ class TorchCase:
         torch.nn.utils.clip_grad_norm_(self.params, 5.0)
         self.opt.step()
         self.state = tuple(s.detach() for s in state) if self.cell == "lstm" else state.detach()
+
+    def close(self) -> None:
+        pass

@@ -1,5 +1,9 @@
 """The benchmark's worker processes: one builds a configuration at a time and times repetitions of
-it, answering one JSON request a line; `WorkerProcess` is the parent's end of the pipe."""
+it, answering one JSON request a line; `WorkerProcess` is the parent's end of the pipe.
+
+Our worker computes a step in its own process or, asked for more workers, drives that many training
+replicas (each a process of its own, `engine.parallel`). A PyTorch worker runs at a set thread count
+or, given none, at PyTorch's own default (every core)."""
 
 from __future__ import annotations
 
@@ -22,31 +26,43 @@ class _Worker:
         self.key: tuple | None = None
         self.case: OursCase | TorchCase | None = None
         self.n = 1
-        if kind == "torch":
+        threads = os.environ.get("RNN_TUI_BENCH_THREADS", "1")
+        if kind == "torch" and threads != "default":
             import torch
 
-            torch.set_num_threads(int(os.environ.get("RNN_TUI_BENCH_THREADS", "1")))
+            torch.set_num_threads(int(threads))
 
     def handle(self, req: dict) -> dict:
         op = req["op"]
         if op == "info":
             return self.info()
         if op == "prepare":  # build the case and warm it up; pick steps per repetition
-            key = tuple(req[k] for k in ("cell", "hidden", "batch", "seq_len", "vocab"))
-            self.case = None  # free the previous configuration first
-            cls = TorchCase if self.kind == "torch" else OursCase
-            case = cls(*key)
+            key = (req["cell"], req["hidden"], req["batch"], req["seq_len"], req["vocab"])
+            self.close()  # free the previous configuration (and stop its replicas) first
+            case: OursCase | TorchCase
+            if self.kind == "torch":
+                case = TorchCase(*key)
+            else:
+                case = OursCase(*key, workers=req.get("workers", 1))
             self.case, self.key = case, key
-            case.step()
+            reply: dict = {}
+            if isinstance(case, OursCase):  # the first step's loss: equal for every worker count
+                reply.update(workers=case.workers, first_loss=case.step())
+            else:
+                case.step()
             dt = time_steps(case.step, 2)
             warm = max(2, int(req["warmup_seconds"] / dt))
             dt = time_steps(case.step, min(warm, 50))
             self.n = max(1, round(req["rep_seconds"] / dt))
-            return {"steps_per_rep": self.n}
+            return {"steps_per_rep": self.n, **reply}
         if op == "rep":
             if self.case is None:
                 raise ValueError("'rep' before 'prepare'")
-            return {"step_time": time_steps(self.case.step, self.n)}
+            synced = self.case.sync_seconds
+            step_time = time_steps(self.case.step, self.n)
+            # (of the same steps: the waiting for replicas and the summing, by the wall clock)
+            sync = (self.case.sync_seconds - synced) / self.n
+            return {"step_time": step_time, "sync_time": sync}
         if op == "matmul":
             return {"gflops": matmul_gflops(req.get("n", 1024))}
         if op == "keystroke":
@@ -58,6 +74,11 @@ class _Worker:
                 req.get("keys", 2000),
             )
         raise ValueError(f"unknown request {op!r}")
+
+    def close(self) -> None:
+        if self.case is not None:
+            self.case.close()
+            self.case = None
 
     def info(self) -> dict:
         if self.kind == "torch":
@@ -82,24 +103,31 @@ class _Worker:
 
 def _worker_main(kind: str) -> int:
     worker = _Worker(kind)
-    for line in sys.stdin:
-        try:
-            reply = worker.handle(json.loads(line))
-        except Exception as exc:  # reported to the parent, which says what failed
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+    try:
+        for line in sys.stdin:
+            try:
+                reply = worker.handle(json.loads(line))
+            except Exception as exc:  # reported to the parent, which says what failed
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            sys.stdout.write(json.dumps(reply) + "\n")
+            sys.stdout.flush()
+    finally:
+        worker.close()  # its training replicas, if any, end with it
     return 0
 
 
 class WorkerProcess:
     """A worker process (ours or PyTorch's) and its request/reply pipe."""
 
-    def __init__(self, kind: str, threads: int, clock: str = "cpu") -> None:
+    def __init__(self, kind: str, threads: int | None, clock: str = "cpu") -> None:
+        """`threads` None: the library's own default (PyTorch: one a core), not rnn-tui's one."""
         env = dict(os.environ, RNN_TUI_BENCH_CLOCK=clock)
         for var in BLAS_THREAD_VARS:
-            env[var] = str(threads)
-        env["RNN_TUI_BENCH_THREADS"] = str(threads)
+            if threads is None:  # (rnn-tui sets them to 1, and PyTorch's default follows OMP's)
+                env.pop(var, None)
+            else:
+                env[var] = str(threads)
+        env["RNN_TUI_BENCH_THREADS"] = "default" if threads is None else str(threads)
         self.kind = kind
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rnn_tui.lab.bench.worker", "--worker", kind],
