@@ -27,8 +27,9 @@ from rnn_tui.lab.bench.worker import WorkerProcess
 
 FULL = {"hidden": (128, 256, 512), "batch": (1, 32, 64), "repeats": 9, "rep_seconds": 0.15}
 QUICK = {"hidden": (256,), "batch": (1, 32), "repeats": 3, "rep_seconds": 0.08}
-# --workers: the issue's configurations; --cells/--hidden/--batch combine into others, with
-# these where one is not given. Longer repetitions than the CPU-time table: the wall clock is noisier.
+# --workers (lab.bench.scaling): the issue's configurations, or the combinations of --cells,
+# --hidden and --batch, these where one is not given. Repetitions longer than the CPU-time table's:
+# the wall clock is noisier.
 WORKERS_FULL = {"repeats": 9, "rep_seconds": 0.25}
 WORKERS_QUICK = {"repeats": 3, "rep_seconds": 0.15}
 WORKERS_QUICK_CONFIGS = ISSUE_CONFIGS[:1]  # the app's defaults, where the sync target is set
@@ -144,15 +145,15 @@ def _options(args) -> dict:
             )
         if args.cells is None and args.hidden is None and args.batch is None:
             configs = list(WORKERS_QUICK_CONFIGS if args.quick else ISSUE_CONFIGS)
-    reps: dict = (WORKERS_QUICK if args.quick else WORKERS_FULL) if workers else base
+    timing: dict = (WORKERS_QUICK if args.quick else WORKERS_FULL) if workers else base
     threads = (
         1 if workers else args.threads or int(os.environ.get("OPENBLAS_NUM_THREADS", "1") or 1)
     )
     return {
         "configs": [(c, h, b, args.seq_len, args.vocab) for c, h, b in configs],
         "workers": workers,
-        "repeats": args.repeats or reps["repeats"],
-        "rep_seconds": args.rep_seconds or reps["rep_seconds"],
+        "repeats": args.repeats or timing["repeats"],
+        "rep_seconds": args.rep_seconds or timing["rep_seconds"],
         "threads": max(1, threads),
         "skip": skip,
         "clock": "wall" if workers else args.clock or "cpu",
