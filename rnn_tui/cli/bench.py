@@ -194,8 +194,9 @@ def run(args) -> int:
     }
     # One process a side: ours per worker count (the 1-worker one also measures the rest), PyTorch
     # at the set thread count and, with --workers, at its default.
+    training_counts = counts if counts and "train" not in opts["skip"] else (1,)
     ours_by_count = {
-        n: WorkerProcess("ours", opts["threads"], opts["clock"]) for n in counts or (1,)
+        n: WorkerProcess("ours", opts["threads"], opts["clock"]) for n in training_counts
     }
     ours = ours_by_count[1]
     torch_w = WorkerProcess("torch", opts["threads"], opts["clock"]) if use_torch else None
@@ -298,6 +299,8 @@ def print_report(result: dict, with_torch: bool) -> None:
     console.print(f"float32 matmul 1024^3: {result['matmul_gflops']:.1f} GFLOP/s")
     if result.get("workers_training"):
         print_workers_table(console, result)
+        if not with_torch:
+            console.print(f"[dim]{TORCH_HINT}[/]")
     if result["training"]:
         torch = result.get("torch")
         title = "training throughput: forward + backward + clip + Adam, T={}, vocab {}".format(
