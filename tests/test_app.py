@@ -415,9 +415,16 @@ async def test_a_dead_training_replica_is_a_message_and_the_last_good_weights_sa
         await until(
             pilot, lambda: any("saved" in n.message for n in app._notifications), what="the save"
         )
-    saved = load_checkpoint(path)
-    assert saved.step >= app.progress.step > 2
-    assert all(np.isfinite(v).all() for v in saved.params.values())
+        saved = load_checkpoint(path)
+        assert saved.step >= app.progress.step > 2
+        assert all(np.isfinite(v).all() for v in saved.params.values())
+        failed = app.trainer
+        await pilot.press("ctrl+o")  # one worker: training goes on from those weights
+        app.screen.query_one("#workers").value = "1"
+        await pilot.press("ctrl+s", "y")
+        await until(pilot, lambda: app.trainer is not failed, what="the restart")
+        assert app.run_state == "training" and app.trainer.local.step == saved.step
+        await until(pilot, lambda: app.progress.step > saved.step, what="training again")
 
 
 async def test_unknown_characters_are_shown_and_skipped():
