@@ -303,3 +303,17 @@ def test_the_replicas_stop_when_their_training_process_is_killed():
     run.thread.join(30)
     assert isinstance(run.result[0], TrainingFailed)
     wait_for(lambda: not running(pids), what="the orphaned replica to stop")
+
+
+def test_the_apps_worker_count_is_the_choice_within_the_batch_else_the_default(monkeypatch):
+    from rnn_tui.engine import parallel
+    from rnn_tui.engine.config import ModelConfig, TrainConfig
+    from rnn_tui.runtime.jobs import worker_count
+
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 8)
+    big, tiny = ModelConfig(100, hidden=512), ModelConfig(5, hidden=8)
+    train = TrainConfig(batch=32, seq_len=64)
+    assert worker_count(None, big, train) == 7  # all cores but one: the UI keeps a core
+    assert worker_count(None, tiny, train) == 1  # too small to share
+    assert worker_count(3, tiny, train) == 3  # the user's choice, even where it does not pay
+    assert worker_count(16, big, TrainConfig(batch=4)) == 4  # a replica needs a stream

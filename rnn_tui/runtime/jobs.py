@@ -109,9 +109,10 @@ def make_trainer(
 
 def worker_count(choice: int | None, model_config: ModelConfig, train_config: TrainConfig) -> int:
     """The training processes for the app: the user's choice, else all cores but one (the UI
-    keeps a core), fewer for a model too small to share (`parallel.default_workers`)."""
+    keeps a core), fewer for a model too small to share (`parallel.default_workers`); never
+    more than the batch has streams (as `Trainer` does: what the app says is what runs)."""
     if choice is not None:
-        return choice
+        return min(choice, train_config.batch)
     from rnn_tui.engine.parallel import default_workers
 
     return default_workers(model_config, train_config.batch, train_config.seq_len, interactive=True)
