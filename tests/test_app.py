@@ -6,11 +6,13 @@ does not wait for it (with a training thread in this process it waited about 2 s
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 import pytest
 from conftest import SIZE, make_app, type_text, until, wait_for
+from textual.widgets import Input
 
 from rnn_tui.app import RnnTuiApp
 from rnn_tui.app.commands import COMMANDS
@@ -18,11 +20,11 @@ from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen, PathScreen
 from rnn_tui.app.screens.settings import SettingsScreen
 from rnn_tui.app.widgets import HiddenStrip, LossPanel, ProbChart, PromptInput, StatusLine
 from rnn_tui.app.widgets.hidden import HEIGHTS
-from rnn_tui.engine.checkpoint import save_checkpoint
+from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.trainer import Trainer
-from tests.fault_hook import Fault
+from tests.fault_hook import Fault, replicas_of, running
 from tests.fault_hook import enable as enable_faults
 
 pytestmark = pytest.mark.asyncio
@@ -174,6 +176,54 @@ async def test_settings_that_keep_the_weights_restart_when_the_training_state_ar
             app.train_config.batch == 8 and app.trainer.local.step == answers[0].answer.step
         )  # kept
         assert any("settings applied" in n.message for n in app._notifications)
+
+
+async def test_settings_workers_field_shows_its_default_and_refuses_out_of_range():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.worker_count == 1  # a model this small trains in one process on any machine
+        trainer = app.trainer
+        await pilot.press("ctrl+o")
+        screen = app.screen
+        field = screen.query_one("#workers", Input)
+        assert field.value == "" and field.placeholder == "auto: 1"  # blank: the default
+        for value, words in [
+            ("0", "workers must be a whole number from 1 to 256 (got 0)"),  # the registry's
+            ("257", "workers must be a whole number from 1 to 256 (got 257)"),
+            ("two", "workers must be a whole number (got 'two')"),
+        ]:
+            field.value = value
+            await pilot.press("ctrl+s")
+            assert app.screen is screen
+            assert words in str(screen.query_one("#settings-error").render())
+        field.value = "1"  # the number the blank stood for: nothing to restart
+        await pilot.press("ctrl+s")
+        assert not isinstance(app.screen, (SettingsScreen, ConfirmScreen))
+        assert app.trainer is trainer and app.workers_chosen == 1
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds replicas in /proc")
+async def test_a_new_worker_count_restarts_training_with_the_weights_and_quitting_stops_it():
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.progress.step > 5, what="training")
+        old = app.trainer
+        await pilot.press("ctrl+o")
+        app.screen.query_one("#workers").value = "2"
+        await pilot.press("ctrl+s")
+        question = app.screen.question
+        assert "2 training processes" in question and "weights are kept" in question
+        await pilot.press("y")
+        await until(pilot, lambda: app.trainer is not old, what="the restart")
+        kept = app.trainer.local.step
+        assert kept > 5 and app.worker_count == 2 == app.trainer.local.workers
+        await until(pilot, lambda: app.progress.step > kept + 3, what="steps on two workers")
+        child = app.trainer.process
+        await until(pilot, lambda: replicas_of(child.pid), what="the child's replica")
+        pids = replicas_of(child.pid)
+        await pilot.press("ctrl+q")
+    wait_for(lambda: child.poll() is not None and old.process.poll() is not None, what="exits")
+    wait_for(lambda: not running(pids), what="the replica to stop with the app")
 
 
 async def test_learning_rate_applies_live_without_a_rebuild():
@@ -343,6 +393,38 @@ async def test_forced_worker_error_shows_error_state_and_reset_recovers(monkeypa
         assert app.run_state == "training" and not app.screen.has_class("-error")
         step = app.progress.step
         await until(pilot, lambda: app.progress.step > step, what="training again")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds replicas in /proc")
+async def test_a_dead_training_replica_is_a_message_and_the_last_good_weights_save(
+    monkeypatch, tmp_path
+):
+    enable_faults(monkeypatch)
+    app = make_app(paused=False, workers=2)
+    path = str(tmp_path / "last.npz")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.progress.step > 2, what="training on two workers")
+        app.trainer.send(Fault("kill-replica"))
+        await until(pilot, lambda: app.run_state == "error", what="the error state")
+        notice = next(n.message for n in app._notifications if "replica" in n.message)
+        assert "training replica 1 stopped (killed by signal 9)" in notice
+        assert "s saves the last good weights" in notice
+        await pilot.press("ctrl+s")
+        app.screen.query_one("#path").value = path
+        await pilot.press("enter")
+        await until(
+            pilot, lambda: any("saved" in n.message for n in app._notifications), what="the save"
+        )
+        saved = load_checkpoint(path)
+        assert saved.step >= app.progress.step > 2
+        assert all(np.isfinite(v).all() for v in saved.params.values())
+        failed = app.trainer
+        await pilot.press("ctrl+o")  # one worker: training goes on from those weights
+        app.screen.query_one("#workers").value = "1"
+        await pilot.press("ctrl+s", "y")
+        await until(pilot, lambda: app.trainer is not failed, what="the restart")
+        assert app.run_state == "training" and app.trainer.local.step == saved.step
+        await until(pilot, lambda: app.progress.step > saved.step, what="training again")
 
 
 async def test_unknown_characters_are_shown_and_skipped():

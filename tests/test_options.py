@@ -99,6 +99,20 @@ def test_the_form_with_its_own_values_parses_back():
     assert parsed.model == ModelConfig(vocab_size=5) and parsed.train == TrainConfig()
 
 
+def test_a_blank_workers_field_is_the_default_as_a_missing_flag_is():
+    assert form_values()["workers"] == ""  # Settings.workers None: the app's default
+    assert settings.parse_settings(form_values(workers=" "), 5, 0.1).workers is None
+    assert settings.parse_settings(form_values(workers=3), 5, 0.1).workers == 3
+    assert "workers" not in settings.preset_values("zen")  # the machine's, not a preset's
+
+
+def test_the_app_refuses_a_bad_workers_flag_before_reading_a_corpus(capsys):
+    assert main(["app", "--workers", "0", "--corpus", "/no/such/file"]) == 2
+    assert (
+        capsys.readouterr().err == "error: workers must be a whole number from 1 to 256 (got 0)\n"
+    )
+
+
 @pytest.mark.parametrize("name,value", CASES, ids=[f"{n}={v}" for n, v in CASES])
 def test_an_out_of_range_value_is_refused_the_same_way_everywhere(name, value, capsys):
     option = OPTIONS[name]

@@ -93,13 +93,14 @@ def test_every_kind_is_tested_here():
     assert ours == tested
 
 
-def test_the_start_message_carries_the_corpus_and_the_whole_state():
+def test_the_start_message_carries_the_corpus_the_whole_state_and_the_worker_count():
     trainer = tiny_trainer("gru", hidden=8)
     trainer.train_step()
     got = through_a_pipe(
-        Start.of(trainer.corpus, trainer.to_checkpoint(), "zen", True, in_runs=True)
+        Start.of(trainer.corpus, trainer.to_checkpoint(), "zen", True, in_runs=True, workers=3)
     )
-    assert isinstance(got, Start) and (got.preset, got.paused, got.in_runs) == ("zen", True, True)
+    assert isinstance(got, Start)
+    assert (got.preset, got.paused, got.in_runs, got.workers) == ("zen", True, True, 3)
     corpus = got.corpus_of()
     assert corpus.vocab == trainer.corpus.vocab and np.array_equal(corpus.ids, trainer.corpus.ids)
     ckpt = protocol.checkpoint_of(got.checkpoint)

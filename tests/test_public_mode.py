@@ -61,6 +61,7 @@ async def test_no_widget_takes_a_path_in_public_mode():
             "lr",
             "clip",
             "seed",
+            "workers",
             "temperature",
             "top_k",
         }
@@ -85,6 +86,7 @@ async def test_a_corpus_path_or_settings_beyond_the_caps_are_refused(no_file_rea
             ("hidden", "64", "hidden is capped at 32"),
             ("layers", "2", "layers is capped at 1"),
             ("batch", "16", "batch is capped at 8"),
+            ("workers", "2", "workers is capped at 1"),  # a visitor's app: one process
         ]:
             old = screen.query_one(f"#{field}").value
             screen.query_one(f"#{field}").value = value
@@ -211,3 +213,13 @@ def test_serve_and_app_agree_on_the_default_caps():
     from rnn_tui.cli.serve import DEFAULT_CAPS as serve_caps
 
     assert app_caps == serve_caps
+
+
+def test_a_visitor_trains_in_one_process_whatever_the_cores(monkeypatch):
+    from rnn_tui.engine import parallel
+
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 64)
+    app = make_app(public=POLICY)
+    model, train = ModelConfig(5, hidden=1024), TrainConfig(batch=64)
+    assert app.resolve_workers(None, model, train) == 1
+    assert make_app().resolve_workers(None, model, train) == 63  # the app keeps one core

@@ -9,13 +9,15 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import tiny_trainer, wait_for
+from conftest import tiny_configs, tiny_trainer, wait_for
 
 from rnn_tui.engine.control import RunState
+from rnn_tui.engine.corpus import load_corpus
+from rnn_tui.engine.trainer import Trainer
 from rnn_tui.runtime import protocol, wire
 from rnn_tui.runtime.protocol import Start, TrainingReport
 from rnn_tui.runtime.training_process import TrainingFailed, TrainingProcess
-from tests.fault_hook import Fault, enable
+from tests.fault_hook import Fault, enable, replicas_of, running
 
 
 class Running:
@@ -242,3 +244,76 @@ def test_the_child_stops_when_its_parent_goes_away():
     child.stdin.close()  # as when the app dies: the end of its input
     assert child.wait(timeout=30) == 0
     child.stdout.close()
+
+
+# -- the child's training replicas (engine.parallel) -------------------------------------------
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds replicas in /proc")
+
+
+def two_worker_trainer() -> Trainer:
+    corpus = load_corpus("zen")
+    return Trainer(corpus, *tiny_configs(corpus, lr=0.01), workers=2)
+
+
+def replicas(run: Running) -> list[int]:
+    """The child's replicas, once it has started them (at its first step)."""
+    wait_for(lambda: replicas_of(run.proc.process.pid), what="a replica")
+    return replicas_of(run.proc.process.pid)
+
+
+@needs_proc
+def test_a_child_with_two_workers_trains_and_leaves_no_replica_behind():
+    run = Running(two_worker_trainer())
+    try:
+        wait_for(lambda: run.proc.step > 5, what="training")
+        pids = replicas(run)
+        assert len(pids) == 1  # the child is replica 0
+        ckpt = run.checkpoint()  # a checkpoint between two parallel steps
+        assert ckpt.step > 5 and all(np.isfinite(v).all() for v in ckpt.params.values())
+    finally:
+        final = run.finish()
+    assert final.state == "stopped" and final.step > 5
+    assert run.proc.process.returncode == 0
+    assert running(pids) == []  # the child stopped them before it exited
+
+
+@needs_proc
+def test_a_dead_replica_stops_the_run_with_a_message_and_the_weights_can_be_saved(monkeypatch):
+    enable(monkeypatch)
+    run = Running(two_worker_trainer())
+    wait_for(lambda: run.proc.step > 2, what="training")
+    pids = replicas(run)
+    run.proc.send(Fault("kill-replica"))
+    run.thread.join(60)
+    error = run.result[0]
+    assert isinstance(error, TrainingFailed)
+    assert "training replica 1 stopped (killed by signal 9)" in str(error)
+    saved = run.checkpoint()  # the weights of the last whole step, with the optimizer's state
+    assert saved.step >= run.last().step > 2 and saved.optimizer_state
+    assert all(np.isfinite(v).all() for v in saved.params.values())
+    assert running(pids) == []
+
+
+@needs_proc
+def test_the_replicas_stop_when_their_training_process_is_killed():
+    run = Running(two_worker_trainer())
+    wait_for(lambda: run.proc.step > 0, what="training")
+    pids = replicas(run)
+    run.proc.process.kill()  # no chance to stop them: they read the end of their input
+    run.thread.join(30)
+    assert isinstance(run.result[0], TrainingFailed)
+    wait_for(lambda: not running(pids), what="the orphaned replica to stop")
+
+
+def test_the_apps_worker_count_is_the_choice_within_the_batch_else_the_default(monkeypatch):
+    from rnn_tui.engine import parallel
+    from rnn_tui.engine.config import ModelConfig, TrainConfig
+    from rnn_tui.runtime.jobs import worker_count
+
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 8)
+    big, tiny = ModelConfig(100, hidden=512), ModelConfig(5, hidden=8)
+    train = TrainConfig(batch=32, seq_len=64)
+    assert worker_count(None, big, train) == 7  # all cores but one: the UI keeps a core
+    assert worker_count(None, tiny, train) == 1  # too small to share
+    assert worker_count(3, tiny, train) == 3  # the user's choice, even where it does not pay
+    assert worker_count(16, big, TrainConfig(batch=4)) == 4  # a replica needs a stream

@@ -22,6 +22,7 @@ def run_app(
     *,
     demo: bool = False,
     public=None,
+    workers: int | None = None,
 ) -> int:
     """Run the app until the user quits; returns the exit code."""
     from rnn_tui.app.app import RnnTuiApp
@@ -34,6 +35,7 @@ def run_app(
         preset=preset,
         demo=demo,
         public=public,
+        workers=workers,
     )
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

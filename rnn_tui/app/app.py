@@ -88,9 +88,16 @@ class RnnTuiApp(App[int]):
         sample_interval: float = SAMPLE_INTERVAL,
         demo: bool = False,
         public: PublicPolicy | None = None,
+        workers: int | None = None,
     ) -> None:
+        """`workers`: training processes (--workers); None: the default for whatever model is
+        trained (`resolve_workers`)."""
         super().__init__()
         self.public = public  # public mode (`serve --public`): see app/public.py
+        # The training processes the user chose, kept across rebuilds (None: the default); not
+        # `self.workers`, which is Textual's.
+        self.workers_chosen = workers
+        self.worker_count = 1  # what the current training runs with (`resolve_workers`)
         self.corpus, self.model_config, self.train_config = corpus, model_config, train_config
         self.preset = preset
         self._initial_checkpoint = checkpoint
@@ -146,11 +153,23 @@ class RnnTuiApp(App[int]):
             self._show_training()
 
     # -- training ----------------------------------------------------------------------------
+    def resolve_workers(
+        self, choice: int | None, model_config: ModelConfig, train_config: TrainConfig
+    ) -> int:
+        """The training processes for a choice (None: all cores but one, fewer for a small
+        model); in public mode never more than the server allows a visitor."""
+        n = jobs.worker_count(choice, model_config, train_config)
+        return n if self.public is None else min(n, self.public.max_workers)
+
     def _start(self, corpus, model_config, train_config, checkpoint=None, preset=None) -> None:
-        """Replace the trainer (the old worker is cancelled) and start training the new one."""
+        """Replace the trainer (the old worker is cancelled: its training process stops, and
+        with it its replicas) and start training the new one."""
+        workers = self.resolve_workers(self.workers_chosen, model_config, train_config)
         trainer = TrainingProcess(
-            jobs.make_trainer(corpus, model_config, train_config, checkpoint, preset), preset
+            jobs.make_trainer(corpus, model_config, train_config, checkpoint, preset, workers),
+            preset,
         )
+        self.worker_count = workers
         new_corpus = corpus is not self.corpus or self.trainer is None
         self.session.prime = corpus.text[:PRIME_CHARS]
         self.generation += 1
@@ -213,7 +232,7 @@ class RnnTuiApp(App[int]):
                 self.run_state = RunState.ERROR
                 self._show_training()
                 self.notify(
-                    f"{text}\npress r to reset, o for settings",
+                    f"{text}\ns saves the last good weights, r resets, o for settings",
                     title="training failed",
                     severity="error",
                     timeout=15,

@@ -30,6 +30,9 @@ class PublicPolicy:
     max_hidden: int = DEFAULT_CAPS["hidden"]
     max_layers: int = DEFAULT_CAPS["layers"]
     max_batch: int = DEFAULT_CAPS["batch"]
+    # Training processes a visitor's app may run: each session is one already, and a visitor
+    # must not take every core of the server (`serve` has no flag for it yet).
+    max_workers: int = 1
     save: bool = True  # a download to the visitor's browser
     load: bool = True  # an upload, when the server offers one
 
@@ -75,12 +78,14 @@ class PublicPolicy:
                 return name
         return None
 
-    def check(self, model: ModelConfig, train: TrainConfig) -> None:
-        """Refuse settings beyond the caps set at start."""
+    def check(self, model: ModelConfig, train: TrainConfig, workers: int | None = None) -> None:
+        """Refuse settings beyond the caps set at start (workers None: the app's default,
+        capped without a word)."""
         for what, value, cap in (
             ("hidden", model.hidden, self.max_hidden),
             ("layers", model.layers, self.max_layers),
             ("batch", train.batch, self.max_batch),
+            ("workers", workers or 0, self.max_workers),
         ):
             if value > cap:
                 raise ConfigError(f"{what} is capped at {cap} on this server (got {value})")

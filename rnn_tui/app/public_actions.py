@@ -13,6 +13,7 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from rnn_tui.app.messages import SetupReady
 from rnn_tui.app.public import UPLOAD_NAME, PublicPolicy, upload_slot
@@ -42,7 +43,8 @@ def settings_screen(app, current: Settings) -> SettingsScreen:
     return SettingsScreen(
         replace(current, corpus=shown),
         corpora=names,
-        limit=lambda s: policy.check(s.model, s.train),
+        limit=lambda s: policy.check(s.model, s.train, s.workers),
+        auto_workers=partial(app.resolve_workers, None),
     )
 
 
@@ -50,7 +52,7 @@ def resolve(app, new: Settings) -> Settings | None:
     """The settings with the corpus the name stands for, or None (and a message) if refused."""
     policy: PublicPolicy = app.public
     try:
-        policy.check(new.model, new.train)
+        policy.check(new.model, new.train, new.workers)
         if new.corpus == (policy.corpus_name(app.corpus.name) or app.corpus.name):
             source = app.corpus.name
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,11 +72,13 @@ class SetupActions:
             app.top_k,
             app.session.shown,
             app.typeahead.adapt_enabled,
+            app.workers_chosen,
         )
         if app.public is not None:  # corpora by name, caps: no path typed by a visitor
             app.push_screen(public_actions.settings_screen(app, current), self._apply_settings)
             return
-        app.push_screen(SettingsScreen(current), self._apply_settings)
+        auto = partial(app.resolve_workers, None)  # what a blank workers field stands for
+        app.push_screen(SettingsScreen(current, auto_workers=auto), self._apply_settings)
 
     def _apply_settings(self, new: Settings | None) -> None:
         if new is not None and self.app.public is not None:
@@ -89,12 +92,17 @@ class SetupActions:
         app._tick_sample(force=True)
         same_corpus = new.corpus == app.corpus.name
         live_only = replace(new.train, lr=app.train_config.lr) == app.train_config
-        if same_corpus and new.model == app.model_config and live_only:
+        # The worker count is no part of the model or its recipe: a new count alone restarts
+        # the training from its current state (the run is the same whatever the count).
+        workers = app.resolve_workers(new.workers, new.model, new.train)
+        same_workers = workers == app.worker_count
+        if same_corpus and new.model == app.model_config and live_only and same_workers:
             if new.train.lr != app.train_config.lr and app.trainer is not None:
                 app.trainer.set_lr(new.train.lr)
                 app.train_config = new.train
                 app.notify(f"learning rate {new.train.lr:g}")
             app.preset = new.preset
+            app.workers_chosen = new.workers  # (blank or the number it stands for: the same count)
             return
         keep = (
             same_corpus
@@ -102,11 +110,16 @@ class SetupActions:
             and new.train.seed == app.train_config.seed
         )
         what = "The weights are kept." if keep else "The model starts again from fresh weights."
-        question = f"Restart training with these settings?\n{new.model.describe()}, corpus {new.corpus}. {what}"
+        procs = "" if same_workers else f", {workers} training process{'es' * (workers > 1)}"
+        question = (
+            f"Restart training with these settings?\n"
+            f"{new.model.describe()}, corpus {new.corpus}{procs}. {what}"
+        )
 
         def answer(yes: bool | None) -> None:
             if not yes:
                 return
+            app.workers_chosen = new.workers  # the next trainer's (`RnnTuiApp._start` resolves it)
             if not same_corpus:
                 app.run_worker(
                     lambda: self._load_corpus(new),

@@ -33,7 +33,7 @@ from rnn_tui.cli.common import (  # noqa: E402
     setup_with_progress,
     workers,
 )
-from rnn_tui.cli.options import add_model_options  # noqa: E402
+from rnn_tui.cli.options import add_model_options, given  # noqa: E402
 from rnn_tui.engine.errors import ConfigError, RnnTuiError, TrainingError  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
@@ -62,6 +62,9 @@ class _Parser(argparse.ArgumentParser):
 # -- commands ------------------------------------------------------------------------------
 @command("app")
 def cmd_app(args) -> int:
+    # the choice, not a number (checked before any corpus is read): left out, the app resolves
+    # it for each model it trains (RnnTuiApp.resolve_workers)
+    workers = given(args, ("workers",)).get("workers")
     checkpoint = None
     if (
         args.load
@@ -101,6 +104,7 @@ def cmd_app(args) -> int:
             preset=preset,
             demo=args.demo,
             public=public,
+            workers=workers,
         )
         or 0
     )

@@ -156,6 +156,7 @@ OPTIONS: Mapping[str, Option] = {
         ),
         Option("seed", int, "random seed", 0, 0, 2**32 - 1, label="seed"),
         # A run setting, not the model's recipe: not in TrainConfig, a checkpoint resumes under any.
+        # In the form, left blank it is the default (the app's: all cores but one).
         Option(
             "workers",
             int,
@@ -163,6 +164,7 @@ OPTIONS: Mapping[str, Option] = {
             None,
             1,
             256,
+            label="workers",
             range_note="default: every core; the app: all but one",
         ),
         Option(

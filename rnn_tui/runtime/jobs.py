@@ -92,15 +92,30 @@ def make_trainer(
     train_config: TrainConfig,
     checkpoint: Checkpoint | None = None,
     preset: str | None = None,
+    workers: int = 1,
 ) -> Trainer:
-    """A Trainer; a lesson preset on its own corpus brings its fixed windows as the batches."""
+    """A Trainer (its batches split over `workers` processes); a lesson preset on its own corpus
+    brings its fixed windows as the batches."""
     batches = None
     if preset:
         p = get_preset(preset)
         same = all(getattr(train_config, k) == p.train.get(k) for k in ("seq_len", "batch"))
         if p.lesson_inputs and p.corpus == corpus.name and same:
             batches = lesson_batches(p, corpus.vocab)
-    return Trainer(corpus, model_config, train_config, checkpoint=checkpoint, batches=batches)
+    return Trainer(
+        corpus, model_config, train_config, checkpoint=checkpoint, batches=batches, workers=workers
+    )
+
+
+def worker_count(choice: int | None, model_config: ModelConfig, train_config: TrainConfig) -> int:
+    """The training processes for the app: the user's choice, else all cores but one (the UI
+    keeps a core), fewer for a model too small to share (`parallel.default_workers`); never
+    more than the batch has streams (as `Trainer` does: what the app says is what runs)."""
+    if choice is not None:
+        return min(choice, train_config.batch)
+    from rnn_tui.engine.parallel import default_workers
+
+    return default_workers(model_config, train_config.batch, train_config.seq_len, interactive=True)
 
 
 def fit_baseline(corpus: Corpus, val_fraction: float):

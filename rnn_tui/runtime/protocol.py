@@ -113,8 +113,9 @@ def checkpoint_of(array: np.ndarray, where: str = "checkpoint") -> Checkpoint:
 class Start(Command, kind="start"):
     """A character model's training: the corpus as ids and vocabulary (the trainer reads nothing
     else of it), the trainer's whole state as checkpoint bytes, the preset, whether to start
-    paused, and whether it trains until stopped or in `Run`s (a lesson). Ids in a cache file go
-    as its path (the child maps the same pages), others as an array."""
+    paused, whether it trains until stopped or in `Run`s (a lesson), and over how many processes
+    (`workers`: the child and its replicas, `engine.parallel`). Ids in a cache file go as its
+    path (the child maps the same pages), others as an array."""
 
     corpus: str
     vocab: list[str]
@@ -127,6 +128,7 @@ class Start(Command, kind="start"):
     ids_cache: str | None = None
     ids_length: int = 0
     in_runs: bool = False
+    workers: int = 1
 
     @classmethod
     def of(
@@ -136,6 +138,7 @@ class Start(Command, kind="start"):
         preset: str | None,
         paused: bool,
         in_runs: bool = False,
+        workers: int = 1,
     ) -> Start:
         v = corpus.vocab
         ids, cache, length = None, corpus.cache, len(corpus.ids)
@@ -153,6 +156,7 @@ class Start(Command, kind="start"):
             cache,
             length,
             in_runs,
+            workers,
         )
 
     def corpus_of(self) -> Corpus:

@@ -5,7 +5,9 @@ It reads a start message, rebuilds the trainer it describes and trains: until st
 (`jobs.run_training`, the loop the CLI and the benchmarks measure) or, for a lesson, one `Run`
 at a time (`jobs.run_lesson`). A command thread applies the parent's commands between (or
 during) steps, each by its message type (`HANDLERS`). Every progress goes back as a report;
-anything that goes wrong as `Failed`, with the state so far when there is one (to save).
+anything that goes wrong as `Failed`, with the state so far when there is one (to save): a
+training replica that dies or fails (`engine.parallel`, a `TrainingError`) is one of those.
+Whatever ends the training, the replicas are stopped before the process exits.
 
 `HOOK_VARIABLE` may name a module to import before the start, whose `install(HANDLERS)` is
 called: tests use it to add commands of their own without the production code knowing them.
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rnn_tui.engine.errors import RnnTuiError
+from rnn_tui.engine.trainer import Trainer
 from rnn_tui.runtime import jobs, protocol, wire
 from rnn_tui.runtime.protocol import (
     CheckpointReply,
@@ -114,7 +117,12 @@ def _build(start: Start | StartSeries):
     if ckpt.train_config is None:  # the parent's trainer always writes it
         raise RnnTuiError("the app's training state has no training settings")
     trainer = jobs.make_trainer(
-        start.corpus_of(), ckpt.model_config, ckpt.train_config, ckpt, start.preset
+        start.corpus_of(),
+        ckpt.model_config,
+        ckpt.train_config,
+        ckpt,
+        start.preset,
+        workers=start.workers,
     )
     return trainer, TrainingReport.of
 
@@ -159,6 +167,9 @@ def main() -> int:
         except OSError:
             pass  # the parent has gone
         return 1
+    finally:
+        if isinstance(trainer, Trainer):
+            trainer.close()  # its replicas, if any: none outlives a stop, a rebuild or a fault
     return 0
 
 

@@ -11,7 +11,9 @@ the first snapshot is there before any process starts), then hands the child its
 regression lesson). The child (`training_child`) rebuilds the same trainer and trains: until
 stopped (the main screen), or in `Run`s of a number of steps (the lessons screen). What goes
 each way is `protocol`'s messages; when the parent goes away, the child reads the end of its
-input and stops.
+input and stops. With more than one worker the child drives training replicas of its own
+(`engine.parallel`); it stops them whenever it ends, and they stop at the end of their input
+if it is killed.
 """
 
 from __future__ import annotations
@@ -220,7 +222,12 @@ class TrainingProcess:
             return StartSeries(self.local.lesson.name, self.local.config.to_dict(), self._paused)
         local = self.local
         return Start.of(
-            local.corpus, local.to_checkpoint(), self.preset, self._paused, self.in_runs
+            local.corpus,
+            local.to_checkpoint(),
+            self.preset,
+            self._paused,
+            self.in_runs,
+            local.workers,  # the local trainer never steps: its replicas never start here
         )
 
     # -- the run -----------------------------------------------------------------------------

@@ -34,6 +34,10 @@ SELECTS = {
 }
 INTS = tuple(o.name for o in FORM if o.kind is int)
 FLOATS = tuple(o.name for o in FORM if o.kind is float)
+# A number with no default of its own (workers) may be left blank: its default then applies, as
+# when its flag is not given, and the blank field says what that is now (`SettingsScreen`).
+BLANK_IS_DEFAULT = tuple(o.name for o in FORM if o.kind is not str and o.default is None)
+SAMPLING_STARTS = next(o.name for o in FORM if o.group == "sample")  # starts a row of the grid
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Settings:
     top_k: int
     shown: str = "mix"
     adapt: bool = True
+    workers: int | None = None  # training processes; None: the app's default for the model
 
 
 def check_corpus(name: str) -> str:
@@ -68,7 +73,11 @@ def parse_settings(
 ) -> Settings:
     """Settings from the form's raw values; ConfigError names the field and its allowed range."""
     v: dict[str, Any] = dict(values)
+    blank = {n for n in BLANK_IS_DEFAULT if not str(v.get(n) or "").strip()}
     for name in INTS:
+        if name in blank:
+            v[name] = None
+            continue
         try:
             v[name] = int(str(v[name]).strip())
         except ValueError:
@@ -79,7 +88,8 @@ def parse_settings(
         except ValueError:
             raise ConfigError(f"{FIELDS[name]} must be a number (got {v[name]!r})") from None
     for option in FORM:  # in the form's order: the first bad field is the one named
-        option.check(v[option.name])
+        if option.name not in blank:
+            option.check(v[option.name])
     model = ModelConfig(vocab_size=vocab_size, **{k: v[k] for k in MODEL_FIELDS})
     train = TrainConfig(val_fraction=val_fraction, **{k: v[k] for k in TRAIN_FIELDS if k in v})
     preset = v["preset"] if v["preset"] in PRESETS else None
@@ -93,6 +103,7 @@ def parse_settings(
         v["top_k"],
         shown,
         v.get("adapt", "on") != "off",
+        v["workers"],
     )
 
 
@@ -115,16 +126,19 @@ def form_values(s: Settings) -> dict[str, object]:
         "top_k": s.top_k,
         "shown": s.shown,
         "adapt": "on" if s.adapt else "off",
+        "workers": "" if s.workers is None else s.workers,
     }
 
 
 def preset_values(name: str) -> dict[str, object]:
-    """The form's values for a preset: its corpus, model and training (defaults elsewhere)."""
+    """The form's values for a preset: its corpus, model and training (defaults elsewhere). Not
+    the workers: how many processes train is the user's and the machine's, not the preset's (a
+    blank field follows the preset's model, see `runtime.jobs.worker_count`)."""
     p = PRESETS[name]
     model = ModelConfig(vocab_size=2, **p.model)
     train = TrainConfig(**p.train)
     values = form_values(Settings(p.corpus, name, model, train, 1.0, 10))
-    for key in ("preset", "temperature", "top_k", "shown", "adapt"):
+    for key in ("preset", "temperature", "top_k", "shown", "adapt", "workers"):
         del values[key]
     return values
 
@@ -139,12 +153,15 @@ class SettingsScreen(ModalScreen[Settings | None]):
         current: Settings,
         corpora: tuple[str, ...] | None = None,
         limit: Callable[[Settings], None] | None = None,
+        auto_workers: Callable[[ModelConfig, TrainConfig], int] | None = None,
     ) -> None:
         """`corpora`: the corpus is one of these names, chosen from a list (public mode: no path is
-        typed); `limit` refuses settings beyond the server's caps (ConfigError)."""
+        typed); `limit` refuses settings beyond the server's caps (ConfigError); `auto_workers`
+        says how many training processes a blank workers field means for a model."""
         super().__init__()
         self.current = current
         self.corpora, self.limit = corpora, limit
+        self.auto_workers = auto_workers
         self.preset = current.preset  # the preset whose values the form was last filled with
 
     def compose(self) -> ComposeResult:
@@ -152,7 +169,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
         with Vertical(id="settings-box", classes="dialog"):
             yield Label("settings", classes="dialog-title")
             with Grid(id="settings-grid"):
-                for name, label in {**FIELDS, **APP_FIELDS}.items():
+                for i, (name, label) in enumerate({**FIELDS, **APP_FIELDS}.items()):
+                    if name == SAMPLING_STARTS and i % 2:  # sampling and the app's own: a row apart
+                        yield from (Static(), Static())
                     yield Label(label, classes="field-label")
                     choices = (
                         self.corpora if name == "corpus" and self.corpora else SELECTS.get(name)
@@ -171,7 +190,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                         yield Input(str(values[name]), compact=True, id=name)
             yield Static(id="settings-error")
             yield Label(
-                "lr, temperature, top-k, the last row apply at once; others restart training",
+                "lr, temperature, top-k, the last row: at once; others restart training",
                 classes="dialog-hint",
             )
             with Horizontal(classes="dialog-buttons"):
@@ -180,6 +199,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def on_mount(self) -> None:
         self.query_one("#corpus").focus()
+        self._show_defaults()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """Choosing another preset fills the form (the Select also reports its first value)."""
@@ -191,6 +211,27 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     widget.value = value
                 elif isinstance(widget, Input):
                     widget.value = str(value)
+        self._show_defaults()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id in MODEL_FIELDS or event.input.id in TRAIN_FIELDS:
+            self._show_defaults()
+
+    def _show_defaults(self) -> None:
+        """A blank workers field shows the number it stands for with the model in the form."""
+        if self.auto_workers is None:
+            return
+        try:
+            s = parse_settings(
+                self.values(),
+                self.current.model.vocab_size,
+                self.current.train.val_fraction,
+                corpus_check=str,  # (the corpus is checked on apply)
+            )
+        except ConfigError:
+            return  # a field being typed: the hint keeps the last valid model's number
+        placeholder = f"auto: {self.auto_workers(s.model, s.train)}"
+        self.query_one("#workers", Input).placeholder = placeholder
 
     def values(self) -> dict[str, object]:
         out: dict[str, object] = {}
