@@ -208,9 +208,11 @@ def test_after_a_fault_the_trainer_starts_fresh_replicas_and_goes_on():
         first = trainer._parallel._procs[0]
         first.kill()
         first.wait()
+        chunks = trainer.stream.chunks
         with pytest.raises(TrainingError):
             trainer.train_step()
         assert trainer.step == 1  # the failed step changed nothing
+        assert trainer.stream.chunks == chunks  # not even where the stream is
         trainer.train_step()  # new replicas
         assert trainer.step == 2 and trainer._parallel._procs[0].pid != first.pid
     finally:

@@ -19,7 +19,7 @@ from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus
-from rnn_tui.engine.errors import ConfigError, RnnTuiError
+from rnn_tui.engine.errors import ConfigError, RnnTuiError, TrainingError
 from rnn_tui.engine.loop import TrainingLoop
 from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot
 from rnn_tui.engine.optim import make_optimizer
@@ -130,7 +130,12 @@ class Trainer(TrainingLoop):
         inputs, targets = self.stream.next()
         state = self.state if self.carry_state else self._zero_state
         if self.workers > 1:
-            return self._replicas().loss_and_grads(inputs, targets, state)
+            try:
+                return self._replicas().loss_and_grads(inputs, targets, state)
+            except TrainingError:  # no step taken: give the chunk back, a resume stays exact
+                if hasattr(self.stream, "seek"):
+                    self.stream.seek(self.stream.chunks - 1)
+                raise
         return self.model.loss_and_grads(inputs, targets, state)
 
     def _replicas(self) -> DataParallel:
