@@ -49,18 +49,20 @@ def measure(cell: str, hidden: int, batch: int, seq_len: int, vocab: int, reps: 
     ids = np.random.default_rng(0).integers(0, vocab, (seq_len + 1, batch)).astype(np.int32)
     x, y = ids[:-1], ids[1:]
 
-    def slice_time(b: int) -> float:
+    def slice_step(b: int):
         m = CharModel(config, seed=0)
         state = m.zero_state(b)
         xs, ys = np.ascontiguousarray(x[:, :b]), np.ascontiguousarray(y[:, :b])
         m.loss_and_grads(xs, ys, state)
-        return median(timed(lambda: m.loss_and_grads(xs, ys, state), 5, reps))
+        return lambda: m.loss_and_grads(xs, ys, state)
 
-    slices = {}
-    b = batch
-    while b >= 1:
-        slices[b] = slice_time(b)
-        b //= 2
+    sizes = [batch >> k for k in range(batch.bit_length()) if batch >> k >= 1]
+    steps = {b: slice_step(b) for b in sizes}
+    times: dict[int, list[float]] = {b: [] for b in sizes}
+    for _ in range(reps):  # round robin: every size sees the same moments of a noisy machine
+        for b in sizes:
+            times[b] += timed(steps[b], 3, 1)
+    slices = {b: median(t) for b, t in times.items()}
     model = CharModel(config, seed=0)
     opt = make_optimizer("adam", model.params, 1e-3)
 
