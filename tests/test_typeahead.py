@@ -17,7 +17,7 @@ from rnn_tui.lab.metrics import bits_per_char, evaluate, keystroke_savings_at
 from rnn_tui.lab.mixture import EPS, RATE, TEXT_LABEL, MixtureModel
 from rnn_tui.lab.ngram import NgramModel
 from rnn_tui.lab.online import DISCOUNT, MIN_MATCH, MatchModel, TextNgrams
-from rnn_tui.lab.suggest import suggest
+from rnn_tui.lab.suggest import MIN_LEN, suggest
 from tests.test_metrics import StubModel
 
 
@@ -287,7 +287,7 @@ def brute_force(model, max_len: int) -> list[tuple[str, float]]:
     ends = [c for c in vocab.chars if c.isspace()]
     letters = [c for c in vocab.chars if not c.isspace()]
     out = []
-    for n in range(1, max_len + 1):
+    for n in range(MIN_LEN, max_len + 1):
         for word in itertools.product(letters, repeat=n):
             m, p = model.clone(), 1.0
             for ch in word:
@@ -320,19 +320,21 @@ SUGGEST_TABLE = {
 }
 
 
-# After a space: a .30, b .24, ab .144, aa .06, aab .0288   after 'a': b .24, a .1, ab .048
-# Text "ab aab bb":  k=1 never right (a; b; a)                            -> 9 keys, saved 0
-#   k=3: i=0 "ab" shown (1 key); i=2 ' '; i=3 "aab" not in {a,b,ab}: type; i=4 "ab" shown after
-#        'a' (1 key); i=6 ' '; i=7 "bb" not shown: type; i=8 type          -> 7 keys, saved 2/9
-#   k=5: as k=3 but "aab" is 5th after a space: i=0, i=2, i=3 accept, i=6, i=7, i=8 -> 6 keys
+# Completions of at least MIN_LEN = 2 characters, P(word, then a space):
+#   after a space: ab .144, aa .06, aab .0288, bb .024, ba .015     after 'a': ab .048, bb .024, ...
+# Text "ab aab bb" (9 chars):
+#   k=1: i=0 "ab" shown (1 key); i=2 ' '; i=3 "aab" is not "ab": type; i=4 "ab" after 'a' (1 key);
+#        i=6 ' '; i=7 "bb" not shown: type; i=8 one char left: type       -> 7 keys, saved 2/9
+#   k=3: as k=1 but "aab" is 3rd after the space: i=0, i=2, i=3 accept, i=6, i=7, i=8 -> 6 keys
+#   k=5: "bb" is 4th after the space too: i=0, i=2, i=3, i=6, i=7 accept  -> 5 keys, saved 4/9
 def test_savings_with_k_suggestions_hand_counted():
     stub = StubModel(SUGGEST_TABLE)
-    assert [w for w, _ in suggest(stub, 5)] == ["a", "b", "ab", "aa", "aab"]
-    assert keystroke_savings_at(stub, "ab aab bb", 1) == 0.0
-    assert keystroke_savings_at(stub, "ab aab bb", 3) == pytest.approx(2 / 9)
-    assert keystroke_savings_at(stub, "ab aab bb", 5) == pytest.approx(3 / 9)
+    assert [w for w, _ in suggest(stub, 5)] == ["ab", "aa", "aab", "bb", "ba"]
+    assert keystroke_savings_at(stub, "ab aab bb", 1) == pytest.approx(2 / 9)
+    assert keystroke_savings_at(stub, "ab aab bb", 3) == pytest.approx(3 / 9)
+    assert keystroke_savings_at(stub, "ab aab bb", 5) == pytest.approx(4 / 9)
     r = evaluate(stub, "ab aab bb")
-    assert r.savings_at == pytest.approx({1: 0.0, 3: 2 / 9, 5: 3 / 9}) and r.suggest_chars == 9
+    assert r.savings_at == pytest.approx({1: 2 / 9, 3: 3 / 9, 5: 4 / 9}) and r.suggest_chars == 9
 
 
 # -- learning from the typing, off the UI thread ------------------------------------------------
