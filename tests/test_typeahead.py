@@ -397,3 +397,34 @@ def test_the_session_notices_when_learning_from_the_typing_hurts():
     for i in range(GUARD_KEYS, len(text) + 1):
         s.set_text(text[:i])
     assert s.adapted.bpc > s.unadapted.bpc + 0.1 and s.adaptation_hurts()
+
+
+def test_the_session_mixture_keeps_what_it_learnt_across_weights_and_edits():
+    from rnn_tui.runtime.typeahead import TypeAheadSession
+
+    net = tiny_predictor()
+    kn = NgramModel.fit("abc abd abc. bad cab. " * 20, order=3, vocab=net.vocab)
+    s = TypeAheadSession(prime="ab ")
+    s.set_snapshot(net.snapshot)
+    s.set_baseline(kn)
+    mix = s.mixture
+    assert mix is not None and mix.text.counts == {}  # the prime is context, not learnt from
+    text = "hegab hegab hegab "
+    for i in range(1, len(text) + 1):
+        s.set_text(text[:i])
+    learnt, W = dict(mix.text.counts), mix.W.copy()
+    # (the first key starts the text: the session re-feeds it, so it is context only)
+    assert len(mix.match.history) == len(text) - 1 and s.weights() is not None
+    s.set_snapshot(tiny_predictor(seed=5).snapshot)  # new weights: a new mixture carries on
+    assert s.mixture is not mix and np.array_equal(s.mixture.W, W)
+    assert s.mixture.text.counts == learnt
+    s.set_text("hegab hega")  # an edit: the re-fed text is context again, never learnt twice
+    recent = "".join(chr(i) for i in net.vocab.encode("hega").tolist())  # (as ids)
+    assert s.mixture.text.counts == learnt and s.mixture.text.recent == recent
+    s.set_text("hegab hegab")  # one key appended: learnt from
+    assert s.mixture.match.predicted >= 0 and len(s.mixture.match.history) == len(text)
+    s.set_learning(False)
+    s.set_text("hegab hegab ")
+    assert len(s.mixture.match.history) == len(text)  # learning off: nothing learnt
+    s.forget_typing()
+    assert s.mixture.text.counts == {} and np.array_equal(s.mixture.W, s.mixture._W0)
