@@ -120,13 +120,14 @@ class MixtureModel(NextCharModel):
         n_text = self.text.n_rows + 1 if read_text else 0
         self._text_span = (k, k + n_text)
         self.K = K = k + n_text
-        # One table of weight vectors per selector (see `_contexts`), stacked: rows
+        # One table of weight vectors per selector (see `_fill`), stacked: rows
         # offset[s] .. offset[s + 1] are selector s's.
         top_order = max(_orders(m) for m in self.models)
+        self._text_orders = self.text.order if read_text else 0
         sizes = [
             1,  # always the same vector: what holds everywhere
             N_MATCH_BUCKETS if read_text else 1,
-            (top_order + 1) * (n_text + 1),
+            (top_order + 1) * (self._text_orders + 1),
             (len(CONFIDENCE_EDGES) + 1) ** min(len(self.models), 2),
             N_CLASSES * N_CLASSES,
         ]
@@ -198,10 +199,9 @@ class MixtureModel(NextCharModel):
         for b in sure:
             confident = confident * (len(CONFIDENCE_EDGES) + 1) + b
         h = self._history
-        n_text = self._text_span[1] - self._text_span[0]
         self._rows[1:] = self._offsets[1:] + (
             match,
-            ngram_seen * (n_text + 1) + text_seen,
+            ngram_seen * (self._text_orders + 1) + text_seen,
             confident,
             char_class(h[-1:]) * N_CLASSES + char_class(h[-2:-1]),
         )
