@@ -3,7 +3,7 @@ mixed character by character with weights that learn online.
 
 Inputs. Each model contributes rows of log-probabilities over the vocabulary, stacked in a
 matrix F (one row per input): the network one row, the Kneser-Ney model one per order
-(`NgramModel.order_probs`; an order whose context was never seen repeats the longest one that
+(`NgramModel.order_log_probs`; an order whose context was never seen repeats the longest one that
 was), and the models of the text read so far (`lab/online.py`): its own n-grams, one row per
 order, and a match model.
 
@@ -53,8 +53,9 @@ TEXT_LABEL = "text"  # the models of the text being read, in the weights shown
 PRIOR_NGRAM, PRIOR_MODEL, PRIOR_TEXT, PRIOR_MATCH = 0.5, 0.3, 0.1, 0.25
 
 
-def confidence_bucket(p: np.ndarray) -> int:
-    return bisect.bisect_right(CONFIDENCE_EDGES, float(p.max()))
+def confidence_bucket(top: float) -> int:
+    """The bucket of a model's largest probability `top`."""
+    return bisect.bisect_right(CONFIDENCE_EDGES, top)
 
 
 def char_class(ch: str) -> int:
@@ -175,20 +176,21 @@ class MixtureModel(NextCharModel):
         for m, (lo, hi) in zip(self.models, self._spans, strict=True):
             if hi - lo > 1:
                 assert isinstance(m, NgramModel)  # (see `_orders`)
-                stack = m.order_probs
+                stack = m.order_log_probs  # (never -inf: every order keeps a share for all)
                 k = len(stack)
                 ngram_seen = max(ngram_seen, k)
                 if k:
-                    np.log(np.maximum(stack, FLOOR), out=F[lo : lo + k])
+                    F[lo : lo + k] = stack
                     F[lo + k : hi] = F[lo + k - 1]
                 else:
                     F[lo:hi] = -np.log(self.V)
-                p = stack[-1] if k else None
+                top = float(np.exp(stack[-1].max())) if k else 1.0 / self.V
             else:
                 p = m.probs
                 np.log(np.maximum(p, FLOOR), out=F[lo])
+                top = float(p.max())
             if len(sure) < 2:
-                sure.append(confidence_bucket(p) if p is not None else 0)
+                sure.append(confidence_bucket(top))
         match = text_seen = 0
         if self.read_text:
             lo, hi = self._text_span

@@ -70,11 +70,16 @@ class TextNgrams:
             if after is None:
                 break
             n = len(after)  # (taken once: a learner on another thread may add a character)
-            ids = np.fromiter(after.keys(), np.intp, n)
-            c = np.fromiter(after.values(), np.float64, n)
-            total = c.sum()
-            row = np.multiply(below, D * n / total, out=out[k - 1])
-            row[ids] += (c - D) / total  # (every count is at least 1 > D)
+            if n == 1:  # one character has followed: the usual case at the longer orders
+                i, total = next(iter(after.items()))
+                row = np.multiply(below, D / total, out=out[k - 1])
+                row[i] += (total - D) / total
+            else:
+                ids = np.fromiter(after.keys(), np.intp, n)
+                c = np.fromiter(after.values(), np.float64, n)
+                total = c.sum()
+                row = np.multiply(below, D * n / total, out=out[k - 1])
+                row[ids] += (c - D) / total  # (every count is at least 1 > D)
             below = row
             seen = k
         if seen:
