@@ -84,6 +84,27 @@ def test_mixture_is_a_distribution_on_tiny_and_byte_vocabularies(symbols):
     assert mix.scored == len(vocab.encode(text))
 
 
+def test_byte_mode_histories_are_read_as_bytes():
+    vocab = Vocab([chr(b) for b in range(256)], symbols="bytes")
+    text = "d\u00e9j\u00e0 vu, d\u00e9j\u00e0 lu. " * 5
+    ids = vocab.encode(text).tolist()
+    kn = NgramModel.fit(np.array(ids, np.int64), order=3, vocab=vocab)
+    m = kn.clone()
+    for i in ids[:6]:  # "d\u00e9j\u00e0": 6 bytes, ending inside a two-byte letter
+        m.feed_symbol(i)
+    expected = kn._dist_of(kn.counts.context_ids_after(ids[:6], 3), 2)
+    assert np.array_equal(m.probs, expected)  # (its history was re-encoded as UTF-8 before)
+    net = Predictor(
+        ParamSnapshot.of(
+            cfg := ModelConfig(vocab_size=256, cell="gru", hidden=8), vocab, CharModel(cfg).params
+        )
+    )
+    mix = MixtureModel([net, kn], ["network", "kn"])
+    assert mix.feed("\u00e9") and mix.scored == 2  # a two-byte letter: two symbols scored
+    mix.follow_text("d\u00e9")
+    assert mix.text.recent == "".join(chr(i) for i in vocab.encode("d\u00e9").tolist())
+
+
 def test_weight_update_matches_a_hand_computed_case():
     vocab = Vocab(" ab")
     a, b = Fixed((0.2, 0.5, 0.3), vocab), Fixed((0.6, 0.2, 0.2), vocab)

@@ -312,15 +312,18 @@ class MixtureModel(NextCharModel):
         """The shared models were fed `text` directly (a re-feed after an edit): the models of
         the text take it as their context without learning from it again."""
         self._reset_text_context()
-        for ch in text:
-            i = self.vocab.id(ch)
-            if i is not None:
-                self._step_text(i, ch, learn=False)
+        for i in self.vocab.encode(text).tolist():  # (bytes in byte mode)
+            self._step_text(i, self.vocab.chars[i], learn=False)
 
     def feed(self, ch: str) -> bool:
         i = self.vocab.id(ch)
         if i is None:
-            return False
+            if not self.vocab.byte_mode:
+                return False
+            ids = self.vocab.encode(ch).tolist()  # a multi-byte character: its bytes, in turn
+            for j in ids:
+                self.feed_symbol(j)
+            return len(ids) > 0
         self._feed(i, ch)
         return True
 

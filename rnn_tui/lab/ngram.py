@@ -255,7 +255,7 @@ class _CountModel(NextCharModel):
         return p
 
     def _distribution(self, context: str) -> np.ndarray:
-        known = self.vocab.encode(context).tolist()  # all of it: `feed` keeps known chars only
+        known = self.vocab.symbol_ids(context)  # (the history holds symbols: bytes in byte mode)
         ids = self.counts.context_ids_after(known, self.order)
         p = self._dist_of(ids, len(context))
         p.flags.writeable = False
@@ -411,7 +411,7 @@ class NgramModel(_CountModel):
         ctx = self.context
         stack = self._order_cache.get(ctx)
         if stack is None:
-            known = self.vocab.encode(ctx).tolist()
+            known = self.vocab.symbol_ids(ctx)
             rows: list[np.ndarray] = []
             self._dist_of(self.counts.context_ids_after(known, self.order), len(ctx), rows)
             stack = np.log(np.array(rows, np.float32).reshape(len(rows), len(self.vocab)))
