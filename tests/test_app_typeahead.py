@@ -36,7 +36,7 @@ async def test_the_chart_switches_between_mixture_network_and_ngram():
         await pilot.press("m")
         assert s.shown == "mix" and chart(app).rows == s.mixture.top_k(10)
         weights = s.weights()
-        assert set(weights) == {"net", "kn"} and sum(weights.values()) == pytest.approx(1)
+        assert set(weights) == {"net", "kn", "text"} and sum(weights.values()) == pytest.approx(1)
 
 
 async def test_accepting_the_second_suggestion_types_it_and_counts_the_keys_saved():

@@ -57,7 +57,7 @@ def test_eval_command_side_by_side(tmp_path):
         s = report["savings_at"]
         assert set(s) == {"1", "3", "5"} and 0 <= s["1"] <= s["3"] <= s["5"] <= 1
     weights = data["models"]["mixture"]["mean_weights"]
-    assert set(weights) == {"network", "kn-3"} and sum(weights.values()) == pytest.approx(1)
+    assert set(weights) == {"network", "kn-3", "text"} and sum(weights.values()) == pytest.approx(1)
     dyn = rnn_tui("eval", str(path), "--order", "3", "--dynamic", "--json", "--suggest-chars", "50")
     assert dyn.returncode == 0, dyn.stderr
     data = json.loads(dyn.stdout)

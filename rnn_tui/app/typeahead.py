@@ -111,6 +111,7 @@ class TypeAhead:
 
     def toggle_adapt(self) -> None:
         self.adapt_enabled = not self.adapt_enabled
+        self.app.session.set_learning(self.adapt_enabled)
         trained = self.app.session.trained
         if self.adapt_enabled:
             self.adapter.type(self.app.session.text)
@@ -125,6 +126,8 @@ class TypeAhead:
         self.adapter.reset()
         self._adapted_shown = 0
         self.app.session.reset_adaptation_stats()
+        if not why:  # asked for: the mixture forgets too (the guard is about the network only)
+            self.app.session.forget_typing()
         if self.app.session.trained is not None:
             self.app._set_snapshot(self.app.session.trained)
         self.app.notify(

@@ -16,6 +16,7 @@ ROWS = (  # (label, report field, format)
     ("savings, 3 suggestions", "savings_at.3", "{:.1%}"),
     ("savings, 5 suggestions", "savings_at.5", "{:.1%}"),
     ("network weight (mean)", "mean_weights.network", "{:.2f}"),
+    ("text weight (mean)", "mean_weights.text", "{:.2f}"),
     ("ms per char", "ms_per_char", "{:.3f}"),
     ("unknown chars", "unknown", "{:d}"),
 )

@@ -132,6 +132,11 @@ class Vocab:
         )
         return f"Vocab({''.join(self.chars)!r}{extra})"
 
+    def symbol_ids(self, symbols: str) -> list[int]:
+        """The ids of a string of this vocabulary's own symbols (`chars[i]` for each id i): in
+        byte mode a byte's symbol, chr(byte), not a character whose UTF-8 is to be encoded."""
+        return [self._index[c] for c in symbols]
+
     def id(self, ch: str) -> int | None:
         """The id of a character; with an unknown symbol, any other character gets its id. In
         byte mode only an ASCII character is one symbol (text goes through `encode`)."""

@@ -65,6 +65,11 @@ class NextCharModel:
         so a model that learns from its input (dynamic evaluation, mixing weights) must not."""
         return self.clone()
 
+    def for_thread(self) -> NextCharModel:
+        """A copy for another thread to look ahead with (a beam search) while this one goes on
+        being fed: by default a clone; a model may share what it only reads."""
+        return self.clone()
+
     def top_k(self, k: int = 10) -> list[tuple[str, float]]:
         p = self.probs
         best = np.argsort(-p, kind="stable")[:k]  # ties in vocabulary order, as metrics ranks them

@@ -103,7 +103,7 @@ class EvalReport:
     unknown: int = 0  # chars outside the vocabulary (scored as misses at PROB_FLOOR)
     topk: dict[int, float] = field(default_factory=dict)  # accuracy for every k asked for
     savings_at: dict[int, float] = field(default_factory=dict)  # savings with k suggestions
-    mean_weights: dict[str, float] | None = None  # a mixture's mean weight of each model
+    mean_weights: dict[str, float] | None = None  # a mixture's mean weight of each group
     suggest_chars: int = 0  # the first chars over which savings_at was measured
 
 
@@ -292,8 +292,9 @@ def evaluate(
 
 
 def _mean_weights(model) -> dict[str, float] | None:
-    """A mixture's mean weight of each model over the walk (None for a single model)."""
-    labels = getattr(model, "labels", None)
+    """A mixture's mean share of the weight of each of its groups of inputs over the walk (None
+    for a single model)."""
+    labels = getattr(model, "weight_labels", None)
     if labels is None:
         return None
     return {label: float(v) for label, v in zip(labels, model.mean_weights, strict=True)}

@@ -45,6 +45,7 @@ MAX_ORDER = 8
 DEFAULT_ORDER = 6
 MIN_DISCOUNT = 0.05
 CACHE_SIZE = 20_000  # distributions kept per model (about 1 KB each for a 100-char vocabulary)
+ORDER_CACHE_BYTES = 32 << 20  # stacks of every order's distribution kept (`order_log_probs`)
 TUNE_SCALES = (0.7, 0.85, 1.0, 1.15, 1.3)
 
 
@@ -254,7 +255,7 @@ class _CountModel(NextCharModel):
         return p
 
     def _distribution(self, context: str) -> np.ndarray:
-        known = self.vocab.encode(context).tolist()  # all of it: `feed` keeps known chars only
+        known = self.vocab.symbol_ids(context)  # (the history holds symbols: bytes in byte mode)
         ids = self.counts.context_ids_after(known, self.order)
         p = self._dist_of(ids, len(context))
         p.flags.writeable = False
@@ -360,6 +361,7 @@ class NgramModel(_CountModel):
             self._total.append(c.row_sums(n, a))
             self._gamma.append(c.row_sums(n, removed))
         self._cache = {}
+        self._order_cache: dict[str, np.ndarray] = {}
 
     def _prob_of(self, ctx, hist_len, chars):
         V, c = len(self.vocab), self.counts
@@ -378,7 +380,8 @@ class NgramModel(_CountModel):
             p = np.where(has, (kept + self._gamma[n][safe] * p) / np.where(has, tot, 1.0), p)
         return p
 
-    def _dist_of(self, ctx, hist_len):
+    def _dist_of(self, ctx, hist_len, rows=None):
+        """(`rows`, when given, receives P_n for each order n = 1.. whose context was seen.)"""
         V, c = len(self.vocab), self.counts
         p = np.full(V, 1.0 / V)
         for n in range(1, self.order + 1):
@@ -392,7 +395,31 @@ class NgramModel(_CountModel):
                 p = self._gamma[n][cx] * p
                 p[chars] += np.maximum(a - D[np.minimum(a, 3)], 0.0)
                 p /= tot
+                if rows is not None:
+                    rows.append(p)
         return p
+
+    @property
+    def order_log_probs(self) -> np.ndarray:
+        """log P_1 .. log P_k for the current context, (k, V) float32: every order whose context
+        the text has seen (k = 0 when not even order 1's has), lowest first; read-only.
+
+        The mixture takes each order as a model of its own: how far to trust a longer context
+        is then learnt from how the orders have been doing, not fixed by the discounts. (Logs,
+        as the mixture uses them; float32 keeps twice as many contexts in the cache.)
+        """
+        ctx = self.context
+        stack = self._order_cache.get(ctx)
+        if stack is None:
+            known = self.vocab.symbol_ids(ctx)
+            rows: list[np.ndarray] = []
+            self._dist_of(self.counts.context_ids_after(known, self.order), len(ctx), rows)
+            stack = np.log(np.array(rows, np.float32).reshape(len(rows), len(self.vocab)))
+            stack.flags.writeable = False
+            if len(self._order_cache) * stack.nbytes >= ORDER_CACHE_BYTES:
+                self._order_cache.clear()
+            self._order_cache[ctx] = stack
+        return stack
 
     def with_settings(self, order: int | None = None, scale: float | None = None) -> NgramModel:
         """A model over the same counts with another order (<= the counted one) or discount scale."""

@@ -1,8 +1,9 @@
 """Word suggestions: the k most likely distinct completions of the current word, by beam search.
 
-A completion is the rest of the word, c_1..c_n (n >= 1, none of them a word end), and its
+A completion is the rest of the word, c_1..c_n (n >= MIN_LEN, none of them a word end), and its
 probability is P(c_1..c_n, then a word end | context): the model must also expect the word to
-stop there. Beam search over characters keeps the `beam` most probable unfinished prefixes per
+stop there. A one-character completion is never offered: taking it costs the key it saves, so
+it would only hold a place a longer one could use. Beam search over characters keeps the `beam` most probable unfinished prefixes per
 length; every expansion by a word end finishes a candidate. Probabilities only shrink as a prefix
 grows, so the search stops as soon as the k-th finished candidate beats every open prefix: then
 the answer is exact for what the beam kept.
@@ -22,7 +23,8 @@ import numpy as np
 from rnn_tui.engine.predict import is_word_end
 
 DEFAULT_BEAM = 6
-DEFAULT_MAX_LEN = 16
+DEFAULT_MAX_LEN = 24  # characters; longer words are offered once fewer are left to type
+MIN_LEN = 2
 BRANCH = 4  # characters tried after each prefix: beyond the 4th most likely, never in a top 3-5
 
 
@@ -36,6 +38,7 @@ def suggest(
     beam: int = DEFAULT_BEAM,
     max_len: int = DEFAULT_MAX_LEN,
     branch: int = BRANCH,
+    min_len: int = MIN_LEN,
 ) -> list[tuple[str, float]]:
     """Up to k (completion, probability) pairs, distinct, most probable first; `model` unchanged."""
     if k < 1:
@@ -50,7 +53,7 @@ def suggest(
         grown: list[tuple[float, str, Any, int]] = []
         for logp, text, m in frontier:
             p = m.probs
-            if text:
+            if text and len(text) >= min_len:
                 end_p = float(p[ends].sum())
                 if end_p > 0:
                     _push(done, k, (logp + math.log(end_p), text))

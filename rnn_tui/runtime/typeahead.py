@@ -14,7 +14,7 @@ from rnn_tui.engine.predict import Predictor
 from rnn_tui.lab.metrics import TypingStats
 from rnn_tui.lab.mixture import MixtureModel
 from rnn_tui.lab.suggest import suggest
-from rnn_tui.runtime.session import PredictionSession
+from rnn_tui.runtime.session import CONTEXT_CHARS, PredictionSession
 
 SHOWN = ("mix", "net", "ngram")
 SHOWN_NAMES = {"mix": "mixture", "net": "network", "ngram": "n-gram"}
@@ -42,6 +42,7 @@ class TypeAheadSession(PredictionSession):
         self._recent: list[float] = []  # adapted minus trained bits of the last keys
         self.suggestions: list[str] = []
         self.suggestions_for: str | None = None  # the text they complete
+        self.learning = True  # the mixture learns from the typing
 
     # -- which model answers -------------------------------------------------------------------
     @property
@@ -63,10 +64,12 @@ class TypeAheadSession(PredictionSession):
         return "n-gram" if model is self.baseline else "network"
 
     def weights(self) -> dict[str, float] | None:
-        """The mixture's current weight of each model (None without a mixture)."""
+        """The mixture's current share of the weight of the network, the n-gram and the text
+        typed (None without a mixture)."""
         if self.mixture is None:
             return None
-        return dict(zip(self.mixture.labels, map(float, self.mixture.weights), strict=True))
+        m = self.mixture
+        return dict(zip(m.weight_labels, map(float, m.weights), strict=True))
 
     def _remix(self) -> None:
         if (
@@ -78,10 +81,25 @@ class TypeAheadSession(PredictionSession):
                 None  # (for a moment after a change of corpus, the n-gram is the old one's)
             )
             return
-        theta = self.mixture.theta if self.mixture is not None else None
+        old = self.mixture
         self.mixture = MixtureModel([self.predictor, self.baseline], ["net", "kn"], share=True)
-        if theta is not None:  # the weights learnt so far carry over to new network weights
-            self.mixture.theta[...] = theta
+        # What the mixture learnt from the typing carries over to new network weights.
+        if old is None or not self.mixture.take_over(old):
+            self.mixture.learn = self.learning
+            self.mixture.follow_text(self.text[-CONTEXT_CHARS:] or self.prime)
+
+    def set_learning(self, on: bool) -> None:
+        """Learning from the typing on or off: the mixture's weights and its models of the text
+        follow it (the network's adaptation is the adapter's)."""
+        self.learning = on
+        if self.mixture is not None:
+            self.mixture.learn = on
+
+    def forget_typing(self) -> None:
+        """The mixture forgets what it learnt from the typing (weights and text models)."""
+        if self.mixture is not None:
+            self.mixture.reset_weights()
+            self.mixture.follow_text(self.text[-CONTEXT_CHARS:] or self.prime)
 
     # -- inputs ----------------------------------------------------------------------------------
     def set_trained(self, snapshot: ParamSnapshot) -> None:
@@ -107,8 +125,8 @@ class TypeAheadSession(PredictionSession):
         super().set_text(text)
         if not (old and text.startswith(old) and len(text) - len(old) <= 4):
             self._refeed_plain()
-            if self.mixture is not None:
-                self.mixture._cache = None  # its models were fed directly by the re-feed
+            if self.mixture is not None:  # its models were fed directly by the re-feed
+                self.mixture.follow_text(self.text[-CONTEXT_CHARS:] or self.prime)
 
     def accepted(self, inserted: str) -> None:
         """A suggestion of `inserted` characters went in with one key."""
@@ -157,7 +175,7 @@ class TypeAheadSession(PredictionSession):
     def suggestion_model(self):
         """A copy of the shown model for a beam search on another thread (its own buffers)."""
         model = self.model
-        return None if model is None else model.clone()
+        return None if model is None else model.for_thread()
 
     def completion(self) -> str:
         """The first suggestion (the ghost text), when it completes the current text."""
