@@ -220,3 +220,30 @@ def test_metrics_work_with_the_network_predictor():
     assert r.bpc == pytest.approx(bits / len(text), rel=1e-9)
     assert abs(r.bpc - math.log2(len(vocab))) < 0.5  # untrained: about log2 V
     assert np.array_equal(pred.probs, before)
+
+
+def test_a_byte_mode_model_scores_a_multi_byte_character_as_the_product_of_its_bytes(tmp_path):
+    """No character of another script is 'unknown' to a model of UTF-8 bytes: é (C3 A9) costs
+    -log2 P(C3) - log2 P(A9 | C3)."""
+    import math
+
+    from rnn_tui.engine.corpus import make_corpus
+    from rnn_tui.engine.encoding import VocabPolicy
+    from rnn_tui.lab.metrics import evaluate
+    from rnn_tui.lab.ngram import NgramModel
+
+    text = "café crème, déjà vu; naïve façade. " * 20
+    corpus = make_corpus("fr", text, VocabPolicy(byte_mode=True))
+    model = NgramModel.fit(corpus.ids.astype(np.int64), order=3, vocab=corpus.vocab)
+    probe = "déjà"
+    report = evaluate(model, probe, suggestions=())
+    assert report.unknown == 0
+    m = model.clone()
+    m.reset()
+    bits = 0.0
+    for b in corpus.vocab.encode(probe).tolist():
+        bits -= math.log2(float(m.probs[b]))
+        m.feed_symbol(b)
+    assert report.bpc * len(probe) == pytest.approx(bits, rel=1e-9)
+    later = evaluate(model, text[:70], suggestions=())  # in context, memorised: all first
+    assert later.unknown == 0 and later.top1 > 0.9

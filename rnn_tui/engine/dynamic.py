@@ -121,9 +121,17 @@ class DynamicPredictor(NextCharModel):
     def feed(self, ch: str) -> bool:
         i = self.vocab.id(ch)
         if i is None:
-            return False
+            if not self.vocab.byte_mode:
+                return False
+            ids = self.vocab.encode(ch).tolist()  # a multi-byte character: its bytes, in turn
+            for j in ids:
+                self.feed_id(j)
+            return len(ids) > 0
         self.feed_id(i)
         return True
+
+    def feed_symbol(self, i: int) -> None:
+        self.feed_id(i)
 
     def feed_id(self, i: int) -> None:
         if self.adapt:

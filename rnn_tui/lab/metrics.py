@@ -56,9 +56,35 @@ def score_char(probs: np.ndarray, vocab, ch: str) -> CharScore:
     i = vocab.id(ch)
     if i is None:
         return CharScore(ch, False, 0.0, -float(log2_prob(0.0)), None)
+    return score_symbol(probs, i, ch)
+
+
+def score_symbol(probs: np.ndarray, i: int, ch: str) -> CharScore:
+    """Score symbol id `i` (for the character `ch`) against the distribution `probs`."""
     p = float(probs[i])
     rank = 1 + int(np.count_nonzero(probs > p)) + int(np.count_nonzero(probs[:i] == p))
     return CharScore(ch, True, p, -float(log2_prob(p)), rank)
+
+
+def char_symbols(vocab, ch: str) -> list[int] | None:
+    """The symbol ids a character is read as: one, or in byte mode its UTF-8 bytes (a character
+    outside the vocabulary: None)."""
+    if vocab.byte_mode and ch >= "\x80":
+        ids = vocab.encode(ch).tolist()
+        return ids if len(ids) == len(ch.encode("utf-8", "surrogatepass")) else None
+    i = vocab.id(ch)
+    return None if i is None else [i]
+
+
+def score_bytes(first: CharScore, later: Iterable[tuple[np.ndarray, int]], ch: str) -> CharScore:
+    """A multi-byte character of a byte-mode model: the product of its bytes' probabilities, each
+    given the ones before (so bits per character mean the same as a character model's), and a
+    hit in the top k when every byte was."""
+    prob, bits, rank = first.prob, first.bits, first.rank or 1
+    for probs, i in later:
+        s = score_symbol(probs, i, ch)
+        prob, bits, rank = prob * s.prob, bits + s.bits, max(rank, s.rank or 1)
+    return CharScore(ch, True, prob, bits, rank)
 
 
 def word_ends(text: str) -> list[int]:
@@ -174,14 +200,11 @@ def _walk(
     row = 0
     for i, ch in enumerate(text):
         probs = m.probs if rows is None else rows[row]
-        s = score_char(probs, vocab, ch)
-        w.bits += s.bits
-        if s.rank is None:
-            w.unknown += 1
+        symbols = char_symbols(vocab, ch)
+        if symbols is None:
+            s = CharScore(ch, False, 0.0, -float(log2_prob(0.0)), None)
         else:
-            for k in ks:
-                if s.rank <= k:
-                    w.hits[k] += 1
+            s = score_symbol(probs, symbols[0], ch)
         if savings and i >= accepted_until:
             end = ends[i]
             rest = text[i:end] if end > 0 else ""
@@ -209,10 +232,29 @@ def _walk(
             for k in open_ks:
                 if i >= accepted_at[k]:
                     w.keys_at[k] += 1
-        if rows is None:
-            m.feed(ch)
-        elif s.known:
+        if symbols is None:
+            if rows is None:
+                m.feed(ch)
+        elif len(symbols) == 1:
+            if rows is None:
+                m.feed(ch)
             row += 1
+        else:  # a multi-byte character of a byte-mode model: its later bytes scored as it reads
+            later = []
+            for j, b in enumerate(symbols):
+                if j:
+                    later.append(((m.probs if rows is None else rows[row]).copy(), b))
+                if rows is None:
+                    m.feed_symbol(b)
+                row += 1
+            s = score_bytes(s, later, ch)
+        w.bits += s.bits
+        if s.rank is None:
+            w.unknown += 1
+        else:
+            for k in ks:
+                if s.rank <= k:
+                    w.hits[k] += 1
     w.seconds = time.perf_counter() - start
     w.model = m
     w.suggest_chars = limit if sks else 0
