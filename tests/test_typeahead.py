@@ -449,3 +449,17 @@ def test_the_session_mixture_keeps_what_it_learnt_across_weights_and_edits():
     assert len(s.mixture.match.history) == len(text)  # learning off: nothing learnt
     s.forget_typing()
     assert s.mixture.text.counts == {} and np.array_equal(s.mixture.W, s.mixture._W0)
+
+
+def test_the_text_models_stop_adding_contexts_past_their_cap(monkeypatch):
+    """A long text keeps their memory bounded: known contexts still count, new ones are not kept."""
+    from rnn_tui.lab import online
+
+    monkeypatch.setattr(online, "MAX_CONTEXTS", 5)
+    monkeypatch.setattr(online, "MAX_INDEXED", 3)
+    grams, match = online.TextNgrams(20), online.MatchModel(20, min_match=2)
+    for i in [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3] * 3:
+        grams.learn(i)
+        match.learn(i)
+    assert len(grams.counts) == 5 and len(match.index) == 3
+    assert sum(grams.counts[chr(1)].values()) >= 3  # a kept context goes on counting

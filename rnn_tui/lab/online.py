@@ -31,6 +31,10 @@ DISCOUNT = 0.5  # TextNgrams' absolute discount (its counts are small: Kneser-Ne
 TEXT_ORDER = 4  # TextNgrams' longest context (5 and 6 measured no better on stdlib)
 MIN_MATCH = 5  # characters that must agree before a match predicts (4 and 6 measured the same)
 MAX_MATCH = 48  # a match is verified backwards up to this length
+# Memory stays bounded on a long text (eval --max-chars in the millions): past these many
+# contexts (about 100-200 MB) the models count only what follows contexts they already have.
+MAX_CONTEXTS = 400_000
+MAX_INDEXED = 1_000_000
 MATCH_BUCKETS = (8, 12, 16, 24, 32)  # match lengths from which a hit rate (and weights) of its own
 N_MATCH_BUCKETS = len(MATCH_BUCKETS) + 2  # with no match, and shorter than the first edge
 
@@ -96,7 +100,8 @@ class TextNgrams:
             key = recent[len(recent) - k :]
             after = counts.get(key)
             if after is None:
-                counts[key] = {i: 1}
+                if len(counts) < MAX_CONTEXTS:
+                    counts[key] = {i: 1}
             else:
                 after[i] = after.get(i, 0) + 1
         self.step(i)
@@ -188,7 +193,7 @@ class MatchModel:
             found = self.index.get(self.recent, -1)
             if found >= 0 and found != end:
                 self.ptr, self.length = found, self._verify(found, end)
-        if learn:
+        if learn and (len(self.index) < MAX_INDEXED or self.recent in self.index):
             self.index[self.recent] = end
 
     def _verify(self, found: int, end: int) -> int:
