@@ -98,7 +98,9 @@ def test_the_default_keeps_a_core_for_the_app_and_one_process_for_a_tiny_model(m
     big = ModelConfig(vocab_size=100, cell="gru", hidden=192)
     assert default_workers(big, 32, 64) == 8
     assert default_workers(big, 32, 64, interactive=True) == 7
-    assert default_workers(big, 16, 64) == 7  # ~100 MFLOP a replica's slice at the least
+    assert default_workers(big, 16, 64) == 8
+    small = ModelConfig(vocab_size=80, cell="gru", hidden=32)  # 34.6 MFLOP a step: 2 pay
+    assert default_workers(small, 16, 64) == 2
     huge = ModelConfig(vocab_size=100, cell="lstm", hidden=1024)
     assert default_workers(huge, 4, 64) == 4  # never more than the streams
     assert default_workers(ModelConfig(vocab_size=10, hidden=8), 4, 8) == 1
