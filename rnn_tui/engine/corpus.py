@@ -145,6 +145,14 @@ class Vocab:
         i = self._index.get(ch)
         return self._unk if i is None else i
 
+    def symbols_of(self, ch: str) -> list[int]:
+        """The ids a character is read as: its own, or in byte mode the UTF-8 bytes of a
+        multi-byte character (those in the vocabulary); [] for a character outside it."""
+        i = self.id(ch)
+        if i is not None:
+            return [i]
+        return self.encode(ch).tolist() if self.byte_mode else []
+
     def encode(self, text: str, unknown: str = "skip") -> np.ndarray:
         """int32 ids of `text` (its UTF-8 bytes in byte mode).
 

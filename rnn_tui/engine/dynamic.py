@@ -119,16 +119,10 @@ class DynamicPredictor(NextCharModel):
         self._start_state = [s.copy() for s in self.predictor.state]
 
     def feed(self, ch: str) -> bool:
-        i = self.vocab.id(ch)
-        if i is None:
-            if not self.vocab.byte_mode:
-                return False
-            ids = self.vocab.encode(ch).tolist()  # a multi-byte character: its bytes, in turn
-            for j in ids:
-                self.feed_id(j)
-            return len(ids) > 0
-        self.feed_id(i)
-        return True
+        ids = self.vocab.symbols_of(ch)  # (a multi-byte character's bytes, in turn)
+        for i in ids:
+            self.feed_id(i)
+        return bool(ids)
 
     def feed_symbol(self, i: int) -> None:
         self.feed_id(i)

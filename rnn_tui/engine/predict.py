@@ -142,16 +142,10 @@ class Predictor(NextCharModel):
         self.fed = 0
 
     def feed(self, ch: str) -> bool:
-        i = self.vocab.id(ch)
-        if i is None:
-            if not self.vocab.byte_mode:
-                return False
-            ids = self.vocab.encode(ch)  # a multi-byte character: its bytes, one step each
-            for i in ids.tolist():
-                self.feed_id(i)
-            return len(ids) > 0
-        self.feed_id(i)
-        return True
+        ids = self.vocab.symbols_of(ch)  # (a multi-byte character's bytes: one step each)
+        for i in ids:
+            self.feed_id(i)
+        return bool(ids)
 
     def feed_symbol(self, i: int) -> None:
         self.feed_id(i)

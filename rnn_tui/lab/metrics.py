@@ -67,13 +67,11 @@ def score_symbol(probs: np.ndarray, i: int, ch: str) -> CharScore:
 
 
 def char_symbols(vocab, ch: str) -> list[int] | None:
-    """The symbol ids a character is read as: one, or in byte mode its UTF-8 bytes (a character
-    outside the vocabulary: None)."""
-    if vocab.byte_mode and ch >= "\x80":
-        ids = vocab.encode(ch).tolist()
-        return ids if len(ids) == len(ch.encode("utf-8", "surrogatepass")) else None
-    i = vocab.id(ch)
-    return None if i is None else [i]
+    """The symbol ids a character is scored as (`Vocab.symbols_of`), or None when it cannot be:
+    outside the vocabulary, or a byte of it is."""
+    ids = vocab.symbols_of(ch)
+    whole = len(ch.encode("utf-8", "surrogatepass")) if vocab.byte_mode else 1
+    return ids if len(ids) == whole else None
 
 
 def score_bytes(first: CharScore, later: Iterable[tuple[np.ndarray, int]], ch: str) -> CharScore:

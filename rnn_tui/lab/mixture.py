@@ -317,15 +317,13 @@ class MixtureModel(NextCharModel):
 
     def feed(self, ch: str) -> bool:
         i = self.vocab.id(ch)
-        if i is None:
-            if not self.vocab.byte_mode:
-                return False
-            ids = self.vocab.encode(ch).tolist()  # a multi-byte character: its bytes, in turn
-            for j in ids:
-                self.feed_symbol(j)
-            return len(ids) > 0
-        self._feed(i, ch)
-        return True
+        if i is not None:
+            self._feed(i, ch)  # (the text's models see the character itself)
+            return True
+        ids = self.vocab.symbols_of(ch)  # a multi-byte character's bytes, in turn
+        for j in ids:
+            self.feed_symbol(j)
+        return bool(ids)
 
     def feed_symbol(self, i: int) -> None:
         self._feed(i, self.vocab.chars[i])
