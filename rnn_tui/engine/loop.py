@@ -20,6 +20,7 @@ import numpy as np
 
 from rnn_tui.engine.control import Controlled, RunControl, RunState
 from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm
+from rnn_tui.engine.parallel import DataParallel
 
 HISTORY_POINTS = 300  # the loss history never holds more points than this
 LR_CHANGES = 50  # the last this many learning-rate changes are remembered
@@ -96,6 +97,8 @@ class TrainingLoop(Controlled):
         self.elapsed = 0.0  # training seconds, pauses excluded
         self._lock = threading.RLock()  # held for a whole step: readers never see half an update
         self.control = RunControl()
+        self.workers = 1  # processes a step is split over (`parallel`); a subclass may set more
+        self._parallel: DataParallel | None = None
         self._good = self._snapshot()  # the last known-finite parameters, for a rollback
         self._good_step = step
 
@@ -112,6 +115,37 @@ class TrainingLoop(Controlled):
     def _snapshot(self):
         """An immutable copy of the parameters (with `.params`)."""
         raise NotImplementedError
+
+    # -- the replicas --------------------------------------------------------------------------
+    def _replicas(self, batch: int, seq_len: int) -> DataParallel:
+        """The processes that share a step (workers > 1): started at the first step or at a
+        run's start, and again after a fault."""
+        if self._parallel is None or not self._parallel.alive:
+            self._parallel = DataParallel(self.model, batch, seq_len, self.workers)
+        return self._parallel
+
+    def _model_loss_and_grads(self, inputs, targets, state=None) -> tuple[float, list]:
+        """The model's `loss_and_grads`, its batch's streams split over the replicas when
+        workers > 1."""
+        if self.workers == 1:
+            return self.model.loss_and_grads(inputs, targets, state)
+        T, B = inputs.shape[:2]
+        if state is None:
+            state = self.model.zero_state(B)
+        return self._replicas(B, T).loss_and_grads(inputs, targets, state)
+
+    def close(self) -> None:
+        """Stop the replicas, if any (they also stop when this process ends)."""
+        with self._lock:
+            if self._parallel is not None:
+                self._parallel.close()
+                self._parallel = None
+
+    @property
+    def sync_fraction(self) -> float:
+        """The share of training time replica 0 spent waiting for the others and summing."""
+        p = self._parallel
+        return p.sync_seconds / self.elapsed if p is not None and self.elapsed > 0 else 0.0
 
     # -- one step ----------------------------------------------------------------------------
     def train_step(self) -> float:

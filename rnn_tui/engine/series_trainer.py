@@ -13,7 +13,6 @@ from rnn_tui.engine.control import RunState
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.loop import TrainingLoop
 from rnn_tui.engine.optim import make_optimizer
-from rnn_tui.engine.parallel import DataParallel
 from rnn_tui.engine.series import SeriesConfig, SeriesModel, SeriesSnapshot, Unrolled, frozen_copy
 
 
@@ -109,8 +108,7 @@ class SeriesTrainer(TrainingLoop):
         super().__init__(model, optimizer, self.config.lr, self.config.clip)
         X, Y = lesson.windows()
         self._X, self._Y = X.astype(np.float32), Y.astype(np.float32)
-        self.workers = max(1, min(workers, X.shape[1]))
-        self._parallel: DataParallel | None = None
+        self.workers = max(1, min(workers, X.shape[1]))  # (never an empty slice)
 
     @property
     def epoch(self) -> int:
@@ -131,23 +129,8 @@ class SeriesTrainer(TrainingLoop):
         return self.train_step()
 
     def _loss_and_grads(self) -> tuple[float, None]:
-        if self.workers > 1:
-            if self._parallel is None or not self._parallel.alive:  # first epoch, or after a fault
-                T, B = self._X.shape
-                self._parallel = DataParallel(self.model, B, T, self.workers)
-            loss, _ = self._parallel.loss_and_grads(
-                self._X, self._Y, self.model.zero_state(self._X.shape[1])
-            )
-            return loss, None
-        loss, _ = self.model.loss_and_grads(self._X, self._Y)
+        loss, _ = self._model_loss_and_grads(self._X, self._Y)
         return loss, None
-
-    def close(self) -> None:
-        """Stop the training replicas, if any (they also stop when this process ends)."""
-        with self._lock:
-            if self._parallel is not None:
-                self._parallel.close()
-                self._parallel = None
 
     def _snapshot(self) -> SeriesSnapshot:
         return self.model.snapshot(self.step)

@@ -23,7 +23,6 @@ from rnn_tui.engine.errors import ConfigError, RnnTuiError, TrainingError
 from rnn_tui.engine.loop import TrainingLoop
 from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot
 from rnn_tui.engine.optim import make_optimizer
-from rnn_tui.engine.parallel import DataParallel
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,6 @@ class Trainer(TrainingLoop):
         if checkpoint is not None and checkpoint.optimizer_state:
             self._restore_position(checkpoint.optimizer_state)
         self.workers = max(1, min(workers, train_config.batch))  # (never an empty slice)
-        self._parallel: DataParallel | None = None
         self.smoothed_loss = math.log(len(corpus.vocab))
         self.last_loss = self.smoothed_loss
         self.val_bpc: float | None = None
@@ -129,35 +127,12 @@ class Trainer(TrainingLoop):
     def _loss_and_grads(self) -> tuple[float, list[np.ndarray]]:
         inputs, targets = self.stream.next()
         state = self.state if self.carry_state else self._zero_state
-        if self.workers > 1:
-            try:
-                return self._replicas().loss_and_grads(inputs, targets, state)
-            except TrainingError:  # no step taken: give the chunk back, a resume stays exact
-                if hasattr(self.stream, "seek"):
-                    self.stream.seek(self.stream.chunks - 1)
-                raise
-        return self.model.loss_and_grads(inputs, targets, state)
-
-    def _replicas(self) -> DataParallel:
-        """The replicas, started at the first step (or a run's start) and after a fault."""
-        if self._parallel is None or not self._parallel.alive:
-            self._parallel = DataParallel(
-                self.model, self.train_config.batch, self.train_config.seq_len, self.workers
-            )
-        return self._parallel
-
-    def close(self) -> None:
-        """Stop the training replicas, if any (they also stop when this process ends)."""
-        with self._lock:
-            if self._parallel is not None:
-                self._parallel.close()
-                self._parallel = None
-
-    @property
-    def sync_fraction(self) -> float:
-        """The share of training time replica 0 spent waiting for the others and summing."""
-        p = self._parallel
-        return p.sync_seconds / self.elapsed if p is not None and self.elapsed > 0 else 0.0
+        try:
+            return self._model_loss_and_grads(inputs, targets, state)
+        except TrainingError:  # a replica's fault, no step taken: give the chunk back, so a
+            if hasattr(self.stream, "seek"):  # resume from a save after it stays exact
+                self.stream.seek(self.stream.chunks - 1)
+            raise
 
     def _stepped(self, loss: float, final: list[np.ndarray]) -> None:
         self.state = final
@@ -261,7 +236,7 @@ class Trainer(TrainingLoop):
         """
         if self.workers > 1:  # started before the clock runs: not training time
             with self._lock:
-                self._replicas()
+                self._replicas(self.train_config.batch, self.train_config.seq_len)
         chars_per_step = self.train_config.batch * self.train_config.seq_len
         first_step, start = self.step, self.elapsed
         rate, window_chars, window_t = 0.0, 0, 0.0
