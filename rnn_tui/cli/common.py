@@ -56,17 +56,14 @@ def number(name: str, lo: float = -math.inf, lo_open: bool = False):
     return parse
 
 
-def workers(args: argparse.Namespace, model_config, train_config, *, interactive=False) -> int:
-    """--workers, checked by the registry; by default every core (the app: all but one), fewer
-    for a model too small to share (parallel.default_workers)."""
+def workers(args: argparse.Namespace, config, batch: int, seq_len: int) -> int:
+    """--workers, checked by the registry; by default every core, fewer for a model (a character
+    or a series model's config) too small to share a step of `batch` x `seq_len`
+    (parallel.default_workers)."""
     from rnn_tui.engine.parallel import default_workers
 
     chosen = given(args, ("workers",)).get("workers")
-    if chosen is not None:
-        return chosen
-    return default_workers(
-        model_config, train_config.batch, train_config.seq_len, interactive=interactive
-    )
+    return chosen if chosen is not None else default_workers(config, batch, seq_len)
 
 
 def add_corpus_options(p: argparse.ArgumentParser) -> None:

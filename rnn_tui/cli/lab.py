@@ -196,7 +196,7 @@ def run_compare(args) -> int:
         model_config,
         train_config,
         batches=batches,
-        workers=workers(args, model_config, train_config),
+        workers=workers(args, model_config, train_config.batch, train_config.seq_len),
     )
     seconds = 60.0 if args.seconds is None and args.steps is None else args.seconds
     try:

@@ -130,7 +130,7 @@ def cmd_train(args) -> int:
         train_config,
         checkpoint=checkpoint,
         batches=batches,
-        workers=workers(args, model_config, train_config),
+        workers=workers(args, model_config, train_config.batch, train_config.seq_len),
     )
     seconds = args.seconds if args.steps is None and args.seconds is not None else None
     if args.steps is None and args.seconds is None:

@@ -48,9 +48,9 @@ def _row(x: float, y: float, target: float) -> str:
 def cmd_series(args: argparse.Namespace) -> int:
     import threading
 
+    from rnn_tui.cli.common import workers
     from rnn_tui.cli.options import given
     from rnn_tui.engine.control import RunState
-    from rnn_tui.engine.parallel import default_workers
     from rnn_tui.engine.series_trainer import SeriesTrainer
     from rnn_tui.lab.series_lessons import get_lesson
 
@@ -64,10 +64,8 @@ def cmd_series(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    workers = given(args, ("workers",)).get("workers")
-    if workers is None:  # every core, fewer for a lesson too small to share (most are)
-        workers = default_workers(config, lesson.windows()[0].shape[1], lesson.window)
-    trainer = SeriesTrainer(lesson, config, workers=workers)
+    windows = len(lesson.series) - lesson.window  # the batch: most lessons are too small to share
+    trainer = SeriesTrainer(lesson, config, workers=workers(args, config, windows, lesson.window))
     console = Console(stderr=True, highlight=False)
     show = not args.json and console.is_terminal
     stop = threading.Event()
