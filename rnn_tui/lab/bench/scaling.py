@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnn_tui.lab.bench.timing import median
+from rnn_tui.lab.bench.training import prepare_spec
 from rnn_tui.lab.bench.worker import WorkerProcess
 
 # The configurations issue 16 sets its targets on: the app's defaults (GRU 192, batch 16) and the
@@ -81,15 +82,7 @@ def measure_scaling(
         label: w for label, w in (("1", torch_one), ("default", torch_default)) if w is not None
     }
     for cell, hidden, batch, seq_len, vocab in configs:
-        spec = {
-            "cell": cell,
-            "hidden": hidden,
-            "batch": batch,
-            "seq_len": seq_len,
-            "vocab": vocab,
-            "rep_seconds": rep_seconds,
-            "warmup_seconds": max(0.1, rep_seconds),
-        }
+        spec = prepare_spec((cell, hidden, batch, seq_len, vocab), rep_seconds)
         prepared = {n: ours[n].ask(op="prepare", workers=n, **spec) for n in counts}
         for w in torch_sides.values():
             w.ask(op="prepare", **spec)

@@ -28,6 +28,21 @@ class Row:
     torch_step_ms: list[float] = field(default_factory=list)
 
 
+def prepare_spec(config, rep_seconds: float) -> dict:
+    """A worker's 'prepare' request for one configuration (cell, hidden, batch, seq_len, vocab):
+    warmed up for as long as a repetition, at least 0.1 s."""
+    cell, hidden, batch, seq_len, vocab = config
+    return {
+        "cell": cell,
+        "hidden": hidden,
+        "batch": batch,
+        "seq_len": seq_len,
+        "vocab": vocab,
+        "rep_seconds": rep_seconds,
+        "warmup_seconds": max(0.1, rep_seconds),
+    }
+
+
 def measure_training(
     configs,
     ours: WorkerProcess,
@@ -40,15 +55,7 @@ def measure_training(
 ) -> list[Row]:
     rows = []
     for cell, hidden, batch, seq_len, vocab in configs:
-        spec = {
-            "cell": cell,
-            "hidden": hidden,
-            "batch": batch,
-            "seq_len": seq_len,
-            "vocab": vocab,
-            "rep_seconds": rep_seconds,
-            "warmup_seconds": max(0.1, rep_seconds),
-        }
+        spec = prepare_spec((cell, hidden, batch, seq_len, vocab), rep_seconds)
         sides = [ours] + ([torch_w] if torch_w else [])
         for w in sides:
             w.ask(op="prepare", **spec)
