@@ -179,9 +179,9 @@ class DataParallel:
     """A model's `loss_and_grads` computed by N replicas, each on its slice of the batch's streams
     (`CharModel` or `SeriesModel`: params, grads, stack, zero_state, scored, counted).
 
-        Takes over the model's memory: its parameters become views of the shared block (the optimizer
-        keeps updating them in place, through the same dict) and its gradients a private flat vector
-        that holds the batch's sum after each step. `close()` gives the model private copies back.
+    Takes over the model's memory: its parameters become views of the shared block (the optimizer
+    keeps updating them in place, through the same dict) and its gradients a private flat vector
+    that holds the batch's sum after each step. `close()` gives the model private copies back.
     """
 
     def __init__(self, model, batch: int, seq_len: int, workers: int) -> None:
@@ -218,7 +218,6 @@ class DataParallel:
             self._sum = np.zeros_like(flat)
             for name, view in param_views(self._sum, self.shapes).items():
                 model.grads[name] = view
-            self._final = model.zero_state(batch)
             self._start()
         except BaseException:
             self.close()
@@ -375,12 +374,13 @@ class DataParallel:
             self._sum += v[f"grads{w}"]
             loss, counted = v[f"result{w}"][:2]
             total += loss * counted if counted else 0.0
-        for layer, f in enumerate(self._final):
+        final = [np.empty_like(s) for s in state]  # (the caller keeps it: new arrays each step)
+        for layer, f in enumerate(final):
             f[..., bounds[0] : bounds[1], :] = final0[layer]
             for w in range(1, self.workers):
                 f[..., bounds[w] : bounds[w + 1], :] = v[f"state_out{w}.{layer}"]
         self.sync_seconds += time.perf_counter() - t1
-        return float(total / scored) if scored else float("nan"), [f.copy() for f in self._final]
+        return float(total / scored) if scored else float("nan"), final
 
 
 def _read_line(fd: int, limit: int = 4096) -> str:
