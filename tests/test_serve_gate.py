@@ -171,8 +171,20 @@ def test_a_wrong_or_missing_token_gets_a_page_saying_so_and_starts_nothing():
                 assert sessions(server.pid) == []
                 async with http.get(f"{base}/?token={TOKEN}") as r:  # the right link works
                     assert r.status == 200 and WS_PATH.search(await r.text())
+                    ticket = WS_PATH.search(await r.text()).group(1).rsplit("/", 1)[-1]
+            server.send_signal(signal.SIGINT)
+            said = server.communicate(timeout=30)[0]
+        return said, ticket
 
-    asyncio.run(visit())
+    said, ticket = asyncio.run(visit())
+    # The access log says who asked for what, without the token (only the banner's link has it),
+    # the wrong guesses or the page's websocket ticket. (Rich wraps the log's lines anywhere, so
+    # the output is read with its whitespace taken out.)
+    dense = "".join(said.split())
+    assert 'GET/?token=...HTTP/1.1"200' in dense, said
+    assert dense.count(TOKEN) == 1 and f"?token={TOKEN}(trustedmode" in dense, said
+    assert "wrong-token-000" not in dense and f"{TOKEN[:-1]}HTTP" not in dense
+    assert ticket not in dense and "made-up-ticket" not in dense
 
 
 def test_beyond_the_limit_a_busy_page_and_nothing_left_after_everyone_leaves():

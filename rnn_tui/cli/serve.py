@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import os
 import re
 import shlex
@@ -340,6 +341,11 @@ def run(args: argparse.Namespace) -> int:
             super().__init__(*a, **kw)
             self.gate = gate
             self.tabs: set[asyncio.Task] = set()  # the websocket handlers of open browser tabs
+
+        def initialize_logging(self) -> None:
+            super().initialize_logging()
+            for handler in logging.getLogger().handlers:  # the access log among them
+                handler.addFilter(serve_gate.RedactSecrets())
 
         async def _make_app(self):
             app = await super()._make_app()

@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -43,6 +45,22 @@ _PAGE = """<!DOCTYPE html>
 background:#1e1e1e;color:#ddd}h1{font-size:1.3em}code{color:#8cf}</style></head>
 <body><h1>%(title)s</h1><p>%(text)s</p></body></html>
 """
+
+
+# The secrets a URL can carry: the access token, a page's websocket ticket, an upload page's secret.
+_SECRET_IN_URL = re.compile(r"(token=)[^&\s\"']+|(/(?:ws|upload)/)[^/?&\s\"']+")
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps the access log (who asked for what, and the answer) but not the secrets in its URLs:
+    a log is read by more people than the link was given to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_IN_URL.sub(lambda m: (m.group(1) or m.group(2)) + "...", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
 
 
 def page(title: str, text: str, status: int, refresh: int | None = None) -> web.Response:
