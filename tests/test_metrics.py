@@ -247,3 +247,37 @@ def test_a_byte_mode_model_scores_a_multi_byte_character_as_the_product_of_its_b
     assert report.bpc * len(probe) == pytest.approx(bits, rel=1e-9)
     later = evaluate(model, text[:70], suggestions=())  # in context, memorised: all first
     assert later.unknown == 0 and later.top1 > 0.9
+
+
+def test_your_typing_scores_a_multi_byte_character_of_a_byte_mode_model_as_evaluate_does():
+    """'Your typing' in the app counts é typed to a byte-mode model as its two bytes' product,
+    not as unknown, in both forms: a model (its later byte read on a lookahead) and a chunk's
+    rows (the session's re-feed)."""
+    from rnn_tui.engine.corpus import make_corpus
+    from rnn_tui.engine.encoding import VocabPolicy
+    from rnn_tui.lab.ngram import NgramModel
+
+    text = "café crème, déjà vu; naïve façade. " * 20
+    corpus = make_corpus("fr", text, VocabPolicy(byte_mode=True))
+    model = NgramModel.fit(corpus.ids.astype(np.int64), order=3, vocab=corpus.vocab)
+    probe = "déjà vu"
+    expected = evaluate(model, probe, suggestions=())
+    by_model, by_rows = TypingStats(), TypingStats()
+    m, rows = model.clone(), []
+    m.reset()
+    for b in corpus.vocab.encode(probe).tolist():
+        rows.append(np.array(m.probs))
+        m.feed_symbol(b)
+    m.reset()
+    j = 0
+    for ch in probe:
+        n = len(ch.encode("utf-8"))
+        by_model.update(m, ch)
+        by_rows.update(rows[j], ch, corpus.vocab, later=rows[j + 1 : j + n])
+        m.feed(ch)
+        j += n
+    for stats in (by_model, by_rows):
+        assert stats.unknown == 0 and stats.total == len(probe)
+        assert stats.bpc == pytest.approx(expected.bpc, rel=1e-9)
+        assert stats.top1_rate == pytest.approx(expected.top1, rel=1e-9)
+        assert stats.top3_rate == pytest.approx(expected.top3, rel=1e-9)

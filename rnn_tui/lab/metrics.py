@@ -345,7 +345,8 @@ class TypingStats:
     """Running counters for the user's own typing ("your typing" in the app).
 
     Call `update` with the model (or its `probs` and vocab) BEFORE feeding it the typed char.
-    Unknown chars count as misses at PROB_FLOOR, like everywhere in this module.
+    Unknown chars count as misses at PROB_FLOOR, like everywhere in this module; a character of
+    several bytes typed to a byte-mode model is scored as `evaluate` scores it (`score_bytes`).
     """
 
     total: int = 0
@@ -354,12 +355,27 @@ class TypingStats:
     unknown: int = 0
     bits: float = 0.0  # sum of -log2 p
 
-    def update(self, model_or_probs, ch: str, vocab=None) -> CharScore:
+    def update(self, model_or_probs, ch: str, vocab=None, later=()) -> CharScore:
+        """Count `ch`. Given a model, a multi-byte character's later bytes are scored on a
+        lookahead of it; given `probs`, `later` holds the distribution before each later byte."""
+        model = None
         if vocab is None:
-            probs, vocab = model_or_probs.probs, model_or_probs.vocab
+            model = model_or_probs
+            probs, vocab = model.probs, model.vocab
         else:
             probs = model_or_probs
-        s = score_char(np.asarray(probs), vocab, ch)
+        symbols = char_symbols(vocab, ch)
+        if symbols is None:
+            s = CharScore(ch, False, 0.0, -float(log2_prob(0.0)), None)
+        else:
+            s = score_symbol(np.asarray(probs), symbols[0], ch)
+            if len(symbols) > 1:
+                if model is not None:
+                    ahead, later = model.lookahead(), []
+                    for b in symbols[:-1]:
+                        ahead.feed_symbol(b)
+                        later.append(np.array(ahead.probs))
+                s = score_bytes(s, zip(later, symbols[1:], strict=True), ch)
         self.total += 1
         self.top1 += s.in_top(1)
         self.top3 += s.in_top(3)

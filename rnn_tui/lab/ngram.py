@@ -232,11 +232,12 @@ class _CountModel(NextCharModel):
         self._history = ""
 
     def feed(self, ch: str) -> bool:
-        i = self.vocab.id(ch)  # (the unknown symbol's for a rare character, if there is one)
-        if i is None:
-            return False
-        self.feed_symbol(i)
-        return True
+        # (the unknown symbol's for a rare character, if there is one; in byte mode a
+        # multi-byte character's bytes, in turn, as the network reads it)
+        ids = self.vocab.symbols_of(ch)
+        for i in ids:
+            self.feed_symbol(i)
+        return bool(ids)
 
     def feed_symbol(self, i: int) -> None:
         h = self._history + self.vocab.chars[i]

@@ -73,10 +73,10 @@ class PredictionSession:
         j = 0
         vocab = self.predictor.vocab
         for ch in context:
-            self.stats.update(dists[j], ch, vocab)
             fed = (
                 1 if vocab.id(ch) is not None else len(vocab.encode(ch))
             )  # bytes, or the unknown symbol
+            self.stats.update(dists[j], ch, vocab, later=list(dists[j + 1 : j + fed]))
             if fed:
                 j += fed
             else:
