@@ -7,6 +7,7 @@ does not wait for it (with a training thread in this process it waited about 2 s
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import numpy as np
@@ -218,6 +219,12 @@ async def test_a_new_worker_count_restarts_training_with_the_weights_and_quittin
         kept = app.trainer.local.step
         assert kept > 5 and app.worker_count == 2 == app.trainer.local.workers
         await until(pilot, lambda: app.progress.step > kept + 3, what="steps on two workers")
+        status = app.query_one("#status", StatusLine)  # the throughput says what it runs on
+        await until(
+            pilot,
+            lambda: re.search(r"/s (on 2 workers|×2)", str(status.render())),
+            what="the status line's worker count",
+        )
         child = app.trainer.process
         await until(pilot, lambda: replicas_of(child.pid), what="the child's replica")
         pids = replicas_of(child.pid)

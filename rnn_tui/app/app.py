@@ -25,7 +25,7 @@ from rnn_tui.app.public import PublicPolicy
 from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen
 from rnn_tui.app.screens.main import MainScreen, Prompt
 from rnn_tui.app.setup_actions import SetupActions
-from rnn_tui.app.typeahead import AdaptedReady, SuggestionsReady, TypeAhead
+from rnn_tui.app.typeahead import TYPING_QUIET, AdaptedReady, SuggestionsReady, TypeAhead
 from rnn_tui.app.widgets import (
     HiddenStrip,
     LossPanel,
@@ -55,10 +55,10 @@ SAMPLE_INTERVAL = 4.0  # seconds between new samples while training
 SAMPLE_CHARS = 120  # about what the sample line shows at 80 columns
 PRIME_CHARS = 12  # while nothing is typed, predictions follow the corpus's first characters
 DEMO_TICK = 0.05  # seconds between the demo's checks for its next keystroke
-# While someone types, a new snapshot waits until the keys pause for TYPING_QUIET seconds, unless
-# the weights on show are SNAPSHOT_MAX_AGE seconds old: the keystrokes keep the UI thread (and the
-# GIL) for themselves instead of sharing them with a predictor rebuild four times a second.
-TYPING_QUIET = 0.5
+# While someone types, a new snapshot waits until the keys pause for TYPING_QUIET seconds (as the
+# adapted weights do), unless the weights on show are SNAPSHOT_MAX_AGE seconds old: the keystrokes
+# keep the UI thread (and the GIL) for themselves instead of sharing them with a predictor rebuild
+# four times a second.
 SNAPSHOT_MAX_AGE = 2.0
 # "Your typing" and the hidden strip repaint at most this often (the chart: on every key). With
 # them repainted at every key, a key took 10 ms to reach the chart (median); with this, 5.5 ms.
@@ -355,7 +355,12 @@ class RnnTuiApp(App[int]):
 
     def _show_training(self) -> None:
         self.query_one("#status", StatusLine).show(
-            self.corpus, self.model_config, self.run_state, self.progress, demo=self.demo_running
+            self.corpus,
+            self.model_config,
+            self.run_state,
+            self.progress,
+            demo=self.demo_running,
+            workers=self.worker_count,
         )
         self.query_one("#loss", LossPanel).show(
             self.progress, self.baseline_bpc, self.baseline_note

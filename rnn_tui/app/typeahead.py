@@ -26,7 +26,7 @@ from rnn_tui.runtime.typeahead import SHOWN, SHOWN_NAMES, SuggestionThread
 if TYPE_CHECKING:
     from rnn_tui.app.app import RnnTuiApp
 
-TYPING_QUIET = 0.5  # adapted weights wait for a pause in the typing, as training snapshots do
+TYPING_QUIET = 0.5  # seconds without a key: new weights (adapted or trained) wait for such a pause
 
 
 @dataclass

@@ -187,6 +187,22 @@ def make_console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
+def progress_bar(console, show: bool):
+    """The training commands' bar: what runs, the bar, its latest figures, the time left. Shown
+    only when `show` (a terminal, and no --json); it stays on screen when the run ends."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show,
+        transient=False,
+    )
+
+
 def print_json(data: dict) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 

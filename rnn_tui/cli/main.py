@@ -30,6 +30,7 @@ from rnn_tui.cli.common import (  # noqa: E402
     number,
     positive_int,
     print_json,
+    progress_bar,
     setup_with_progress,
     workers,
 )
@@ -216,17 +217,7 @@ def _train_run(args, trainer, corpus, model_config, seconds, stop):
         )
         if corpus.note:
             console.print(f"note: {corpus.note}", markup=False)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not show,
-        transient=False,
-    ) as bar:
+    with progress_bar(console, show) as bar:
         task = bar.add_task("train", total=args.steps or seconds, info="")
 
         def on_progress(p) -> None:

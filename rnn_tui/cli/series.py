@@ -48,7 +48,7 @@ def _row(x: float, y: float, target: float) -> str:
 def cmd_series(args: argparse.Namespace) -> int:
     import threading
 
-    from rnn_tui.cli.common import workers
+    from rnn_tui.cli.common import make_console, progress_bar, workers
     from rnn_tui.cli.options import given
     from rnn_tui.engine.control import RunState
     from rnn_tui.engine.series_trainer import SeriesTrainer
@@ -61,23 +61,12 @@ def cmd_series(args: argparse.Namespace) -> int:
     if steps is None:
         steps = lesson.forecast_steps
 
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     windows = len(lesson.series) - lesson.window  # the batch: most lessons are too small to share
     trainer = SeriesTrainer(lesson, config, workers=workers(args, config, windows, lesson.window))
-    console = Console(stderr=True, highlight=False)
+    console = make_console(stderr=True)
     show = not args.json and console.is_terminal
     stop = threading.Event()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not show,
-        transient=False,
-    ) as bar:
+    with progress_bar(console, show) as bar:
         task = bar.add_task(lesson.name, total=config.epochs, info="")
 
         def on_progress(p) -> None:

@@ -16,8 +16,9 @@ Speed, and why the code looks the way it does (each point measured, see `rnn-tui
   i(1-i)g) are computed by the forward pass when a backward pass follows (`for_backward`), a block
   of time steps at a time, while the block's gates are still in cache: whole-chunk passes over
   (T, B, 4H) arrays are memory-bound, one call per step costs Python overhead at small batches.
-- The loop multiplies by its own copy of Wh with padded rows (`padded`): the BLAS repacks the
-  weights on every small product, and rows a multiple of 2 KB long slow that down by up to 1.5x.
+- The loop multiplies by its own copy of Wh, its rows padded when they are a multiple of 2 KB long
+  (`padded`): the BLAS repacks the weights on every small product, and such rows slow that down
+  by up to 1.5x.
 
 (Over 400 lines: three cells, each with its forward and its backward side by side, so that one
 reads as the mirror of the other; split apart they would be harder to check.)
@@ -45,13 +46,17 @@ def param_names(cell: str, sfx: str = "") -> tuple[str, str, str, str | None]:
 
 
 def padded(rows: int, cols: int, dtype) -> np.ndarray:
-    """A zeroed (rows, cols) array whose rows are ROW_PAD floats longer than cols: a view.
+    """A zeroed (rows, cols) array for weights the time loop multiplies by: a view whose rows are
+    ROW_PAD floats longer when a row is a multiple of 2 KB, else a plain array.
 
-    OpenBLAS repacks the weight matrix on every one of the loop's small products; when a row is
-    a multiple of 2 KB (LSTM 256: 4 KB), those reads fall into the same few cache sets and the
-    product runs up to 1.5x slower (h @ Wh at B = 16, H = 256, G = 1024: 180 us, padded 113 us).
+    OpenBLAS repacks the weight matrix on every one of the loop's small products; rows a multiple
+    of 2 KB long send those reads to the same few cache sets. Measured (`benchmarks/padded_rows.py`,
+    B = 16): rows of 4 and 8 KB (LSTM 256, LSTM 512) 1.52x faster padded, 2 and 6 KB 1.14-1.16x,
+    others (1, 2.25, 3 KB) 1.00-1.03x: those are left as they are, and need no copy.
     """
-    return np.zeros((rows, cols + ROW_PAD), dtype)[:, :cols]
+    dtype = np.dtype(dtype)
+    pad = ROW_PAD if cols * dtype.itemsize % 2048 == 0 else 0
+    return np.zeros((rows, cols + pad), dtype)[:, :cols]
 
 
 def _sigmoid_fold(gates: int, hidden: int, sigmoid_gates: tuple[int, ...], dtype):
@@ -187,11 +192,14 @@ class Recurrence:
 
         Scaling the weights costs H x G multiplies per chunk, scaling the products T x B x G and a
         call a step: the cheaper one wins (one keystroke, T = B = 1, must not touch every weight).
-        The copy is `padded`, so a chunk long enough to pay for it gets one even with no scale.
+        The copy is `padded`, so a chunk long enough to pay for it gets one even with no scale
+        when its rows are padded.
         """
         if T * (CALL_FLOATS + B * self.G) < self.H * self.G:
             return Wh, self.scale is not None
         if self.scale is None:
+            if self._WhS.strides == Wh.strides:
+                return Wh, False  # (no padding for this shape: nothing to copy)
             np.copyto(self._WhS, Wh)
         else:
             np.multiply(Wh, self.scale, out=self._WhS)

@@ -1,4 +1,4 @@
-"""The status line: corpus, model, training state, step, throughput, elapsed time."""
+"""The status line: corpus, model, run state, step, throughput (and its workers), elapsed time."""
 
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ def status_parts(
     progress: Progress | None,
     short: int,
     demo: bool = False,
+    workers: int = 1,
 ) -> list[str]:
     """The status line's pieces; `short` 0, 1 or 2 says how hard to abbreviate them;
-    `demo`: the app types by itself (attract mode)."""
+    `demo`: the app types by itself (attract mode); `workers`: processes the training runs on."""
     name = corpus.name if len(corpus.name) <= 16 else "…" + corpus.name[-15:]
     chars, v = count(corpus.size), len(corpus.vocab)
     parts = [
@@ -46,6 +47,8 @@ def status_parts(
             if short
             else f"{count(progress.chars_per_sec)} chars/s"
         )
+        if workers > 1:
+            rate += f" ×{workers}" if short else f" on {workers} workers"
         parts += [f"step {progress.step:,}", rate, duration(progress.elapsed)]
     return parts
 
@@ -58,6 +61,7 @@ class StatusLine(Static):
         # what show() was last given, to refit on resize
         self._shown: tuple[Corpus, ModelConfig, RunState, Progress | None] | None = None
         self._demo = False
+        self._workers = 1
 
     def show(
         self,
@@ -67,11 +71,13 @@ class StatusLine(Static):
         progress: Progress | None,
         *,
         demo: bool = False,
+        workers: int = 1,
     ) -> None:
         for name in STATE_ICONS:
             self.set_class(state == name, f"-{name}")
         self._shown = (corpus, model, state, progress)
         self._demo = demo
+        self._workers = workers
         self._fit()
 
     def on_resize(self) -> None:
@@ -82,7 +88,7 @@ class StatusLine(Static):
         if self._shown is None:
             return
         for short in (0, 1, 2):
-            parts = status_parts(*self._shown, short, self._demo)
+            parts = status_parts(*self._shown, short, self._demo, self._workers)
             if cell_len(" " + " │ ".join(parts)) <= self.size.width:
                 break
         text = Text(" ")
