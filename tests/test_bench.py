@@ -4,11 +4,15 @@ engine's fast paths compute the same math as the plain ones."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
-from conftest import rnn_tui
+from conftest import ENV, replica_pids, rnn_tui, wait_for
 
 from rnn_tui.engine import cells
 from rnn_tui.engine.config import ModelConfig
@@ -162,6 +166,44 @@ def test_bench_workers_table_says_it_times_by_the_wall_clock():
     assert out.returncode == 0, out.stderr
     for words in ("training over N workers", "vs 1 worker", "sync/step", "wall clock"):
         assert words in out.stdout, words
+
+
+def test_ctrl_c_stops_the_bench_and_its_workers_with_one_line():
+    """Ctrl+C reaches the terminal's whole process group: the bench says "interrupted" and exits
+    130; its worker processes (and the replicas one of them drives) end without a traceback each."""
+    before = replica_pids()
+    args = [*WORKERS_TINY, "--repeats", "200", "--rep-seconds", "0.2"]  # minutes: interrupted
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnn_tui", "bench", "--workers", "2", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job
+    )
+    try:
+        wait_for(lambda: replica_pids() - before, what="the 2-worker case's replica", timeout=60)
+        time.sleep(0.5)  # timing repetitions
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "interrupted", stderr
+    wait_for(lambda: not bench_workers() and not replica_pids() - before, what="workers to end")
+
+
+def bench_workers() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if b"rnn_tui.lab.bench.worker" in f.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

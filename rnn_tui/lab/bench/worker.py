@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -102,6 +103,9 @@ class _Worker:
 
 
 def _worker_main(kind: str) -> int:
+    # Ctrl+C in the terminal reaches the whole process group: the parent stops the bench and says
+    # so, and a worker simply sees its input end (or its reader gone), without a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker = _Worker(kind)
     try:
         for line in sys.stdin:
@@ -111,6 +115,8 @@ def _worker_main(kind: str) -> int:
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
             sys.stdout.write(json.dumps(reply) + "\n")
             sys.stdout.flush()
+    except BrokenPipeError:  # the parent left mid-reply
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (no error at exit)
     finally:
         worker.close()  # its training replicas, if any, end with it
     return 0
