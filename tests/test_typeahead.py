@@ -332,6 +332,48 @@ def test_beam_search_finds_the_k_most_probable_distinct_completions(seed):
     assert len({w for w, _ in got}) == 5 and model.fed == 5  # distinct; the model is unchanged
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_byte_mode_beam_search_offers_whole_characters_as_text(seed):
+    """In byte mode the search walks UTF-8 bytes: its completions are the text they decode to
+    ("é", not "Ã©"), they end only after a whole character, their length counts characters, and
+    they are the most probable ones: brute force over the strings of 'a' and 'é', each costing
+    the product of its bytes' probabilities (C3 A9 for é), then a word end."""
+    vocab = Vocab([chr(b) for b in (0x20, 0x61, 0xA9, 0xC3)], symbols="bytes")
+    cfg = ModelConfig(vocab_size=len(vocab), cell="gru", hidden=8)
+    model = Predictor(ParamSnapshot.of(cfg, vocab, CharModel(cfg, seed=seed).params))
+    model.feed_text("aé a")
+    exact = []
+    for n in range(MIN_LEN, 4):
+        for word in itertools.product("aé", repeat=n):
+            m, p = model.clone(), 1.0
+            for b in vocab.encode("".join(word)).tolist():
+                p *= m.probs[b]
+                m.feed_symbol(b)
+            exact.append(("".join(word), p * m.probs[vocab.id(" ")]))
+    exact.sort(key=lambda wp: -wp[1])
+    got = suggest(model, k=5, beam=400, max_len=3, branch=4)
+    assert [w for w, _ in got] == [w for w, _ in exact[:5]]
+    assert np.allclose([p for _, p in got], [p for _, p in exact[:5]])
+    assert all(set(w) <= {"a", "é"} and 2 <= len(w) <= 3 for w, _ in got)
+
+
+def test_byte_mode_suggestions_in_a_real_text():
+    from rnn_tui.engine.corpus import make_corpus
+    from rnn_tui.engine.encoding import VocabPolicy
+
+    text = "le café est très bon, le thé aussi. déjà vu déjà fait. " * 40
+    corpus = make_corpus("fr", text, VocabPolicy(byte_mode=True))
+    model = NgramModel.fit(corpus.ids.astype(np.int64), order=5, vocab=corpus.vocab)
+    model.feed_text("aussi. d")
+    assert suggest(model, 3)[0][0] == "éjà"
+    model.reset()
+    model.feed_text("le café est tr")
+    assert suggest(model, 3)[0][0] == "ès"
+    # A memorised text: its words with accents are taken from the bar as the others are.
+    one, three = (keystroke_savings_at(model, text[:200], k) for k in (1, 3))
+    assert three > one > 0.45
+
+
 # Suggestions of the stub below: (' ', 'a', 'b') by the last char; the start acts like a space.
 SUGGEST_TABLE = {
     None: (0.1, 0.6, 0.3),

@@ -3,13 +3,15 @@
 A completion is the rest of the word, c_1..c_n (n >= MIN_LEN, none of them a word end), and its
 probability is P(c_1..c_n, then a word end | context): the model must also expect the word to
 stop there. A one-character completion is never offered: taking it costs the key it saves, so
-it would only hold a place a longer one could use. Beam search over characters keeps the `beam` most probable unfinished prefixes per
-length; every expansion by a word end finishes a candidate. Probabilities only shrink as a prefix
+it would only hold a place a longer one could use. Beam search over the model's symbols keeps
+the `beam` most probable unfinished prefixes per length; every expansion by a word end finishes a
+candidate. Probabilities only shrink as a prefix
 grows, so the search stops as soon as the k-th finished candidate beats every open prefix: then
 the answer is exact for what the beam kept.
 
-Cost per call is bounded by beam x max_len model steps (a clone and a feed each), with each
-step's state copied from its parent's (incremental, no re-reading of the context).
+Cost per call is bounded by beam x max_len model steps (a clone and a feed each; in byte mode up
+to 4 a character), with each step's state copied from its parent's (incremental, no re-reading of
+the context).
 """
 
 from __future__ import annotations
@@ -29,7 +31,23 @@ BRANCH = 4  # characters tried after each prefix: beyond the 4th most likely, ne
 
 
 def word_end_ids(vocab) -> np.ndarray:
-    return np.array([is_word_end(c) for c in vocab.chars], dtype=bool)
+    """Which symbols end a word. In byte mode only an ASCII byte can: 0x85 and 0xA0, white space
+    as Latin-1 characters, are the middle of a UTF-8 character there."""
+    return np.array(
+        [is_word_end(c) and not (vocab.byte_mode and c >= "\x80") for c in vocab.chars], dtype=bool
+    )
+
+
+def _utf8_need(b: int) -> int:
+    """Continuation bytes a UTF-8 lead byte announces (0 for ASCII); -1 for a continuation byte
+    and -2 for a byte no UTF-8 text holds."""
+    if b < 0x80:
+        return 0
+    if b < 0xC0:
+        return -1
+    if b < 0xC2:
+        return -2  # (an overlong encoding)
+    return 1 if b < 0xE0 else 2 if b < 0xF0 else 3 if b < 0xF5 else -2
 
 
 def suggest(
@@ -40,33 +58,53 @@ def suggest(
     branch: int = BRANCH,
     min_len: int = MIN_LEN,
 ) -> list[tuple[str, float]]:
-    """Up to k (completion, probability) pairs, distinct, most probable first; `model` unchanged."""
+    """Up to k (completion, probability) pairs, distinct, most probable first; `model` unchanged.
+
+    The search walks the model's symbols. In byte mode those are UTF-8 bytes: a prefix counts its
+    whole characters (`min_len` and `max_len` are characters), a word can only end after a whole
+    one, and a completion is the text its bytes decode to. The unknown symbol is never offered.
+    """
     if k < 1:
         return []
     vocab = model.vocab
     ends = word_end_ids(vocab)
-    chars = vocab.chars
+    byte_mode = vocab.byte_mode
+    codes = [ord(c) for c in vocab.chars] if byte_mode else None
+    never = ends.copy()
+    unknown = getattr(vocab, "_unk", None)
+    if unknown is not None:
+        never[unknown] = True
     done: list[tuple[float, str]] = []  # (log prob, completion), kept as a min-heap of size k
-    root = model.lookahead()
-    frontier = [(0.0, "", root)]
-    for depth in range(max_len + 1):
-        grown: list[tuple[float, str, Any, int]] = []
-        for logp, text, m in frontier:
+    # A prefix: (log prob, its symbols, whole characters, continuation bytes still due, model).
+    frontier: list[tuple[float, tuple[int, ...], int, int, Any]] = [
+        (0.0, (), 0, 0, model.lookahead())
+    ]
+    for _ in range(max_len * (4 if byte_mode else 1) + 1):  # (a character: up to 4 bytes)
+        grown: list[tuple[float, tuple[int, ...], int, int, Any, int]] = []
+        for logp, ids, length, due, m in frontier:
             p = m.probs
-            if text and len(text) >= min_len:
+            if due == 0 and length >= min_len:
                 end_p = float(p[ends].sum())
-                if end_p > 0:
-                    _push(done, k, (logp + math.log(end_p), text))
-            if depth == max_len:
+                score = logp + math.log(end_p) if end_p > 0 else -math.inf
+                if end_p > 0 and (len(done) < k or score >= done[0][0]):  # (decode what may enter)
+                    _push(done, k, (score, vocab.decode(ids)))
+            if length >= max_len and due == 0:
                 continue
-            # The `branch` most likely characters that continue the word.
-            cont = np.where(ends, -1.0, p)
+            # The `branch` most likely symbols that continue the word.
+            cont = np.where(never, -1.0, p)
             top = np.argpartition(-cont, min(branch, len(cont) - 1))[:branch]
             for i in top:
                 pi = float(cont[i])
                 if pi <= 0:
                     continue
-                grown.append((logp + math.log(pi), text + chars[i], m, int(i)))
+                d = 0
+                if codes is not None:  # a byte: does it start, go on with or end a character?
+                    need = _utf8_need(codes[i])
+                    if need == -2 or (need == -1) != (due > 0):
+                        continue  # not UTF-8 here: no text holds it
+                    d = due - 1 if need == -1 else need
+                n = length + (d == 0)  # (a character counts once it is whole)
+                grown.append((logp + math.log(pi), (*ids, int(i)), n, d, m, int(i)))
         if not grown:
             break
         grown.sort(key=lambda g: -g[0])
@@ -74,10 +112,10 @@ def suggest(
         if len(done) == k and grown[0][0] <= done[0][0]:
             break  # no open prefix can beat the k-th finished completion any more
         frontier = []
-        for logp, text, parent, i in grown:
+        for logp, ids, length, due, parent, i in grown:
             child = parent.lookahead()
-            child.feed(chars[i])
-            frontier.append((logp, text, child))
+            child.feed_symbol(i)
+            frontier.append((logp, ids, length, due, child))
     return [(text, math.exp(lp)) for lp, text in sorted(done, key=lambda d: (-d[0], d[1]))]
 
 
