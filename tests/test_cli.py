@@ -92,6 +92,28 @@ def test_predict_and_sample(zen_checkpoint):
     assert s1.stdout.startswith("Beau") and len(s1.stdout.rstrip("\n")) >= 54 - 5
 
 
+def test_predict_with_a_byte_mode_model_reads_and_offers_characters(tmp_path):
+    """A model of UTF-8 bytes: the Cyrillic it is given is read (not 'unknown'), and its top
+    predictions are characters (п, р, ...), not the bytes D0 and D1 shown as Ð and Ñ."""
+    corpus = tmp_path / "ru.txt"
+    corpus.write_text("привет мир, пример привета; мир примеру. " * 60, encoding="utf-8")
+    ckpt = tmp_path / "ru.npz"
+    trained = rnn_tui(
+        "train", "--corpus", str(corpus), "--bytes", "--hidden", "16", "--steps", "40",
+        "--out", str(ckpt),
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    out = rnn_tui("predict", str(ckpt), "при", "--top", "8", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["unknown"] == [] and data["known_chars"] == 3
+    chars = [t["char"] for t in data["top"]]
+    assert len(chars) == 8 and all(len(c) == 1 for c in chars)
+    assert not set(chars) & {"Ð", "Ñ"} and set(chars) & set("вмер")
+    probs = [t["prob"] for t in data["top"]]
+    assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-9
+
+
 def test_gradcheck_command():
     out = rnn_tui("gradcheck", "--json")
     assert out.returncode == 0, out.stderr

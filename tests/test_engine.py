@@ -283,6 +283,38 @@ def test_predictor_unknown_chars_top_k_greedy_sample():
     np.testing.assert_array_equal(pred.hidden, hidden)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_byte_mode_models_top_k_is_of_whole_characters(seed):
+    """top_k of a model of UTF-8 bytes lists characters, each with the product of its bytes'
+    probabilities, each given the ones before: brute force over every character these bytes
+    make (2 ASCII, 3 of 2 bytes after C3 as in 'é', 9 of 3 bytes after E6 as in '日')."""
+    import itertools
+
+    from rnn_tui.engine.corpus import Vocab
+
+    vocab = Vocab(sorted({chr(b) for b in "a é日".encode()}), symbols="bytes")
+    config = ModelConfig(vocab_size=len(vocab), cell="gru", hidden=8)
+    pred = Predictor(CharModel(config, seed=seed).snapshot(vocab))
+    pred.feed_text("é a日")
+    follow = [0x97, 0xA5, 0xA9]
+    sequences = [[0x20], [0x61], *([0xC3, c] for c in follow)]
+    sequences += [[0xE6, c, d] for c, d in itertools.product(follow, repeat=2)]
+    expected = []
+    for seq in sequences:
+        m, p = pred.clone(), 1.0
+        for b in seq:
+            i = vocab.symbol_ids(chr(b))[0]
+            p *= float(m.probs[i])
+            m.feed_symbol(i)
+        expected.append((bytes(seq).decode(), p))
+    expected.sort(key=lambda cp: -cp[1])
+    for k in (3, 14):
+        top = pred.top_k(k)
+        assert [c for c, _ in top] == [c for c, _ in expected[:k]]
+        np.testing.assert_allclose([p for _, p in top], [p for _, p in expected[:k]], rtol=1e-6)
+    assert "é" in dict(pred.top_k(14)) and "日" in dict(pred.top_k(14))
+
+
 def test_optimizers_reduce_a_quadratic():
     for name, lr in {"sgd": 0.1, "momentum": 0.02, "adagrad": 0.5, "adam": 0.1}.items():
         params = {"w": np.array([3.0, -2.0])}

@@ -236,13 +236,14 @@ def _train_run(args, trainer, corpus, model_config, seconds, stop):
 def cmd_predict(args) -> int:
     from rnn_tui.cli.models import choose_model
     from rnn_tui.lab.glyphs import format_prob, glyph
+    from rnn_tui.lab.metrics import char_symbols
 
     if args.top < 1:
         raise ConfigError(f"--top must be at least 1 (got {args.top})")
     ckpt, network = load_predictor(args.checkpoint)
     pred, chosen = choose_model(ckpt, network, args.model)
     known = pred.feed_text(args.text)
-    unknown = sorted(set(ch for ch in args.text if ch not in pred.vocab))
+    unknown = sorted(set(ch for ch in args.text if char_symbols(pred.vocab, ch) is None))
     top = pred.top_k(args.top)
     if args.json:
         print_json(

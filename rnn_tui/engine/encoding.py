@@ -28,6 +28,19 @@ UNICODE_SIZE = 0x110000
 UNKNOWN = "\ufffd"  # the symbol rare characters become (U+FFFD REPLACEMENT CHARACTER)
 SYMBOL_KINDS = ("chars", "bytes")
 
+
+def utf8_need(b: int) -> int:
+    """What byte `b` is in UTF-8 text: 0 an ASCII character, 1-3 the lead byte of a character with
+    that many continuation bytes to come, -1 a continuation byte, -2 a byte no UTF-8 text holds."""
+    if b < 0x80:
+        return 0
+    if b < 0xC0:
+        return -1
+    if b < 0xC2:
+        return -2  # (an overlong encoding)
+    return 1 if b < 0xE0 else 2 if b < 0xF0 else 3 if b < 0xF5 else -2
+
+
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all) over both passes
 
 

@@ -6,12 +6,14 @@ training can never disagree about the math.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnn_tui.engine.cells import RECURRENCES, LSTMRecurrence, param_names
 from rnn_tui.engine.corpus import Vocab
+from rnn_tui.engine.encoding import utf8_need
 from rnn_tui.engine.model import ParamSnapshot
 
 
@@ -71,6 +73,9 @@ class NextCharModel:
         return self.clone()
 
     def top_k(self, k: int = 10) -> list[tuple[str, float]]:
+        """The k most probable next characters, best first (in byte mode: `top_characters`)."""
+        if self.vocab.byte_mode:
+            return top_characters(self, k)
         p = self.probs
         best = np.argsort(-p, kind="stable")[:k]  # ties in vocabulary order, as metrics ranks them
         return [(self.vocab.chars[i], float(p[i])) for i in best]
@@ -102,6 +107,56 @@ class NextCharModel:
             out.append(i)
             model.feed_symbol(i)
         return self.vocab.decode(out)
+
+
+MAX_EXPANSIONS = 8  # model steps `top_characters` may look ahead (about 0.1 ms each)
+
+
+def top_characters(model: NextCharModel, k: int) -> list[tuple[str, float]]:
+    """A byte-mode model's k most probable next characters, best first: a character of several
+    UTF-8 bytes has the product of its bytes' probabilities, each given the ones before.
+
+    Unfinished characters are looked ahead most probable first, and no further once the k-th
+    whole one is more probable than any of them (probabilities only shrink as bytes are added),
+    or after MAX_EXPANSIONS steps. A byte that cannot start a character here is left out, so the
+    figures are of characters and may sum to less than the bytes' whole mass.
+    """
+    vocab = model.vocab
+    codes = [ord(c) for c in vocab.chars]
+    follow = np.array([i for i, b in enumerate(codes) if utf8_need(b) == -1], dtype=np.intp)
+    p = model.probs
+    found: list[tuple[float, str]] = []  # (probability, character)
+    partial: list[tuple[float, tuple[int, ...], int]] = []  # (-probability, bytes, bytes due)
+    for i in np.flatnonzero(p > 0).tolist():
+        need = utf8_need(codes[i])
+        if need == 0:
+            found.append((float(p[i]), vocab.chars[i]))
+        elif need > 0:
+            heapq.heappush(partial, (-float(p[i]), (i,), need))
+    found.sort(key=lambda f: -f[0])
+    del found[k:]
+    for _ in range(MAX_EXPANSIONS):
+        if not partial or (len(found) >= k and -partial[0][0] <= found[-1][0]):
+            break
+        neg, ids, due = heapq.heappop(partial)
+        ahead = model.lookahead()
+        for i in ids:
+            ahead.feed_symbol(i)
+        q = ahead.probs[follow]
+        for j in np.argsort(-q, kind="stable")[:k].tolist():
+            prob = -neg * float(q[j])
+            if prob <= 0:
+                break
+            grown = (*ids, int(follow[j]))
+            if due > 1:
+                heapq.heappush(partial, (-prob, grown, due - 1))
+                continue
+            ch = vocab.decode(grown)
+            if len(ch) == 1 and ch != "\ufffd":  # (a sequence UTF-8 forbids decodes to U+FFFD)
+                found.append((prob, ch))
+        found.sort(key=lambda f: -f[0])
+        del found[k:]
+    return [(ch, prob) for prob, ch in found]
 
 
 class Predictor(NextCharModel):

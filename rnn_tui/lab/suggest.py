@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rnn_tui.engine.encoding import utf8_need
 from rnn_tui.engine.predict import is_word_end
 
 DEFAULT_BEAM = 6
@@ -36,18 +37,6 @@ def word_end_ids(vocab) -> np.ndarray:
     return np.array(
         [is_word_end(c) and not (vocab.byte_mode and c >= "\x80") for c in vocab.chars], dtype=bool
     )
-
-
-def _utf8_need(b: int) -> int:
-    """Continuation bytes a UTF-8 lead byte announces (0 for ASCII); -1 for a continuation byte
-    and -2 for a byte no UTF-8 text holds."""
-    if b < 0x80:
-        return 0
-    if b < 0xC0:
-        return -1
-    if b < 0xC2:
-        return -2  # (an overlong encoding)
-    return 1 if b < 0xE0 else 2 if b < 0xF0 else 3 if b < 0xF5 else -2
 
 
 def suggest(
@@ -99,7 +88,7 @@ def suggest(
                     continue
                 d = 0
                 if codes is not None:  # a byte: does it start, go on with or end a character?
-                    need = _utf8_need(codes[i])
+                    need = utf8_need(codes[i])
                     if need == -2 or (need == -1) != (due > 0):
                         continue  # not UTF-8 here: no text holds it
                     d = due - 1 if need == -1 else need
