@@ -357,6 +357,18 @@ def test_a_byte_mode_beam_search_offers_whole_characters_as_text(seed):
     assert all(set(w) <= {"a", "é"} and 2 <= len(w) <= 3 for w, _ in got)
 
 
+def test_the_unknown_symbol_is_never_offered():
+    """A rare character's stand-in (U+FFFD) is no word anyone types: not in a suggestion, even
+    where the model rates it first."""
+    vocab = Vocab("ab \ufffd", unknown=True)
+    order = {c: i for i, c in enumerate(vocab.chars)}
+    probs = np.zeros(len(vocab))
+    probs[[order["\ufffd"], order["a"], order["b"], order[" "]]] = [0.5, 0.2, 0.1, 0.2]
+    got = suggest(Fixed(probs, vocab), 3)
+    assert got and all("\ufffd" not in w for w, _ in got)
+    assert got[0] == ("aa", pytest.approx(0.2 * 0.2 * 0.2))
+
+
 def test_byte_mode_suggestions_in_a_real_text():
     from rnn_tui.engine.corpus import make_corpus
     from rnn_tui.engine.encoding import VocabPolicy

@@ -5,9 +5,8 @@ probability is P(c_1..c_n, then a word end | context): the model must also expec
 stop there. A one-character completion is never offered: taking it costs the key it saves, so
 it would only hold a place a longer one could use. Beam search over the model's symbols keeps
 the `beam` most probable unfinished prefixes per length; every expansion by a word end finishes a
-candidate. Probabilities only shrink as a prefix
-grows, so the search stops as soon as the k-th finished candidate beats every open prefix: then
-the answer is exact for what the beam kept.
+candidate. Probabilities only shrink as a prefix grows, so the search stops as soon as the k-th
+finished candidate beats every open prefix: then the answer is exact for what the beam kept.
 
 Cost per call is bounded by beam x max_len model steps (a clone and a feed each; in byte mode up
 to 4 a character), with each step's state copied from its parent's (incremental, no re-reading of
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rnn_tui.engine.encoding import utf8_need
+from rnn_tui.engine.encoding import UNKNOWN, utf8_need
 from rnn_tui.engine.predict import is_word_end
 
 DEFAULT_BEAM = 6
@@ -59,10 +58,9 @@ def suggest(
     ends = word_end_ids(vocab)
     byte_mode = vocab.byte_mode
     codes = [ord(c) for c in vocab.chars] if byte_mode else None
-    never = ends.copy()
-    unknown = getattr(vocab, "_unk", None)
-    if unknown is not None:
-        never[unknown] = True
+    never = ends.copy()  # (nor the unknown symbol: no typed word is made of it)
+    if vocab.unknown:
+        never[vocab.id(UNKNOWN)] = True
     done: list[tuple[float, str]] = []  # (log prob, completion), kept as a min-heap of size k
     # A prefix: (log prob, its symbols, whole characters, continuation bytes still due, model).
     frontier: list[tuple[float, tuple[int, ...], int, int, Any]] = [
