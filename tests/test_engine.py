@@ -315,6 +315,48 @@ def test_a_byte_mode_models_top_k_is_of_whole_characters(seed):
     assert "é" in dict(pred.top_k(14)) and "日" in dict(pred.top_k(14))
 
 
+def test_a_byte_mode_continuation_never_ends_inside_a_character():
+    """greedy and sample count bytes: one that stops after the first bytes of a character drops
+    them instead of showing U+FFFD."""
+    from rnn_tui.engine.corpus import Vocab
+    from rnn_tui.engine.predict import NextCharModel, whole_characters
+
+    vocab = Vocab(sorted({chr(b) for b in "a é日".encode()}), symbols="bytes")
+    ids = {b: vocab.symbol_ids(chr(b))[0] for b in "a é日".encode()}
+    a, c3, a9, e6, x97, a5 = (ids[b] for b in (0x61, 0xC3, 0xA9, 0xE6, 0x97, 0xA5))
+    assert whole_characters(vocab, [a, c3]) == [a]
+    assert whole_characters(vocab, [a, e6, x97]) == [a]
+    assert whole_characters(vocab, [a, e6, x97, a5]) == [a, e6, x97, a5]
+    assert whole_characters(vocab, [c3, a9]) == [c3, a9] and whole_characters(vocab, []) == []
+
+    class Cycle(NextCharModel):  # sure of the next byte: those of "aé日", round and round
+        def __init__(self):
+            self.vocab, self.i = vocab, 0
+            self.order = [vocab.symbol_ids(chr(b))[0] for b in "aé日".encode()]
+
+        def reset(self):
+            self.i = 0
+
+        def feed_symbol(self, i):
+            self.i += 1
+
+        @property
+        def probs(self):
+            p = np.zeros(len(vocab))
+            p[self.order[self.i % len(self.order)]] = 1.0
+            return p
+
+        def clone(self):
+            twin = Cycle()
+            twin.i = self.i
+            return twin
+
+    whole = ["", "a", "a", "aé", "aé", "aé", "aé日", "aé日a"]  # by bytes allowed
+    for n, expected in enumerate(whole):
+        assert Cycle().greedy(n, stop_at_word_end=False) == expected
+        assert Cycle().sample(n, seed=0) == expected  # (the only byte it may draw)
+
+
 def test_optimizers_reduce_a_quadratic():
     for name, lr in {"sgd": 0.1, "momentum": 0.02, "adagrad": 0.5, "adam": 0.1}.items():
         params = {"w": np.array([3.0, -2.0])}

@@ -90,7 +90,7 @@ class NextCharModel:
                 break
             out.append(i)
             model.feed_symbol(i)
-        return self.vocab.decode(out)
+        return self.vocab.decode(whole_characters(self.vocab, out))
 
     def sample(self, length: int, temperature: float = 1.0, seed: int | None = None) -> str:
         """Draw a continuation; temperature 0 means greedy. The state is left unchanged."""
@@ -106,7 +106,19 @@ class NextCharModel:
             i = int(rng.choice(p.size, p=p))
             out.append(i)
             model.feed_symbol(i)
-        return self.vocab.decode(out)
+        return self.vocab.decode(whole_characters(self.vocab, out))
+
+
+def whole_characters(vocab: Vocab, ids: list[int]) -> list[int]:
+    """`ids` without a last character cut short: a byte-mode continuation that stopped after a
+    count of bytes, not of characters, would end in a lead byte and show as U+FFFD."""
+    if not vocab.byte_mode:
+        return ids
+    for back in range(1, min(4, len(ids)) + 1):
+        need = utf8_need(ord(vocab.chars[ids[-back]]))
+        if need != -1:  # the last character's first byte (or a byte no UTF-8 holds)
+            return ids[: len(ids) - back] if 0 < need >= back else ids
+    return ids
 
 
 MAX_EXPANSIONS = 8  # model steps `top_characters` may look ahead (about 0.1 ms each)
