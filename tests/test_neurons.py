@@ -14,6 +14,7 @@ from rnn_tui.engine.corpus import load_corpus, make_corpus
 from rnn_tui.engine.model import CharModel
 from rnn_tui.engine.predict import Predictor, hidden_trace
 from rnn_tui.lab.neurons import (
+    FEATURES,
     after_space,
     correlations,
     inside_brackets,
@@ -81,6 +82,27 @@ def test_hidden_trace_is_the_predictors_state_after_each_character(cell, layers)
         assert not np.allclose(trace.c, trace.h)
     else:
         assert trace.c is None
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_a_byte_mode_trace_has_one_state_per_character(cell):
+    """A byte-mode model reads 'é' as two steps: the trace keeps the state after its last byte,
+    so the units line up with the characters drawn (and the features computed on them)."""
+    from rnn_tui.engine.corpus import make_corpus
+    from rnn_tui.engine.encoding import VocabPolicy
+
+    corpus = make_corpus("fr", "déjà vu, café crème. " * 5, VocabPolicy(byte_mode=True))
+    model = CharModel(ModelConfig(len(corpus.vocab), cell=cell, hidden=12), seed=2)
+    snap = model.snapshot(corpus.vocab, 0)
+    text = "vu café déjà \u2603 crème"  # the snowman's bytes are not in the vocabulary: left out
+    trace = hidden_trace(snap, text)
+    assert trace.text == text.replace("\u2603", "") and trace.h.shape == (len(trace.text), 12)
+    p = Predictor(snap)
+    for t, ch in enumerate(trace.text):
+        p.feed(ch)
+        np.testing.assert_allclose(trace.h[t], p.hidden, atol=1e-6)
+    for feature in FEATURES.values():
+        assert correlations(trace.h, feature(trace.text)).shape == (12,)
 
 
 def test_hidden_trace_of_no_known_text_is_empty():

@@ -319,15 +319,26 @@ class HiddenTrace:
 
 def hidden_trace(snapshot: ParamSnapshot, text: str) -> HiddenTrace:
     """Run `text` through the network in one chunk (the predictor's own recurrence) and keep every
-    step's hidden state, and the LSTM's cell state, for drawing units over the text."""
+    step's hidden state, and the LSTM's cell state, for drawing units over the text. A byte-mode
+    model reads a character as its bytes: the state kept is the one after its last byte."""
     predictor = Predictor(snapshot)
-    ids = predictor.vocab.encode(text)
-    known = predictor.vocab.decode(ids)
+    vocab = predictor.vocab
+    ends = None  # in byte mode: the step that ends each character (its state is the character's)
+    if vocab.byte_mode:
+        whole = [(ch, vocab.symbols_of(ch)) for ch in text]
+        whole = [(ch, s) for ch, s in whole if len(s) == len(ch.encode("utf-8", "surrogatepass"))]
+        ids = np.array([i for _, s in whole for i in s], dtype=np.int32)
+        ends = np.cumsum([len(s) for _, s in whole]) - 1
+        known = "".join(ch for ch, _ in whole)
+    else:
+        ids = vocab.encode(text)
+        known = vocab.decode(ids)
     H = snapshot.config.hidden
     if len(ids) == 0:
         empty = np.zeros((0, H), np.float32)
         return HiddenTrace(known, empty, empty.copy() if snapshot.config.cell == "lstm" else None)
-    h = predictor._feed_chunk(ids)[:, 0, :].copy()
+    h = predictor._feed_chunk(ids)[:, 0, :]
     top = predictor.layers[-1]
-    c = top.cs[1:, 0, :].copy() if isinstance(top, LSTMRecurrence) else None
-    return HiddenTrace(known, h, c)
+    c = top.cs[1:, 0, :] if isinstance(top, LSTMRecurrence) else None
+    steps = slice(None) if ends is None else ends
+    return HiddenTrace(known, h[steps].copy(), None if c is None else c[steps].copy())
