@@ -13,7 +13,7 @@ from rnn_tui.engine.corpus import Vocab
 from rnn_tui.engine.dynamic import DynamicConfig, DynamicPredictor
 from rnn_tui.engine.model import CharModel, ParamSnapshot
 from rnn_tui.engine.predict import NextCharModel, Predictor
-from rnn_tui.lab.metrics import bits_per_char, evaluate, keystroke_savings_at
+from rnn_tui.lab.metrics import bits_per_char, evaluate, keystroke_savings, keystroke_savings_at
 from rnn_tui.lab.mixture import EPS, RATE, TEXT_LABEL, MixtureModel
 from rnn_tui.lab.ngram import NgramModel
 from rnn_tui.lab.online import DISCOUNT, MIN_MATCH, MatchModel, TextNgrams
@@ -381,9 +381,13 @@ def test_byte_mode_suggestions_in_a_real_text():
     model.reset()
     model.feed_text("le café est tr")
     assert suggest(model, 3)[0][0] == "ès"
-    # A memorised text: its words with accents are taken from the bar as the others are.
+    # A memorised text: its words with accents are taken from the bar as the others are, and the
+    # greedy completion (counted in characters, not bytes) saves what a model of characters saves.
     one, three = (keystroke_savings_at(model, text[:200], k) for k in (1, 3))
     assert three > one > 0.45
+    chars = make_corpus("fr", text)
+    by_chars = NgramModel.fit(chars.ids.astype(np.int64), order=5, vocab=chars.vocab)
+    assert keystroke_savings(model, text[:200]) == keystroke_savings(by_chars, text[:200]) > 0.45
 
 
 # Suggestions of the stub below: (' ', 'a', 'b') by the last char; the start acts like a space.

@@ -81,32 +81,60 @@ class NextCharModel:
         return [(self.vocab.chars[i], float(p[i])) for i in best]
 
     def greedy(self, max_len: int = 40, stop_at_word_end: bool = True) -> str:
-        """The most likely continuation, up to the end of the word; the state is left unchanged."""
-        model, out = self.lookahead(), []
-        for _ in range(max_len):
+        """The most likely continuation of up to `max_len` characters, up to the end of the word;
+        the state is left unchanged."""
+        model, out, count = self.lookahead(), [], CharacterCount(self.vocab)
+        while count.chars < max_len and len(out) < 4 * max_len:
             i = int(np.argmax(model.probs))
             ch = self.vocab.chars[i]
             if stop_at_word_end and is_word_end(ch) and not (self.vocab.byte_mode and ch >= "\x80"):
                 break
             out.append(i)
+            count.add(i)
             model.feed_symbol(i)
         return self.vocab.decode(whole_characters(self.vocab, out))
 
     def sample(self, length: int, temperature: float = 1.0, seed: int | None = None) -> str:
-        """Draw a continuation; temperature 0 means greedy. The state is left unchanged."""
+        """Draw a continuation of `length` characters; temperature 0 means greedy. The state is
+        left unchanged."""
         if temperature == 0:
             return self.greedy(length, stop_at_word_end=False)
         rng = np.random.default_rng(seed)
-        model, out = self.lookahead(), []
-        for _ in range(length):
+        model, out, count = self.lookahead(), [], CharacterCount(self.vocab)
+        while count.chars < length and len(out) < 4 * length:
             p = model.probs
             if temperature != 1.0:
                 p = np.power(p, 1.0 / temperature)
                 p /= p.sum()
             i = int(rng.choice(p.size, p=p))
             out.append(i)
+            count.add(i)
             model.feed_symbol(i)
         return self.vocab.decode(whole_characters(self.vocab, out))
+
+
+class CharacterCount:
+    """How many characters a run of symbols makes: one each, or in byte mode one per UTF-8
+    character (a byte no character can hold shows as one U+FFFD, so it counts as one)."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.chars, self.due = 0, 0
+        self.codes = [ord(c) for c in vocab.chars] if vocab.byte_mode else None
+
+    def add(self, i: int) -> None:
+        if self.codes is None:
+            self.chars += 1
+            return
+        need = utf8_need(self.codes[i])
+        if need == -1 and self.due:
+            self.due -= 1
+            self.chars += self.due == 0
+        elif need > 0:
+            self.chars += self.due > 0  # (an unfinished character before it: one U+FFFD)
+            self.due = need
+        else:
+            self.chars += 1 + (self.due > 0)
+            self.due = 0
 
 
 def whole_characters(vocab: Vocab, ids: list[int]) -> list[int]:
