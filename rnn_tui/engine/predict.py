@@ -83,7 +83,8 @@ class NextCharModel:
     def greedy(self, max_len: int = 40, stop_at_word_end: bool = True) -> str:
         """The most likely continuation of up to `max_len` characters, up to the end of the word;
         the state is left unchanged."""
-        model, out, count = self.lookahead(), [], CharacterCount(self.vocab)
+        model, count = self.lookahead(), CharacterCount(self.vocab)
+        out: list[int] = []
         while count.chars < max_len and len(out) < 4 * max_len:
             i = int(np.argmax(model.probs))
             ch = self.vocab.chars[i]
@@ -100,7 +101,8 @@ class NextCharModel:
         if temperature == 0:
             return self.greedy(length, stop_at_word_end=False)
         rng = np.random.default_rng(seed)
-        model, out, count = self.lookahead(), [], CharacterCount(self.vocab)
+        model, count = self.lookahead(), CharacterCount(self.vocab)
+        out: list[int] = []
         while count.chars < length and len(out) < 4 * length:
             p = model.probs
             if temperature != 1.0:
