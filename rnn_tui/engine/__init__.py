@@ -1,6 +1,7 @@
 """The engine: the recurrent network in plain NumPy, and everything it needs to learn.
 
-Configuration, corpora and vocabularies, the cells (forward and hand-written backward), the stack
+Configuration, corpora and vocabularies, the cells (forward and hand-written backward; their
+products shaped for the BLAS underneath, `blas`), the stack
 of recurrent layers under two heads (the character model's softmax, the series lessons' linear
 output), optimizers, the training loop both trainers extend, incremental prediction, checkpoints
 and the gradient check. The
