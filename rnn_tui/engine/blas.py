@@ -5,7 +5,8 @@ a float32 product of at most SMALL_PRODUCT multiply-adds (rows x inner x columns
 repacking its operands. The loop's products h @ Wh are just above that (16 x 256 x 1024 for LSTM
 256 on half a batch), so cut into blocks of columns under it they run faster:
 `benchmarks/column_blocks.py` measured 1.2-1.4x at 16 rows and 1.14-1.22x at 32 on this machine.
-The blocks are views (no copy), and each block's product is the same sums as the whole one's.
+The blocks are views (no copy); a block's products are the whole one's, summed by another kernel
+(equal to float32 rounding: bit for bit in most shapes measured).
 Elsewhere (another core, another BLAS, float64) the products are left whole: there the cut would
 only add calls. RNN_TUI_BLAS_BLOCKS=0 turns the cut off (for comparisons).
 """
