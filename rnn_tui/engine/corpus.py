@@ -72,11 +72,13 @@ class Vocab:
         if unknown and UNKNOWN not in distinct:
             raise CorpusError(f"a vocabulary with an unknown symbol must hold {UNKNOWN!r}")
         index = {c: i for i, c in enumerate(unique)}
+        codes = np.array([ord(c) for c in unique], dtype=np.uint32)
+        codes.flags.writeable = False  # (handed out by `codes`)
         for name, value in (
             ("chars", unique),
             ("unknown", bool(unknown)),
             ("symbols", symbols),
-            ("_codes", np.array([ord(c) for c in unique], dtype=np.uint32)),
+            ("_codes", codes),
             ("_index", index),
             ("_unk", index[UNKNOWN] if unknown else None),
         ):
@@ -105,6 +107,11 @@ class Vocab:
     @property
     def byte_mode(self) -> bool:
         return self.symbols == "bytes"
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Each symbol's code point in id order (in byte mode, its byte); read-only."""
+        return self._codes
 
     def describe(self) -> str:
         """How the symbols were chosen, for a status line: "" for plain characters."""

@@ -33,6 +33,12 @@ def is_word_end(ch: str) -> bool:
     return ch.isspace()
 
 
+def ends_word(vocab: Vocab, symbol: str) -> bool:
+    """Whether a symbol of `vocab` ends a word. In byte mode only an ASCII byte can: 0x85 and
+    0xA0, white space as Latin-1 characters, are the middle of a UTF-8 character there."""
+    return is_word_end(symbol) and not (vocab.byte_mode and symbol >= "\x80")
+
+
 class NextCharModel:
     """What every next-character model offers (the network's Predictor and the n-gram baseline).
 
@@ -88,7 +94,7 @@ class NextCharModel:
         while count.chars < max_len and len(out) < 4 * max_len:
             i = int(np.argmax(model.probs))
             ch = self.vocab.chars[i]
-            if stop_at_word_end and is_word_end(ch) and not (self.vocab.byte_mode and ch >= "\x80"):
+            if stop_at_word_end and ends_word(self.vocab, ch):
                 break
             out.append(i)
             count.add(i)
@@ -121,7 +127,7 @@ class CharacterCount:
 
     def __init__(self, vocab: Vocab) -> None:
         self.chars, self.due = 0, 0
-        self.codes = [ord(c) for c in vocab.chars] if vocab.byte_mode else None
+        self.codes = vocab.codes.tolist() if vocab.byte_mode else None
 
     def add(self, i: int) -> None:
         if self.codes is None:
@@ -145,7 +151,7 @@ def whole_characters(vocab: Vocab, ids: list[int]) -> list[int]:
     if not vocab.byte_mode:
         return ids
     for back in range(1, min(4, len(ids)) + 1):
-        need = utf8_need(ord(vocab.chars[ids[-back]]))
+        need = utf8_need(int(vocab.codes[ids[-back]]))
         if need != -1:  # the last character's first byte (or a byte no UTF-8 holds)
             return ids[: len(ids) - back] if 0 < need >= back else ids
     return ids
@@ -164,7 +170,7 @@ def top_characters(model: NextCharModel, k: int) -> list[tuple[str, float]]:
     figures are of characters and may sum to less than the bytes' whole mass.
     """
     vocab = model.vocab
-    codes = [ord(c) for c in vocab.chars]
+    codes = vocab.codes.tolist()
     follow = np.array([i for i, b in enumerate(codes) if utf8_need(b) == -1], dtype=np.intp)
     p = model.probs
     found: list[tuple[float, str]] = []  # (probability, character)

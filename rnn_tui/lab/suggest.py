@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rnn_tui.engine.encoding import UNKNOWN, utf8_need
-from rnn_tui.engine.predict import is_word_end
+from rnn_tui.engine.predict import ends_word
 
 DEFAULT_BEAM = 6
 DEFAULT_MAX_LEN = 24  # characters; longer words are offered once fewer are left to type
@@ -31,11 +31,8 @@ BRANCH = 4  # characters tried after each prefix: beyond the 4th most likely, ne
 
 
 def word_end_ids(vocab) -> np.ndarray:
-    """Which symbols end a word. In byte mode only an ASCII byte can: 0x85 and 0xA0, white space
-    as Latin-1 characters, are the middle of a UTF-8 character there."""
-    return np.array(
-        [is_word_end(c) and not (vocab.byte_mode and c >= "\x80") for c in vocab.chars], dtype=bool
-    )
+    """Which symbols end a word (`predict.ends_word`), as a mask over the vocabulary."""
+    return np.array([ends_word(vocab, c) for c in vocab.chars], dtype=bool)
 
 
 def suggest(
@@ -57,7 +54,7 @@ def suggest(
     vocab = model.vocab
     ends = word_end_ids(vocab)
     byte_mode = vocab.byte_mode
-    codes = [ord(c) for c in vocab.chars] if byte_mode else None
+    codes = vocab.codes.tolist() if byte_mode else None
     never = ends.copy()  # (nor the unknown symbol: no typed word is made of it)
     if vocab.unknown:
         never[vocab.id(UNKNOWN)] = True

@@ -163,9 +163,7 @@ class Start(Command, kind="start"):
         """The child's corpus: ids and vocabulary; no text (the trainer never reads it)."""
         vocab = Vocab(self.vocab, unknown=self.unknown, symbols=self.symbols)
         if self.ids_cache:
-            ids = corpus_cache.map_entry(
-                self.ids_cache, [ord(c) for c in vocab.chars], self.ids_length
-            )
+            ids = corpus_cache.map_entry(self.ids_cache, vocab.codes.tolist(), self.ids_length)
             return Corpus(self.corpus, "", vocab, ids, cache=self.ids_cache)
         if self.ids is None:
             raise wire.WireError("a start message without ids or their cache")
