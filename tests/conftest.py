@@ -138,6 +138,11 @@ def mapped_memfds() -> int:
 
 def replica_pids() -> set[int]:
     """Every live replica process on the machine (by its command line)."""
+    return live_pids(b"rnn_tui.engine.parallel_worker")
+
+
+def live_pids(module: bytes) -> set[int]:
+    """Every live (not zombie) process on the machine whose command line names `module`."""
     pids = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -149,6 +154,6 @@ def replica_pids() -> set[int]:
                 state = f.read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if b"rnn_tui.engine.parallel_worker" in cmd and state != "Z":
+        if module in cmd and state != "Z":
             pids.add(int(entry))
     return pids

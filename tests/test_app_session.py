@@ -90,35 +90,3 @@ def test_top_k_completion_and_sample_come_from_the_predictor(snapshot):
     assert not any(ch.isspace() for ch in s.completion())
     assert s.sample(20, 1.0, seed=3) == s.sample(20, 1.0, seed=3)
     assert s.hidden().shape == (16,)
-
-
-def test_your_typing_counts_a_byte_mode_models_multi_byte_characters_typed_or_refed():
-    """Typed one key at a time or re-fed in one chunk, 'é' of a byte-mode model is scored (its two
-    bytes' product), never unknown, and both ways give the same counts."""
-    from conftest import tiny_configs
-
-    from rnn_tui.engine.corpus import make_corpus
-    from rnn_tui.engine.encoding import VocabPolicy
-    from rnn_tui.engine.trainer import Trainer
-    from rnn_tui.lab.metrics import evaluate
-
-    corpus = make_corpus(
-        "fr", "café crème, déjà vu; naïve façade. " * 30, VocabPolicy(byte_mode=True)
-    )
-    trainer = Trainer(corpus, *tiny_configs(corpus, "gru", 16))
-    for _ in range(5):
-        trainer.train_step()
-    snap = trainer.snapshot()
-    text = "déjà vu, café"
-    typed, refed = PredictionSession(), PredictionSession()
-    typed.set_snapshot(snap)
-    for n in range(1, len(text) + 1):
-        typed.set_text(text[:n])
-    refed.set_snapshot(snap)
-    refed.set_text("x")
-    refed.set_text(text)  # not an append of at most 4: one re-feed of the whole text
-    report = evaluate(Predictor(snap), text, suggestions=())
-    for s in (typed, refed):
-        assert s.stats.unknown == 0 and s.stats.total == len(text)
-        assert s.stats.bpc == pytest.approx(report.bpc, rel=1e-4)
-        assert s.stats.top1_rate == pytest.approx(report.top1)

@@ -404,7 +404,10 @@ def test_bad_max_vocab_is_one_error_line(tmp_path, capsys):
 @pytest.mark.parametrize("policy", [VocabPolicy(max_vocab=12), VocabPolicy(byte_mode=True)])
 def test_typing_session_refeed_matches_keystrokes(policy):
     """A re-feed (one chunk) and typing key by key agree when a typed character is rare (the
-    unknown symbol) or several bytes: the same state, the same scores."""
+    unknown symbol) or several bytes: the same state, the same scores; and "your typing" scores
+    the text as `eval` does, none of it unknown (a character of several bytes as their product)."""
+    from rnn_tui.engine.predict import Predictor
+    from rnn_tui.lab.metrics import evaluate
     from rnn_tui.runtime.session import PredictionSession
 
     corpus = make_corpus("u", file_text(UNICODE), policy)
@@ -421,6 +424,11 @@ def test_typing_session_refeed_matches_keystrokes(policy):
     np.testing.assert_allclose(keys.predictor.probs, chunk.predictor.probs, rtol=1e-4, atol=1e-6)
     assert keys.stats.total == chunk.stats.total == len(typed)
     assert keys.stats.bits == pytest.approx(chunk.stats.bits, rel=1e-4)
+    report = evaluate(Predictor(snap), typed, suggestions=())
+    for s in (keys, chunk):
+        assert s.stats.unknown == 0 == report.unknown
+        assert s.stats.bpc == pytest.approx(report.bpc, rel=1e-4)
+        assert s.stats.top1_rate == pytest.approx(report.top1)
 
 
 @pytest.mark.parametrize(
