@@ -4,7 +4,7 @@ OpenBLAS's kernels for AVX-512 cores (SkylakeX, and Cooperlake and Sapphire Rapi
 a float32 product of at most SMALL_PRODUCT multiply-adds (rows x inner x columns) without
 repacking its operands. The loop's products h @ Wh are just above that (16 x 256 x 1024 for LSTM
 256 on half a batch), so cut into blocks of columns under it they run faster:
-`benchmarks/column_blocks.py` measured 1.2-1.4x at 16 rows and 1.14-1.22x at 32 on this machine.
+`benchmarks/column_blocks.py` measured 1.11-1.42x at 16 rows and 1.09-1.22x at 32 here.
 The blocks are views (no copy); a block's products are the whole one's, summed by another kernel
 (equal to float32 rounding: bit for bit in most shapes measured).
 Elsewhere (another core, another BLAS, float64) the products are left whole: there the cut would
@@ -24,6 +24,8 @@ SMALL_PRODUCT_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 BLOCK_ALIGN = 16  # columns: whole AVX-512 registers of float32
 MAX_BLOCKS = 16  # beyond this, the calls cost more than the cut saves
 ENV = "RNN_TUI_BLAS_BLOCKS"
+
+Blocks = list[tuple[np.ndarray, slice]]  # (a view of some of W's columns, which columns)
 
 
 @functools.cache
@@ -71,7 +73,7 @@ def column_block(rows: int, inner: int, columns: int, dtype) -> int | None:
     return block_width(rows, inner, columns)
 
 
-def column_blocks(W: np.ndarray, rows: int) -> list[tuple[np.ndarray, slice]] | None:
+def column_blocks(W: np.ndarray, rows: int) -> Blocks | None:
     """(view of W's columns, their slice) for each block of `column_block`; None: whole."""
     inner, columns = W.shape
     block = column_block(rows, inner, columns, W.dtype)
@@ -80,7 +82,7 @@ def column_blocks(W: np.ndarray, rows: int) -> list[tuple[np.ndarray, slice]] | 
     return [(W[:, j : j + block], slice(j, j + block)) for j in range(0, columns, block)]
 
 
-def product(a: np.ndarray, W: np.ndarray, blocks, out: np.ndarray) -> None:
+def product(a: np.ndarray, W: np.ndarray, blocks: Blocks | None, out: np.ndarray) -> None:
     """out = a @ W, block by block when `blocks` (from `column_blocks(W, len(a))`)."""
     if blocks is None:
         np.matmul(a, W, out=out)
