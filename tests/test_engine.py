@@ -203,6 +203,34 @@ def test_a_keystroke_step_is_the_chunk_forward_bit_for_bit(cell, T):
     np.testing.assert_array_equal(state, rec.final_state())
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_layer_that_switches_chunk_shapes_computes_what_a_fresh_one_does(cell):
+    """A layer keeps buffers (and the GRU its per-step views of them) for each (T, B) it meets:
+    back at a shape after another one, forward and backward are a fresh layer's, bit for bit."""
+    H = 16
+    rng = np.random.default_rng(11)
+    G = RECURRENCES[cell](H, np.float32).G
+    Wh = (rng.standard_normal((H, G)) * 0.2).astype(np.float32)
+    bh = rng.standard_normal(G).astype(np.float32) if cell == "gru" else None
+
+    def run(rec, T, B, seed):
+        r = np.random.default_rng(seed)
+        P = r.standard_normal((T, B, G)).astype(np.float32)
+        state0 = (r.standard_normal(rec.state_shape(B)) * 0.5).astype(np.float32)
+        dhs = r.standard_normal((T, B, H)).astype(np.float32)
+        hs = rec.forward(P, state0, Wh, bh, for_backward=True).copy()
+        dWh, dbh = np.zeros_like(Wh), np.zeros(G, np.float32)
+        dP, dstate = rec.backward(dhs, Wh, dWh, dbh)
+        return hs, dP.copy(), dstate.copy(), dWh, dbh
+
+    rec = RECURRENCES[cell](H, np.float32)
+    for T, B, seed in [(6, 3, 1), (4, 5, 2), (1, 1, 3), (6, 3, 4)]:
+        got = run(rec, T, B, seed)
+        fresh = run(RECURRENCES[cell](H, np.float32), T, B, seed)
+        for a, b in zip(got, fresh, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize(("cell", "H"), [("rnn", 512), ("lstm", 256), ("gru", 512), ("rnn", 256)])
 def test_the_time_loop_multiplies_by_padded_weights_and_gets_the_same_states(cell, H):
     """A chunk long enough multiplies by the loop's own copy of Wh, whose rows are padded when they

@@ -20,6 +20,9 @@ Speed, and why the code looks the way it does (each point measured, see `rnn-tui
   (`padded`): the BLAS repacks the weights on every small product, and such rows slow that down
   by up to 1.5x. Where OpenBLAS has a kernel that skips the repacking, the product is cut into
   blocks of columns small enough for it (`blas.column_blocks`).
+- Elementwise calls read and write whole contiguous arrays where a cell has gates to pick apart
+  (the GRU's loop keeps its gates gate-major): on column slices of rows NumPy takes its general
+  iterator, about a microsecond more a call (`benchmarks/gate_layout.py`).
 
 (Over 400 lines: three cells, each with its forward and its backward side by side, so that one
 reads as the mirror of the other; split apart they would be harder to check.)
@@ -30,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from rnn_tui.engine.blas import column_blocks, product
+from rnn_tui.engine.blas import Blocks, column_blocks, product
 from rnn_tui.engine.config import GATES
 
 BLOCK_FLOATS = 1 << 15  # backward coefficients are computed for about this many gate values at once
@@ -76,6 +79,7 @@ class Recurrence:
 
     cell = ""
     sigmoid_gates: tuple[int, ...] = ()
+    block_factor = 1  # backward coefficients: blocks of block_factor x BLOCK_FLOATS gate values
     # Every cell's `alloc` sets these (with its own buffers) for the current (T, B).
     hs: np.ndarray  # (T + 1, B, H): the initial state, then h_1..h_T
     WhT: np.ndarray  # (G, H): a contiguous Wh^T for backward
@@ -109,9 +113,14 @@ class Recurrence:
         if bufs is None:
             if len(self._sets) >= 3:
                 self._sets.pop(next(iter(self._sets)))
-            self.tb = max(1, min(T, BLOCK_FLOATS // (B * self.G)))  # steps per coefficient block
+            floats = BLOCK_FLOATS * self.block_factor
+            self.tb = max(1, min(T, floats // (B * self.G)))  # steps per coefficient block
             self.alloc(T, B)  # sets the buffers as attributes
-            bufs = {k: v for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
+            bufs = {
+                k: v
+                for k, v in self.__dict__.items()
+                if isinstance(v, np.ndarray) or k in ("forward_views", "backward_views")
+            }
             bufs["tb"] = self.tb
             self._sets[(T, B)] = bufs
         self.__dict__.update(bufs)
@@ -124,7 +133,7 @@ class Recurrence:
         raise NotImplementedError
 
     def _blocks(self, T: int) -> tuple[tuple[int, int], ...]:
-        """Time blocks [t0, t1) of about BLOCK_FLOATS gate values each, in order."""
+        """Time blocks [t0, t1) of about block_factor x BLOCK_FLOATS gate values each, in order."""
         if T <= self.tb:
             return ((0, T),)
         return tuple((t0, min(t0 + self.tb, T)) for t0 in range(0, T, self.tb))
@@ -431,23 +440,68 @@ class LSTMRecurrence(Recurrence):
 
 
 class GRURecurrence(Recurrence):
-    """PyTorch's GRU, gates r, z, n: n = tanh(P_n + r * (h @ W_hn + b_hn)), h_t = (1-z)*n + z*h."""
+    """PyTorch's GRU, gates r, z, n: n = tanh(P_n + r * (h @ W_hn + b_hn)), h_t = (1-z)*n + z*h.
+
+    The loop keeps its gates gate-major, (T, 3, B, H): every elementwise call then reads and writes
+    whole contiguous arrays. On column slices of (B, 3H) rows NumPy takes its general iterator: a
+    call on 8 x 384 floats cost 2.7-3.2 us instead of 0.7-2.1, and the forward step's calls 22 us
+    instead of 8.6 at GRU 192, 8 streams (`benchmarks/gate_layout.py`). P comes in and dL/dP goes
+    out as (T, B, 3H), converted once a chunk (under 1 us a step).
+    """
 
     cell = "gru"
     sigmoid_gates = (0, 1)
+    # its coefficients read one gate of a block at a time: 4x the blocks took 0.46-0.53 ms a
+    # chunk against 0.58-0.73 (GRU 192, T 64, at 8 and at 16 streams)
+    block_factor = 4
 
     def alloc(self, T, B):
         H = self.H
         self.hs = self._buf(T + 1, B, H)
-        self.gates = self._buf(T, B, 3 * H)  # activated r, z, n
-        self.gr, self.gz, self.gn = (self.gates[..., k * H : (k + 1) * H] for k in range(3))
-        self.gh = self._buf(T, B, 3 * H)  # h_{t-1} @ Wh (its n part, + b_hn, is needed by backward)
-        self.K = self._buf(T, B, 3, H)  # per-step coefficients of backward
-        self.dP = self._buf(T, B, 3, H)
+        self.A = self._buf(T, 3, B, H)  # activated r, z, n
+        self.GH = self._buf(T, 3, B, H)  # h_{t-1} @ Wh by gate (its n part, + b_hn, for backward)
+        self.Pg = self._buf(T, 3, B, H)  # P by gate
+        self.K = self._buf(T, 3, B, H)  # per-step coefficients of backward, by gate
+        # dL/d(gate pre-activations), ordered so that both products read a slice: [:3] is the
+        # hidden projection's (n part scaled by r) and [1:] the input projection's
+        self.D = self._buf(T, 4, B, H)  # dgh_n, dr, dz, dn
+        self.dP = self._buf(T, B, 3 * H)
         self.dGH = self._buf(T, B, 3 * H)
         self.dh = self._buf(B, H)
         self.tmp = self._buf(B, H)
-        self.WhT = padded(3 * H, H, self.dtype)
+        self.tmp3 = self._buf(3, B, H)
+        self.WhT = padded(3 * H, H, self.dtype)  # Wh^T, its rows in the order of D[:3]: n, r, z
+        # each step's views, cut once (a slice costs 0.15-0.2 us, and a step reads about 20)
+        hs, A, GH, Pg, K, D = self.hs, self.A, self.GH, self.Pg, self.K, self.D
+        self.forward_views = tuple(
+            (hs[t], hs[t + 1], A[t, :2], A[t, 0], A[t, 1], A[t, 2])
+            + (GH[t], GH[t, :2], GH[t, 2], Pg[t, :2], Pg[t, 2])
+            for t in range(T)
+        )
+        self.backward_views = tuple(
+            (A[t, 0], A[t, 1], K[t, 0], K[t, 1:], D[t, :3], D[t, 0], D[t, 1], D[t, 2:], D[t, 3])
+            for t in range(T)
+        )
+
+    def _gate_weights(self, W: np.ndarray, B: int):
+        """How the loop multiplies h by W into a (3, B, H) gate-major out: one (1, 3H) product
+        when B = 1 (then the layouts are the same memory), else per gate, in one batched call
+        when every gate's product is a small one."""
+        H = self.H
+        if B == 1:
+            return W, column_blocks(W, 1), None
+        by_gate = W.reshape(H, 3, H).transpose(1, 0, 2)  # (3, H, H) views of W's columns
+        cuts = [column_blocks(by_gate[g], B) for g in range(3)]
+        return by_gate, None, cuts if any(c is not None for c in cuts) else None
+
+    @staticmethod
+    def _gate_product(a, W, cut, cuts, out):
+        """out (3, B, H) = a @ W, where one batched call does not: B = 1, or cut per gate."""
+        if cuts is None:  # B = 1: (3, 1, H) is the (1, 3H) row
+            product(a, W, cut, out.reshape(1, -1))
+            return
+        for g in range(3):
+            product(a, W[g], cuts[g], out[g])
 
     def forward(self, P, state0, Wh, bh=None, prepared=False, for_backward=False):
         if bh is None:
@@ -455,40 +509,43 @@ class GRURecurrence(Recurrence):
         T, B, _ = P.shape
         self.ensure(T, B)
         H = self.H
-        hs, gates, gh, tmp = self.hs, self.gates, self.gh, self.tmp
-        gr, gz, gn = self.gr, self.gz, self.gn
+        hs, Pg, tmp = self.hs, self.Pg, self.tmp
         W, halve = self._recurrent_weights(Wh, T, B)
         late = halve and not prepared  # neither P nor h @ Wh halved: halve their sum
         if not (prepared or late):
             self._prepare(P, bh)  # r, z halved and their recurrent bias added
+        np.copyto(Pg, P.reshape(T, B, 3, H).transpose(0, 2, 1, 3))
         bhn = bh[2 * H :]
-        cut = column_blocks(W, B)
+        bhrz = bh[: 2 * H].reshape(2, 1, H)
+        Wg, cut, cuts = self._gate_weights(W, B)
         hs[0] = state0
+        views, batched = self.forward_views, cuts is None and B > 1
         for t0, t1 in self._blocks(T):
             for t in range(t0, t1):
-                a, ght = gates[t], gh[t]
-                product(hs[t], W, cut, ght)
+                h0, h1, rz, r, z, n, ght, ghrz, ghn, prz, pn = views[t]
+                if batched:
+                    np.matmul(h0, Wg, out=ght)
+                else:
+                    self._gate_product(h0, Wg, cut, cuts, ght)
                 if halve and not late:
-                    ght[:, : 2 * H] *= 0.5
-                ght[:, 2 * H :] += bhn
-                rz = a[:, : 2 * H]
+                    ghrz *= 0.5
+                ghn += bhn
                 if late:  # (P + b_h) + h @ Wh, then halved: the same rounding as the other ways
-                    np.add(P[t, :, : 2 * H], bh[: 2 * H], out=rz)
-                    rz += ght[:, : 2 * H]
+                    np.add(prz, bhrz, out=rz)
+                    rz += ghrz
                     rz *= 0.5
                 else:
-                    np.add(P[t, :, : 2 * H], ght[:, : 2 * H], out=rz)
+                    np.add(prz, ghrz, out=rz)
                 np.tanh(rz, out=rz)  # r and z are both sigmoids: 0.5 + 0.5 tanh(x / 2)
                 rz *= 0.5
                 rz += 0.5
-                n = gn[t]
-                np.multiply(gr[t], ght[:, 2 * H :], out=n)
-                n += P[t, :, 2 * H :]
+                np.multiply(r, ghn, out=n)
+                n += pn
                 np.tanh(n, out=n)
                 # h_t = n + z * (h_{t-1} - n)
-                np.subtract(hs[t], n, out=tmp)
-                tmp *= gz[t]
-                np.add(n, tmp, out=hs[t + 1])
+                np.subtract(h0, n, out=tmp)
+                tmp *= z
+                np.add(n, tmp, out=h1)
             if for_backward:
                 self._coefficients(t0, t1)
         self.coefficients_ready = for_backward
@@ -520,45 +577,70 @@ class GRURecurrence(Recurrence):
         return np.add(n, tmp, out=state)
 
     def _coefficients(self, t0, t1):
-        H = self.H
-        G, K = self.gates[t0:t1], self.K[t0:t1]
-        r, z, n = G[..., :H], G[..., H : 2 * H], G[..., 2 * H :]
-        Kr, Kz, Kn = K[:, :, 0], K[:, :, 1], K[:, :, 2]
-        np.subtract(self.hs[t0:t1], n, out=Kz)  # daz = dh * (h_{t-1} - n) * z(1-z)
+        A, K = self.A[t0:t1], self.K[t0:t1]
+        r, z, n = A[:, 0], A[:, 1], A[:, 2]
+        Kr, Kz, Kn = K[:, 0], K[:, 1], K[:, 2]
+        np.subtract(self.hs[t0:t1], n, out=Kz)  # dz = dh * (h_{t-1} - n) * z(1-z)
         Kz *= z
         np.subtract(1.0, z, out=Kn)  # reuse: Kn = 1 - z for the next line
         Kz *= Kn
-        np.multiply(n, n, out=Kr)  # dan = dh * (1-z) * (1-n^2)
+        np.multiply(n, n, out=Kr)  # dn = dh * (1-z) * (1-n^2)
         np.subtract(1.0, Kr, out=Kr)
         Kn *= Kr
-        np.subtract(1.0, r, out=Kr)  # dar = dan * gh_n * r(1-r)
+        np.subtract(1.0, r, out=Kr)  # dr = dn * gh_n * r(1-r)
         Kr *= r
-        Kr *= self.gh[t0:t1, :, 2 * H :]
+        Kr *= self.GH[t0:t1, 2]
+
+    def _transposed(self, Wh, B):
+        """A contiguous Wh^T with its rows in the order of D[:3]: n, r, z (for B > 1)."""
+        H, WhT = self.H, self.WhT
+        WhT[:H] = Wh[:, 2 * H :].T
+        WhT[H:] = Wh[:, : 2 * H].T
+        return WhT
 
     def backward(self, dhs, Wh, dWh, dbh):
         T, B, _ = dhs.shape
         H = self.H
-        gr, gz, K, dP, dGH, dh, tmp = self.gr, self.gz, self.K, self.dP, self.dGH, self.dh, self.tmp
+        D, dh, tmp, tmp3 = self.D, self.dh, self.tmp, self.tmp3
         self._ensure_coefficients(T)
-        WhT = self._transposed(Wh, B)
-        cut = column_blocks(WhT, B)
+        cuts: list[Blocks | None] | None = None
+        if B == 1:  # one vector a step: Wh^T's views multiply it faster than a copy would pay
+            WhT_rz, WhT_n = Wh[:, : 2 * H].T, Wh[:, 2 * H :].T
+        else:
+            WhT3 = self._transposed(Wh, B).reshape(3, H, H)
+            gate_cuts = [column_blocks(WhT3[g], B) for g in range(3)]
+            cuts = gate_cuts if any(c is not None for c in gate_cuts) else None
         dh.fill(0.0)
-        dhb = dh[:, None, :]
+        views = self.backward_views
         for t in reversed(range(T)):
-            dp, dg = dP[t], dGH[t]
+            r, z, kr, kzn, dg, dgn, dr, dzn, dn = views[t]
             dh += dhs[t]
-            np.multiply(dhb, K[t, :, 1:], out=dp[:, 1:])  # daz and dan in one broadcast
-            np.multiply(dp[:, 2], K[t, :, 0], out=dp[:, 0])  # dar
-            # the hidden projection's gradient: r and z parts as the input's, n part scaled by r
-            dg[:, : 2 * H] = dp[:, :2].reshape(-1, 2 * H)
-            np.multiply(dp[:, 2], gr[t], out=dg[:, 2 * H :])
-            # dh_{t-1} = dh * z + dGH_t @ Wh^T
-            dh *= gz[t]
-            product(dg, WhT, cut, tmp)
-            dh += tmp
+            np.multiply(dh, kzn, out=dzn)  # dz and dn in one broadcast
+            np.multiply(dn, kr, out=dr)
+            np.multiply(dn, r, out=dgn)  # the hidden projection's n part is scaled by r
+            # dh_{t-1} = dh * z + (dgh_n, dr, dz) @ Wh^T
+            dh *= z
+            if B == 1:
+                np.matmul(dg[1:].reshape(1, -1), WhT_rz, out=tmp)
+                dh += tmp
+                np.matmul(dgn, WhT_n, out=tmp)
+                dh += tmp
+            elif cuts is None:
+                np.matmul(dg, WhT3, out=tmp3)  # then summed over the gates
+                dh += tmp3[0]
+                dh += tmp3[1]
+                dh += tmp3[2]
+            else:
+                for g in range(3):
+                    product(dg[g], WhT3[g], cuts[g], tmp)
+                    dh += tmp
+        dGH, dP = self.dGH, self.dP
+        np.copyto(dGH.reshape(T, B, 3, H)[:, :, :2], D[:, 1:3].transpose(0, 2, 1, 3))
+        np.copyto(dGH[..., 2 * H :], D[:, 0])
+        np.copyto(dP.reshape(T, B, 3, H), D[:, 1:].transpose(0, 2, 1, 3))
         np.matmul(self.hs[:-1].reshape(-1, H).T, dGH.reshape(-1, 3 * H), out=dWh)
         dGH.reshape(-1, 3 * H).sum(axis=0, out=dbh)
-        return dP.reshape(T, -1, 3 * H), dh.copy()
+        return dP, dh.copy()
 
 
 RECURRENCES = {"rnn": RNNRecurrence, "lstm": LSTMRecurrence, "gru": GRURecurrence}
