@@ -16,13 +16,20 @@ def skylakex(monkeypatch):
     monkeypatch.delenv(blas.ENV, raising=False)
 
 
-def test_blocks_stay_under_the_small_product_and_whole_registers(skylakex):
-    for rows, inner, columns in [(16, 256, 1024), (32, 256, 768), (16, 1024, 256), (12, 192, 576)]:
+def test_blocks_are_the_fewest_small_products_in_whole_registers_and_even(skylakex):
+    shapes = [(16, 256, 1024), (32, 256, 768), (16, 1024, 256), (12, 192, 576), (16, 256, 256)]
+    shapes += [(32, 256, 256), (16, 512, 512), (24, 192, 272)]
+    for rows, inner, columns in shapes:
         block = blas.column_block(rows, inner, columns, np.float32)
         assert block is not None and block % blas.BLOCK_ALIGN == 0
         assert rows * inner * block <= blas.SMALL_PRODUCT
-        assert rows * inner * (block + blas.BLOCK_ALIGN) > blas.SMALL_PRODUCT  # the widest such
-    assert blas.column_block(16, 256, 1024, np.float32) == 240  # LSTM 256 on half a batch
+        widest = blas.SMALL_PRODUCT // (rows * inner) // blas.BLOCK_ALIGN * blas.BLOCK_ALIGN
+        count = -(-columns // block)
+        assert count == -(-columns // widest)  # no more calls than the widest blocks make
+        # and the narrowest block that many calls allow: no thin last block
+        assert -(-columns // (block - blas.BLOCK_ALIGN)) > count
+    assert blas.column_block(16, 256, 1024, np.float32) == 208  # LSTM 256 on half a batch: 5 calls
+    assert blas.column_block(16, 256, 256, np.float32) == 128  # a GRU 256 gate on half a batch
 
 
 def test_products_stay_whole_where_the_cut_would_only_add_calls(skylakex, monkeypatch):

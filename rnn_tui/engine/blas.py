@@ -53,14 +53,20 @@ def openblas_core() -> str | None:
 
 
 def block_width(rows: int, inner: int, columns: int) -> int | None:
-    """The widest block of columns (whole registers) whose product is a small one, or None when
-    the product is small already or would take more than MAX_BLOCKS calls."""
+    """Columns a block, in whole registers, for the fewest small products that cover the columns,
+    as even as they can be (a narrow last block runs the kernel at a fraction of its width:
+    (16, 256) by 256 columns took 21.8 us as 240 + 16 and 20.8 as 128 + 128; by 1024 columns 115.6
+    as 4 x 240 + 64 and 104.8 as 4 x 208 + 192); None when the product is small already or would
+    take more than MAX_BLOCKS calls."""
     if rows * inner * columns <= SMALL_PRODUCT:
         return None
-    block = SMALL_PRODUCT // (rows * inner) // BLOCK_ALIGN * BLOCK_ALIGN
-    if block < BLOCK_ALIGN or -(-columns // block) > MAX_BLOCKS:
+    widest = SMALL_PRODUCT // (rows * inner) // BLOCK_ALIGN * BLOCK_ALIGN
+    if widest < BLOCK_ALIGN:
         return None
-    return block
+    blocks = -(-columns // widest)
+    if blocks > MAX_BLOCKS:
+        return None
+    return -(-columns // (blocks * BLOCK_ALIGN)) * BLOCK_ALIGN
 
 
 def column_block(rows: int, inner: int, columns: int, dtype) -> int | None:
