@@ -1,5 +1,7 @@
 """The time loop's products h @ Wh (forward) and dz @ Wh^T (backward), whole and cut into the
-column blocks `engine/blas.block_width` chooses, for the cells at hidden 256 and GRU 192.
+column blocks `engine/blas.block_width` chooses, for the cells at hidden 256 and GRU 192. The GRU's
+gate-major loop multiplies gate by gate: its rows are one gate's product (H x H either way; the
+loop makes three, in one batched call when none is cut).
 
     python benchmarks/column_blocks.py [--batch 8,16,32] [--rounds 9]
 
@@ -27,10 +29,8 @@ from rnn_tui.engine.cells import padded  # noqa: E402
 SHAPES = [
     ("lstm 256 forward", 256, 1024),
     ("lstm 256 backward", 1024, 256),
-    ("gru 256 forward", 256, 768),
-    ("gru 256 backward", 768, 256),
-    ("gru 192 forward", 192, 576),
-    ("gru 192 backward", 576, 192),
+    ("gru 256, a gate", 256, 256),
+    ("gru 192, a gate", 192, 192),
     ("rnn 256 forward", 256, 256),
 ]
 
