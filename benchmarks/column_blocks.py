@@ -22,7 +22,7 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"
 import numpy as np  # noqa: E402
 
 from rnn_tui.engine.blas import block_width, openblas_core  # noqa: E402
-from rnn_tui.engine.cells import padded  # noqa: E402
+from rnn_tui.engine.recurrence import padded  # noqa: E402
 
 # (label, inner, columns) of the loop's products: forward (hidden, gates x hidden), backward the
 # transpose

@@ -1,4 +1,4 @@
-"""Which weights the time loop pads (`engine/cells.padded`): h @ Wh for the loop's shapes, with
+"""Which weights the time loop pads (`engine/recurrence.padded`): h @ Wh for the loop's shapes, with
 Wh's rows as long as its columns and ROW_PAD floats longer, beside what the engine does.
 
     python benchmarks/padded_rows.py [--batch 16,32] [--rounds 9] [--json]
@@ -20,7 +20,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from rnn_tui.engine.cells import ROW_PAD, padded  # noqa: E402
+from rnn_tui.engine.recurrence import ROW_PAD, padded  # noqa: E402
 
 # (hidden, gate columns): the cells the bench and the issues name, and a few that do not alias
 SHAPES = [(192, 576), (256, 256), (256, 768), (256, 1024), (512, 512), (512, 1536), (512, 2048)]

@@ -24,7 +24,7 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before NumPy: one BLAS thread a proc
 
 import numpy as np  # noqa: E402
 
-from rnn_tui.engine.cells import padded  # noqa: E402
+from rnn_tui.engine.recurrence import padded  # noqa: E402
 
 
 def products(rows: int, hidden: int, cols: int, seed: int):

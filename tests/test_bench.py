@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import ENV, live_pids, replica_pids, rnn_tui, wait_for
 
-from rnn_tui.engine import cells
+from rnn_tui.engine import cells, recurrence
 from rnn_tui.engine.config import ModelConfig
 from rnn_tui.engine.gradcheck import TOLERANCE, check_model
 from rnn_tui.engine.model import scatter_rows
@@ -202,7 +202,7 @@ def test_flops_formula():
 @pytest.mark.parametrize("embed", [0, 3])
 def test_gradients_with_one_step_coefficient_blocks(monkeypatch, cell, embed):
     """Backward coefficients computed a block of steps at a time, here one step a block."""
-    monkeypatch.setattr(cells, "BLOCK_FLOATS", 1)
+    monkeypatch.setattr(recurrence, "BLOCK_FLOATS", 1)
     config = ModelConfig(vocab_size=5, cell=cell, hidden=4, layers=2, embed=embed)
     errors = check_model(
         config, T=9, B=3, seed=2

@@ -126,7 +126,7 @@ class CharModel:
         flat_ids = inputs.reshape(-1)
         if flat_ids.min() < 0 or flat_ids.max() >= cfg.vocab_size:  # (take below does not check)
             raise IndexError(f"input ids must be in [0, {cfg.vocab_size})")
-        # Layer 0's input projection, with the cell's own version of Wx and bx (see cells.py).
+        # Layer 0's input projection, with the cell's own version of Wx and bx (see recurrence.py).
         Wx_in, b_in = self.stack.input_params(0, p)
         P2 = bufs.P[0].reshape(N, -1)
         if ws.X is not None:  # an embedding (cfg.embed)

@@ -1,6 +1,6 @@
 """Next-character prediction with an incremental hidden state: one step per typed character.
 
-The recurrence is the training code's own (`cells.py`), run for T = 1, B = 1, so prediction and
+The recurrence is the training code's own (`cells`), run for T = 1, B = 1, so prediction and
 training can never disagree about the math.
 """
 
@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn_tui.engine.cells import RECURRENCES, LSTMRecurrence, param_names
+from rnn_tui.engine.cells import RECURRENCES, LSTMRecurrence
 from rnn_tui.engine.corpus import Vocab
 from rnn_tui.engine.encoding import utf8_need
 from rnn_tui.engine.model import ParamSnapshot
+from rnn_tui.engine.recurrence import param_names
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -217,7 +218,7 @@ class Predictor(NextCharModel):
         p = snapshot.params
         self.names = [param_names(cfg.cell, f"_{l}" if l else "") for l in range(cfg.layers)]
         self._init_buffers()
-        # Each layer's input weights as its cell takes them (cells.Recurrence.input_params), and
+        # Each layer's input weights as its cell takes them (recurrence.Recurrence.input_params), and
         # layer 0's projection for every character, so that a keystroke is a row lookup.
         self._inputs, self._Wh = [], []
         for layer, (Wx, bx, Wh, bh) in zip(self.layers, self.names, strict=True):
@@ -254,7 +255,7 @@ class Predictor(NextCharModel):
         self.feed_id(i)
 
     def feed_id(self, i: int) -> None:
-        """One keystroke: a step of every layer (cells.Recurrence.step), the state kept."""
+        """One keystroke: a step of every layer (recurrence.Recurrence.step), the state kept."""
         p = self.snapshot.params
         x = self._table[i : i + 1]
         for l, layer in enumerate(self.layers):

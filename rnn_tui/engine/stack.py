@@ -7,7 +7,7 @@ head (the character model's softmax, the regression lessons' linear output).
 
 The head owns layer 0's input weight (`Wxh`/`Wx`), because only it knows what x_t is: it writes
 P_0 into `buffers(T, B).P[0]` with the weights `input_params(0, params)` hands it (the sigmoid
-columns halved, see cells.py), and after `backward` turns dL/dP_0 into its own gradients. The stack
+columns halved, see recurrence.py), and after `backward` turns dL/dP_0 into its own gradients. The stack
 does everything else, bias gradients of layer 0 included. Parameter names are the checkpoint's:
 `Wxh`, `Whh`, `bh` (rnn), `Wx`, `Wh`, `b` (lstm), `Wx`, `Wh`, `bx`, `bh` (gru), `_l` for l >= 1.
 """
@@ -19,8 +19,9 @@ from typing import Protocol
 
 import numpy as np
 
-from rnn_tui.engine.cells import RECURRENCES, param_names
+from rnn_tui.engine.cells import RECURRENCES
 from rnn_tui.engine.config import GATES
+from rnn_tui.engine.recurrence import param_names
 
 
 def layer_suffix(layer: int) -> str:
@@ -120,7 +121,7 @@ class RecurrentStack:
         return bufs
 
     def input_params(self, layer: int, params) -> tuple[np.ndarray, np.ndarray]:
-        """(Wx', b') of a layer, as its recurrence takes P (see cells.Recurrence.input_params)."""
+        """(Wx', b') of a layer, as its recurrence takes P (see recurrence.Recurrence.input_params)."""
         Wx, bx, _, bh = self.names[layer]
         return self.layers[layer].input_params(params[Wx], params[bx], params[bh] if bh else None)
 
