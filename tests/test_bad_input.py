@@ -247,6 +247,41 @@ OPTION_CASES = [
     (["sample", "x.npz", "--length", "-1"], ["length"]),
     (["predict", "x.npz", "a", "--top", "0"], ["--top"]),
     (["series", "--lesson", "ramp", "--hidden", "0"], ["hidden"]),
+    # every option in range, the step over 300 GB: refused before anything is made
+    (
+        [
+            "train",
+            "--corpus",
+            "zen",
+            "--hidden",
+            "1024",
+            "--layers",
+            "3",
+            "--batch",
+            "1024",
+            "--seq-len",
+            "1024",
+            "--steps",
+            "1",
+        ],
+        ["GB of memory", "is free", "--batch"],
+    ),
+    (
+        [
+            "app",
+            "--corpus",
+            "zen",
+            "--hidden",
+            "1024",
+            "--layers",
+            "3",
+            "--batch",
+            "1024",
+            "--seq-len",
+            "1024",
+        ],
+        ["GB of memory", "is free", "--batch"],
+    ),
 ]
 
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_trainer
 
 from rnn_tui.engine.cells import RECURRENCES
-from rnn_tui.engine.config import CELLS, ModelConfig
+from rnn_tui.engine.config import CELLS, ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import load_corpus
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.gradcheck import (
@@ -21,7 +21,7 @@ from rnn_tui.engine.gradcheck import (
     standard_cases,
 )
 from rnn_tui.engine.loop import LossHistory
-from rnn_tui.engine.model import CharModel
+from rnn_tui.engine.model import CharModel, chunk_bytes
 from rnn_tui.engine.optim import budget_lr_scale, clip_global_norm_, global_norm, make_optimizer
 from rnn_tui.engine.predict import Predictor, softmax
 from rnn_tui.engine.trainer import Trainer
@@ -201,6 +201,51 @@ def test_a_keystroke_step_is_the_chunk_forward_bit_for_bit(cell, T):
     for t in range(T):
         np.testing.assert_array_equal(stepper.step(P[t], state, W, bh), hs[t])
     np.testing.assert_array_equal(state, rec.final_state())
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(("layers", "embed"), [(1, 0), (2, 5)])
+def test_chunk_bytes_bounds_what_a_chunk_keeps_before_it_is_made(cell, layers, embed):
+    """The memory estimate (worked out from the config alone) against the buffers a forward and
+    backward pass really keeps: at most, and not far over."""
+    T, B = 12, 5
+    config = ModelConfig(vocab_size=7, cell=cell, hidden=16, layers=layers, embed=embed)
+    model = CharModel(config, seed=0)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 7, (T, B)), rng.integers(0, 7, (T, B))
+    model.loss_and_grads(x, y, model.zero_state(B))
+
+    def arrays(obj) -> int:
+        return sum(v.nbytes for v in vars(obj).values() if isinstance(v, np.ndarray))
+
+    kept = arrays(model._ws[(T, B)])
+    kept += sum(a.nbytes for bufs in model.stack._bufs.values() for a in bufs.P + bufs.dH)
+    for layer in model.stack.layers:  # what grows with the chunk (not views, not the weights)
+        kept += sum(
+            v.nbytes
+            for v in layer._sets[(T, B)].values()
+            if getattr(v, "ndim", 0) >= 3 and v.base is None
+        )
+    estimate = chunk_bytes(config, T, B)
+    assert kept <= estimate <= 1.15 * kept
+
+
+def test_a_step_too_big_for_the_free_memory_is_refused_before_anything_is_made(monkeypatch):
+    from rnn_tui.engine import trainer as trainer_module
+
+    corpus = load_corpus("zen")
+    config = ModelConfig(vocab_size=len(corpus.vocab), cell="gru", hidden=64)
+    train = TrainConfig(seq_len=32, batch=8)
+    need = chunk_bytes(config, 32, 8)
+    monkeypatch.setattr(trainer_module, "available_memory", lambda: need - 1)
+    with pytest.raises(ConfigError, match=r"needs about .* GB of memory.*--batch"):
+        Trainer(corpus, config, train)
+    monkeypatch.setattr(trainer_module, "available_memory", lambda: need)
+    Trainer(corpus, config, train)  # fits
+    with pytest.raises(ConfigError):  # with replicas, the trainer keeps a whole batch more
+        Trainer(corpus, config, train, workers=2)
+    monkeypatch.setattr(trainer_module, "available_memory", lambda: None)  # not known: trains
+    Trainer(corpus, config, train, workers=1)
 
 
 @pytest.mark.parametrize("cell", CELLS)

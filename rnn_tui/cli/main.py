@@ -92,7 +92,12 @@ def cmd_app(args) -> int:
         corpus, model_config, train_config, _ = setup_with_progress(args, checkpoint)
     from rnn_tui.app import run_app
     from rnn_tui.app.public import PublicPolicy
+    from rnn_tui.engine.trainer import check_memory
     from rnn_tui.lab.presets import DEFAULT_PRESET
+    from rnn_tui.runtime.jobs import worker_count
+
+    # (in one line here: in the app, the first trainer's error would be a traceback)
+    check_memory(model_config, train_config, worker_count(workers, model_config, train_config))
 
     public = PublicPolicy.from_env()  # set by `rnn-tui serve --public` for each visitor's app
     preset = args.preset or (None if args.corpus or checkpoint else DEFAULT_PRESET)

@@ -15,6 +15,7 @@ class RNNRecurrence(Recurrence):
     """h_t = tanh(P_t + h_{t-1} @ Whh), with P_t = x_t @ Wxh + bh."""
 
     cell = "rnn"
+    chunk_arrays = 2  # hs, dA
 
     def alloc(self, T, B):
         H = self.H
@@ -75,6 +76,7 @@ class LSTMRecurrence(Recurrence):
 
     cell = "lstm"
     sigmoid_gates = (0, 1, 3)
+    chunk_arrays = 16  # hs, cs, gates (4), tanh_c, K (4), Kc, dZ (4)
 
     def state_shape(self, batch):
         return (2, batch, self.H)  # [h, c]
@@ -216,6 +218,7 @@ class GRURecurrence(Recurrence):
     # its coefficients read one gate of a block at a time: 4x the blocks took 0.46-0.53 ms a
     # chunk against 0.58-0.73 (GRU 192, T 64, at 8 and at 16 streams)
     block_factor = 4
+    chunk_arrays = 23  # hs, A, GH, Pg, K, dP, dGH (3 each), D (4)
 
     def alloc(self, T, B):
         H = self.H

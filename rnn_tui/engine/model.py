@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rnn_tui.engine.config import ModelConfig
+from rnn_tui.engine.cells import RECURRENCES
+from rnn_tui.engine.config import GATES, ModelConfig
 from rnn_tui.engine.stack import RecurrentStack, init_params
 
 if TYPE_CHECKING:
@@ -72,6 +73,16 @@ def scatter_rows(out: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
     for k in range(int(rank.max()) + 1):
         sel = np.flatnonzero(rank == k)  # at most one row per id
         out[ids[sel]] += rows[sel]
+
+
+def chunk_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32) -> int:
+    """At most the memory a forward and backward pass over a (T, B) chunk keeps, worked out
+    before any of it is made: every layer's buffers (`Recurrence.chunk_arrays`), the stack's
+    (P and dL/dh a layer) and the head's (logits, row sums and indices, an embedding's rows)."""
+    H, G = config.hidden, GATES[config.cell] * config.hidden
+    layer = RECURRENCES[config.cell].chunk_arrays * (T + 1) * B * H + T * B * (G + H)
+    head = T * B * (config.vocab_size + 3 + 2 * config.embed)  # (the indices are int64)
+    return (config.layers * layer + head) * np.dtype(dtype).itemsize
 
 
 class _Workspace:

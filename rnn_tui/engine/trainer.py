@@ -19,9 +19,10 @@ from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus
+from rnn_tui.engine.corpus_cache import available_memory
 from rnn_tui.engine.errors import ConfigError, RnnTuiError, TrainingError
 from rnn_tui.engine.loop import TrainingLoop
-from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot
+from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot, chunk_bytes
 from rnn_tui.engine.optim import make_optimizer
 
 
@@ -50,6 +51,22 @@ class Progress:
     lr_changes: tuple[tuple[int, float], ...] = ()
 
 
+def check_memory(model_config: ModelConfig, train_config: TrainConfig, workers: int) -> None:
+    """A ConfigError, before anything is made, for a step that cannot fit in the memory this
+    machine has free (the system would kill it mid-step, with no message)."""
+    T, B = train_config.seq_len, train_config.batch
+    # the replicas' slices add up to one batch; with replicas, the trainer also keeps a whole
+    # batch's buffers for validation
+    need = chunk_bytes(model_config, T, B) * (2 if workers > 1 else 1)
+    free = available_memory()
+    if free is not None and need > free:
+        raise ConfigError(
+            f"a training step of {B} streams x {T} characters at hidden {model_config.hidden} "
+            f"needs about {need / 1e9:.3g} GB of memory, and {free / 1e9:.3g} GB is free: "
+            "lower --batch, --seq-len or --hidden"
+        )
+
+
 class Trainer(TrainingLoop):
     """The character model's training: a `TrainingLoop` over minibatches of BPTT chunks, with
     validation, checkpoints and an exact resume."""
@@ -74,6 +91,7 @@ class Trainer(TrainingLoop):
         self.corpus = corpus
         self.model_config = model_config
         self.train_config = train_config
+        check_memory(model_config, train_config, workers)
         params = checkpoint.params if checkpoint is not None else None
         model = CharModel(model_config, seed=train_config.seed, params=params)
         optimizer = make_optimizer(train_config.optimizer, model.params, train_config.lr)
