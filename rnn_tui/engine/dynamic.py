@@ -31,7 +31,9 @@ class DynamicConfig:
     segment: int = 16  # characters per gradient step
     lr: float = 3e-3  # step size of the RMS-normalised update (about the change per weight a step)
     decay: float = 0.01  # pull back towards the trained weights per step
-    beta: float = 0.9  # running mean square of the gradients
+    # running mean square of the gradients: 0.99 gave 1-3 points more saved than 0.9 on every
+    # far text tried (three networks, four texts) and the same on a network's own kind of text
+    beta: float = 0.99
     eps: float = 1e-6
 
 
