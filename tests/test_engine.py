@@ -229,6 +229,19 @@ def test_chunk_bytes_bounds_what_a_chunk_keeps_before_it_is_made(cell, layers, e
     estimate = chunk_bytes(config, T, B)
     assert kept <= estimate <= 1.15 * kept
 
+    # a forward pass alone (validation) writes only some of them: the others stay all zeros
+    fresh = CharModel(config, seed=0)
+    fresh.loss(x, y, fresh.zero_state(B))
+    buffers = [*vars(fresh._ws[(T, B)]).values()]
+    buffers += [a for bufs in fresh.stack._bufs.values() for a in bufs.P + bufs.dH]
+    for layer in fresh.stack.layers:
+        buffers += [v for v in layer._sets[(T, B)].values() if getattr(v, "ndim", 0) >= 3]
+    written = sum(
+        v.nbytes for v in buffers if isinstance(v, np.ndarray) and v.base is None and np.any(v)
+    )
+    forward = chunk_bytes(config, T, B, backward=False)
+    assert written <= forward <= 1.15 * written
+
 
 def test_a_step_too_big_for_the_free_memory_is_refused_before_anything_is_made(monkeypatch):
     from rnn_tui.engine import trainer as trainer_module

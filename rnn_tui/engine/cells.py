@@ -16,6 +16,7 @@ class RNNRecurrence(Recurrence):
 
     cell = "rnn"
     chunk_arrays = 2  # hs, dA
+    forward_arrays = 1
 
     def alloc(self, T, B):
         H = self.H
@@ -77,6 +78,7 @@ class LSTMRecurrence(Recurrence):
     cell = "lstm"
     sigmoid_gates = (0, 1, 3)
     chunk_arrays = 16  # hs, cs, gates (4), tanh_c, K (4), Kc, dZ (4)
+    forward_arrays = 7
 
     def state_shape(self, batch):
         return (2, batch, self.H)  # [h, c]
@@ -219,6 +221,7 @@ class GRURecurrence(Recurrence):
     # chunk against 0.58-0.73 (GRU 192, T 64, at 8 and at 16 streams)
     block_factor = 4
     chunk_arrays = 23  # hs, A, GH, Pg, K, dP, dGH (3 each), D (4)
+    forward_arrays = 10
 
     def alloc(self, T, B):
         H = self.H

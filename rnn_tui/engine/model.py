@@ -75,13 +75,22 @@ def scatter_rows(out: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
         out[ids[sel]] += rows[sel]
 
 
-def chunk_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32) -> int:
-    """At most the memory a forward and backward pass over a (T, B) chunk keeps, worked out
-    before any of it is made: every layer's buffers (`Recurrence.chunk_arrays`), the stack's
-    (P and dL/dh a layer) and the head's (logits, row sums and indices, an embedding's rows)."""
+def chunk_bytes(
+    config: ModelConfig, T: int, B: int, dtype=np.float32, backward: bool = True
+) -> int:
+    """At most the memory a forward and backward pass over a (T, B) chunk keeps (`backward`
+    False: a forward pass alone, as validation makes), worked out before any of it is made:
+    every layer's buffers (`Recurrence.chunk_arrays`, `forward_arrays`), the stack's (P, and
+    dL/dh a layer) and the head's (logits, row sums and indices, an embedding's rows and their
+    gradient). Buffers are zeroed on allocation, so what a pass never writes stays unmapped."""
     H, G = config.hidden, GATES[config.cell] * config.hidden
-    layer = RECURRENCES[config.cell].chunk_arrays * (T + 1) * B * H + T * B * (G + H)
-    head = T * B * (config.vocab_size + 3 + 2 * config.embed)  # (the indices are int64)
+    cell = RECURRENCES[config.cell]
+    if backward:
+        layer = cell.chunk_arrays * (T + 1) * B * H + T * B * (G + H)
+    else:
+        layer = cell.forward_arrays * (T + 1) * B * H + T * B * G
+    embed = config.embed * (2 if backward else 1)
+    head = T * B * (config.vocab_size + 3 + embed)  # (the indices are int64)
     return (config.layers * layer + head) * np.dtype(dtype).itemsize
 
 

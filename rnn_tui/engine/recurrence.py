@@ -80,6 +80,7 @@ class Recurrence:
     sigmoid_gates: tuple[int, ...] = ()
     block_factor = 1  # backward coefficients: blocks of block_factor x BLOCK_FLOATS gate values
     chunk_arrays = 0  # what `alloc` keeps for a chunk, in (T or T + 1) x B x H arrays
+    forward_arrays = 0  # of those, what a forward pass alone writes (the rest stays unmapped)
     # Every cell's `alloc` sets these (with its own buffers) for the current (T, B).
     hs: np.ndarray  # (T + 1, B, H): the initial state, then h_1..h_T
     WhT: np.ndarray  # (G, H): a contiguous Wh^T for backward

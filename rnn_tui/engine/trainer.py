@@ -55,9 +55,9 @@ def check_memory(model_config: ModelConfig, train_config: TrainConfig, workers: 
     """A ConfigError, before anything is made, for a step that cannot fit in the memory this
     machine has free (the system would kill it mid-step, with no message)."""
     T, B = train_config.seq_len, train_config.batch
-    # the replicas' slices add up to one batch; with replicas, the trainer also keeps a whole
-    # batch's buffers for validation
-    need = chunk_bytes(model_config, T, B) * (2 if workers > 1 else 1)
+    need = chunk_bytes(model_config, T, B)  # the replicas' slices add up to one batch
+    if workers > 1:  # and the trainer validates a whole batch at a time, forward only
+        need += chunk_bytes(model_config, T, B, backward=False)
     free = available_memory()
     if free is not None and need > free:
         raise ConfigError(
