@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 import numpy as np  # noqa: E402
+from alternating import alternating_medians  # noqa: E402
 
 from rnn_tui.engine.blas import block_width, openblas_core  # noqa: E402
 from rnn_tui.engine.recurrence import padded  # noqa: E402
@@ -33,13 +33,6 @@ SHAPES = [
     ("gru 192, a gate", 192, 192),
     ("rnn 256 forward", 256, 256),
 ]
-
-
-def timed(fn, n: int = 100) -> float:
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - t0) / n
 
 
 def main() -> int:
@@ -62,7 +55,7 @@ def main() -> int:
                 np.matmul(a, W, out=out)
 
             if block is None:
-                t = float(np.median([timed(whole) for _ in range(args.rounds)]))
+                t = alternating_medians({"whole": whole}, args.rounds, n=100)["whole"]
                 print(f"{label:<19} {rows:>4} {t * 1e6:>9.1f} {'whole':>6}")
                 continue
             pieces = [
@@ -73,13 +66,8 @@ def main() -> int:
                 for Wb, ob in pieces:
                     np.matmul(a, Wb, out=ob)
 
-            plain: list[float] = []
-            blocked: list[float] = []
-            for i in range(args.rounds):  # each way goes first in every other round
-                order = [(plain, whole), (blocked, cut)]
-                for times, fn in order if i % 2 == 0 else order[::-1]:
-                    times.append(timed(fn))
-            w, c = float(np.median(plain)), float(np.median(blocked))
+            t = alternating_medians({"whole": whole, "cut": cut}, args.rounds, n=100)
+            w, c = t["whole"], t["cut"]
             print(
                 f"{label:<19} {rows:>4} {w * 1e6:>9.1f} {block:>6} {c * 1e6:>8.1f} {w / c:>5.2f}x"
             )

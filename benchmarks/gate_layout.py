@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from alternating import alternating_medians  # noqa: E402
 
 
 def rows_step(B: int, H: int):
@@ -69,13 +69,6 @@ def gates_step(B: int, H: int):
     return step
 
 
-def per_call(step, n: int = 2000) -> float:
-    t0 = time.perf_counter()
-    for _ in range(n):
-        step()
-    return (time.perf_counter() - t0) / n
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hidden", default="192,256", help="comma-separated hidden sizes")
@@ -87,11 +80,8 @@ def main() -> int:
     for H in (int(x) for x in args.hidden.split(",")):
         for B in (int(x) for x in args.batch.split(",")):
             steps = {"rows": rows_step(B, H), "gates": gates_step(B, H)}
-            times: dict[str, list[float]] = {k: [] for k in steps}
-            for r in range(args.rounds):
-                for k in sorted(steps, reverse=bool(r % 2)):
-                    times[k].append(per_call(steps[k]))
-            rows_us, gates_us = (float(np.median(times[k])) * 1e6 for k in ("rows", "gates"))
+            t = alternating_medians(steps, args.rounds, n=2000)
+            rows_us, gates_us = t["rows"] * 1e6, t["gates"] * 1e6
             results.append(
                 {
                     "hidden": H,

@@ -14,23 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from alternating import alternating_medians  # noqa: E402
 
 from rnn_tui.engine.recurrence import ROW_PAD, padded  # noqa: E402
 
 # (hidden, gate columns): the cells the bench and the issues name, and a few that do not alias
 SHAPES = [(192, 576), (256, 256), (256, 768), (256, 1024), (512, 512), (512, 1536), (512, 2048)]
-
-
-def per_product(h: np.ndarray, W: np.ndarray, out: np.ndarray, n: int = 50) -> float:
-    t0 = time.perf_counter()
-    for _ in range(n):
-        np.matmul(h, W, out=out)
-    return (time.perf_counter() - t0) / n
 
 
 def main() -> int:
@@ -49,14 +42,15 @@ def main() -> int:
         for B in [int(b) for b in args.batch.split(",")]:
             h = rng.standard_normal((B, H), dtype=np.float32)
             out = np.empty((B, G), np.float32)
-            plain, pad = [], []
-            for i in range(args.rounds):  # each layout goes first in every other round
-                if i % 2:
-                    pad.append(per_product(h, Wp, out))
-                plain.append(per_product(h, W, out))
-                if not i % 2:
-                    pad.append(per_product(h, Wp, out))
-            a, b = float(np.median(plain)), float(np.median(pad))
+            t = alternating_medians(
+                {
+                    "plain": lambda h=h, W=W, out=out: np.matmul(h, W, out=out),
+                    "padded": lambda h=h, W=Wp, out=out: np.matmul(h, W, out=out),
+                },
+                args.rounds,
+                n=50,
+            )
+            a, b = t["plain"], t["padded"]
             rows.append(
                 {"hidden": H, "columns": G, "row_bytes": G * 4, "batch": B, "plain_us": a * 1e6,
                  "padded_us": b * 1e6, "speed_up": a / b, "engine_pads": engine_pads}
