@@ -399,7 +399,8 @@ def _encode_file(
     if entry is not None:
         free = corpus_cache.free_bytes(entry.parent)
         if free < need + CACHE_SPARE_BYTES:
-            why = f"no cache written: {_size(free)} free in {entry.parent}, {_size(need)} needed"
+            free_text, need_text = corpus_cache.size_text(free), corpus_cache.size_text(need)
+            why = f"no cache written: {free_text} free in {entry.parent}, {need_text} needed"
         else:
             try:
                 with corpus_cache.EntryWriter(
@@ -422,7 +423,7 @@ def _encode_file(
     avail = corpus_cache.available_memory()
     if avail is not None and need > avail // 2:
         raise CorpusError(
-            f"{where} needs {_size(need)} of memory for its ids, and {why or 'no cache is used'}; "
+            f"{where} needs {corpus_cache.size_text(need)} of memory for its ids, and {why or 'no cache is used'}; "
             f"free disk space in {corpus_cache.cache_dir()} (or set XDG_CACHE_HOME) to train from a cache"
         )
     ids = np.empty(length, dtype=dtype)
@@ -440,9 +441,3 @@ def _encode_file(
         raise CorpusError(f"{where} changed while it was read; try again")
     ids.flags.writeable = False
     return ids, None, why
-
-
-def _size(n: int) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.3g} GB"
-    return f"{n / 1e6:.3g} MB" if n >= 1e6 else f"{n:,} bytes"

@@ -336,6 +336,13 @@ def free_bytes(directory: Path) -> int:
         return 0
 
 
+def size_text(n: int) -> str:
+    """A number of bytes as a person reads it in a message: 1.23 GB, 45.6 MB, 789 bytes."""
+    if n >= 1e9:
+        return f"{n / 1e9:.3g} GB"
+    return f"{n / 1e6:.3g} MB" if n >= 1e6 else f"{n:,} bytes"
+
+
 def available_memory() -> int | None:
     """MemAvailable from /proc/meminfo (bytes), or None where there is no such file."""
     try:

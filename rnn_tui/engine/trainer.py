@@ -19,7 +19,7 @@ from rnn_tui.engine.checkpoint import Checkpoint
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus
-from rnn_tui.engine.corpus_cache import available_memory
+from rnn_tui.engine.corpus_cache import available_memory, size_text
 from rnn_tui.engine.errors import ConfigError, RnnTuiError, TrainingError
 from rnn_tui.engine.loop import TrainingLoop
 from rnn_tui.engine.model import LN2, CharModel, ParamSnapshot, chunk_bytes
@@ -62,7 +62,7 @@ def check_memory(model_config: ModelConfig, train_config: TrainConfig, workers: 
     if free is not None and need > free:
         raise ConfigError(
             f"a training step of {B} streams x {T} characters at hidden {model_config.hidden} "
-            f"needs about {need / 1e9:.3g} GB of memory, and {free / 1e9:.3g} GB is free: "
+            f"needs about {size_text(need)} of memory, and {size_text(free)} is free: "
             "lower --batch, --seq-len or --hidden"
         )
 
