@@ -68,6 +68,29 @@ async def test_accepting_the_second_suggestion_types_it_and_counts_the_keys_save
         assert prompt.value.endswith(" " + first) and s.keys_saved == before + len(first) - 1
 
 
+async def test_in_chinese_the_bar_offers_phrases_and_one_key_takes_one(tmp_path):
+    """No space ends a Chinese "word" before the end of its clause: the bar offers the next
+    phrases instead, without the typed clause before them, and F8 types the first."""
+    path = tmp_path / "zh.txt"
+    path.write_text("机器学习是人工智能的一个分支。深度学习是机器学习的一个分支。\n" * 40)
+    app = make_app(corpus=str(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.mixture is not None, 30, "the n-gram")
+        typed = "深度学习是机"
+        await type_text(pilot, typed)
+        s = app.session
+        await until(
+            pilot, lambda: s.suggestions_for == typed and s.suggestions, 30, "phrase suggestions"
+        )
+        first = s.suggestions[0]
+        assert first.startswith("器学习") and all(" " not in w for w in s.suggestions)
+        bar = str(app.query_one("#suggestions", SuggestionBar).render())
+        assert f"F8 {first}" in bar and typed not in bar
+        await pilot.press("f8")
+        assert app.query_one("#prompt", PromptInput).value == typed + first
+        assert s.keys_saved == len(first) - 1
+
+
 async def test_learning_from_the_typing_toggles_and_resets_to_the_trained_weights():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -12,12 +12,18 @@ from rnn_tui.engine.config import ModelConfig
 from rnn_tui.engine.corpus import Vocab
 from rnn_tui.engine.dynamic import DynamicConfig, DynamicPredictor
 from rnn_tui.engine.model import CharModel, ParamSnapshot
-from rnn_tui.engine.predict import NextCharModel, Predictor
+from rnn_tui.engine.predict import NextCharModel, Predictor, current_word, spaceless
 from rnn_tui.lab.metrics import bits_per_char, evaluate, keystroke_savings, keystroke_savings_at
 from rnn_tui.lab.mixture import EPS, RATE, TEXT_LABEL, MixtureModel
 from rnn_tui.lab.ngram import NgramModel
 from rnn_tui.lab.online import DISCOUNT, MIN_MATCH, MatchModel, TextNgrams
-from rnn_tui.lab.suggest import MIN_LEN, suggest
+from rnn_tui.lab.suggest import (
+    MIN_LEN,
+    PHRASE_LOOK,
+    completes_phrases,
+    suggest,
+    word_suggestions,
+)
 from tests.test_metrics import StubModel
 
 
@@ -414,6 +420,88 @@ def test_savings_with_k_suggestions_hand_counted():
     assert keystroke_savings_at(stub, "ab aab bb", 5) == pytest.approx(4 / 9)
     r = evaluate(stub, "ab aab bb")
     assert r.savings_at == pytest.approx({1: 2 / 9, 3: 3 / 9, 5: 4 / 9}) and r.suggest_chars == 9
+
+
+# -- phrases, in scripts written without spaces ---------------------------------------------------
+def test_scripts_without_spaces_and_the_current_word():
+    assert all(spaceless(c) for c in "机器学习。、ひらがなカタカナｶﾀｶﾅภาษาไทยພາສາລາວမြန်မာខ្មែរ𠀋，")
+    assert not any(spaceless(c) for c in "abc é ДЖ 한국어 ١٢ अ \u3000\n")
+    assert current_word("ab cd") == "cd" and current_word("ab ") == "" and current_word("") == ""
+    assert current_word("abc\tdefgh", 3) == "fgh" and current_word("a bc", 8) == "bc"
+
+
+def test_a_word_in_a_script_without_spaces_gets_phrases():
+    model = tiny_predictor("abc 甲乙", hidden=8)
+    assert not completes_phrases(model, "abc")
+    assert completes_phrases(model, "ab甲")  # the word holds such characters
+    assert completes_phrases(model, "甲" + "a" * (PHRASE_LOOK - 1))
+    assert not completes_phrases(model, "甲" + "a" * PHRASE_LOOK)  # (only its last few count)
+    # before a word's first character, by the character the model expects most
+    han = {"甲": 1.0}
+    probs = [han.get(c, 0.0) for c in model.vocab.chars]
+    assert completes_phrases(Fixed(probs, model.vocab), "")
+    assert not completes_phrases(Fixed(probs[::-1], model.vocab), "")
+
+
+def brute_force_phrases(model, max_len: int) -> list[tuple[str, float, float]]:
+    """Every run of 2..max_len characters with no word end: (it, its probability, keys saved)."""
+    vocab = model.vocab
+    letters = [c for c in vocab.chars if not c.isspace()]
+    out = []
+    for n in range(MIN_LEN, max_len + 1):
+        for run in itertools.product(letters, repeat=n):
+            m, p = model.clone(), 1.0
+            for ch in run:
+                p *= m.probs[vocab.id(ch)]
+                m.feed(ch)
+            out.append(("".join(run), p, p * (n - 1)))
+    return sorted(out, key=lambda r: -r[2])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_phrase_search_finds_the_k_continuations_that_save_most(seed):
+    model = tiny_predictor("abc 甲", hidden=8, seed=seed)
+    model.feed_text("ab 甲a")
+    exact = brute_force_phrases(model, 5)
+    got = suggest(model, k=5, beam=500, max_len=5, branch=4, phrases=True)
+    assert [w for w, _ in got] == [w for w, _, _ in exact[:5]]
+    assert np.allclose([p for _, p in got], [p for _, p, _ in exact[:5]])  # (probabilities)
+    assert all(" " not in w and 2 <= len(w) <= 5 for w, _ in got) and model.fed == 5
+
+
+# Phrases of the stub below, by the keys they save, P x (length - 1), from the start:
+#   甲乙甲 .8 x .6 x .8 = .384 x 2 = .768; 甲乙甲乙甲 .184 x 4 = .737; 甲乙甲乙 .230 x 3 = .691; ...
+# (a word, which must end before a space, would be 甲乙 at best: .48 x .1)
+PHRASE_TABLE = {  # (' ', '乙', '甲') by the last character
+    None: (0.0, 0.2, 0.8),
+    "甲": (0.1, 0.6, 0.3),
+    "乙": (0.1, 0.1, 0.8),
+}
+
+
+def test_savings_with_phrases_hand_counted():
+    stub = StubModel(PHRASE_TABLE, Vocab(" 甲乙"))
+    assert [w for w, _ in suggest(stub, 3, phrases=True)] == ["甲乙甲", "甲乙甲乙甲", "甲乙甲乙"]
+    # "甲乙甲乙": with 1 suggestion 甲乙甲 goes in with one key, then 乙 is typed: 2 keys of 4;
+    # with 3 the longest that the text goes on with, 甲乙甲乙, with one key.
+    assert keystroke_savings_at(stub, "甲乙甲乙", 1) == pytest.approx(2 / 4)
+    assert keystroke_savings_at(stub, "甲乙甲乙", 3) == pytest.approx(3 / 4)
+    # After a phrase the walk goes on in the same word. "甲乙甲乙甲乙甲": 甲乙甲 (one key), then
+    # after 甲 the best is 乙甲乙甲 (.6 x .8 x .6 x .8 x 3 = .691), the rest: 2 keys of 7.
+    # "甲乙甲甲乙甲乙": 甲乙甲, then 乙甲乙甲 is not what follows, nor later: 1 + 4 keys.
+    assert keystroke_savings_at(stub, "甲乙甲乙甲乙甲", 1) == pytest.approx(5 / 7)
+    assert keystroke_savings_at(stub, "甲乙甲甲乙甲乙", 1) == pytest.approx(2 / 7)
+
+
+def test_phrases_complete_a_chinese_text_that_words_never_could():
+    text = "机器学习是人工智能的一个分支。深度学习是机器学习的一个分支。" * 30
+    model = NgramModel.fit(text, order=5)
+    model.feed_text("机器学习是人")
+    assert word_suggestions(model, "机器学习是人")[0].startswith("工智能")
+    model.reset()
+    assert keystroke_savings_at(model, text[:300], 3) > 0.6
+    words_only = NgramModel.fit(text, order=5)
+    assert [w for w, _ in suggest(words_only, 3)] == []  # no word ends: no word to complete
 
 
 # -- learning from the typing, off the UI thread ------------------------------------------------

@@ -23,7 +23,13 @@ def test_predict_and_sample_choose_the_model(zen_checkpoint):  # noqa: F811
         assert data["model"] == (choice or "mix")
         tops[choice] = [t["prob"] for t in data["top"]]
         assert sum(tops[choice]) <= 1 + 1e-9
+        words = data["suggestions"]  # what the app's bar would show, by the same model
+        assert len(words) == len(set(words)) <= 3 and all(" " not in w for w in words)
+        if choice == "ngram":  # (it has the Zen of Python by heart)
+            assert words[0] == "etter"
     assert tops[None] == tops["mix"] and tops["net"] != tops["ngram"]
+    text = run("predict", str(path), "Beautiful is b", "--model", "ngram")
+    assert "suggestions: etter" in text.stdout
     out = run(
         "sample",
         str(path),

@@ -20,6 +20,8 @@ from rnn_tui.app.commands import SUGGESTION_KEYS, key_display
 from rnn_tui.app.widgets import ProbChart, to_input_text, to_model_text
 from rnn_tui.app.widgets.suggestions import SuggestionBar
 from rnn_tui.engine.model import ParamSnapshot
+from rnn_tui.engine.predict import current_word
+from rnn_tui.lab.suggest import spaceless_word
 from rnn_tui.runtime.adapter import TypingAdapter
 from rnn_tui.runtime.typeahead import SHOWN, SHOWN_NAMES, SuggestionThread
 
@@ -233,11 +235,10 @@ class TypeAhead:
 
 
 def _word_start(text: str) -> str:
-    """The typed part of the current word (what a suggestion completes)."""
-    for i in range(len(text) - 1, -1, -1):
-        if text[i].isspace():
-            return text[i + 1 :]
-    return text
+    """The typed part of the current word, shown before each completion; none before a phrase
+    (in a script written without spaces the "word" is the whole clause)."""
+    word = current_word(text)
+    return "" if spaceless_word(word) else word
 
 
 __all__ = ["AdaptedReady", "SuggestionsReady", "TypeAhead", "to_model_text"]

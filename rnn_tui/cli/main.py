@@ -239,9 +239,12 @@ def _train_run(args, trainer, corpus, model_config, seconds, stop):
 
 @command("predict")
 def cmd_predict(args) -> int:
+    from rich.markup import escape
+
     from rnn_tui.cli.models import choose_model
-    from rnn_tui.lab.glyphs import format_prob, glyph
+    from rnn_tui.lab.glyphs import format_prob, glyph, visible
     from rnn_tui.lab.metrics import char_symbols
+    from rnn_tui.lab.suggest import word_suggestions
 
     if args.top < 1:
         raise ConfigError(f"--top must be at least 1 (got {args.top})")
@@ -259,6 +262,7 @@ def cmd_predict(args) -> int:
                 "unknown": unknown,
                 "top": [{"char": c, "prob": p} for c, p in top],
                 "greedy": pred.greedy(),
+                "suggestions": word_suggestions(pred, args.text),
             }
         )
         return 0
@@ -270,6 +274,10 @@ def cmd_predict(args) -> int:
         bar = "█" * max(1, round(p * width)) if p >= 0.5 / width else "▏"
         console.print(f"{glyph(ch):>4} {format_prob(p)} [cyan]{bar}[/]")
     console.print(f"[dim]greedy completion:[/] {args.text}[bold]{pred.greedy()}[/]")
+    shown = word_suggestions(pred, args.text)
+    if shown:
+        words = " [dim]·[/] ".join(f"[bold]{escape(visible(w))}[/]" for w in shown)
+        console.print(f"[dim]suggestions:[/] {words}")
     return 0
 
 

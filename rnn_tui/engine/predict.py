@@ -34,6 +34,43 @@ def is_word_end(ch: str) -> bool:
     return ch.isspace()
 
 
+# Scripts written without spaces between words (Unicode blocks): Thai, Lao, Tibetan, Myanmar,
+# Khmer, CJK radicals, punctuation and ideographs, kana, full and half width forms. Their "word",
+# a run up to the next space, is a clause or a line: too long to complete, so suggestions there
+# are phrases.
+SPACELESS_BLOCKS = (
+    (0x0E00, 0x0EFF),
+    (0x0F00, 0x0FFF),
+    (0x1000, 0x109F),
+    (0x1780, 0x17FF),
+    (0x19E0, 0x19FF),
+    (0x2E80, 0x2FDF),
+    (0x3001, 0x30FF),
+    (0x31F0, 0x31FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0xFF01, 0xFF9F),
+    (0x20000, 0x3134F),
+)
+
+
+def spaceless(ch: str) -> bool:
+    """Whether a character belongs to a script written without spaces between words."""
+    code = ord(ch) if len(ch) == 1 else -1
+    return any(lo <= code <= hi for lo, hi in SPACELESS_BLOCKS)
+
+
+def current_word(text: str, limit: int | None = None) -> str:
+    """The typed part of the word `text` ends in (after its last word end), or its last `limit`
+    characters."""
+    start = len(text) if limit is None else min(len(text), limit)
+    for j in range(1, start + 1):
+        if is_word_end(text[-j]):
+            return text[len(text) - j + 1 :]
+    return text[len(text) - start :]
+
+
 def ends_word(vocab: Vocab, symbol: str) -> bool:
     """Whether a symbol of `vocab` ends a word. In byte mode only an ASCII byte can: 0x85 and
     0xA0, white space as Latin-1 characters, are the middle of a UTF-8 character there."""

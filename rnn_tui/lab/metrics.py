@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnn_tui.engine.predict import is_word_end
+from rnn_tui.engine.predict import current_word, is_word_end
 
 PROB_FLOOR = 1e-12  # a probability below this counts as this (also the price of an unknown char)
 TOPK_REPORTED = (1, 3, 5)
@@ -171,13 +171,15 @@ def _walk(
     the same walk, but the proposal is the model's k best distinct completions of the word
     (`suggest.suggest`, beam search, best first), as a suggestion bar shows them. If any of them
     equals the rest of the word exactly, one key (the one that selects it) replaces those
-    characters. Each k is its own user: what was accepted under k = 5 does not skip positions
-    for k = 1. The proposals are asked for at every position where some k needs them (a beam
-    search is not a prefix of the previous one the way a greedy completion is). A beam search
-    costs milliseconds, so `suggest_chars` can limit this protocol to the text's first characters
-    (`w.suggest_chars` says over how many it ran).
+    characters. In a script written without spaces (`suggest.completes_phrases`) the k best are
+    phrases: one key takes the longest of them that the text goes on with, and the walk goes on
+    from its end (more phrases may follow in the same word). Each k is its own user: what was
+    accepted under k = 5 does not skip positions for k = 1. The proposals are asked for at every
+    position where some k needs them (a beam search is not a prefix of the previous one the way
+    a greedy completion is). A beam search costs milliseconds, so `suggest_chars` can limit this
+    protocol to the text's first characters (`w.suggest_chars` says over how many it ran).
     """
-    from rnn_tui.lab.suggest import suggest
+    from rnn_tui.lab.suggest import PHRASE_LOOK, completes_phrases, suggest
 
     ks = sorted({int(k) for k in ks if int(k) >= 1})
     sks = sorted({int(k) for k in suggestions if int(k) >= 1})
@@ -222,9 +224,17 @@ def _walk(
             rest = text[i:end] if end > 0 else ""
             open_ks = [k for k in sks if i >= accepted_at[k]]
             if len(rest) >= 2 and open_ks:
-                shown = [c for c, _ in suggest(m, kmax)]
+                phrases = completes_phrases(m, current_word(text[max(0, i - PHRASE_LOOK) : i]))
+                shown = [c for c, _ in suggest(m, kmax, phrases=phrases)]
                 for k in open_ks:
-                    if rest in shown[:k]:
+                    if phrases:  # the longest shown that the text goes on with
+                        taken = max(
+                            (c for c in shown[:k] if rest.startswith(c)), key=len, default=""
+                        )
+                        if taken:
+                            w.keys_at[k] += 1
+                            accepted_at[k] = i + len(taken)
+                    elif rest in shown[:k]:
                         w.keys_at[k] += 1
                         accepted_at[k] = end
             for k in open_ks:

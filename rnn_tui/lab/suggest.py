@@ -8,6 +8,12 @@ the `beam` most probable unfinished prefixes per length; every expansion by a wo
 candidate. Probabilities only shrink as a prefix grows, so the search stops as soon as the k-th
 finished candidate beats every open prefix: then the answer is exact for what the beam kept.
 
+In a script written without spaces between words (`predict.spaceless`: Chinese, Japanese, Thai,
+...) the run up to the next space is a clause or a whole line, which no completion reaches: there
+(`completes_phrases`) the suggestions are phrases instead, the next 2 to PHRASE_MAX_LEN
+characters, ranked by the keys they would save, P(c_1..c_n) x (n - 1); one is taken when the text
+goes on with it, and more phrases follow.
+
 Cost per call is bounded by beam x max_len model steps (a clone and a feed each; in byte mode up
 to 4 a character), with each step's state copied from its parent's (incremental, no re-reading of
 the context).
@@ -22,12 +28,14 @@ from typing import Any
 import numpy as np
 
 from rnn_tui.engine.encoding import UNKNOWN, utf8_need
-from rnn_tui.engine.predict import ends_word
+from rnn_tui.engine.predict import current_word, ends_word, spaceless
 
 DEFAULT_BEAM = 6
 DEFAULT_MAX_LEN = 24  # characters; longer words are offered once fewer are left to type
 MIN_LEN = 2
 BRANCH = 4  # characters tried after each prefix: beyond the 4th most likely, never in a top 3-5
+PHRASE_MAX_LEN = 8  # characters: three such phrases of double-width characters fill 80 columns
+PHRASE_LOOK = 8  # the typed characters that say whether the current word is a phrase
 
 
 def word_end_ids(vocab) -> np.ndarray:
@@ -35,15 +43,46 @@ def word_end_ids(vocab) -> np.ndarray:
     return np.array([ends_word(vocab, c) for c in vocab.chars], dtype=bool)
 
 
+def spaceless_word(typed: str) -> bool:
+    """Whether a word's typed part is in a script written without spaces, by its last
+    PHRASE_LOOK characters."""
+    return any(spaceless(c) for c in typed[-PHRASE_LOOK:])
+
+
+def completes_phrases(model, typed: str) -> bool:
+    """Whether the suggestions after `typed` (the current word's typed part, `predict.current_word`)
+    are phrases: the word is in a script written without spaces (`spaceless_word`) or, before its
+    first character, the most likely next one is."""
+    if typed:
+        return spaceless_word(typed)
+    vocab = model.vocab
+    if vocab.byte_mode:  # (a byte alone does not say its script)
+        return False
+    return spaceless(vocab.chars[int(np.argmax(model.probs))])
+
+
+def word_suggestions(model, text: str = "", k: int = 3) -> list[str]:
+    """What the suggestion bar shows after `text` (which `model` has read): the k best distinct
+    completions of the word it ends in, best first, or the next phrases in a script written
+    without spaces."""
+    phrases = completes_phrases(model, current_word(text, PHRASE_LOOK))
+    return [w for w, _ in suggest(model, k, phrases=phrases)]
+
+
 def suggest(
     model,
     k: int = 3,
     beam: int = DEFAULT_BEAM,
-    max_len: int = DEFAULT_MAX_LEN,
+    max_len: int | None = None,
     branch: int = BRANCH,
     min_len: int = MIN_LEN,
+    phrases: bool = False,
 ) -> list[tuple[str, float]]:
-    """Up to k (completion, probability) pairs, distinct, most probable first; `model` unchanged.
+    """Up to k (completion, probability) pairs, distinct, best first; `model` unchanged.
+
+    Words (the default): completions of the word, most probable first, each followed by a word end
+    (up to DEFAULT_MAX_LEN characters). `phrases`: continuations of 2 to PHRASE_MAX_LEN characters
+    with no word end in them, the most keys saved first (probability x (length - 1)).
 
     The search walks the model's symbols. In byte mode those are UTF-8 bytes: a prefix counts its
     whole characters (`min_len` and `max_len` are characters), a word can only end after a whole
@@ -51,6 +90,11 @@ def suggest(
     """
     if k < 1:
         return []
+    if max_len is None:
+        max_len = PHRASE_MAX_LEN if phrases else DEFAULT_MAX_LEN
+    # A finished candidate's score: log P(it, then a word end), or for a phrase log of the keys it
+    # saves. An open prefix's best extension scores at most `bound` above its log P.
+    bound = math.log(max(max_len - 1, 1)) if phrases else 0.0
     vocab = model.vocab
     ends = word_end_ids(vocab)
     byte_mode = vocab.byte_mode
@@ -58,7 +102,7 @@ def suggest(
     never = ends.copy()  # (nor the unknown symbol: no typed word is made of it)
     if vocab.unknown:
         never[vocab.id(UNKNOWN)] = True
-    done: list[tuple[float, str]] = []  # (log prob, completion), kept as a min-heap of size k
+    done: list[tuple[float, str, float]] = []  # (score, completion, log prob): a min-heap of k
     # A prefix: (log prob, its symbols, whole characters, continuation bytes still due, model).
     frontier: list[tuple[float, tuple[int, ...], int, int, Any]] = [
         (0.0, (), 0, 0, model.lookahead())
@@ -68,10 +112,13 @@ def suggest(
         for logp, ids, length, due, m in frontier:
             p = m.probs
             if due == 0 and length >= min_len:
-                end_p = float(p[ends].sum())
-                score = logp + math.log(end_p) if end_p > 0 else -math.inf
-                if end_p > 0 and (len(done) < k or score >= done[0][0]):  # (decode what may enter)
-                    _push(done, k, (score, vocab.decode(ids)))
+                if phrases:
+                    lp, score = logp, logp + math.log(length - 1)
+                else:
+                    end_p = float(p[ends].sum())
+                    lp = score = logp + math.log(end_p) if end_p > 0 else -math.inf
+                if score > -math.inf and (len(done) < k or score >= done[0][0]):  # (decode
+                    _push(done, k, (score, vocab.decode(ids), lp))  # only what may enter)
             if length >= max_len and due == 0:
                 continue
             # The `branch` most likely symbols that continue the word.
@@ -93,17 +140,17 @@ def suggest(
             break
         grown.sort(key=lambda g: -g[0])
         grown = grown[:beam]
-        if len(done) == k and grown[0][0] <= done[0][0]:
+        if len(done) == k and grown[0][0] + bound <= done[0][0]:
             break  # no open prefix can beat the k-th finished completion any more
         frontier = []
         for logp, ids, length, due, parent, i in grown:
             child = parent.lookahead()
             child.feed_symbol(i)
             frontier.append((logp, ids, length, due, child))
-    return [(text, math.exp(lp)) for lp, text in sorted(done, key=lambda d: (-d[0], d[1]))]
+    return [(text, math.exp(lp)) for _, text, lp in sorted(done, key=lambda d: (-d[0], d[1]))]
 
 
-def _push(heap: list, k: int, item: tuple[float, str]) -> None:
+def _push(heap: list, k: int, item: tuple[float, str, float]) -> None:
     if len(heap) < k:
         heapq.heappush(heap, item)
     elif item > heap[0]:

@@ -13,7 +13,7 @@ from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.predict import Predictor
 from rnn_tui.lab.metrics import TypingStats
 from rnn_tui.lab.mixture import MixtureModel
-from rnn_tui.lab.suggest import suggest
+from rnn_tui.lab.suggest import word_suggestions
 from rnn_tui.runtime.session import CONTEXT_CHARS, PredictionSession
 
 SHOWN = ("mix", "net", "ngram")
@@ -184,11 +184,6 @@ class TypeAheadSession(PredictionSession):
         return ""
 
 
-def word_suggestions(model, k: int = SUGGESTIONS) -> list[str]:
-    """The k best distinct completions of the current word (beam search), best first."""
-    return [w for w, _ in suggest(model, k)]
-
-
 class SuggestionThread:
     """Beam searches on a thread of their own, the newest question only: while one runs, newer
     keys replace the waiting question instead of queueing searches behind each other."""
@@ -233,7 +228,7 @@ class SuggestionThread:
                 text, model = question
                 self._busy = True
             try:
-                words = word_suggestions(model)
+                words = word_suggestions(model, text, SUGGESTIONS)
             finally:
                 with self._cond:
                     self._busy = False
