@@ -497,7 +497,8 @@ def test_phrases_complete_a_chinese_text_that_words_never_could():
     text = "机器学习是人工智能的一个分支。深度学习是机器学习的一个分支。" * 30
     model = NgramModel.fit(text, order=5)
     model.feed_text("机器学习是人")
-    assert word_suggestions(model, "机器学习是人")[0].startswith("工智能")
+    assert word_suggestions(model, 3, "机器学习是人")[0].startswith("工智能")
+    assert word_suggestions(model) == word_suggestions(model, 3, "机器学习是人")  # (by 工, next)
     model.reset()
     assert keystroke_savings_at(model, text[:300], 3) > 0.6
     words_only = NgramModel.fit(text, order=5)

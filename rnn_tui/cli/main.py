@@ -262,7 +262,7 @@ def cmd_predict(args) -> int:
                 "unknown": unknown,
                 "top": [{"char": c, "prob": p} for c, p in top],
                 "greedy": pred.greedy(),
-                "suggestions": word_suggestions(pred, args.text),
+                "suggestions": word_suggestions(pred, text=args.text),
             }
         )
         return 0
@@ -274,7 +274,7 @@ def cmd_predict(args) -> int:
         bar = "█" * max(1, round(p * width)) if p >= 0.5 / width else "▏"
         console.print(f"{glyph(ch):>4} {format_prob(p)} [cyan]{bar}[/]")
     console.print(f"[dim]greedy completion:[/] {args.text}[bold]{pred.greedy()}[/]")
-    shown = word_suggestions(pred, args.text)
+    shown = word_suggestions(pred, text=args.text)
     if shown:
         words = " [dim]·[/] ".join(f"[bold]{escape(visible(w))}[/]" for w in shown)
         console.print(f"[dim]suggestions:[/] {words}")

@@ -61,10 +61,10 @@ def completes_phrases(model, typed: str) -> bool:
     return spaceless(vocab.chars[int(np.argmax(model.probs))])
 
 
-def word_suggestions(model, text: str = "", k: int = 3) -> list[str]:
+def word_suggestions(model, k: int = 3, text: str = "") -> list[str]:
     """What the suggestion bar shows after `text` (which `model` has read): the k best distinct
     completions of the word it ends in, best first, or the next phrases in a script written
-    without spaces."""
+    without spaces (without `text`, by the character the model expects most)."""
     phrases = completes_phrases(model, current_word(text, PHRASE_LOOK))
     return [w for w, _ in suggest(model, k, phrases=phrases)]
 

@@ -228,7 +228,7 @@ class SuggestionThread:
                 text, model = question
                 self._busy = True
             try:
-                words = word_suggestions(model, text, SUGGESTIONS)
+                words = word_suggestions(model, SUGGESTIONS, text)
             finally:
                 with self._cond:
                     self._busy = False
