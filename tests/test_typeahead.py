@@ -309,33 +309,48 @@ def test_dynamic_lookahead_and_reset_leave_the_weights_alone():
 
 
 # -- word suggestions ---------------------------------------------------------------------------
-def brute_force(model, max_len: int) -> list[tuple[str, float]]:
+def every_run(model, max_len: int):
+    """Every run of MIN_LEN..max_len characters with no word end in it: (the run, its
+    probability, the model after it)."""
     vocab = model.vocab
-    ends = [c for c in vocab.chars if c.isspace()]
     letters = [c for c in vocab.chars if not c.isspace()]
-    out = []
     for n in range(MIN_LEN, max_len + 1):
-        for word in itertools.product(letters, repeat=n):
+        for run in itertools.product(letters, repeat=n):
             m, p = model.clone(), 1.0
-            for ch in word:
+            for ch in run:
                 p *= m.probs[vocab.id(ch)]
                 m.feed(ch)
-            p *= sum(m.probs[vocab.id(e)] for e in ends)
-            out.append(("".join(word), p))
+            yield "".join(run), p, m
+
+
+def brute_force(model, max_len: int, phrases: bool = False) -> list[tuple[str, float]]:
+    """Every word (a run, then a word end), most probable first; or every phrase (a run), the
+    most keys saved first."""
+    if phrases:
+        out = [(w, p) for w, p, _ in every_run(model, max_len)]
+        return sorted(out, key=lambda wp: -wp[1] * (len(wp[0]) - 1))
+    ends = [model.vocab.id(c) for c in model.vocab.chars if c.isspace()]
+    out = [(w, p * sum(m.probs[e] for e in ends)) for w, p, m in every_run(model, max_len)]
     return sorted(out, key=lambda wp: -wp[1])
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_beam_search_finds_the_k_most_probable_distinct_completions(seed):
-    model = tiny_predictor("abc ", hidden=8, seed=seed)
-    model.feed_text("ab ca")
-    exact = brute_force(model, 4)
-    got = suggest(model, k=5, beam=200, max_len=4, branch=3)
+@pytest.mark.parametrize("phrases", [False, True])
+def test_beam_search_finds_the_k_best_distinct_completions(seed, phrases):
+    """Words: the k most probable. Phrases (no word end in them): the k that save the most keys."""
+    model = tiny_predictor("abc 甲" if phrases else "abc ", hidden=8, seed=seed)
+    model.feed_text("ab 甲a" if phrases else "ab ca")
+    exact = brute_force(model, 5 if phrases else 4, phrases)
+    if phrases:
+        got = suggest(model, k=5, beam=500, max_len=5, branch=4, phrases=True)
+    else:
+        got = suggest(model, k=5, beam=200, max_len=4, branch=3)
+        small = suggest(model, k=3, max_len=4)  # the default beam, on so few letters, is exact too
+        assert small == got[:3]
     assert [w for w, _ in got] == [w for w, _ in exact[:5]]
     assert np.allclose([p for _, p in got], [p for _, p in exact[:5]])
-    small = suggest(model, k=3, max_len=4)  # the default beam, on so few letters, is exact too
-    assert small == got[:3]
     assert len({w for w, _ in got}) == 5 and model.fed == 5  # distinct; the model is unchanged
+    assert all(" " not in w for w, _ in got)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -441,32 +456,6 @@ def test_a_word_in_a_script_without_spaces_gets_phrases():
     probs = [han.get(c, 0.0) for c in model.vocab.chars]
     assert completes_phrases(Fixed(probs, model.vocab), "")
     assert not completes_phrases(Fixed(probs[::-1], model.vocab), "")
-
-
-def brute_force_phrases(model, max_len: int) -> list[tuple[str, float, float]]:
-    """Every run of 2..max_len characters with no word end: (it, its probability, keys saved)."""
-    vocab = model.vocab
-    letters = [c for c in vocab.chars if not c.isspace()]
-    out = []
-    for n in range(MIN_LEN, max_len + 1):
-        for run in itertools.product(letters, repeat=n):
-            m, p = model.clone(), 1.0
-            for ch in run:
-                p *= m.probs[vocab.id(ch)]
-                m.feed(ch)
-            out.append(("".join(run), p, p * (n - 1)))
-    return sorted(out, key=lambda r: -r[2])
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_phrase_search_finds_the_k_continuations_that_save_most(seed):
-    model = tiny_predictor("abc 甲", hidden=8, seed=seed)
-    model.feed_text("ab 甲a")
-    exact = brute_force_phrases(model, 5)
-    got = suggest(model, k=5, beam=500, max_len=5, branch=4, phrases=True)
-    assert [w for w, _ in got] == [w for w, _, _ in exact[:5]]
-    assert np.allclose([p for _, p in got], [p for _, p, _ in exact[:5]])  # (probabilities)
-    assert all(" " not in w and 2 <= len(w) <= 5 for w, _ in got) and model.fed == 5
 
 
 # Phrases of the stub below, by the keys they save, P x (length - 1), from the start:
