@@ -339,6 +339,9 @@ def brute_force(model, max_len: int, phrases: bool = False) -> list[tuple[str, f
 def test_beam_search_finds_the_k_best_distinct_completions(seed, phrases):
     """Words: the k most probable. Phrases (no word end in them): the k that save the most keys."""
     model = tiny_predictor("abc 甲" if phrases else "abc ", hidden=8, seed=seed)
+    if phrases:  # a sure model: its longer runs save more keys than its likeliest pairs
+        sure = dict(model.snapshot.params, Why=model.snapshot.params["Why"] * 30)
+        model = Predictor(ParamSnapshot.of(model.config, model.vocab, sure))
     model.feed_text("ab 甲a" if phrases else "ab ca")
     exact = brute_force(model, 5 if phrases else 4, phrases)
     if phrases:
@@ -351,6 +354,8 @@ def test_beam_search_finds_the_k_best_distinct_completions(seed, phrases):
     assert np.allclose([p for _, p in got], [p for _, p in exact[:5]])
     assert len({w for w, _ in got}) == 5 and model.fed == 5  # distinct; the model is unchanged
     assert all(" " not in w for w, _ in got)
+    if phrases:  # (not merely the most probable)
+        assert [w for w, _ in got] != [w for w, _ in sorted(exact, key=lambda wp: -wp[1])[:5]]
 
 
 @pytest.mark.parametrize("seed", [1, 2])
