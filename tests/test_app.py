@@ -49,6 +49,26 @@ async def test_chart_shows_top_k_probabilities_that_change_with_typing():
         assert app.query_one("#prompt", PromptInput).value == "Beau"
 
 
+async def test_the_status_line_keeps_the_time_with_a_long_name_and_a_big_vocabulary(tmp_path):
+    """The line shortens its parts before the end (step, throughput, time) falls off at 80
+    columns: here a 30-character file name and 2,000 symbols."""
+    from rnn_tui.engine.control import RunState
+    from rnn_tui.engine.trainer import Progress
+
+    path = tmp_path / "notes_of_a_rather_long_name.md"
+    path.write_text("".join(chr(0x4E00 + i % 2000) for i in range(20_000)), encoding="utf-8")
+    app = make_app(corpus=str(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        status = app.query_one("#status", StatusLine)
+        progress = Progress(123_456, 3.2, 4.6, 17_600.0, 1.0, None, 3_725.0, 5e-3, (), None,
+                            RunState.TRAINING)  # fmt: skip
+        status.show(app.corpus, app.model_config, RunState.TRAINING, progress, workers=2)
+        line = str(status.render()).rstrip()
+        assert line.endswith("1:02:05") and "step 123,456" in line and "V2000" in line, line
+        assert len(line) <= SIZE[0] and "…" in line
+
+
 async def test_space_types_while_typing_and_pauses_in_command_mode():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

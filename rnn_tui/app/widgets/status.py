@@ -12,6 +12,7 @@ from rnn_tui.engine.control import RunState
 from rnn_tui.engine.corpus import Corpus
 from rnn_tui.engine.trainer import Progress
 
+SHORTEST = 3  # the status line's most abbreviated form (a long file name and a big vocabulary)
 STATE_ICONS = {
     RunState.TRAINING: "▶",
     RunState.PAUSED: "⏸",
@@ -30,16 +31,22 @@ def status_parts(
     demo: bool = False,
     workers: int = 1,
 ) -> list[str]:
-    """The status line's pieces; `short` 0, 1 or 2 says how hard to abbreviate them;
+    """The status line's pieces; `short` 0 to SHORTEST says how hard to abbreviate them;
     `demo`: the app types by itself (attract mode); `workers`: processes the training runs on."""
-    name = corpus.name if len(corpus.name) <= 16 else "…" + corpus.name[-15:]
+    most = 10 if short >= 3 else 16  # (a file's name: its end says most)
+    name = corpus.name if len(corpus.name) <= most else "…" + corpus.name[1 - most :]
     chars, v = count(corpus.size), len(corpus.vocab)
     parts = [
-        [f"{name} · {chars} chars · vocab {v}", f"{name} {chars}ch V{v}", f"{name} V{v}"][short]
+        [f"{name} · {chars} chars · vocab {v}", f"{name} {chars}ch V{v}", f"{name} V{v}"][
+            min(short, 2)
+        ]
     ]
-    parts.append(
-        model.describe().replace("one-hot", "1-hot").replace(",", "") if short else model.describe()
-    )
+    described = model.describe()
+    if short >= 3:
+        described = described.split(",")[0]  # (cell and size; the input's kind goes)
+    elif short:
+        described = described.replace("one-hot", "1-hot").replace(",", "")
+    parts.append(described)
     parts.append(f"{STATE_ICONS.get(state, '?')} {state}" + (" · demo" if demo else ""))
     if progress is not None:
         rate = (
@@ -87,7 +94,7 @@ class StatusLine(Static):
         """The longest form of the line that fits the current width."""
         if self._shown is None:
             return
-        for short in (0, 1, 2):
+        for short in range(SHORTEST + 1):
             parts = status_parts(*self._shown, short, self._demo, self._workers)
             if cell_len(" " + " │ ".join(parts)) <= self.size.width:
                 break
