@@ -497,6 +497,16 @@ def test_phrases_complete_a_chinese_text_that_words_never_could():
     assert keystroke_savings_at(model, text[:300], 3) > 0.6
     words_only = NgramModel.fit(text, order=5)
     assert [w for w, _ in suggest(words_only, 3)] == []  # no word ends: no word to complete
+    # In byte mode too, at the start of a clause, by the likeliest whole character (3 bytes).
+    from rnn_tui.engine.corpus import make_corpus
+    from rnn_tui.engine.encoding import VocabPolicy
+
+    lines = make_corpus("zh", text.replace("。", "。\n"), VocabPolicy(byte_mode=True))
+    bytewise = NgramModel.fit(lines.ids.astype(np.int64), order=8, vocab=lines.vocab)
+    bytewise.feed_text("一个分支。\n")
+    assert completes_phrases(bytewise, "")
+    shown = word_suggestions(bytewise, 3, "一个分支。\n")
+    assert shown and all(len(w) >= 2 and all(map(spaceless, w)) for w in shown), shown
 
 
 # -- learning from the typing, off the UI thread ------------------------------------------------

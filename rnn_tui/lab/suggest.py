@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from rnn_tui.engine.encoding import UNKNOWN, utf8_need
-from rnn_tui.engine.predict import current_word, ends_word, spaceless
+from rnn_tui.engine.predict import current_word, ends_word, spaceless, top_characters
 
 DEFAULT_BEAM = 6
 DEFAULT_MAX_LEN = 24  # characters; longer words are offered once fewer are left to type
@@ -56,8 +56,9 @@ def completes_phrases(model, typed: str) -> bool:
     if typed:
         return spaceless_word(typed)
     vocab = model.vocab
-    if vocab.byte_mode:  # (a byte alone does not say its script)
-        return False
+    if vocab.byte_mode:  # (a byte alone does not say its script: the likeliest whole character)
+        top = top_characters(model, 1)
+        return bool(top) and spaceless(top[0][0])
     return spaceless(vocab.chars[int(np.argmax(model.probs))])
 
 
