@@ -21,7 +21,7 @@ from rnn_tui.app.widgets import ProbChart, to_input_text, to_model_text
 from rnn_tui.app.widgets.suggestions import SuggestionBar
 from rnn_tui.engine.model import ParamSnapshot
 from rnn_tui.engine.predict import current_word
-from rnn_tui.lab.suggest import PHRASE_LOOK, spaceless_word
+from rnn_tui.lab.suggest import spaceless_word
 from rnn_tui.runtime.adapter import TypingAdapter
 from rnn_tui.runtime.typeahead import SHOWN, SHOWN_NAMES, SuggestionThread
 
@@ -237,7 +237,7 @@ class TypeAhead:
 def _word_start(text: str) -> str:
     """The typed part of the current word, shown before each completion; none before a phrase
     (in a script written without spaces the "word" is the whole clause)."""
-    if spaceless_word(current_word(text, PHRASE_LOOK)):  # (a clause can be long: look at its end)
+    if spaceless_word(text):
         return ""
     return current_word(text)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnn_tui.engine.predict import current_word, is_word_end
+from rnn_tui.engine.predict import is_word_end
 
 PROB_FLOOR = 1e-12  # a probability below this counts as this (also the price of an unknown char)
 TOPK_REPORTED = (1, 3, 5)
@@ -224,7 +224,7 @@ def _walk(
             rest = text[i:end] if end > 0 else ""
             open_ks = [k for k in sks if i >= accepted_at[k]]
             if len(rest) >= 2 and open_ks:
-                phrases = completes_phrases(m, current_word(text[max(0, i - PHRASE_LOOK) : i]))
+                phrases = completes_phrases(m, text[max(0, i - PHRASE_LOOK) : i])
                 shown = [c for c, _ in suggest(m, kmax, phrases=phrases)]
                 for k in open_ks:
                     if phrases:  # the longest shown that the text goes on with

@@ -43,18 +43,18 @@ def word_end_ids(vocab) -> np.ndarray:
     return np.array([ends_word(vocab, c) for c in vocab.chars], dtype=bool)
 
 
-def spaceless_word(typed: str) -> bool:
-    """Whether a word's typed part is in a script written without spaces, by its last
-    PHRASE_LOOK characters."""
-    return any(spaceless(c) for c in typed[-PHRASE_LOOK:])
+def spaceless_word(text: str) -> bool:
+    """Whether the word `text` ends in is in a script written without spaces, by its last
+    PHRASE_LOOK characters (a clause without spaces can be long: only its end is read)."""
+    return any(spaceless(c) for c in current_word(text, PHRASE_LOOK))
 
 
-def completes_phrases(model, typed: str) -> bool:
-    """Whether the suggestions after `typed` (the current word's typed part, `predict.current_word`)
-    are phrases: the word is in a script written without spaces (`spaceless_word`) or, before its
-    first character, the most likely next one is."""
-    if typed:
-        return spaceless_word(typed)
+def completes_phrases(model, text: str) -> bool:
+    """Whether the suggestions after `text` (which `model` has read; only its end matters) are
+    phrases: the word it ends in is in a script written without spaces (`spaceless_word`) or,
+    before that word's first character, the most likely next one is."""
+    if current_word(text, PHRASE_LOOK):
+        return spaceless_word(text)
     vocab = model.vocab
     if vocab.byte_mode:  # (a byte alone does not say its script: the likeliest whole character)
         top = top_characters(model, 1)
@@ -66,8 +66,7 @@ def word_suggestions(model, k: int = 3, text: str = "") -> list[str]:
     """What the suggestion bar shows after `text` (which `model` has read): the k best distinct
     completions of the word it ends in, best first, or the next phrases in a script written
     without spaces (without `text`, by the character the model expects most)."""
-    phrases = completes_phrases(model, current_word(text, PHRASE_LOOK))
-    return [w for w, _ in suggest(model, k, phrases=phrases)]
+    return [w for w, _ in suggest(model, k, phrases=completes_phrases(model, text))]
 
 
 def suggest(

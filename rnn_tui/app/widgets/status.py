@@ -33,16 +33,16 @@ def status_parts(
 ) -> list[str]:
     """The status line's pieces; `short` 0 to SHORTEST says how hard to abbreviate them;
     `demo`: the app types by itself (attract mode); `workers`: processes the training runs on."""
-    most = 10 if short >= 3 else 16  # (a file's name: its end says most)
+    most = 10 if short >= SHORTEST else 16  # (a file's name: its end says most)
     name = corpus.name if len(corpus.name) <= most else "…" + corpus.name[1 - most :]
     chars, v = count(corpus.size), len(corpus.vocab)
     parts = [
         [f"{name} · {chars} chars · vocab {v}", f"{name} {chars}ch V{v}", f"{name} V{v}"][
-            min(short, 2)
+            min(short, 2)  # (the shortest keeps these)
         ]
     ]
     described = model.describe()
-    if short >= 3:
+    if short >= SHORTEST:
         described = described.split(",")[0]  # (cell and size; the input's kind goes)
     elif short:
         described = described.replace("one-hot", "1-hot").replace(",", "")
