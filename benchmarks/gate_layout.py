@@ -1,8 +1,10 @@
-"""Why the GRU's time loop keeps its gates gate-major (`engine/cells.GRURecurrence`): one GRU
-step's elementwise calls, on column slices of (B, 3H) rows as the loop used to make them, beside
-the same calls on the contiguous (3, B, H) arrays it makes now.
+"""Why the GRU's and the LSTM's time loops keep their gates gate-major (`engine/cells`): one
+forward step's elementwise calls, on column slices of (B, G) rows as the loops used to make them,
+beside the same calls on the contiguous (gates, B, H) arrays they make now. For scale, the step's
+product h @ Wh as the loop makes it (column blocks, `engine/blas`) is timed too.
 
-    python benchmarks/gate_layout.py [--hidden 192,256] [--batch 8,16,32] [--rounds 9] [--json]
+    python benchmarks/gate_layout.py [--cell gru,lstm] [--hidden 192,256] [--batch 8,16,32]
+                                     [--rounds 9] [--json]
 
 NumPy runs a call on contiguous arrays in one tight loop; a column slice of a row sends it through
 its general iterator, whose set-up costs about a microsecond a call. One BLAS thread, wall clock;
@@ -20,6 +22,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 from alternating import alternating_medians  # noqa: E402
+
+from rnn_tui.engine.blas import column_blocks, product  # noqa: E402
+from rnn_tui.engine.recurrence import padded  # noqa: E402
 
 
 def rows_step(B: int, H: int):
@@ -69,36 +74,105 @@ def gates_step(B: int, H: int):
     return step
 
 
+def lstm_rows_step(B: int, H: int):
+    """The LSTM forward step's elementwise calls on (B, 4H) rows: i, f, g, o are column slices."""
+    z, P = (np.random.rand(B, 4 * H).astype(np.float32) for _ in range(2))
+    c0, c1, h1, tc, tmp = (np.random.rand(B, H).astype(np.float32) for _ in range(5))
+    scale, offset = np.full(4 * H, 0.5, np.float32), np.full(4 * H, 0.5, np.float32)
+    i, f, g, o = (z[:, k * H : (k + 1) * H] for k in range(4))
+
+    def step():
+        np.add(z, P, out=z)
+        np.tanh(z, out=z)
+        np.multiply(z, scale, out=z)
+        np.add(z, offset, out=z)
+        np.multiply(f, c0, out=c1)
+        np.multiply(i, g, out=tmp)
+        np.add(c1, tmp, out=c1)
+        np.tanh(c1, out=tc)
+        np.multiply(o, tc, out=h1)
+
+    return step
+
+
+def lstm_gates_step(B: int, H: int):
+    """The same calls gate-major: h @ Wh's row plus P's row, written into (4, B, H)."""
+    zrow, P = (np.random.rand(B, 4 * H).astype(np.float32) for _ in range(2))
+    A = np.random.rand(4, B, H).astype(np.float32)
+    c0, c1, h1, tc, tmp = (np.random.rand(B, H).astype(np.float32) for _ in range(5))
+    scale, offset = np.full((4, 1, 1), 0.5, np.float32), np.full((4, 1, 1), 0.5, np.float32)
+    zg, Pg = (x.reshape(B, 4, H).transpose(1, 0, 2) for x in (zrow, P))
+    i, f, g, o = A
+
+    def step():
+        np.add(zg, Pg, out=A)
+        np.tanh(A, out=A)
+        np.multiply(A, scale, out=A)
+        np.add(A, offset, out=A)
+        np.multiply(f, c0, out=c1)
+        np.multiply(i, g, out=tmp)
+        np.add(c1, tmp, out=c1)
+        np.tanh(c1, out=tc)
+        np.multiply(o, tc, out=h1)
+
+    return step
+
+
+def product_step(B: int, H: int, gates: int):
+    """h @ Wh of one step as the loop makes it: padded weights, column blocks."""
+    h = np.random.rand(B, H).astype(np.float32)
+    W = padded(H, gates * H, np.float32)
+    W[...] = np.random.rand(H, gates * H) * 0.05
+    out = np.zeros((B, gates * H), np.float32)
+    blocks = column_blocks(W, B)
+    return lambda: product(h, W, blocks, out)
+
+
+STEPS = {"gru": (rows_step, gates_step, 3), "lstm": (lstm_rows_step, lstm_gates_step, 4)}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cell", default="gru,lstm", help="comma-separated cells: gru, lstm")
     p.add_argument("--hidden", default="192,256", help="comma-separated hidden sizes")
     p.add_argument("--batch", default="8,16,32", help="comma-separated batch sizes")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     results = []
-    for H in (int(x) for x in args.hidden.split(",")):
-        for B in (int(x) for x in args.batch.split(",")):
-            steps = {"rows": rows_step(B, H), "gates": gates_step(B, H)}
-            t = alternating_medians(steps, args.rounds, n=2000)
-            rows_us, gates_us = t["rows"] * 1e6, t["gates"] * 1e6
-            results.append(
-                {
-                    "hidden": H,
-                    "batch": B,
-                    "rows_us": rows_us,
-                    "gates_us": gates_us,
-                    "speedup": rows_us / gates_us,
+    for cell in args.cell.split(","):
+        if cell not in STEPS:
+            p.error(f"--cell: no such cell {cell!r} (gru, lstm)")
+        rows, gates, n_gates = STEPS[cell]
+        for H in (int(x) for x in args.hidden.split(",")):
+            for B in (int(x) for x in args.batch.split(",")):
+                ways = {
+                    "rows": rows(B, H),
+                    "gates": gates(B, H),
+                    "product": product_step(B, H, n_gates),
                 }
-            )
+                t = alternating_medians(ways, args.rounds, n=2000)
+                rows_us, gates_us = t["rows"] * 1e6, t["gates"] * 1e6
+                results.append(
+                    {
+                        "cell": cell,
+                        "hidden": H,
+                        "batch": B,
+                        "rows_us": rows_us,
+                        "gates_us": gates_us,
+                        "speedup": rows_us / gates_us,
+                        "product_us": t["product"] * 1e6,
+                    }
+                )
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print("GRU forward step, elementwise calls only (us, median)")
+        print("A forward step's elementwise calls (us, median), and its product h @ Wh")
         for r in results:
             print(
-                f"H {r['hidden']:4d}  B {r['batch']:3d}   rows {r['rows_us']:6.1f}   "
-                f"gate-major {r['gates_us']:6.1f}   {r['speedup']:.2f}x"
+                f"{r['cell']:4s}  H {r['hidden']:4d}  B {r['batch']:3d}   rows {r['rows_us']:6.1f}"
+                f"   gate-major {r['gates_us']:6.1f}   {r['speedup']:.2f}x"
+                f"   product {r['product_us']:6.1f}"
             )
     return 0
 

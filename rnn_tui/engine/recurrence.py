@@ -24,8 +24,8 @@ Speed, and why the code looks the way it does (each point measured, see `rnn-tui
   by up to 1.5x. Where OpenBLAS has a kernel that skips the repacking, the product is cut into
   blocks of columns small enough for it (`blas.column_blocks`).
 - Elementwise calls read and write whole contiguous arrays where a cell has gates to pick apart
-  (the GRU's loop keeps its gates gate-major): on column slices of rows NumPy takes its general
-  iterator, about a microsecond more a call (`benchmarks/gate_layout.py`).
+  (the LSTM's and GRU's loops keep their gates gate-major): on column slices of rows NumPy takes
+  its general iterator, about a microsecond more a call (`benchmarks/gate_layout.py`).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def padded(rows: int, cols: int, dtype) -> np.ndarray:
     return np.zeros((rows, cols + pad), dtype)[:, :cols]
 
 
-def _sigmoid_fold(gates: int, hidden: int, sigmoid_gates: tuple[int, ...], dtype):
+def sigmoid_fold(gates: int, hidden: int, sigmoid_gates: tuple[int, ...], dtype):
     """Per-column scale and offset that turn tanh into the logistic function on chosen gates."""
     scale = np.ones(gates * hidden, dtype)
     offset = np.zeros(gates * hidden, dtype)
@@ -94,7 +94,7 @@ class Recurrence:
         self._sets: dict[tuple[int, int], dict] = {}
         self.scale = self.offset = None
         if self.sigmoid_gates:
-            self.scale, self.offset = _sigmoid_fold(
+            self.scale, self.offset = sigmoid_fold(
                 GATES[self.cell], hidden, self.sigmoid_gates, self.dtype
             )
         self._WhS = padded(hidden, self.G, self.dtype)  # the loop's copy of Wh
