@@ -239,10 +239,11 @@ def _train_run(args, trainer, corpus, model_config, seconds, stop):
 
 @command("predict")
 def cmd_predict(args) -> int:
+    from rich.cells import cell_len
     from rich.markup import escape
 
     from rnn_tui.cli.models import choose_model
-    from rnn_tui.lab.glyphs import format_prob, glyph, visible
+    from rnn_tui.lab.glyphs import format_prob, label, visible
     from rnn_tui.lab.metrics import char_symbols
     from rnn_tui.lab.suggest import word_suggestions
 
@@ -270,9 +271,12 @@ def cmd_predict(args) -> int:
     if unknown:
         console.print(f"[dim]not in the vocabulary, skipped: {' '.join(map(repr, unknown))}[/]")
     width = 40
-    for ch, p in top:
+    labels = [label(ch) for ch, _ in top]
+    label_w = max(4, *(cell_len(s) for s in labels))  # by cells: a CJK character takes two
+    for s, (_, p) in zip(labels, top, strict=True):
         bar = "█" * max(1, round(p * width)) if p >= 0.5 / width else "▏"
-        console.print(f"{glyph(ch):>4} {format_prob(p)} [cyan]{bar}[/]")
+        pad = " " * (label_w - cell_len(s))
+        console.print(f"{pad}{escape(s)} {format_prob(p)} [cyan]{bar}[/]")
     console.print(f"[dim]greedy completion:[/] {args.text}[bold]{pred.greedy()}[/]")
     shown = word_suggestions(pred, text=args.text)
     if shown:

@@ -1,4 +1,5 @@
-"""Visible stand-ins for characters that print as nothing (space, newline, tab, control codes)."""
+"""Visible stand-ins for characters that print as nothing (space, newline, tab, control codes),
+and for combining marks shown on their own."""
 
 from __future__ import annotations
 
@@ -14,6 +15,18 @@ def glyph(ch: str) -> str:
     if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
         return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
     return ch
+
+
+DOTTED_CIRCLE = "\u25cc"  # the base Unicode's charts draw a lone combining mark on
+
+
+def label(ch: str) -> str:
+    """`glyph`, for a character shown alone (a chart's row): a combining mark (a vowel sign of
+    Devanagari or Thai, an Arabic or Hebrew point, an accent) takes no cell of its own and would
+    join whatever the terminal drew before it, so it is shown on a dotted circle, one cell wide."""
+    if len(ch) == 1 and unicodedata.category(ch).startswith("M"):
+        return DOTTED_CIRCLE + ch
+    return glyph(ch)
 
 
 def visible(text: str) -> str:

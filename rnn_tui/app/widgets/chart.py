@@ -9,7 +9,7 @@ from rich.style import Style
 from textual.strip import Strip
 
 from rnn_tui.app.widgets.strips import CachedLines, line
-from rnn_tui.lab.glyphs import format_prob, glyph, visible
+from rnn_tui.lab.glyphs import format_prob, label, visible
 
 EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -73,16 +73,16 @@ class ProbChart(CachedLines):
         lines = [line(heading, width, base)]
         if not self.rows:
             return lines + [line([(self.note or "no prediction yet", dim)], width, base)]
-        labels = [glyph(ch) for ch, _ in self.rows]
+        labels = [label(ch) for ch, _ in self.rows]
         label_w = max(cell_len(s) for s in labels)
         bar_w = max(width - label_w - 9, 4)
         top, bars = styles["chart--top"], styles["chart--bar"]
-        for i, ((_, p), label) in enumerate(zip(self.rows, labels, strict=True)):
-            pad = " " * (label_w - cell_len(label))
+        for i, ((_, p), shown) in enumerate(zip(self.rows, labels, strict=True)):
+            pad = " " * (label_w - cell_len(shown))
             lines.append(
                 line(
                     [
-                        (label + pad, title if i == 0 else None),
+                        (shown + pad, title if i == 0 else None),
                         (" " + bar(p, bar_w), top if i == 0 else bars),
                         (" " + format_prob(p), None),
                     ],
