@@ -77,38 +77,29 @@ def gates_step(B: int, H: int):
 def lstm_rows_step(B: int, H: int):
     """The LSTM forward step's elementwise calls on (B, 4H) rows: i, f, g, o are column slices."""
     z, P = (np.random.rand(B, 4 * H).astype(np.float32) for _ in range(2))
-    c0, c1, h1, tc, tmp = (np.random.rand(B, H).astype(np.float32) for _ in range(5))
-    scale, offset = np.full(4 * H, 0.5, np.float32), np.full(4 * H, 0.5, np.float32)
-    i, f, g, o = (z[:, k * H : (k + 1) * H] for k in range(4))
-
-    def step():
-        np.add(z, P, out=z)
-        np.tanh(z, out=z)
-        np.multiply(z, scale, out=z)
-        np.add(z, offset, out=z)
-        np.multiply(f, c0, out=c1)
-        np.multiply(i, g, out=tmp)
-        np.add(c1, tmp, out=c1)
-        np.tanh(c1, out=tc)
-        np.multiply(o, tc, out=h1)
-
-    return step
+    fold = np.full(4 * H, 0.5, np.float32)  # the sigmoid fold's scale and offset, by column
+    return _lstm_step(z, P, z, fold, [z[:, k * H : (k + 1) * H] for k in range(4)], B, H)
 
 
 def lstm_gates_step(B: int, H: int):
     """The same calls gate-major: h @ Wh's row plus P's row, written into (4, B, H)."""
     zrow, P = (np.random.rand(B, 4 * H).astype(np.float32) for _ in range(2))
     A = np.random.rand(4, B, H).astype(np.float32)
-    c0, c1, h1, tc, tmp = (np.random.rand(B, H).astype(np.float32) for _ in range(5))
-    scale, offset = np.full((4, 1, 1), 0.5, np.float32), np.full((4, 1, 1), 0.5, np.float32)
+    fold = np.full((4, 1, 1), 0.5, np.float32)  # by gate
     zg, Pg = (x.reshape(B, 4, H).transpose(1, 0, 2) for x in (zrow, P))
-    i, f, g, o = A
+    return _lstm_step(zg, Pg, A, fold, list(A), B, H)
+
+
+def _lstm_step(z, P, out, fold, gates, B: int, H: int):
+    """out = gates of (z + P), then c_t and h_t: the calls of one step in either layout."""
+    c0, c1, h1, tc, tmp = (np.random.rand(B, H).astype(np.float32) for _ in range(5))
+    i, f, g, o = gates
 
     def step():
-        np.add(zg, Pg, out=A)
-        np.tanh(A, out=A)
-        np.multiply(A, scale, out=A)
-        np.add(A, offset, out=A)
+        np.add(z, P, out=out)
+        np.tanh(out, out=out)
+        np.multiply(out, fold, out=out)
+        np.add(out, fold, out=out)
         np.multiply(f, c0, out=c1)
         np.multiply(i, g, out=tmp)
         np.add(c1, tmp, out=c1)
