@@ -66,6 +66,17 @@ def workers(args: argparse.Namespace, config, batch: int, seq_len: int) -> int:
     return chosen if chosen is not None else default_workers(config, batch, seq_len)
 
 
+def add_keep_option(p: argparse.ArgumentParser) -> None:
+    """--keep: a budgeted run's weights to keep, its best validation's or its last."""
+    p.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        default="best",
+        help="best (the default): the weights of the run's best validation, when its last is "
+        "clearly worse (a small text, memorised); last: the last step's",
+    )
+
+
 def add_corpus_options(p: argparse.ArgumentParser) -> None:
     """How a corpus's text becomes symbols (issue 15; not in the option registry yet: they are
     properties of the corpus, not of the model or its training)."""

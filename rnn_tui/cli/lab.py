@@ -23,7 +23,7 @@ ROWS = (  # (label, report field, format)
 
 
 def register(sub) -> None:
-    from rnn_tui.cli.common import add_corpus_options
+    from rnn_tui.cli.common import add_corpus_options, add_keep_option
     from rnn_tui.cli.options import add_model_options
 
     p = sub.add_parser(
@@ -60,6 +60,7 @@ def register(sub) -> None:
         default=None,
         help="train for this many steps instead (the same work on a busy machine)",
     )
+    add_keep_option(p)
     _add_lab_options(p)
     p.set_defaults(run=run_compare)
 
@@ -199,12 +200,11 @@ def run_compare(args) -> int:
         workers=workers(args, model_config, train_config.batch, train_config.seq_len),
     )
     seconds = 60.0 if args.seconds is None and args.steps is None else args.seconds
-    try:
-        final, train_s = timed(
-            trainer.run, threading.Event(), steps=args.steps, seconds=seconds, val_interval=0
-        )
+    try:  # (validating every 5 s costs about 1 % of the steps: what keeping the best needs)
+        final, train_s = timed(trainer.run, threading.Event(), steps=args.steps, seconds=seconds)
     finally:
         trainer.close()
+    kept = trainer.keep_best() if args.keep == "best" else None
     network = Predictor(trainer.snapshot())
     baseline, fit_s = timed(
         fit_baseline, corpus, corpus.vocab, args.order, train_config.val_fraction
@@ -221,6 +221,7 @@ def run_compare(args) -> int:
         "model": model_config.to_dict(),
         "train": train_config.to_dict(),
         "steps": final.step,
+        "kept_step": trainer.step,  # the network's: earlier when the best validation's was kept
         "val_bpc_full_split": val_bpc,
         "chars_per_sec": final.chars_per_sec,
         "workers": trainer.workers,
@@ -230,6 +231,7 @@ def run_compare(args) -> int:
     footer = (
         f"network: {final.step} steps in {train_s:.1f} s ({final.chars_per_sec:,.0f} chars/s), "
         f"validation {val_bpc:.3f} bpc over the whole split"
+        + (f"; {trainer.message}" if kept is not None else "")
         + (f"; kn-{args.order}: {note}" if note else "")
     )
     _print(result, args.json, extra=extra, footer="\n".join([footer, _footer(result, extra)]))

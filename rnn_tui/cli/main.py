@@ -22,6 +22,7 @@ from collections.abc import Callable  # noqa: E402
 
 from rnn_tui.cli.common import (  # noqa: E402
     add_corpus_options,
+    add_keep_option,
     build_setup,
     count,
     file_size,
@@ -172,6 +173,7 @@ def cmd_train(args) -> int:
     interrupted = stop.is_set()
     if interrupted:
         make_console(stderr=True).print("interrupted: keeping what was learnt so far")
+    kept = trainer.keep_best() if args.keep == "best" else None
     if trainer.val_ids.size > 1:  # the final figure: the first --val-chars of the validation split
         final = dataclasses.replace(final, val_bpc=trainer.validate(args.val_chars or None))
     if args.out:
@@ -180,7 +182,9 @@ def cmd_train(args) -> int:
         "corpus": corpus.name,
         "model": model_config.to_dict(),
         "train": train_config.to_dict(),
-        "step": final.step,
+        "step": trainer.step,  # the saved weights' step
+        "last_step": final.step,  # the run's: later when the best validation's weights were kept
+        "kept": "best" if kept is not None else "last",
         "loss": final.loss,
         "bpc": final.bpc,
         "val_bpc": final.val_bpc,
@@ -196,12 +200,16 @@ def cmd_train(args) -> int:
         print_json(result)
     else:
         val = f"{final.val_bpc:.3f}" if final.val_bpc is not None else "n/a"
+        # (with the best kept, the validation is of its weights, said on a line of its own)
+        val_part = "" if kept is not None else f"validation {val} bpc, "
         print(
             f"step {final.step}: train loss {final.loss:.4f} nats ({final.bpc:.3f} bpc), "
-            f"validation {val} bpc, {final.chars_per_sec:,.0f} chars/s over {final.elapsed:.1f} s"
+            f"{val_part}{final.chars_per_sec:,.0f} chars/s over {final.elapsed:.1f} s"
         )
         if final.message:
             print(final.message)
+        if kept is not None:
+            print(f"{trainer.message}, validation {val} bpc (--keep last for the last step's)")
         print(
             f"saved {args.out}" if args.out else "not saved (give --out FILE.npz to keep the model)"
         )
@@ -405,6 +413,7 @@ def make_parser() -> _Parser:
     )
     p.add_argument("--out", metavar="FILE.npz", help="where to save the checkpoint")
     p.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint (exactly)")
+    add_keep_option(p)
     p.add_argument(
         "--val-chars",
         type=count("--val-chars"),

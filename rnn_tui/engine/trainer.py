@@ -67,6 +67,12 @@ def check_memory(model_config: ModelConfig, train_config: TrainConfig, workers: 
         )
 
 
+# How much worse (bits per character) a run's last validation must be than its best for
+# `keep_best` to go back to the best: far above the noise of one validation against the next
+# when training still improves, far below what a text read for the tenth time loses.
+KEEP_MARGIN = 0.05
+
+
 class Trainer(TrainingLoop):
     """The character model's training: a `TrainingLoop` over minibatches of BPTT chunks, with
     validation, checkpoints and an exact resume."""
@@ -124,6 +130,10 @@ class Trainer(TrainingLoop):
         self.smoothed_loss = math.log(len(corpus.vocab))
         self.last_loss = self.smoothed_loss
         self.val_bpc: float | None = None
+        # The run's best validation so far, with everything a resume needs at its step, and its
+        # latest validation.
+        self.best: Checkpoint | None = None
+        self.best_val = self.last_val = math.inf
 
     def _restore_position(self, saved: dict) -> None:
         """Where the stream was and the hidden state it carried, so a resumed run is exact."""
@@ -182,6 +192,38 @@ class Trainer(TrainingLoop):
         self.val_bpc = total / count / LN2
         self.history.add_val(self.step, self.elapsed, self.val_bpc)
         return self.val_bpc
+
+    def _note_best(self) -> None:
+        """After one of the run's validations: remember the weights if they are its best yet."""
+        if self.val_bpc is None:
+            return
+        self.last_val = self.val_bpc
+        if self.val_bpc < self.best_val:
+            self.best, self.best_val = self.to_checkpoint(), self.val_bpc
+
+    def keep_best(self, margin: float = KEEP_MARGIN) -> int | None:
+        """Go back to the run's best validation when its last one is more than `margin` bits per
+        character worse (a small text read many times over: the network memorises it): the
+        weights, the optimizer, the stream's position and the carried state of that step, so
+        that what is saved resumes exactly. Returns the step gone back to, or None."""
+        best, last = self.best, self.last_val
+        if best is None or not last > self.best_val + margin:
+            return None
+        with self._lock:
+            for name, value in best.params.items():
+                self.model.params[name][...] = value
+            if best.optimizer_state:
+                self.optimizer.load_state_dict(best.optimizer_state)
+                self._restore_position(best.optimizer_state)
+            self.step = best.step
+            if best.train_config is not None:
+                self.base_lr = best.train_config.lr
+            self.val_bpc = self.best_val
+        self.message = (
+            f"validation was best at step {best.step} ({self.best_val:.3f} bpc; {last:.3f} at the "
+            f"end): kept the weights of step {best.step}"
+        )
+        return best.step
 
     def to_checkpoint(self) -> Checkpoint:
         with self._lock:
@@ -257,6 +299,8 @@ class Trainer(TrainingLoop):
                 self._replicas(self.train_config.batch, self.train_config.seq_len)
         chars_per_step = self.train_config.batch * self.train_config.seq_len
         first_step, start = self.step, self.elapsed
+        self.best, self.best_val = None, math.inf  # (the best of this run: one size of validation)
+        self.last_val = math.inf
         rate, window_chars, window_t = 0.0, 0, 0.0
         last_val = time.perf_counter()
 
@@ -274,6 +318,7 @@ class Trainer(TrainingLoop):
                 rate = window_chars / window_t
             if val_interval and now - last_val >= val_interval:
                 self.validate(val_chars)
+                self._note_best()
                 last_val = time.perf_counter()
 
         self._loop(
@@ -287,6 +332,7 @@ class Trainer(TrainingLoop):
         )
         if val_interval and not stop.is_set():  # stopped by the user: quit or reset at once
             self.validate(val_chars)
+            self._note_best()
         ran = self.elapsed - start
         mean_rate = (self.step - first_step) * chars_per_step / ran if ran > 0 else rate
         final = self.progress(RunState.STOPPED, self.snapshot(), mean_rate)
