@@ -3,7 +3,8 @@ know it. `enable(monkeypatch)` makes every training process started afterwards i
 module (training_child.HOOK_VARIABLE), which adds the `Fault` command to its handlers; a test
 then sends `Fault("raise")` (the training loop raises), `Fault("nan")` (a weight becomes NaN,
 as if the last update had exploded) or `Fault("kill-replica")` (the child's training replicas
-are killed, as by the kernel's OOM killer) with `TrainingProcess.send`.
+are killed, as by the kernel's OOM killer) with `TrainingProcess.send`. Not a fault but sent
+the same way, `Fault("validate")` validates at once (the app's child waits 5 s between two).
 
 `replicas_of` and `running` find training replicas in /proc (Linux), for the tests that check
 none is left behind.
@@ -29,7 +30,7 @@ REPLICA = b"rnn_tui.engine.parallel_worker"  # in a training replica's command l
 
 @dataclass(frozen=True)
 class Fault(Command, kind="test-fault"):
-    what: str  # "raise" | "nan" | "kill-replica"
+    what: str  # "raise" | "nan" | "kill-replica" | "validate"
 
 
 def _process(pid: int) -> tuple[str, int, bytes] | None:
@@ -86,6 +87,9 @@ def _inject(child, trainer, fault: Fault) -> None:
     elif fault.what == "kill-replica":
         for pid in replicas_of(os.getpid()):
             os.kill(pid, signal.SIGKILL)
+    elif fault.what == "validate":
+        trainer.validate(None)
+        trainer.note_best()
 
 
 def install(handlers: dict) -> None:

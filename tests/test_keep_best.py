@@ -8,7 +8,8 @@ import random
 import threading
 
 import numpy as np
-from conftest import rnn_tui, tiny_configs
+import pytest
+from conftest import rnn_tui, tiny_configs, until
 
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.corpus import make_corpus
@@ -97,3 +98,45 @@ def test_train_keeps_the_best_by_default_and_the_last_when_asked(tmp_path):
     assert data["kept"] == "last" and data["step"] == data["last_step"] == 30
     wrong = rnn_tui("train", "--corpus", str(corpus), "--steps", "1", "--keep", "first")
     assert wrong.returncode == 2 and "--keep" in wrong.stderr
+
+
+@pytest.mark.asyncio
+async def test_saving_while_memorising_offers_the_best_validations_weights(tmp_path):
+    from rnn_tui.app import RnnTuiApp
+    from rnn_tui.app.messages import TrainingProgress
+    from rnn_tui.app.screens.dialogs import ConfirmScreen
+    from rnn_tui.app.widgets import LossPanel
+
+    t = trainer(random_words(1500))
+    run(t, 400)
+    shown = t.progress("paused", t.snapshot(), 0.0)  # a run that has been memorising a while
+    app = RnnTuiApp(t.corpus, t.model_config, t.train_config, start_paused=True, baseline=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.progress.snapshot is not None, what="the paused trainer")
+        app.post_message(TrainingProgress(app.generation, shown))
+        panel = app.query_one(LossPanel)
+        await until(pilot, lambda: panel.memorising is not None, what="the memorising notice")
+        for answer, name in (("y", "best.npz"), ("n", "latest.npz")):
+            await pilot.press("ctrl+s")
+            app.screen.query_one("#path").value = str(tmp_path / name)
+            await pilot.press("enter")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "memorising" in app.screen.question and "best validation" in app.screen.question
+            await pilot.press(answer)
+            path = tmp_path / name
+            await until(pilot, path.exists, what=f"the save of {name}")
+    # (the app's own training has not validated yet: its best is its state as it is)
+    assert (
+        load_checkpoint(tmp_path / "best.npz").step == load_checkpoint(tmp_path / "latest.npz").step
+    )
+
+
+def test_a_trainer_hands_over_its_best_validations_state_when_asked():
+    t = trainer(random_words(1500))
+    got: list = []
+    t.request_checkpoint(got.append, best=True)  # before any validation: the state as it is
+    run(t, 150)
+    t.request_checkpoint(got.append, best=True)
+    t.request_checkpoint(got.append)
+    first, best, latest = got
+    assert first.step == 0 and latest.step == 150 and best is t.best and best.step < 150

@@ -68,6 +68,7 @@ PLAIN = [
     StepOnce(),
     SetLr(0.0025),
     CheckpointRequest(7),
+    CheckpointRequest(8, best=True),
     Run(300, 20.0),
     Run(1),
     Stop(),

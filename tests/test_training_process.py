@@ -42,10 +42,10 @@ class Running:
     def last(self):
         return self.seen[-1] if self.seen else None
 
-    def checkpoint(self, timeout: float = 30.0):
+    def checkpoint(self, timeout: float = 30.0, best: bool = False):
         """The child's state through the non-blocking request, waited for here (a test may wait)."""
         got = []
-        self.proc.request_checkpoint(got.append)
+        self.proc.request_checkpoint(got.append, best)
         wait_for(lambda: got, timeout, what="the checkpoint")
         if isinstance(got[0], Exception):
             raise got[0]
@@ -169,6 +169,26 @@ def test_the_child_continues_exactly_where_the_app_left_it():
     there = run.proc.snapshot()
     for name, value in here.snapshot().params.items():
         np.testing.assert_array_equal(there.params[name], value)
+
+
+def test_the_child_hands_over_its_best_validations_state_when_asked(monkeypatch):
+    enable(monkeypatch)
+    run = Running(tiny_trainer(lr=0.01), paused=True)
+    try:
+        for _ in range(3):
+            run.proc.step_once()
+        wait_for(lambda: run.proc.step == 3, what="three steps")
+        assert run.checkpoint(best=True).step == 3  # no validation yet: the state as it is
+        run.proc.send(Fault("validate"))  # the run's best validation so far: at step 3
+        for _ in range(2):
+            run.proc.step_once()
+        wait_for(lambda: run.proc.step == 5, what="two steps more")
+        best, latest = run.checkpoint(best=True), run.checkpoint()
+    finally:
+        run.finish()
+    assert (best.step, latest.step) == (3, 5)
+    assert best.optimizer_state and int(best.optimizer_state["stream_chunks"]) == 3
+    assert any(not np.array_equal(best.params[k], latest.params[k]) for k in best.params)
 
 
 def test_a_failure_in_the_child_is_raised_and_its_state_can_still_be_saved(monkeypatch):

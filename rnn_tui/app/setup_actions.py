@@ -21,6 +21,7 @@ from rnn_tui.app import public_actions
 from rnn_tui.app.messages import CheckpointReady, Saved, SetupReady
 from rnn_tui.app.screens.dialogs import ConfirmScreen, PathScreen
 from rnn_tui.app.screens.settings import Settings, SettingsScreen
+from rnn_tui.app.widgets import LossPanel
 from rnn_tui.engine.checkpoint import Checkpoint, save_checkpoint
 from rnn_tui.engine.corpus import Corpus, load_corpus
 from rnn_tui.engine.errors import RnnTuiError
@@ -42,14 +43,15 @@ class SetupActions:
         )
 
     # -- the training's state, without waiting for it -----------------------------------------
-    def with_checkpoint(self, then: Callable[[Checkpoint], object]) -> None:
-        """Ask the training for its whole state; `then(checkpoint)` runs on the UI thread when it
-        arrives (not at all if the training has been replaced meanwhile)."""
+    def with_checkpoint(self, then: Callable[[Checkpoint], object], best: bool = False) -> None:
+        """Ask the training for its whole state (`best`: at its best validation); `then(checkpoint)`
+        runs on the UI thread when it arrives (not at all if the training has been replaced
+        meanwhile)."""
         app, generation = self.app, self.app.generation
         if app.trainer is None:
             return  # not started yet: nothing to save
         app.trainer.request_checkpoint(
-            lambda answer: app.post_message(CheckpointReady(generation, answer, then))
+            lambda answer: app.post_message(CheckpointReady(generation, answer, then)), best
         )
 
     def checkpoint_ready(self, message: CheckpointReady) -> None:
@@ -221,8 +223,9 @@ class SetupActions:
             public_actions.save(self.app, self.with_checkpoint)
             return
         adapted = self.app.typeahead.adapted_weights()
+        memorising = self.app.query_one("#loss", LossPanel).memorising
 
-        def chosen(path: str | None, weights=None) -> None:
+        def chosen(path: str | None, weights=None, best: bool = False) -> None:
             if path:
                 self.save_path = path
                 self.with_checkpoint(
@@ -232,10 +235,11 @@ class SetupActions:
                         exclusive=True,
                         exit_on_error=False,
                         group="io",
-                    )
+                    ),
+                    best=best,
                 )
 
-        def which(path: str | None) -> None:  # learnt from the typing: which weights to keep?
+        def adapted_or_trained(path: str | None) -> None:  # learnt from the typing: keep it?
             if not path or adapted is None:
                 return chosen(path)
             self.app.push_screen(
@@ -246,6 +250,20 @@ class SetupActions:
                     no="Trained",
                 ),
                 lambda yes: chosen(path, adapted if yes else None),
+            )
+
+        def which(path: str | None) -> None:  # memorising: its best validation's weights?
+            if not path or memorising is None:
+                return adapted_or_trained(path)
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"Validation has got worse since step {memorising:,}: the network is "
+                    "memorising its text.\nSave the weights of its best validation?\nNo: the "
+                    "latest weights.",
+                    yes="Best",
+                    no="Latest",
+                ),
+                lambda yes: chosen(path, best=True) if yes else adapted_or_trained(path),
             )
 
         self.app.push_screen(PathScreen("Save a checkpoint to", self.default_path()), which)

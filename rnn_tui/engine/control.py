@@ -60,9 +60,10 @@ class SavableTraining(TrainingControls, Protocol):
     """A training whose whole state can be saved (a character model's: a `Trainer`, or one in a
     training process). A regression lesson has no checkpoint format, so it is not one."""
 
-    def request_checkpoint(self, reply: Callable[[Any], object]) -> None:
+    def request_checkpoint(self, reply: Callable[[Any], object], best: bool = False) -> None:
         """The whole training state, handed to `reply` when it is there (a Checkpoint, or the
-        RnnTuiError that explains why there is none): never waits for it."""
+        RnnTuiError that explains why there is none): never waits for it. `best`: the state at
+        the run's best validation instead, where there is one."""
         ...
 
 

@@ -193,12 +193,20 @@ class Trainer(TrainingLoop):
         self.history.add_val(self.step, self.elapsed, self.val_bpc)
         return self.val_bpc
 
-    def _note_best(self) -> None:
-        """After one of the run's validations: remember the weights if they are its best yet."""
+    def note_best(self) -> None:
+        """After one of the run's validations: remember the weights if they are its best yet
+        (a copy of the weights and the optimizer's moments: not when that would take more than
+        a quarter of the memory left)."""
         if self.val_bpc is None:
             return
         self.last_val = self.val_bpc
         if self.val_bpc < self.best_val:
+            size = sum(p.nbytes for p in self.model.params.values()) * (
+                1 + len(self.optimizer.slots)
+            )
+            free = available_memory()
+            if free is not None and self.best is None and size > free // 4:
+                return
             self.best, self.best_val = self.to_checkpoint(), self.val_bpc
 
     def keep_best(self, margin: float = KEEP_MARGIN) -> int | None:
@@ -244,10 +252,13 @@ class Trainer(TrainingLoop):
                 },
             )
 
-    def request_checkpoint(self, reply: Callable[[Checkpoint | RnnTuiError], object]) -> None:
-        """`to_checkpoint`, handed to `reply` at once (see control.TrainingControls)."""
+    def request_checkpoint(
+        self, reply: Callable[[Checkpoint | RnnTuiError], object], best: bool = False
+    ) -> None:
+        """`to_checkpoint`, or with `best` the run's best validation's (`keep_best`) when there
+        is one, handed to `reply` at once (see control.SavableTraining)."""
         try:
-            ckpt = self.to_checkpoint()
+            ckpt = self.best if best and self.best is not None else self.to_checkpoint()
         except RnnTuiError as e:
             reply(e)
         else:
@@ -318,7 +329,7 @@ class Trainer(TrainingLoop):
                 rate = window_chars / window_t
             if val_interval and now - last_val >= val_interval:
                 self.validate(val_chars)
-                self._note_best()
+                self.note_best()
                 last_val = time.perf_counter()
 
         self._loop(
@@ -332,7 +343,7 @@ class Trainer(TrainingLoop):
         )
         if val_interval and not stop.is_set():  # stopped by the user: quit or reset at once
             self.validate(val_chars)
-            self._note_best()
+            self.note_best()
         ran = self.elapsed - start
         mean_rate = (self.step - first_step) * chars_per_step / ran if ran > 0 else rate
         final = self.progress(RunState.STOPPED, self.snapshot(), mean_rate)

@@ -57,6 +57,7 @@ def run_training(
         nonlocal last_val
         if progress.state == RunState.TRAINING and time.perf_counter() - last_val >= VAL_INTERVAL:
             progress = replace(progress, val_bpc=trainer.validate(VAL_CHARS))
+            trainer.note_best()  # (what saving the best validation's weights takes)
             last_val = time.perf_counter()
         publish(progress)
 

@@ -203,6 +203,7 @@ class SetLr(Command, kind="lr"):
 @dataclass(frozen=True)
 class CheckpointRequest(Command, kind="checkpoint"):
     id: int
+    best: bool = False  # the run's best validation's state, where it has one
 
 
 @dataclass(frozen=True)

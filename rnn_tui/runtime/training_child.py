@@ -91,7 +91,7 @@ def _checkpoint(child: Child, trainer, request: CheckpointRequest) -> None:
         else:
             child.send(CheckpointReply(request.id, data=data))
 
-    trainer.request_checkpoint(answer)
+    trainer.request_checkpoint(answer, best=request.best)
 
 
 # What each command does to the trainer; a hook module may add its own message types.

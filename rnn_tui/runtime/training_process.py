@@ -131,21 +131,22 @@ class TrainingProcess:
         with self._lock:
             self._commands.append(command)
 
-    def request_checkpoint(self, reply: Reply) -> None:
+    def request_checkpoint(self, reply: Reply, best: bool = False) -> None:
         """The child's whole training state (between two steps), handed to `reply` on the run's
-        thread when it arrives; at once (on this thread) when no child is running."""
+        thread when it arrives; at once (on this thread) when no child is running. `best`: its
+        state at the run's best validation, where it has one (an ended run: its last)."""
         local = self._chars()  # a regression lesson has no checkpoint to ask for
         with self._lock:
             if self._running:
                 self._next_id += 1
                 self._waiting[self._next_id] = reply
-                self._commands.append(CheckpointRequest(self._next_id))
+                self._commands.append(CheckpointRequest(self._next_id, best))
                 return
             ended = self._ended
         if ended:
             reply(self._final or self._last_weights())
         else:
-            local.request_checkpoint(reply)
+            local.request_checkpoint(reply, best)
 
     # -- what the app reads ------------------------------------------------------------------
     @property
