@@ -200,7 +200,9 @@ def run_compare(args) -> int:
         workers=workers(args, model_config, train_config.batch, train_config.seq_len),
     )
     seconds = 60.0 if args.seconds is None and args.steps is None else args.seconds
-    try:  # (validating every 5 s costs about 1 % of the steps: what keeping the best needs)
+    # Validating every 5 s, as `train` does, is what keeping the best needs: 0.1 s of 5 at about
+    # 100 symbols (2 % of the steps), 0.35 s at 2,814 (7 %).
+    try:
         final, train_s = timed(trainer.run, threading.Event(), steps=args.steps, seconds=seconds)
     finally:
         trainer.close()
