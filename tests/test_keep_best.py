@@ -90,8 +90,7 @@ def test_train_keeps_the_best_by_default_and_the_last_when_asked(tmp_path):
     assert data["kept"] == "best" and 0 < data["step"] < data["last_step"]
     assert load_checkpoint(out).step == data["step"]
     last = rnn_tui(
-        "train", "--corpus", str(corpus), "--hidden", "16", "--steps", "30", "--keep", "last",
-        "--json",
+        "train", "--corpus", str(corpus), "--hidden", "16", "--steps", "30", "--json",
     )  # fmt: skip
     assert last.returncode == 0, last.stderr
     data = json.loads(last.stdout)
@@ -140,3 +139,18 @@ def test_a_trainer_hands_over_its_best_validations_state_when_asked():
     t.request_checkpoint(got.append)
     first, best, latest = got
     assert first.step == 0 and latest.step == 150 and best is t.best and best.step < 150
+
+
+def test_a_time_budget_keeps_the_best_and_a_step_count_its_last_unless_told():
+    """`--steps N` asks for the weights of N steps; a time budget reads a small text over and
+    over unasked. `--keep` overrides either."""
+    from rnn_tui.cli.common import keeps_best
+    from rnn_tui.cli.main import make_parser
+
+    def parsed(*args: str):
+        return make_parser().parse_args(["train", "--corpus", "zen", *args])
+
+    assert keeps_best(parsed()) and keeps_best(parsed("--seconds", "5"))
+    assert not keeps_best(parsed("--steps", "100"))
+    assert keeps_best(parsed("--steps", "100", "--keep", "best"))
+    assert not keeps_best(parsed("--seconds", "5", "--keep", "last"))

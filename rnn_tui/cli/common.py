@@ -67,14 +67,24 @@ def workers(args: argparse.Namespace, config, batch: int, seq_len: int) -> int:
 
 
 def add_keep_option(p: argparse.ArgumentParser) -> None:
-    """--keep: a budgeted run's weights to keep, its best validation's or its last."""
+    """--keep: a run's weights to keep, its best validation's or its last (`keeps_best`)."""
     p.add_argument(
         "--keep",
         choices=("best", "last"),
-        default="best",
-        help="best (the default): the weights of the run's best validation, when its last is "
-        "clearly worse (a small text, memorised); last: the last step's",
+        default=None,
+        help="best (the default for a time budget): the weights of the run's best validation, "
+        "when its last is clearly worse (a small text, memorised); last (the default with "
+        "--steps): the last step's",
     )
+
+
+def keeps_best(args) -> bool:
+    """Whether a run goes back to its best validation (`Trainer.keep_best`): as `--keep` says,
+    else with a time budget, which reads a small text over and over unasked, and not with
+    `--steps N`, which asks for the weights of N steps."""
+    if args.keep is not None:
+        return args.keep == "best"
+    return getattr(args, "steps", None) is None
 
 
 def add_corpus_options(p: argparse.ArgumentParser) -> None:

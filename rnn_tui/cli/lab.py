@@ -178,7 +178,7 @@ def _footer(result, extra: dict) -> str:
 def run_compare(args) -> int:
     import threading
 
-    from rnn_tui.cli.common import build_setup, workers
+    from rnn_tui.cli.common import build_setup, keeps_best, workers
     from rnn_tui.engine.predict import Predictor
     from rnn_tui.engine.trainer import Trainer
     from rnn_tui.lab.evaluate import (
@@ -206,7 +206,7 @@ def run_compare(args) -> int:
         final, train_s = timed(trainer.run, threading.Event(), steps=args.steps, seconds=seconds)
     finally:
         trainer.close()
-    kept = trainer.keep_best() if args.keep == "best" else None
+    kept = trainer.keep_best() if keeps_best(args) else None
     network = Predictor(trainer.snapshot())
     baseline, fit_s = timed(
         fit_baseline, corpus, corpus.vocab, args.order, train_config.val_fraction

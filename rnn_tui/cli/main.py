@@ -26,6 +26,7 @@ from rnn_tui.cli.common import (  # noqa: E402
     build_setup,
     count,
     file_size,
+    keeps_best,
     load_predictor,
     make_console,
     number,
@@ -173,7 +174,7 @@ def cmd_train(args) -> int:
     interrupted = stop.is_set()
     if interrupted:
         make_console(stderr=True).print("interrupted: keeping what was learnt so far")
-    kept = trainer.keep_best() if args.keep == "best" else None
+    kept = trainer.keep_best() if keeps_best(args) else None
     if trainer.val_ids.size > 1:  # the final figure: the first --val-chars of the validation split
         final = dataclasses.replace(final, val_bpc=trainer.validate(args.val_chars or None))
     if args.out:
