@@ -535,6 +535,93 @@ async def test_every_command_is_in_the_palette_and_bound():
         assert {c.key for c in COMMANDS} <= keys and {c.ctrl for c in COMMANDS} <= keys
 
 
+def footer_overflow(app: RnnTuiApp) -> tuple[int, list[str]]:
+    """The columns the footer's keys need beyond its width (the palette key is docked right,
+    over whatever does not fit), and the keys' labels."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    footer = app.screen.query_one(Footer)
+    keys = list(footer.query(FooterKey))
+    need = sum(k.outer_size.width + k.styles.margin.left + k.styles.margin.right for k in keys)
+    return need - footer.size.width, [k.description for k in keys]
+
+
+async def test_every_screens_footer_fits_80_columns():
+    """Typing, command mode, the loss chart, the neurons and the lessons: each footer names its
+    own keys, whole, beside the palette's."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        seen = {}
+        for name, keys in [
+            ("typing", ()),
+            ("commands", ("escape",)),
+            ("chart", ("c",)),
+            ("neurons", ("escape", "u")),
+            ("lessons", ("escape", "t")),
+        ]:
+            await pilot.press(*keys)
+            await pilot.pause(0.1)
+            over, labels = footer_overflow(app)
+            assert over <= 0, (name, over, labels)
+            seen[name] = labels
+        assert "type" in seen["commands"] and "quit" in seen["commands"]
+        assert "step" in seen["commands"]  # (while training too: it says to pause first)
+        assert "back" in seen["chart"] and "pause" not in seen["chart"]  # (the main screen's)
+
+
+async def test_the_palette_opens_no_second_copy_of_a_screen_and_waits_for_dialogs():
+    from rnn_tui.app.screens.chart import ChartScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "c")
+        assert isinstance(app.screen, ChartScreen)
+        depth = len(app.screen_stack)
+        app.action_chart()  # what the palette's "Loss chart" does
+        await pilot.pause()
+        assert len(app.screen_stack) == depth
+        await pilot.press("escape", "o")
+        assert isinstance(app.screen, SettingsScreen)
+        app.action_command_palette()
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsScreen)
+        assert any("close this first" in n.message for n in app._notifications)
+
+
+async def test_the_palettes_screenshot_goes_to_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Keys" not in titles and "Maximize" not in titles  # they squeeze the layout
+        (shot,) = [c for c in app.get_system_commands(app.screen) if c.title == "Screenshot"]
+        shot.callback()
+        await until(pilot, lambda: list(tmp_path.glob("*.svg")), what="the screenshot")
+
+
+async def test_keys_that_cannot_work_now_say_why():
+    """Step while training and pause after a failure are not dimmed away: they answer."""
+    from rnn_tui.engine.control import RunState
+
+    app = make_app(paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "n")
+        await until(
+            pilot,
+            lambda: any("pause first" in n.message for n in app._notifications),
+            what="the step's answer",
+        )
+        app.run_state = RunState.ERROR
+        await pilot.press("space")
+        await until(
+            pilot,
+            lambda: any("stopped with an error" in n.message for n in app._notifications),
+            what="the pause's answer",
+        )
+
+
 async def test_resize_to_80x24_and_back_keeps_the_layout():
     app = make_app()
     async with app.run_test(size=(140, 45)) as pilot:

@@ -394,11 +394,12 @@ def test_train_bounded_validation_and_flags(tmp_path, capsys):
 
 def test_bad_max_vocab_is_one_error_line(tmp_path, capsys):
     path = write_text(tmp_path)
-    assert main(["train", "--corpus", path, "--steps", "1", "--max-vocab", "1"]) == 2
+    with pytest.raises(SystemExit) as refused:  # (by argparse, while the arguments are read)
+        main(["train", "--corpus", path, "--steps", "1", "--max-vocab", "1"])
+    assert refused.value.code == 2
     err = capsys.readouterr().err
-    assert (
-        err.startswith("error: max vocab must be a whole number from 2") and "Traceback" not in err
-    )
+    assert err.startswith("error: argument --max-vocab") and "from 2 to 8192" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 @pytest.mark.parametrize("policy", [VocabPolicy(max_vocab=12), VocabPolicy(byte_mode=True)])

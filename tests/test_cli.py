@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from conftest import assert_user_error, rnn_tui
@@ -167,3 +168,14 @@ def test_sample_temperature_zero_is_greedy(zen_checkpoint):
         "9",
     )
     assert a.returncode == 0 and a.stdout == b.stdout
+
+
+def test_json_output_is_strict_json_without_nan(capsys):
+    """A figure that does not exist (a run stopped before its first step) is null: JSON readers
+    refuse NaN and Infinity."""
+    from rnn_tui.cli.common import print_json
+
+    print_json({"loss": float("nan"), "curve": [1.5, float("inf")], "val": {"bpc": -math.inf}})
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"loss": None, "curve": [1.5, None], "val": {"bpc": None}}
+    assert "NaN" not in out and "Infinity" not in out

@@ -12,7 +12,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from rnn_tui.app.commands import COMMANDS, command_bindings, ctrl_bindings, key_display
+from rnn_tui.app.commands import (
+    COMMANDS,
+    command_bindings,
+    ctrl_bindings,
+    footer_bindings,
+    key_display,
+)
 from rnn_tui.cli.main import make_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +124,7 @@ def bound_keys() -> set[str]:
     from textual.app import App
 
     keys = {key_display(c.key) for c in COMMANDS} | {key_display(c.ctrl) for c in COMMANDS}
-    for binding in [*command_bindings(), *ctrl_bindings()]:
+    for binding in [*command_bindings(), *ctrl_bindings(), *footer_bindings()]:
         keys |= {key_display(k.strip()) for k in binding.key.split(",")}
     keys.add(key_display(App.COMMAND_PALETTE_BINDING))
     keys.add(key_display("escape"))  # the input's own binding: leave typing for command mode

@@ -22,8 +22,9 @@ from rnn_tui.app.commands import COMMANDS, command_bindings, key_display
 from rnn_tui.app.demo import CLEAR, DemoScript
 from rnn_tui.app.messages import BaselineReady, CheckpointReady, Saved, SetupReady, TrainingProgress
 from rnn_tui.app.public import PublicPolicy
-from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen
+from rnn_tui.app.screens.dialogs import ConfirmScreen, HelpScreen, PathScreen
 from rnn_tui.app.screens.main import MainScreen, Prompt
+from rnn_tui.app.screens.settings import SettingsScreen
 from rnn_tui.app.setup_actions import SetupActions
 from rnn_tui.app.typeahead import TYPING_QUIET, AdaptedReady, SuggestionsReady, TypeAhead
 from rnn_tui.app.widgets import (
@@ -406,14 +407,6 @@ class RnnTuiApp(App[int]):
         await super().on_event(event)
 
     # -- commands ----------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Dim what cannot be done now: step unless paused, pause in the error state."""
-        if action == "step":
-            return self.run_state == RunState.PAUSED  # hidden while training: it only works paused
-        if action == "toggle_pause":
-            return None if self.run_state == RunState.ERROR else True
-        return True
-
     def action_toggle_pause(self) -> None:
         if self.trainer is None or self.run_state == RunState.ERROR:
             self.notify("training has stopped with an error: r resets", severity="warning")
@@ -430,6 +423,8 @@ class RnnTuiApp(App[int]):
         """The lessons screen; the main training pauses meanwhile (two cores, two trainers)."""
         from rnn_tui.app.lessons.screen import LessonsScreen
 
+        if self.showing(LessonsScreen):
+            return
         resume = self.trainer is not None and not self.paused and self.run_state != RunState.ERROR
         if resume:
             self.action_toggle_pause()
@@ -442,6 +437,9 @@ class RnnTuiApp(App[int]):
 
     def action_chart(self) -> None:
         from rnn_tui.app.screens.chart import ChartScreen
+
+        if self.showing(ChartScreen):
+            return
 
         def source():
             name = (
@@ -457,6 +455,8 @@ class RnnTuiApp(App[int]):
         from rnn_tui.app.screens.neurons import NeuronsScreen, TextSources
         from rnn_tui.lab.evaluate import held_out_text
 
+        if self.showing(NeuronsScreen):
+            return
         s = self.session
         self.push_screen(
             NeuronsScreen(
@@ -522,7 +522,21 @@ class RnnTuiApp(App[int]):
         self.notify(f"saved {message.path} (step {message.step})")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        if not self.showing(HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_command_palette(self) -> None:
+        """Not over a dialog: a command run from there would open its screen on top of a question
+        still waiting for its answer."""
+        if isinstance(self.screen, (ConfirmScreen, PathScreen, SettingsScreen, HelpScreen)):
+            self.notify("close this first (Escape), then ^p", severity="information", timeout=2)
+            return
+        super().action_command_palette()
+
+    def showing(self, screen: type[Screen]) -> bool:
+        """Whether a screen of this kind is the one on top: the palette offers every command on
+        every screen, and a second copy on top of the first would need Escape twice."""
+        return isinstance(self.screen, screen)
 
     def action_focus_input(self) -> None:
         self.query_one("#prompt").focus()
@@ -557,7 +571,16 @@ class RnnTuiApp(App[int]):
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            # Textual's key panel and maximised widgets squeeze or hide this layout at 80x24, and
+            # its screenshot goes to a Downloads folder that may not exist: ours, below.
+            if command.title not in ("Keys", "Maximize", "Minimize", "Screenshot"):
+                yield command
+        yield SystemCommand(
+            "Screenshot",
+            "Save an SVG picture of the screen in the current folder (a browser downloads it)",
+            lambda: self.set_timer(0.1, lambda: self.deliver_screenshot(path=str(Path.cwd()))),
+        )
         for c in COMMANDS:
             if c.action != "quit":  # Textual's own "Quit" is there already
                 keys = f"key {key_display(c.key)} · while typing {key_display(c.ctrl)}"

@@ -56,6 +56,7 @@ COMMANDS: tuple[Command, ...] = (
         "ctrl+g",
         "n-gram",
         "The n-gram baseline's chart beside the network's",
+        footer=False,
     ),
     Command(
         "chart",
@@ -65,7 +66,8 @@ COMMANDS: tuple[Command, ...] = (
         "Loss chart: training and validation, n-gram, lr",
         typing_footer=True,
     ),
-    # The footer has no room left at 80 columns: the neurons are in the help and the palette.
+    # The command-mode footer has no room left at 80 columns (tests/test_app.py measures it): the
+    # commands below it are in the help and the palette.
     Command(
         "neurons",
         "u",
@@ -82,7 +84,7 @@ COMMANDS: tuple[Command, ...] = (
         "model",
         "Chart: mixture, network or n-gram (cycles)",
         footer=False,
-    ),  # (no room left in the footer at 80 columns)
+    ),
     Command(
         "toggle_adapt",
         "a",
@@ -101,7 +103,14 @@ COMMANDS: tuple[Command, ...] = (
         footer=False,
         group=TYPE_AHEAD,
     ),
-    Command("lessons", "t", "f2", "lessons", "Lessons: abcde letters and series, unrolled in time"),
+    Command(
+        "lessons",
+        "t",
+        "f2",
+        "lessons",
+        "Lessons: abcde letters and series, unrolled in time",
+        footer=False,
+    ),
     Command("help", "question_mark", "f1", "help", "Help: every key", typing_footer=True),
     Command(
         "quit",
@@ -127,16 +136,29 @@ def key_display(key: str) -> str:
 
 def command_bindings() -> list[BindingType]:
     """For the app: single keys (Textual drops them while the input has focus: it types them),
-    and the ctrl keys again, hidden, so they work in command mode too."""
+    and the ctrl keys again, so they work in command mode too; all hidden from the footer, which
+    each screen fills with its own keys (the main screen's: `footer_bindings`). Shown at the app,
+    they would crowd the footer of every screen on top of it past 80 columns."""
     keys: list[BindingType] = [
-        Binding(c.key, c.action, c.label, show=c.footer, key_display=key_display(c.key))
+        Binding(c.key, c.action, c.label, show=False, key_display=key_display(c.key))
         for c in COMMANDS
     ]
     keys += [
         Binding(c.ctrl, c.action, c.label, show=False, priority=c.action == "quit")
         for c in COMMANDS
     ]
-    keys.append(Binding("i,enter", "focus_input", "type", key_display="i"))
+    return keys
+
+
+def footer_bindings() -> list[BindingType]:
+    """For the main screen, in command mode: the single keys of the commands marked `footer`, and
+    i or Enter to go back to typing (only there: the input is on the main screen)."""
+    keys: list[BindingType] = [
+        Binding(c.key, f"app.{c.action}", c.label, key_display=key_display(c.key))
+        for c in COMMANDS
+        if c.footer
+    ]
+    keys.append(Binding("i,enter", "app.focus_input", "type", key_display="i"))
     return keys
 
 

@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import asdict
 
+from rnn_tui.cli.common import number, positive_int
 from rnn_tui.cli.startup import startup_time
 from rnn_tui.lab.bench.cases import CELLS, FLOPS_FORMULA
 from rnn_tui.lab.bench.micro import machine_info
@@ -65,16 +66,28 @@ def register(subparsers) -> None:
     p.add_argument("--batch", default=None, help="comma-separated batch sizes (default 1,32,64)")
     p.add_argument("--seq-len", type=int, default=64, help="BPTT length T (default 64)")
     p.add_argument("--vocab", type=int, default=100, help="vocabulary size (default 100)")
+    # (checked here, as the words are parsed: a bad value must not wait for the benchmark's
+    # workers to start, nor a 0 fall back to the default unsaid)
     p.add_argument(
         "--threads",
-        type=int,
+        type=positive_int("--threads"),
         default=None,
         help="BLAS / PyTorch threads (default: OPENBLAS_NUM_THREADS, which rnn-tui sets to 1)",
     )
     p.add_argument(
-        "--repeats", type=int, default=None, help="repetitions per row (default 7, quick 3)"
+        "--repeats",
+        type=positive_int("--repeats"),
+        default=None,
+        help=f"repetitions per row (default {FULL['repeats']}, quick {QUICK['repeats']})",
     )
-    p.add_argument("--rep-seconds", type=float, default=None, help="seconds per repetition")
+    p.add_argument(
+        "--rep-seconds",
+        type=number("--rep-seconds", 0, lo_open=True),
+        default=None,
+        help=f"seconds per repetition (default {FULL['rep_seconds']:g}, quick "
+        f"{QUICK['rep_seconds']:g}; with --workers {WORKERS_FULL['rep_seconds']:g}, quick "
+        f"{WORKERS_QUICK['rep_seconds']:g})",
+    )
     p.add_argument(
         "--clock",
         choices=("cpu", "wall"),
@@ -138,7 +151,7 @@ def _options(args) -> dict:
             raise ConfigError(
                 f"--workers times by the wall clock, not --clock cpu ({WALL_CLOCK_NOTE})"
             )
-        if args.threads:
+        if args.threads is not None:
             raise ConfigError(
                 "--workers runs one BLAS thread a worker (PyTorch at 1 thread and at its default): "
                 "leave out --threads"
@@ -152,8 +165,8 @@ def _options(args) -> dict:
     return {
         "configs": [(c, h, b, args.seq_len, args.vocab) for c, h, b in configs],
         "workers": workers,
-        "repeats": args.repeats or timing["repeats"],
-        "rep_seconds": args.rep_seconds or timing["rep_seconds"],
+        "repeats": args.repeats if args.repeats is not None else timing["repeats"],
+        "rep_seconds": args.rep_seconds if args.rep_seconds is not None else timing["rep_seconds"],
         "threads": max(1, threads),
         "skip": skip,
         "clock": "wall" if workers else args.clock or "cpu",

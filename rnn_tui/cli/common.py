@@ -8,7 +8,8 @@ import json
 import math
 import os
 
-from rnn_tui.cli.options import given
+from rnn_tui.cli.options import given, whole_number_in
+from rnn_tui.engine.config import MAX_VOCAB
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.options import MODEL_FIELDS, TRAIN_FIELDS
 
@@ -93,7 +94,7 @@ def add_corpus_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("corpus symbols")
     g.add_argument(
         "--max-vocab",
-        type=positive_int("--max-vocab"),
+        type=whole_number_in("--max-vocab", 2, MAX_VOCAB),
         metavar="N",
         help="keep the N-1 most frequent characters, the rest read as one unknown symbol "
         "(default 8192: only texts with more distinct characters lose any)",
@@ -225,7 +226,19 @@ def progress_bar(console, show: bool):
 
 
 def print_json(data: dict) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    """Strict JSON: a figure that does not exist (NaN: a run stopped before its first step, a
+    diverged loss) is null, never the NaN or Infinity that JSON readers refuse."""
+    print(json.dumps(_finite(data), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def load_predictor(path: str):

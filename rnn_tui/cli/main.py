@@ -36,7 +36,7 @@ from rnn_tui.cli.common import (  # noqa: E402
     setup_with_progress,
     workers,
 )
-from rnn_tui.cli.options import add_model_options, given  # noqa: E402
+from rnn_tui.cli.options import add_model_options, add_seed_option, given  # noqa: E402
 from rnn_tui.engine.errors import ConfigError, RnnTuiError, TrainingError  # noqa: E402
 
 COMMANDS: dict[str, Callable] = {}
@@ -124,12 +124,14 @@ def cmd_train(args) -> int:
     import signal
     import threading
 
-    from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint
+    from rnn_tui.engine.checkpoint import check_writable, load_checkpoint, save_checkpoint
     from rnn_tui.engine.control import RunState
     from rnn_tui.engine.trainer import Trainer
 
     if args.steps is not None and args.seconds is not None:
         raise ConfigError("give --steps or --seconds, not both")
+    if args.out is not None:  # before the corpus is read and the run trained: not to lose it
+        check_writable(args.out)
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     corpus, model_config, train_config, batches = setup_with_progress(args, checkpoint)
     trainer = Trainer(
@@ -302,12 +304,13 @@ def cmd_sample(args) -> int:
         raise ConfigError(
             f"--temperature must be a finite number >= 0, 0 meaning greedy (got {args.temperature})"
         )
+    seed = given(args, ("seed",)).get("seed")  # (None: a different sample each run)
     from rnn_tui.cli.models import choose_model
 
     ckpt, network = load_predictor(args.checkpoint)
     pred, chosen = choose_model(ckpt, network, args.model)
     pred.feed_text(args.prime)
-    text = pred.sample(args.length, temperature=args.temperature, seed=args.seed)
+    text = pred.sample(args.length, temperature=args.temperature, seed=seed)
     if args.json:
         print_json(
             {
@@ -315,7 +318,7 @@ def cmd_sample(args) -> int:
                 "sample": text,
                 "model": chosen,
                 "temperature": args.temperature,
-                "seed": args.seed,
+                "seed": seed,
             }
         )
     else:
@@ -325,10 +328,11 @@ def cmd_sample(args) -> int:
 
 @command("gradcheck")
 def cmd_gradcheck(args) -> int:
+    seed = given(args, ("seed",)).get("seed", 0)
     from rnn_tui.engine.gradcheck import TOLERANCE, run_all
     from rnn_tui.engine.series import series_gradcheck
 
-    results = run_all(seed=args.seed) + series_gradcheck(seed=args.seed)
+    results = run_all(seed=seed) + series_gradcheck(seed=seed)
     ok = all(r.ok for r in results)
     if args.json:
         print_json(
@@ -437,12 +441,12 @@ def make_parser() -> _Parser:
     p.add_argument("--prime", default="", help="text to start from")
     p.add_argument("--length", type=int, default=200)
     p.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
-    p.add_argument("--seed", type=int, default=None)
+    add_seed_option(p, "default: a different sample each run")
     add_model_choice(p)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("gradcheck", help="check every gradient against finite differences")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed_option(p, "default 0")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("presets", help="list the named presets and lessons")
@@ -480,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run = getattr(args, "run", None) or COMMANDS[args.command]
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # (output buffered for a pipe: a reader gone shows here, not at exit)
+        return code
     except RnnTuiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -488,5 +494,17 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `rnn-tui ... | head`: the reader left, nothing more to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return _reader_left()
+    except SystemExit as exc:
+        # rich's Console exits with 1 when the reader of stdout leaves (Console.on_broken_pipe,
+        # inside its `except BrokenPipeError`): the same answer as any other write's
+        if isinstance(exc.__context__, BrokenPipeError):
+            return _reader_left()
+        raise
+
+
+def _reader_left() -> int:
+    """The shell's code for a process ended by SIGPIPE (128 + 13); stdout goes to /dev/null so
+    that the flush at exit cannot fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141

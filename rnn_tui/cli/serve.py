@@ -325,6 +325,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     policy = public_policy(args)
     _check_setup(args, policy)
+    _check_address(args.host, args.port)
     token = None if args.no_token else (args.token or secrets.token_urlsafe(12))
     gate = serve_gate.Gate(
         token,
@@ -420,13 +421,52 @@ def run(args: argparse.Namespace) -> int:
         )
         try:
             server.serve()
-        except OSError as exc:
-            reason = {
-                errno.EADDRINUSE: f"port {args.port} is in use: choose another with --port",
-                errno.EADDRNOTAVAIL: f"{args.host!r} is not an address of this machine",
-                errno.EACCES: f"no permission to listen on port {args.port}: use one above 1023",
-            }.get(exc.errno or 0, exc.strerror or str(exc))
-            raise RnnTuiError(f"cannot serve on {args.host}:{args.port}: {reason}") from None
+        except OSError as exc:  # (taken since _check_address let go of it)
+            raise _cannot_serve(args.host, args.port, exc) from None
         finally:
             gate.close()
     return 0
+
+
+def _check_address(host: str, port: int) -> None:
+    """Bind `host`:`port` and let go, as the server will: aiohttp announces the server (our
+    on_startup) before it binds, so a bad address would be announced, then refused."""
+    import socket
+
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise _cannot_serve(host, port, exc) from None
+    for family, kind, proto, _, address in set(found):
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError:  # a family this system lacks: asyncio skips it too
+            continue
+        with sock:
+            try:
+                if os.name == "posix":  # as asyncio's server: a port in TIME_WAIT is free
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+            except OSError as exc:
+                raise _cannot_serve(host, port, exc) from None
+
+
+def _cannot_serve(host: str, port: int, exc: OSError):
+    """The one-line error for an address the server cannot listen on."""
+    import socket
+
+    from rnn_tui.engine.errors import RnnTuiError
+
+    if isinstance(exc, socket.gaierror):
+        reason = f"cannot resolve {host!r} ({exc.strerror or exc})"
+    else:
+        reason = {
+            errno.EADDRINUSE: f"port {port} is in use: choose another with --port",
+            errno.EADDRNOTAVAIL: f"{host!r} is not an address of this machine",
+            errno.EACCES: f"no permission to listen on port {port}: use one above 1023",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+    return RnnTuiError(f"cannot serve on {host}:{port}: {reason}")

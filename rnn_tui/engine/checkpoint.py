@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import lzma
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnn_tui.engine.config import ModelConfig, TrainConfig
-from rnn_tui.engine.corpus import Vocab
+from rnn_tui.engine.corpus import BUILTIN_CORPORA, Vocab
 from rnn_tui.engine.errors import CheckpointError, ConfigError, CorpusError
 
 FORMAT_VERSION = 1
@@ -70,27 +71,35 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     Params are stored as float32; optimizer arrays as float32, integer scalars (Adam's `t`) as
     int64. On any OSError the temp file is removed, the old checkpoint is left untouched and
     CheckpointError says why. A crash may leave a `.<name>.<random>.tmp` file behind, never a
-    partial file at `path`.
+    partial file at `path`. A symlink is saved through (its target is replaced, in the target's
+    directory); the file replaced keeps its permission mode; anything there but a regular file
+    is refused. A corpus file is recorded by its absolute path (`corpus_reference`).
     """
     path = os.fspath(path)
-    arrays = _to_arrays(ckpt)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    where = f"cannot save checkpoint {path!r}"
+    arrays = _to_arrays(dataclasses.replace(ckpt, corpus=corpus_reference(ckpt.corpus)))
+    target, mode = _save_target(path, where)
+    directory = os.path.dirname(target)
+    tmp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp")
     created = False
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode follows the umask
+        # A new file's mode follows the umask; a replaced one's is kept, and its temp file is
+        # private from the start, so a 600 checkpoint is never readable by others, even briefly.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else 0o600)
         created = True
         with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
             np.savez(f, allow_pickle=False, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException as e:
         if created:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         if isinstance(e, OSError):
-            raise CheckpointError(f"cannot save checkpoint {path!r}: {e.strerror or e}") from None
+            raise CheckpointError(f"{where}: {e.strerror or e}") from None
         raise
     with contextlib.suppress(OSError):  # best effort: the rename has happened already
         dir_fd = os.open(directory, os.O_RDONLY)
@@ -98,6 +107,73 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse at once (CheckpointError) a path `save_checkpoint` could not write, so that a run
+    is not trained only to be lost: an empty name, a folder, a non-regular file, a missing or
+    read-only folder. The save checks again: the disk can change during a run."""
+    path = os.fspath(path)
+    where = f"cannot save checkpoint {path!r}"
+    if not path:
+        raise CheckpointError("the checkpoint file name is empty; give one like model.npz")
+    if path.endswith((os.sep, "/")):
+        raise CheckpointError(f"{where}: it names a folder; give a file name like model.npz")
+    target, _ = _save_target(path, where)
+    folder = os.path.dirname(target)
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        raise CheckpointError(f"{where}: folder {folder!r} does not exist") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{where}: {_os_reason(e)}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise CheckpointError(f"{where}: {folder!r} is not a folder")
+    # the temp file is created in `folder`, then renamed: both need write and search permission
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CheckpointError(f"{where}: folder {folder!r} is not writable")
+
+
+def _save_target(path: str, where: str) -> tuple[str, int | None]:
+    """(the absolute file a save replaces, its permission bits or None if there is none yet).
+
+    A symlink's target, so that the link stays a link. A rename over a directory, FIFO or device
+    would destroy it (or fail late), so anything but a regular file there is refused.
+    """
+    try:
+        target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+        st = os.stat(target)
+    except FileNotFoundError:
+        return target, None
+    except (OSError, ValueError) as e:  # (ValueError: a NUL in the name)
+        raise CheckpointError(f"{where}: {_os_reason(e)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise CheckpointError(f"{where}: it is a folder; give a file name like model.npz")
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"{where}: it is not a regular file, refusing to replace it")
+    return target, stat.S_IMODE(st.st_mode) & 0o777
+
+
+def _os_reason(e: Exception) -> str:
+    return (e.strerror if isinstance(e, OSError) else None) or _one_line(str(e))
+
+
+def corpus_reference(corpus: str) -> str:
+    """How a checkpoint names its corpus: a built-in by its name, a file by its absolute path
+    (a relative one would mean another file, or none, from another folder)."""
+    if not corpus or corpus in BUILTIN_CORPORA or os.path.isabs(corpus):
+        return corpus
+    return os.path.abspath(corpus)
+
+
+def _resolve_corpus(corpus: str, path: str) -> str:
+    """The corpus file of an older checkpoint, which recorded it relative to where training ran:
+    first relative to the checkpoint's folder (a model kept beside its text), else as recorded,
+    so relative to the current folder."""
+    if not corpus or corpus in BUILTIN_CORPORA or os.path.isabs(corpus):
+        return corpus
+    beside = os.path.join(os.path.dirname(os.path.abspath(path)), corpus)
+    return beside if os.path.exists(beside) else corpus
 
 
 def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
@@ -168,7 +244,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     Sizes come from the validated meta and every array header is checked before its data is
     read, so a hostile file cannot make us allocate more than a valid model of its size.
     Params must be float32 (either byte order); optimizer arrays may be any float width (read
-    as float32) or, for counters like `t`, integers (read as int64).
+    as float32) or, for counters like `t`, integers (read as int64). A corpus file recorded by a
+    relative path (older checkpoints) is looked for beside the checkpoint first (`_resolve_corpus`).
     """
     path = os.fspath(path)
     where = f"checkpoint {path!r}"
@@ -190,7 +267,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         with _reading(where):
             npz = np.load(f, allow_pickle=False)
         with npz:
-            return _read(npz, where)
+            ckpt = _read(npz, where)
+    return dataclasses.replace(ckpt, corpus=_resolve_corpus(ckpt.corpus, path))
 
 
 @contextlib.contextmanager
@@ -360,6 +438,9 @@ def _parse_meta(text: str, where: str) -> dict:
     chars = meta.get("vocab")
     if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
         raise CheckpointError(f"{where}: vocabulary must be a list of single characters")
+    # a lone surrogate is no character of any text, and printing it fails (UnicodeEncodeError)
+    if any("\ud800" <= c <= "\udfff" for c in chars):
+        raise CheckpointError(f"{where}: vocabulary holds a surrogate code point, not a character")
     if len(chars) != model.vocab_size:
         raise CheckpointError(
             f"{where}: vocabulary has {len(chars)} characters, the model expects {model.vocab_size}"
@@ -381,6 +462,12 @@ def _parse_meta(text: str, where: str) -> dict:
     corpus = meta.get("corpus", "")
     if not isinstance(corpus, str):
         raise CheckpointError(f"{where}: corpus name must be a string")
+    if "\x00" in corpus:  # (os.stat raises ValueError on it)
+        raise CheckpointError(f"{where}: corpus name holds a NUL character")
+    try:
+        os.fsencode(corpus)  # a lone surrogate outside surrogateescape's range names no file
+    except UnicodeEncodeError:
+        raise CheckpointError(f"{where}: corpus name holds a surrogate code point") from None
     return {
         "model": model,
         "train": train,

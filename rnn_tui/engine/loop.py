@@ -159,7 +159,7 @@ class TrainingLoop(Controlled):
             loss, result = self._loss_and_grads()
             norm = global_norm(self.model.grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):
-                self._diverged(loss)
+                self._diverged(loss, norm)
                 return loss
             clip_global_norm_(self.model.grads, self.clip, norm)
             self.optimizer.step(self.model.grads)
@@ -170,7 +170,7 @@ class TrainingLoop(Controlled):
             self._stepped(loss, result)
             return loss
 
-    def _diverged(self, loss: float) -> None:
+    def _diverged(self, loss: float, norm: float) -> None:
         """Restore the last good parameters, clear the optimizer's moments, halve the learning rate."""
         self.skipped_steps += 1
         for name, value in self._good.params.items():
@@ -182,9 +182,12 @@ class TrainingLoop(Controlled):
         self.optimizer.lr = self.base_lr * self.lr_scale
         self.history.add_lr(self.step, self.base_lr)
         self._rolled_back()
+        why = f"loss {loss:.4g}"
+        if math.isfinite(loss):  # the gradient overflowed: "loss 101.5" alone explains nothing
+            why += f", gradient norm {norm:.3g}"
         self.message = (
-            f"diverged at {self.unit} {self.step} (loss {loss}): rolled back to {self.unit} "
-            f"{self._good_step}, learning rate lowered to {self.base_lr:.3g}"
+            f"diverged at {self.unit} {self.step:,} ({why}): rolled back to {self.unit} "
+            f"{self._good_step:,}, learning rate lowered to {self.base_lr:.3g}"
         )
 
     @contextmanager

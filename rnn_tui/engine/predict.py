@@ -23,7 +23,10 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     logits = np.asarray(logits)
     z = np.subtract(logits, logits.max(axis=-1, keepdims=True), dtype=np.float64)
     if temperature != 1.0:
-        z /= temperature  # (x - max) / T: the same as x / T - max / T, for T > 0
+        # (x - max) / T: the same as x / T - max / T, for T > 0, and the top stays 0 however
+        # small T is; below it an overflow is -inf, a probability of 0, as it should be
+        with np.errstate(over="ignore"):
+            z /= temperature
     np.exp(z, out=z)
     z /= z.sum(axis=-1, keepdims=True)
     return z
@@ -150,8 +153,11 @@ class NextCharModel:
         while count.chars < length and len(out) < 4 * length:
             p = model.probs
             if temperature != 1.0:
-                p = np.power(p, 1.0 / temperature)
-                p /= p.sum()
+                # In log space, the largest first (softmax): p ** (1 / T) underflows to all zeros
+                # at a small T, while this keeps the top symbol at 1 and tends to greedy. A
+                # probability of 0 (an underflow) is log 0 = -inf: never drawn.
+                with np.errstate(divide="ignore"):
+                    p = softmax(np.log(p), temperature)
             i = int(rng.choice(p.size, p=p))
             out.append(i)
             count.add(i)

@@ -31,7 +31,7 @@ class Progress:
     """Everything a reader needs about the training so far; immutable, safe to pass across threads."""
 
     step: int
-    loss: float  # smoothed training loss, nats per character
+    loss: float  # smoothed training loss, nats per character (NaN: trained weights, no step yet)
     bpc: float  # the same in bits per character
     chars_per_sec: float  # over the last half second; in a run's final progress, the run's mean
     grad_norm: float
@@ -63,7 +63,7 @@ def check_memory(model_config: ModelConfig, train_config: TrainConfig, workers: 
         raise ConfigError(
             f"a training step of {B} streams x {T} characters at hidden {model_config.hidden} "
             f"needs about {size_text(need)} of memory, and {size_text(free)} is free: "
-            "lower --batch, --seq-len or --hidden"
+            "lower the batch (--batch), the BPTT length (--seq-len) or the hidden size (--hidden)"
         )
 
 
@@ -127,8 +127,11 @@ class Trainer(TrainingLoop):
         if checkpoint is not None and checkpoint.optimizer_state:
             self._restore_position(checkpoint.optimizer_state)
         self.workers = max(1, min(workers, train_config.batch))  # (never an empty slice)
-        self.smoothed_loss = math.log(len(corpus.vocab))
+        # The smoothed loss averages this trainer's own steps, from its first: before one, ln V
+        # for new weights (an untrained model's score), NaN for trained ones (no figure yet).
+        self.smoothed_loss = math.log(len(corpus.vocab)) if self.step == 0 else math.nan
         self.last_loss = self.smoothed_loss
+        self._average_anew = True  # the next step's loss starts the average
         self.val_bpc: float | None = None
         # The run's best validation so far, with everything a resume needs at its step, and its
         # latest validation.
@@ -164,10 +167,14 @@ class Trainer(TrainingLoop):
 
     def _stepped(self, loss: float, final: list[np.ndarray]) -> None:
         self.state = final
-        self.smoothed_loss = loss if self.step == 1 else 0.98 * self.smoothed_loss + 0.02 * loss
+        if self._average_anew:
+            self.smoothed_loss, self._average_anew = loss, False
+        else:
+            self.smoothed_loss = 0.98 * self.smoothed_loss + 0.02 * loss
 
     def _rolled_back(self) -> None:
         self.state = self.model.zero_state(self.train_config.batch)
+        self._average_anew = True  # its last steps led to the divergence: not these weights'
 
     def _snapshot(self) -> ParamSnapshot:
         return self.model.snapshot(self.corpus.vocab, self.step)
@@ -227,6 +234,7 @@ class Trainer(TrainingLoop):
             if best.train_config is not None:
                 self.base_lr = best.train_config.lr
             self.val_bpc = self.best_val
+            self._average_anew = True  # the average was of the later weights, now gone
         self.message = (
             f"validation was best at step {best.step} ({self.best_val:.3f} bpc; {last:.3f} at the "
             f"end): kept the weights of step {best.step}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +17,7 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Footer
 
+from rnn_tui.app.format import wrap
 from rnn_tui.app.widgets.plot import Plot, Rule, Series
 from rnn_tui.app.widgets.strips import CachedLines, line
 from rnn_tui.engine.model import LN2
@@ -156,9 +156,6 @@ class ChartScreen(Screen[None]):
         Binding("x", "toggle_time", "steps/time"),
         Binding("g", "toggle_log", "log steps"),
     ]
-    DEFAULT_CSS = """
-    ChartScreen #chart-note { height: 1; }
-    """
 
     def __init__(self, source: ChartSource) -> None:
         super().__init__()
@@ -204,10 +201,12 @@ class ChartScreen(Screen[None]):
 
 
 class MemorisingNote(CachedLines):
-    """One line: what the curves say (memorising, or how to read them)."""
+    """What the curves say (memorising, or how to read them), wrapped to the screen's width: the
+    plot gives up a line for it on a narrow screen rather than the note its end."""
 
     COMPONENT_CLASSES = {"note--warning", "note--dim"}
     DEFAULT_CSS = """
+    MemorisingNote { height: auto; }
     MemorisingNote > .note--warning { color: $warning; text-style: bold; }
     MemorisingNote > .note--dim { color: $text-muted; }
     """
@@ -222,20 +221,23 @@ class MemorisingNote(CachedLines):
             since = memorising_since(
                 progress.val_history, progress.loss_steps, progress.loss_history
             )
+        relayout = since != self.since  # the text changes, and so may its number of lines
         self.since = since
-        self.invalidate()
+        self.invalidate(layout=relayout)
+
+    @property
+    def text(self) -> str:
+        if self.since is not None:  # the state and since when first: it may still wrap
+            return (
+                f"memorising since step {self.since:,}: validation worse, training falling "
+                "(F1 explains)"
+            )
+        return "validation is held-out text: while it falls, the network generalises"
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(wrap(self.text, width))
 
     def build_lines(self, width: int, height: int) -> list[Strip]:
         s, base = self._styles, self._styles["base"]
-        if self.since is not None:
-            text = (
-                f"memorising: validation worse since step {self.since:,}, training still falling "
-                "(F1 explains)",
-                s["note--warning"],
-            )
-        else:
-            text = (
-                "validation is text held out from training: while it falls, the network generalises",
-                s["note--dim"],
-            )
-        return [Strip([Segment(*text)]).adjust_cell_length(width).apply_style(base)]
+        style = s["note--dim"] if self.since is None else s["note--warning"]
+        return [line([(text, style)], width, base) for text in wrap(self.text, width)]

@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Label, Static
 from rnn_tui.app.commands import COMMANDS, key_display
 
 EDITING_KEYS = (
-    ("esc / i", "", "leave the input (single keys: commands) / back"),
+    ("esc / i", "", "leave the input (keys: commands) / back (enter)"),
     ("", "F8-F10", "take word 1, 2 or 3 of the bar (tab, → the first)"),
     ("", "enter", "type a newline (shown as ⏎)"),
     ("^p", "^p", "command palette: every command by name"),

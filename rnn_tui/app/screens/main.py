@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from rnn_tui.app.commands import ctrl_bindings
+from rnn_tui.app.commands import ctrl_bindings, footer_bindings
 from rnn_tui.app.widgets import (
     CompletionSuggester,
     HiddenStrip,
@@ -39,6 +39,7 @@ class MainScreen(Screen[None]):
     change of it; `ready()` runs once the widgets are there (the app then starts training)."""
 
     AUTO_FOCUS = ""  # closing a dialog must not move focus into the input (command mode stays)
+    BINDINGS: ClassVar[list[BindingType]] = footer_bindings()
 
     def __init__(
         self,

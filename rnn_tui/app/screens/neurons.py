@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Footer
 
+from rnn_tui.app.format import SEPARATOR, wrap_parts
 from rnn_tui.app.widgets.hidden import HEIGHTS, LEVELS, NEG_STYLES, POS_STYLES
 from rnn_tui.app.widgets.strips import CachedLines, line
 from rnn_tui.engine.model import ParamSnapshot
@@ -69,16 +70,19 @@ class NeuronText(CachedLines):
 
     def build_lines(self, width: int, height: int) -> list[Strip]:
         s, base = self._styles, self._styles["base"]
-        head = line([(t, s[c] if c else None) for t, c in self.heading], width, base)
+        # the heading takes as many lines as it needs: its last part says what `s` chose
+        parts = [(t, s[c] if c else None) for t, c in self.heading]
+        head = [line(one, width, base) for one in wrap_parts(parts, width)]
         if self.values is None or not self.text:
-            return [head, line([("no text to read", s["neurons--dim"])], width, base)]
+            return head + [line([("no text to read", s["neurons--dim"])], width, base)]
         no_color = self.app.no_color
         scale = max(float(np.abs(self.values).max()), 1.0)  # h is within ±1; an LSTM's c may not be
         levels = np.minimum(np.abs(self.values) / scale * LEVELS, LEVELS).round().astype(int)
         heights = (
             ((np.clip(self.values / scale, -1, 1) + 1) / 2 * (len(HEIGHTS) - 1)).round().astype(int)
         )
-        lines = [head, Strip.blank(width, base)]
+        # the text starts on row 2 whether the heading took one row (and a blank) or both
+        lines = head if len(head) > 1 else head + [Strip.blank(width, base)]
         row: list[Segment] = []
         bars: list[Segment] = []
         used = 0
@@ -149,7 +153,8 @@ class NeuronsScreen(Screen[None]):
             typed = self.sources.typed()[-TEXT_CHARS:]
             if len(typed) >= MIN_TYPED:
                 return typed
-            self.source_note = f"held-out text (type {MIN_TYPED}+ characters to see yours)"
+            # what `s` chose first, then what is shown instead
+            self.source_note = f"your typing needs {MIN_TYPED}+ characters: showing held-out text"
         elif name == "a sample":
             return self.sources.sample(TEXT_CHARS)
         return self.sources.held_out(TEXT_CHARS)
@@ -194,12 +199,12 @@ class NeuronsScreen(Screen[None]):
         units = acts.shape[1]
         heading = [
             (f"unit {self.unit}/{units} ({state})", "neurons--title"),
-            (f" · mean {values.mean():+.2f}", ""),
-            (f" · r {'n/a' if np.isnan(r) else f'{r:+.2f}'} with {self.feature}", ""),
+            (f"{SEPARATOR}mean {values.mean():+.2f}", ""),
+            (f"{SEPARATOR}r {'n/a' if np.isnan(r) else f'{r:+.2f}'} with {self.feature}", ""),
         ]
         if self.found >= 0:
-            heading.append((f" · find #{self.found + 1}", "neurons--dim"))
-        heading.append((f" · {self.source_note}", "neurons--dim"))
+            heading.append((f"{SEPARATOR}find #{self.found + 1}", "neurons--dim"))
+        heading.append((f"{SEPARATOR}{self.source_note}", "neurons--dim"))
         view.show(trace.text, values, heading)
 
     # -- actions -----------------------------------------------------------------------------

@@ -8,10 +8,12 @@ from rich.cells import cell_len
 from rich.style import Style
 from textual.strip import Strip
 
+from rnn_tui.app.format import fit_end
 from rnn_tui.app.widgets.strips import CachedLines, line
-from rnn_tui.lab.glyphs import format_prob, label, visible
+from rnn_tui.lab.glyphs import format_prob, glyph, label
 
 EIGHTHS = " ▏▎▍▌▋▊▉"
+HEADING_GAP = 3  # blank cells kept between the heading and the panel beside the chart
 
 
 def bar(fraction: float, width: int) -> str:
@@ -62,12 +64,12 @@ class ProbChart(CachedLines):
         styles = self._styles
         base, title, dim = styles["base"], styles["chart--title"], styles["chart--dim"]
         heading: list[tuple[str, Style | None]] = [(self.title, title)]
-        room = width - cell_len(self.title) - 12
+        # the end of the text (the prediction follows its last characters), cut by cells
+        room = width - cell_len(self.title) - cell_len(" after “”") - HEADING_GAP
         if self.context and room >= 4:
-            tail = visible(self.context[-room:])
             heading += [
                 (" after “", dim),
-                (tail if len(self.context) <= room else "…" + tail[1:], None),
+                (fit_end(self.context, room, glyph), None),
                 ("”", dim),
             ]
         lines = [line(heading, width, base)]

@@ -4,11 +4,13 @@ without colour (NO_COLOR) as a strip of bar heights (low negative, high positive
 from __future__ import annotations
 
 import numpy as np
+from rich.cells import cell_len
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from rnn_tui.app.format import first_fit
 from rnn_tui.app.widgets.strips import CachedLines, line
 
 NEGATIVE = (70, 130, 230)
@@ -52,14 +54,18 @@ class HiddenStrip(CachedLines):
         if h is None:
             return [line([("hidden h_t", TITLE)], width, base)]
         shown = min(len(h), width * rows)
-        note = f" · {shown}/{len(h)} units" if shown < len(h) else f" · {len(h)} units"
+        count = f"{shown}/{len(h)}" if shown < len(h) else f"{len(h)}"
+        # colour is greyed out: the sign must show in the glyph, so its key comes before the count
+        key = " ▁- █+" if self.app.no_color else ""
+        note = first_fit(
+            [f"{key} · {count} units", f"{key} · {count}", key], width - cell_len("hidden h_t")
+        )
+        lines = [line([("hidden h_t", TITLE), (note, DIM)], width, base)]
         values = np.nan_to_num(h[:shown])
-        if self.app.no_color:  # colour is greyed out: the sign must show in the glyph
-            lines = [line([("hidden h_t", TITLE), (note + " ▁- █+", DIM)], width, base)]
+        if self.app.no_color:
             steps = ((np.clip(values, -1, 1) + 1) / 2 * (len(HEIGHTS) - 1)).round().astype(int)
             cells = [Segment(HEIGHTS[k]) for k in steps]
         else:
-            lines = [line([("hidden h_t", TITLE), (note, DIM)], width, base)]
             levels = np.minimum(np.abs(values) * LEVELS, LEVELS).round().astype(int)
             cells = [
                 Segment(" ", (POS_STYLES if v >= 0 else NEG_STYLES)[k])

@@ -15,7 +15,7 @@ from rnn_tui.lab.metrics import TypingStats
 class TypingPanel(Static):
     def show(self, stats: TypingStats, unknown: str | None, extra: Sequence[str] = ()) -> None:
         text = Text("your typing", style="bold")
-        text.append(f" · {stats.total} chars\n", style="dim")
+        text.append(f" · {stats.total:,} char{'' if stats.total == 1 else 's'}\n", style="dim")
         text.append("top-1 ", style="dim")
         text.append(f"{rate(stats.top1_rate):>4}", style="bold")
         text.append("   top-3 ", style="dim")
@@ -24,6 +24,6 @@ class TypingPanel(Static):
         text.append(bpc(stats.bpc), style="bold")
         for more in extra:
             text.append(f"\n{more}", style="dim")
-        if unknown is not None:
-            text.append(f"\n{glyph(unknown)!r} not in vocabulary (skipped)", style="italic dim")
+        if unknown is not None:  # (why bits/char jumps: a miss at PROB_FLOOR)
+            text.append(f"\n{glyph(unknown)!r} not in vocabulary: 40 bits", style="italic dim")
         self.update(text, layout=False)  # a fixed size: no layout pass per update
