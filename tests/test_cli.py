@@ -179,3 +179,20 @@ def test_json_output_is_strict_json_without_nan(capsys):
     out = capsys.readouterr().out
     assert json.loads(out) == {"loss": None, "curve": [1.5, None], "val": {"bpc": None}}
     assert "NaN" not in out and "Infinity" not in out
+
+
+def test_predict_prints_typed_brackets_as_text_on_one_line(tmp_path):
+    """Typed and predicted text may hold "[": it is text, not Rich markup (a "[/b]" stopped the
+    command with a MarkupError), and a long line piped to a file stays one line."""
+    path = tmp_path / "m.npz"
+    assert (
+        rnn_tui(
+            "train", "--corpus", "zen", "--steps", "3", "--hidden", "16", "--out", str(path)
+        ).returncode
+        == 0
+    )
+    typed = "x[/b] y[bold]z " + "long_argument_name, " * 6
+    out = rnn_tui("predict", str(path), typed, "--model", "net")
+    assert out.returncode == 0, out.stderr
+    (line,) = [ln for ln in out.stdout.splitlines() if ln.startswith("greedy completion:")]
+    assert typed in line

@@ -10,7 +10,7 @@ import pytest
 from conftest import rnn_tui
 from rich.cells import cell_len
 
-from rnn_tui.lab.glyphs import DOTTED_CIRCLE, label
+from rnn_tui.lab.glyphs import DOTTED_CIRCLE, glyph, label
 
 HINDI = "भारत एक विशाल देश है। हिंदी भारत की राजभाषा है। बच्चे स्कूल जाते हैं और किताबें पढ़ते हैं।\n"
 
@@ -62,3 +62,9 @@ async def test_the_apps_chart_rows_line_up_with_a_vowel_sign_and_a_wide_characte
         lines = [strip.text for strip in chart._build(40)[1:]]
     assert lines[0].startswith(DOTTED_CIRCLE + "ा") and DOTTED_CIRCLE + "्" in lines[3]
     assert len({cell_len(line[: line.index("%")]) for line in lines}) == 1, lines
+
+
+def test_astral_code_points_are_written_as_python_writes_them():
+    """\\u takes four hex digits: an invisible character past U+FFFF is written \\U and eight."""
+    assert glyph("\U000e0001") == "\\U000e0001"
+    assert glyph("\u200d") == "\\u200d" and glyph("\x07") == "\\x07"

@@ -345,10 +345,10 @@ def test_beam_search_finds_the_k_best_distinct_completions(seed, phrases):
     model.feed_text("ab 甲a" if phrases else "ab ca")
     exact = brute_force(model, 5 if phrases else 4, phrases)
     if phrases:
-        got = suggest(model, k=5, beam=500, max_len=5, branch=4, phrases=True)
+        got = suggest(model, k=5, beam=500, max_len=5, branch=4, phrases=True, min_prob=0)
     else:
-        got = suggest(model, k=5, beam=200, max_len=4, branch=3)
-        small = suggest(model, k=3, max_len=4)  # the default beam, on so few letters, is exact too
+        got = suggest(model, k=5, beam=200, max_len=4, branch=3, min_prob=0)
+        small = suggest(model, k=3, max_len=4, min_prob=0)  # the default beam is exact here too
         assert small == got[:3]
     assert [w for w, _ in got] == [w for w, _ in exact[:5]]
     assert np.allclose([p for _, p in got], [p for _, p in exact[:5]])
@@ -356,6 +356,27 @@ def test_beam_search_finds_the_k_best_distinct_completions(seed, phrases):
     assert all(" " not in w for w, _ in got)
     if phrases:  # (not merely the most probable)
         assert [w for w, _ in got] != [w for w, _ in sorted(exact, key=lambda wp: -wp[1])[:5]]
+
+
+def test_no_suggestion_below_min_prob_so_none_after_a_finished_word():
+    """Where the model is sure the word ends here, the bar is empty, not full of junk (after
+    "better": "betterut"); elsewhere only completions at least MIN_PROB likely are offered."""
+    from rnn_tui.lab.suggest import MIN_PROB
+
+    sure = {  # (' ', 'a', 'b') by the last char: after 'b' the word ends, all but surely
+        None: (0.2, 0.5, 0.3),
+        " ": (0.2, 0.5, 0.3),
+        "a": (0.1, 0.3, 0.6),
+        "b": (0.9998, 0.0001, 0.0001),
+    }
+    model = StubModel(sure)
+    model.feed("b")
+    assert suggest(model, k=3) == []
+    assert suggest(model, k=3, min_prob=0)  # (the search itself still finds some)
+    model.feed("a")
+    got = suggest(model, k=20)
+    assert got and all(p >= MIN_PROB for _, p in got)
+    assert len(got) < len(suggest(model, k=20, min_prob=0))
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -377,7 +398,7 @@ def test_a_byte_mode_beam_search_offers_whole_characters_as_text(seed):
                 m.feed_symbol(b)
             exact.append(("".join(word), p * m.probs[vocab.id(" ")]))
     exact.sort(key=lambda wp: -wp[1])
-    got = suggest(model, k=5, beam=400, max_len=3, branch=4)
+    got = suggest(model, k=5, beam=400, max_len=3, branch=4, min_prob=0)
     assert [w for w, _ in got] == [w for w, _ in exact[:5]]
     assert np.allclose([p for _, p in got], [p for _, p in exact[:5]])
     assert all(set(w) <= {"a", "é"} and 2 <= len(w) <= 3 for w, _ in got)

@@ -525,6 +525,11 @@ class RnnTuiApp(App[int]):
         if not self.showing(HelpScreen):
             self.push_screen(HelpScreen())
 
+    def notify(self, message: str, *, markup: bool = False, **options) -> None:
+        """Always plain text: messages quote paths, typed text and errors, where "[" is no markup
+        (a path like notes[/old].npz would stop the app with a MarkupError)."""
+        super().notify(message, markup=False, **options)
+
     def action_command_palette(self) -> None:
         """Not over a dialog: a command run from there would open its screen on top of a question
         still waiting for its answer."""
@@ -581,6 +586,10 @@ class RnnTuiApp(App[int]):
             "Save an SVG picture of the screen in the current folder (a browser downloads it)",
             lambda: self.set_timer(0.1, lambda: self.deliver_screenshot(path=str(Path.cwd()))),
         )
+        from rnn_tui.app.lessons.screen import LessonsScreen
+
+        if isinstance(screen, LessonsScreen):
+            return  # its own keys: the main training's commands would act behind the lesson
         for c in COMMANDS:
             if c.action != "quit":  # Textual's own "Quit" is there already
                 keys = f"key {key_display(c.key)} · while typing {key_display(c.ctrl)}"

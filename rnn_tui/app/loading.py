@@ -56,7 +56,7 @@ class CorpusLoading(App, Generic[T]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="status"):
-            yield Static(f" reading {self.corpus_name}", id="what")
+            yield Static(f" reading {self.corpus_name}", id="what", markup=False)  # (a path)
             yield ProgressBar(total=None, show_eta=True, id="bar")
         yield Static(
             "The first read of a big text counts its characters and caches their ids; "

@@ -30,6 +30,12 @@ class PublicPolicy:
     max_hidden: int = DEFAULT_CAPS["hidden"]
     max_layers: int = DEFAULT_CAPS["layers"]
     max_batch: int = DEFAULT_CAPS["batch"]
+    # A training step's memory grows with the BPTT length as with the batch, and an embedding
+    # adds parameters and input rows: at every cap a step needs about 240 MB (gru, a vocabulary
+    # of 100; `model.chunk_bytes`), at seq_len 1024 eight times that. `serve` has no flags for
+    # these yet.
+    max_seq_len: int = 128
+    max_embed: int = 256
     # Training processes a visitor's app may run: each session is one already, and a visitor
     # must not take every core of the server (`serve` has no flag for it yet).
     max_workers: int = 1
@@ -84,6 +90,8 @@ class PublicPolicy:
         for what, value, cap in (
             ("hidden", model.hidden, self.max_hidden),
             ("layers", model.layers, self.max_layers),
+            ("embed", model.embed, self.max_embed),
+            ("seq_len", train.seq_len, self.max_seq_len),
             ("batch", train.batch, self.max_batch),
             ("workers", workers or 0, self.max_workers),
         ):

@@ -18,7 +18,7 @@ from functools import partial
 from rnn_tui.app.messages import SetupReady
 from rnn_tui.app.public import UPLOAD_NAME, PublicPolicy, upload_slot
 from rnn_tui.app.screens.settings import Settings, SettingsScreen
-from rnn_tui.engine.checkpoint import Checkpoint, checkpoint_bytes, checkpoint_from_bytes
+from rnn_tui.engine.checkpoint import Checkpoint, Limit, checkpoint_bytes, checkpoint_from_bytes
 from rnn_tui.engine.corpus import Corpus, load_corpus
 from rnn_tui.engine.errors import CheckpointError, ConfigError
 
@@ -123,9 +123,10 @@ def load(app) -> None:
     train = app.train_config
 
     def work() -> None:
-        ckpt = read_upload(path)
+        # the caps, from the upload's settings before any array is read: a checkpoint of a model
+        # beyond them costs the memory it would have taken to train
+        ckpt = read_upload(path, lambda model, saved: policy.check(model, saved or train))
         corpus = corpus_for(policy, ckpt, current)
-        policy.check(ckpt.model_config, ckpt.train_config or train)
         note = f"loaded the uploaded checkpoint (step {ckpt.step})"
         if corpus is not current:
             note += f"; switched corpus to '{policy.corpus_name(corpus.name)}'"
@@ -136,8 +137,9 @@ def load(app) -> None:
     app.run_worker(work, thread=True, exclusive=True, exit_on_error=False, group="io")
 
 
-def read_upload(path: str) -> Checkpoint:
-    """The uploaded file's checkpoint; the file goes whatever it holds (one upload, one load)."""
+def read_upload(path: str, limit: Limit | None = None) -> Checkpoint:
+    """The uploaded file's checkpoint; the file goes whatever it holds (one upload, one load).
+    `limit` refuses its settings before its arrays are read (`checkpoint_from_bytes`)."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_UPLOAD_BYTES + 1)
@@ -148,7 +150,7 @@ def read_upload(path: str) -> Checkpoint:
             pass
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"the uploaded file is more than {MAX_UPLOAD_BYTES // 2**20} MB")
-    return checkpoint_from_bytes(data, "the uploaded checkpoint")
+    return checkpoint_from_bytes(data, "the uploaded checkpoint", limit)
 
 
 def corpus_for(policy: PublicPolicy, ckpt: Checkpoint, current: Corpus) -> Corpus:

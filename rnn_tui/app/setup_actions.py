@@ -38,6 +38,7 @@ class SetupActions:
     def __init__(self, app: RnnTuiApp) -> None:
         self.app = app
         self.save_path = ""
+        self.saved_paths: set[str] = set()  # files this app wrote: replaced without asking
         self.away: tuple | None = (
             None  # the run `zen` left: (corpus, model, train, checkpoint, preset)
         )
@@ -266,10 +267,22 @@ class SetupActions:
                 lambda yes: chosen(path, best=True) if yes else adapted_or_trained(path),
             )
 
-        self.app.push_screen(PathScreen("Save a checkpoint to", self.default_path()), which)
+        def replacing(path: str | None) -> None:  # a file this app did not write: replace it?
+            if path and os.path.lexists(path) and os.path.abspath(path) not in self.saved_paths:
+                self.app.push_screen(
+                    ConfirmScreen(
+                        f"{path} exists.\nReplace it with this model?", yes="Replace", no="Keep it"
+                    ),
+                    lambda yes: which(path) if yes else None,
+                )
+                return
+            which(path)
+
+        self.app.push_screen(PathScreen("Save a checkpoint to", self.default_path()), replacing)
 
     def _write(self, path: str, ckpt: Checkpoint) -> None:  # an io worker
         save_checkpoint(path, ckpt)
+        self.saved_paths.add(os.path.abspath(path))
         self.app.post_message(Saved(path, ckpt.step))
 
     def load(self) -> None:

@@ -168,9 +168,10 @@ class TypeAhead:
         """Hook of `_show_predictions`: the chart's heading and the suggestion bar."""
         s = self.app.session
         self.app.query_one("#net-chart", ProbChart).title = s.shown_name
-        words = s.suggestions if s.suggestions_for == s.text and s.text else []
+        searched = bool(s.text) and s.suggestions_for == s.text
+        words = s.suggestions if searched else []
         self.app.query_one("#suggestions", SuggestionBar).show(
-            words, suggestion_keys(), _word_start(s.text), s.weights()
+            words, suggestion_keys(), _word_start(s.text), s.weights(), searched
         )
 
     def typing_lines(self) -> list[str]:

@@ -105,6 +105,7 @@ def _check(args) -> None:
 def run_eval(args) -> int:
     from rnn_tui.cli.common import load_predictor
     from rnn_tui.engine.corpus import load_corpus, policy_for
+    from rnn_tui.engine.errors import ConfigError, CorpusError
     from rnn_tui.lab.evaluate import (
         compare,
         fit_baseline,
@@ -118,7 +119,17 @@ def run_eval(args) -> int:
     ckpt, network = load_predictor(args.checkpoint)
     corpus = load_corpus(args.corpus or ckpt.corpus or "zen", policy_for(ckpt.vocab))
     val_fraction = ckpt.train_config.val_fraction if ckpt.train_config else 0.1
-    baseline, fit_s = timed(fit_baseline, corpus, ckpt.vocab, args.order, val_fraction)
+    try:
+        baseline, fit_s = timed(fit_baseline, corpus, ckpt.vocab, args.order, val_fraction)
+    except CorpusError:
+        # Another vocabulary is scored (its unknown characters as misses) unless the n-gram finds
+        # none of the checkpoint's characters in it to learn from: then say that, in these words.
+        if corpus.vocab == ckpt.vocab:
+            raise
+        raise ConfigError(
+            f"corpus '{corpus.name}' has another vocabulary ({len(corpus.vocab)} characters) "
+            f"than the checkpoint ({len(ckpt.vocab)}), with too few of its characters to score"
+        ) from None
     if args.text:
         text = read_text(args.text, args.max_chars)
     else:
@@ -294,6 +305,7 @@ def _print(result, as_json: bool, extra: dict, footer: str = "") -> None:
 
         print_json({**result.to_dict(), **extra})
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from rnn_tui.cli.common import make_console
@@ -301,7 +313,7 @@ def _print(result, as_json: bool, extra: dict, footer: str = "") -> None:
     title = f"{result.corpus}: the first {result.chars:,} held-out characters"
     if extra.get("text", "held-out") != "held-out":
         title = f"{extra['text']}: the first {result.chars:,} characters (n-gram fitted on {result.corpus})"
-    table = Table(title=title)
+    table = Table(title=escape(title))  # (a file name may hold "[")
     table.add_column("metric")
     for label in result.reports:
         table.add_column(label, justify="right")
@@ -319,7 +331,7 @@ def _print(result, as_json: bool, extra: dict, footer: str = "") -> None:
     console = make_console()
     console.print(table)
     if footer:
-        console.print(footer)
+        console.print(footer, markup=False)  # (plain: it may quote a note or a path)
 
 
 def _field(report, field: str):

@@ -280,7 +280,8 @@ def cmd_predict(args) -> int:
         return 0
     console = make_console()
     if unknown:
-        console.print(f"[dim]not in the vocabulary, skipped: {' '.join(map(repr, unknown))}[/]")
+        skipped = escape(" ".join(map(repr, unknown)))
+        console.print(f"[dim]not in the vocabulary, skipped: {skipped}[/]")
     width = 40
     labels = [label(ch) for ch, _ in top]
     label_w = max(4, *(cell_len(s) for s in labels))  # by cells: a CJK character takes two
@@ -288,11 +289,16 @@ def cmd_predict(args) -> int:
         bar = "█" * max(1, round(p * width)) if p >= 0.5 / width else "▏"
         pad = " " * (label_w - cell_len(s))
         console.print(f"{pad}{escape(s)} {format_prob(p)} [cyan]{bar}[/]")
-    console.print(f"[dim]greedy completion:[/] {args.text}[bold]{pred.greedy()}[/]")
+    # Typed and predicted text may hold "[": escaped, or Rich reads it as markup. Soft-wrapped:
+    # piped into a file or a script, a line stays one line.
+    console.print(
+        f"[dim]greedy completion:[/] {escape(args.text)}[bold]{escape(pred.greedy())}[/]",
+        soft_wrap=True,
+    )
     shown = word_suggestions(pred, text=args.text)
     if shown:
         words = " [dim]·[/] ".join(f"[bold]{escape(visible(w))}[/]" for w in shown)
-        console.print(f"[dim]suggestions:[/] {words}")
+        console.print(f"[dim]suggestions:[/] {words}", soft_wrap=True)
     return 0
 
 

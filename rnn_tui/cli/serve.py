@@ -346,7 +346,11 @@ def run(args: argparse.Namespace) -> int:
         def initialize_logging(self) -> None:
             super().initialize_logging()
             for handler in logging.getLogger().handlers:  # the access log among them
-                handler.addFilter(serve_gate.RedactSecrets())
+                handler.addFilter(serve_gate.RedactSecrets(token))
+                # An unforeseen error's traceback without its local variables: they hold the
+                # request's URL and the session's secrets, which the filter cannot see there.
+                if hasattr(handler, "tracebacks_show_locals"):
+                    handler.tracebacks_show_locals = False
 
         async def _make_app(self):
             app = await super()._make_app()

@@ -16,19 +16,25 @@ import tokenize
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnn_tui.engine.config import ModelConfig, TrainConfig
 from rnn_tui.engine.corpus import BUILTIN_CORPORA, Vocab
+from rnn_tui.engine.corpus_cache import size_text
 from rnn_tui.engine.errors import CheckpointError, ConfigError, CorpusError
+from rnn_tui.engine.optim import OPTIMIZERS
 
 FORMAT_VERSION = 1
 MAX_META_CHARS = 1_000_000  # the JSON `meta` string; a vocabulary of MAX_VOCAB chars needs ~70k
 OPT_PREFIX = "opt."
 MAX_ENTRIES = 1000  # arrays in one file; the largest model with optimizer state has under 100
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty archive's end record
+# Settings a caller refuses (raising) from a checkpoint's meta before any array is read.
+Limit = Callable[[ModelConfig, TrainConfig | None], None]
 
 # What a damaged or hostile archive can raise while numpy and zipfile read it (numpy's header
 # parser lets TypeError and tokenize.TokenError out).
@@ -183,12 +189,13 @@ def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
     return buf.getvalue()
 
 
-def checkpoint_from_bytes(data: bytes, where: str = "checkpoint") -> Checkpoint:
-    """`load_checkpoint` for bytes in memory: the same validation, no pickle."""
-    with _reading(where):
-        npz = np.load(io.BytesIO(data), allow_pickle=False)
-    with npz:
-        return _read(npz, where)
+def checkpoint_from_bytes(
+    data: bytes, where: str = "checkpoint", limit: Limit | None = None
+) -> Checkpoint:
+    """`load_checkpoint` for bytes in memory: the same validation, no pickle. `limit(model,
+    train)` sees the settings in `meta` before any array is read and raises to refuse them (a
+    public server's caps)."""
+    return _read_file(io.BytesIO(data), where, limit)
 
 
 def _to_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:
@@ -261,14 +268,25 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except OSError as e:
         raise CheckpointError(f"cannot read {where}: {e.strerror or e}") from None
     with f:  # our own handle: np.load leaks the one it opens when the zip directory is corrupt
-        if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
-            raise CheckpointError(f"{where} is not an .npz checkpoint (not a zip archive)")
-        f.seek(0)
-        with _reading(where):
-            npz = np.load(f, allow_pickle=False)
-        with npz:
-            ckpt = _read(npz, where)
+        ckpt = _read_file(f, where)
     return dataclasses.replace(ckpt, corpus=_resolve_corpus(ckpt.corpus, path))
+
+
+def _read_file(f, where: str, limit: Limit | None = None) -> Checkpoint:
+    """The checkpoint in binary file `f`, from its start. Only a zip goes to np.load: given
+    anything else it returns a bare array (.npy) or tries to unpickle."""
+    magic = f.read(len(NPY_MAGIC))
+    if magic.startswith(NPY_MAGIC):
+        raise CheckpointError(
+            f"{where} is not an .npz checkpoint (not a zip archive): it is a single .npy array"
+        )
+    if magic[:4] not in ZIP_MAGICS:
+        raise CheckpointError(f"{where} is not an .npz checkpoint (not a zip archive)")
+    f.seek(0)
+    with _reading(where):
+        npz = np.load(f, allow_pickle=False)
+    with npz:
+        return _read(npz, where, limit)
 
 
 @contextlib.contextmanager
@@ -289,7 +307,7 @@ def _reading(where: str) -> Iterator[None]:
         ) from None
 
 
-def _read(npz, where: str) -> Checkpoint:
+def _read(npz, where: str, limit: Limit | None = None) -> Checkpoint:
     files = list(npz.files)
     members = set(npz.zip.namelist())
     if len(files) > MAX_ENTRIES:
@@ -310,7 +328,9 @@ def _read(npz, where: str) -> Checkpoint:
         raise CheckpointError(f"{where}: 'meta' is not text")
     text = str(meta_array[()])
     meta = _parse_meta(text, where)
-    model = meta["model"]
+    model, train = meta["model"], meta["train"]
+    if limit is not None:
+        limit(model, train)
     shapes = model.param_shapes()
 
     opt_names = [n for n in files if n.startswith(OPT_PREFIX)]
@@ -331,8 +351,10 @@ def _read(npz, where: str) -> Checkpoint:
                 f"{where}: parameter {name!r} has dtype {dtype}, expected float32"
             )
     biggest = max(math.prod(s) for s in shapes.values())
+    carry = _carry_shape(model, train.batch) if train is not None else None
     for name in opt_names:
-        _check_opt_header(name[len(OPT_PREFIX) :], *headers[name], shapes, biggest, where)
+        _check_opt_header(name[len(OPT_PREFIX) :], *headers[name], shapes, biggest, carry, where)
+    _check_total(model, train, headers, len(opt_names), where)
 
     params = {n: _load_array(npz, n, where, f"{where}: parameter {n!r}") for n in shapes}
     opt = {
@@ -375,14 +397,19 @@ def _header(npz, name: str, members: set[str], where: str) -> tuple[tuple[int, .
     return tuple(shape), dtype
 
 
-def _check_opt_header(key, shape, dtype, shapes, biggest, where) -> None:
+def _check_opt_header(key, shape, dtype, shapes, biggest, carry, where) -> None:
     what = f"{where}: optimizer state {OPT_PREFIX + key!r}"
     if dtype.kind not in "fiu":
         raise CheckpointError(f"{what} has dtype {dtype}, expected numbers")
+    if dtype.itemsize > 8:
+        raise CheckpointError(f"{what} has dtype {dtype}, wider than 64 bits")
     param = key.rsplit(".", 1)[-1]
-    if key == "t":
+    if key in SCALAR_STATE:
         if shape != ():
             raise CheckpointError(f"{what} must be a scalar, not shape {shape}")
+    elif carry is not None and key.startswith("carry."):
+        if shape != carry:
+            raise CheckpointError(f"{what} has shape {shape}, expected {carry}")
     elif param in shapes:
         if shape != shapes[param]:
             raise CheckpointError(
@@ -390,6 +417,56 @@ def _check_opt_header(key, shape, dtype, shapes, biggest, where) -> None:
             )
     elif math.prod(shape) > biggest:
         raise CheckpointError(f"{what} is larger than any parameter ({shape})")
+
+
+# `Trainer.to_checkpoint`'s optimizer state besides the optimizer's slots (`Optimizer.state`,
+# '<slot>.<param>'): these counters and a carried state 'carry.<layer>' for each layer.
+SCALAR_STATE = ("t", "stream_chunks")
+
+
+def _carry_shape(model: ModelConfig, batch: int) -> tuple[int, ...]:
+    """A layer's carried state between chunks (its `Recurrence.state_shape`): the LSTM's
+    [h, c], the others' h."""
+    return (2, batch, model.hidden) if model.cell == "lstm" else (batch, model.hidden)
+
+
+def _check_total(model, train, headers, opt_arrays: int, where: str) -> None:
+    """Refuse, from the headers alone, more arrays or bytes than a model of these settings and
+    its training state have: a hostile file may not allocate more than a valid one of its size.
+    Each array is checked alone too, but a zip compresses zeros a thousandfold, so many arrays
+    each no larger than a parameter would still make a small file cost gigabytes.
+
+    Without train settings, which every trainer's checkpoint has, the state may be any
+    optimizer's, and no layer carries a state (its shape would depend on the batch).
+    """
+    if train is not None:
+        state = f"{train.optimizer} training state"
+        slots = len(OPTIMIZERS[train.optimizer].slots)
+        carried = model.layers * math.prod(_carry_shape(model, train.batch))
+    else:
+        state = "training state (any optimizer)"
+        slots = max(len(o.slots) for o in OPTIMIZERS.values())
+        carried = 0
+    shapes = model.param_shapes()
+    params = sum(math.prod(s) for s in shapes.values())
+    arrays = slots * len(shapes) + len(SCALAR_STATE) + (model.layers if train else 0)
+    if opt_arrays > arrays:
+        raise CheckpointError(
+            f"{where} holds {opt_arrays} optimizer arrays; this model's {state} has at most "
+            f"{arrays}"
+        )
+    # parameters are float32; optimizer state may be stored at up to 64 bits a number
+    need = 4 * params + 8 * (slots * params + len(SCALAR_STATE) + carried)
+    held = sum(
+        math.prod(shape) * dtype.itemsize
+        for name, (shape, dtype) in headers.items()
+        if name != "meta"
+    )
+    if held > need:
+        raise CheckpointError(
+            f"{where} holds {size_text(held)} of arrays; this model and its {state} need "
+            f"at most {size_text(need)}"
+        )
 
 
 def _load_array(npz, name: str, where: str, what: str) -> np.ndarray:

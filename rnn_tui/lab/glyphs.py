@@ -13,7 +13,14 @@ def glyph(ch: str) -> str:
     if ch in GLYPHS:
         return GLYPHS[ch]
     if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-        return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+        code = ord(ch)  # as Python writes it: 4 hex digits after \u, 8 after \U
+        return (
+            f"\\x{code:02x}"
+            if code < 0x100
+            else f"\\u{code:04x}"
+            if code < 0x10000
+            else f"\\U{code:08x}"
+        )
     return ch
 
 

@@ -14,6 +14,9 @@ In a script written without spaces between words (`predict.spaceless`: Chinese, 
 characters, ranked by the keys they would save, P(c_1..c_n) x (n - 1); one is taken when the text
 goes on with it, and more phrases follow.
 
+A completion less probable than MIN_PROB is never offered: where the word most likely ends here,
+the bar is empty rather than full of junk.
+
 Cost per call is bounded by beam x max_len model steps (a clone and a feed each; in byte mode up
 to 4 a character), with each step's state copied from its parent's (incremental, no re-reading of
 the context).
@@ -36,6 +39,9 @@ MIN_LEN = 2
 BRANCH = 4  # characters tried after each prefix: beyond the 4th most likely, never in a top 3-5
 PHRASE_MAX_LEN = 8  # characters: three such phrases of double-width characters fill 80 columns
 PHRASE_LOOK = 8  # the typed characters that say whether the current word is a phrase
+# Below this probability a completion is not offered: it saves under 0.03 keys on average and
+# fills the bar with junk where the word is most likely complete (after "better", "betterut").
+MIN_PROB = 1e-3
 
 
 def word_end_ids(vocab) -> np.ndarray:
@@ -77,11 +83,13 @@ def suggest(
     branch: int = BRANCH,
     min_len: int = MIN_LEN,
     phrases: bool = False,
+    min_prob: float = MIN_PROB,
 ) -> list[tuple[str, float]]:
     """Up to k (completion, probability) pairs, distinct, best first; `model` unchanged.
 
     Words (the default): completions of the word, most probable first, each followed by a word end
-    (up to DEFAULT_MAX_LEN characters). `phrases`: continuations of 2 to PHRASE_MAX_LEN characters
+    (up to DEFAULT_MAX_LEN characters). None less probable than `min_prob`, so fewer than k
+    (or none) where the word most likely ends here. `phrases`: continuations of 2 to PHRASE_MAX_LEN characters
     with no word end in them, the most keys saved first (probability x (length - 1)).
 
     The search walks the model's symbols. In byte mode those are UTF-8 bytes: a prefix counts its
@@ -95,6 +103,7 @@ def suggest(
     # A finished candidate's score: log P(it, then a word end), or for a phrase log of the keys it
     # saves. An open prefix's best extension scores at most `bound` above its log P.
     bound = math.log(max(max_len - 1, 1)) if phrases else 0.0
+    floor = math.log(min_prob) if min_prob > 0 else -math.inf
     vocab = model.vocab
     ends = word_end_ids(vocab)
     byte_mode = vocab.byte_mode
@@ -117,8 +126,8 @@ def suggest(
                 else:
                     end_p = float(p[ends].sum())
                     lp = score = logp + math.log(end_p) if end_p > 0 else -math.inf
-                if score > -math.inf and (len(done) < k or score >= done[0][0]):  # (decode
-                    _push(done, k, (score, vocab.decode(ids), lp))  # only what may enter)
+                if lp > -math.inf and lp >= floor and (len(done) < k or score >= done[0][0]):
+                    _push(done, k, (score, vocab.decode(ids), lp))  # (decode only what enters)
             if length >= max_len and due == 0:
                 continue
             # The `branch` most likely symbols that continue the word.
@@ -136,6 +145,7 @@ def suggest(
                     d = due - 1 if need == -1 else need
                 n = length + (d == 0)  # (a character counts once it is whole)
                 grown.append((logp + math.log(pi), (*ids, int(i)), n, d, m, int(i)))
+        grown = [g for g in grown if g[0] >= floor]  # (a prefix only loses probability)
         if not grown:
             break
         grown.sort(key=lambda g: -g[0])

@@ -79,7 +79,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-text")
+            # (plain text: a question may quote a path, "[" and all)
+            yield Static(self.question, classes="dialog-text", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", variant="warning", compact=True, id="yes")
                 yield Button(f"{self.no} (n)", compact=True, id="no")

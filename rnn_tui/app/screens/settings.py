@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -264,7 +265,10 @@ class SettingsScreen(ModalScreen[Settings | None]):
             if self.limit is not None:
                 self.limit(settings)
         except ConfigError as e:
-            self.query_one("#settings-error", Static).update(f"[b red]✖[/] {e}")
+            # (plain text after the mark: the error quotes what was typed, "[" and all)
+            self.query_one("#settings-error", Static).update(
+                Text.assemble(("✖ ", "bold red"), str(e))
+            )
             return
         self.dismiss(settings)
 

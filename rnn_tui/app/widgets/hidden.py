@@ -58,7 +58,8 @@ class HiddenStrip(CachedLines):
         # colour is greyed out: the sign must show in the glyph, so its key comes before the count
         key = " ▁- █+" if self.app.no_color else ""
         note = first_fit(
-            [f"{key} · {count} units", f"{key} · {count}", key], width - cell_len("hidden h_t")
+            [f"{key} · {count} unit{'' if len(h) == 1 else 's'}", f"{key} · {count}", key],
+            width - cell_len("hidden h_t"),
         )
         lines = [line([("hidden h_t", TITLE), (note, DIM)], width, base)]
         values = np.nan_to_num(h[:shown])

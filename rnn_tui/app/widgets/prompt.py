@@ -15,6 +15,15 @@ from rnn_tui.lab.glyphs import GLYPHS
 MAX_TEXT = 2000  # longer text loses its start: the models only look at the last few hundred
 VIRTUAL_STEP = 256  # see Prompt.validate_virtual_size
 TYPED_GLYPHS = {"\n": GLYPHS["\n"], "\t": GLYPHS["\t"]}  # Enter and pasted tabs show as these
+# Invisible format characters that text needs: the zero-width non-joiner and joiner (Persian,
+# Indic scripts, emoji sequences) and the left-to-right and right-to-left marks. Not printable to
+# Python, so Textual's input would drop them.
+FORMAT_CHARS = frozenset("\u200c\u200d\u200e\u200f")
+
+
+def typable(ch: str) -> bool:
+    """Whether a character can sit in the one-line input as it is."""
+    return ch.isprintable() or ch in FORMAT_CHARS
 
 
 def to_model_text(value: str) -> str:
@@ -45,7 +54,7 @@ class CompletionSuggester(Suggester):
 def printable_prefix(text: str) -> str:
     """The start of `text` up to its first character that cannot sit in a one-line input."""
     for i, ch in enumerate(text):
-        if not ch.isprintable():
+        if not typable(ch):
             return text[:i]
     return text
 
@@ -84,14 +93,22 @@ class PromptInput(Input):
         if self.cursor_at_end:
             self.action_cursor_right()
 
+    async def _on_key(self, event: events.Key) -> None:
+        if event.character is not None and event.character in FORMAT_CHARS:
+            event.stop()
+            event.prevent_default()
+            self.replace(event.character, *sorted(self.selection))
+            return
+        await super()._on_key(event)
+
     def _on_paste(self, event: events.Paste) -> None:
         """Paste keeps newlines and tabs (as glyphs), drops other control characters, and keeps
         at most the last MAX_TEXT characters."""
         event.stop()
         event.prevent_default()  # Input's own handler would paste the first line again
-        kept = "".join(
-            ch for ch in event.text[-4 * MAX_TEXT :] if ch.isprintable() or ch in TYPED_GLYPHS
-        )
+        # Terminals send a pasted line break as CR (or CR LF): each is one newline.
+        pasted = event.text[-4 * MAX_TEXT :].replace("\r\n", "\n").replace("\r", "\n")
+        kept = "".join(ch for ch in pasted if typable(ch) or ch in TYPED_GLYPHS)
         text = to_input_text(kept)[-MAX_TEXT:]
         if text:
             start, end = sorted(self.selection)

@@ -21,10 +21,15 @@ class SuggestionBar(Static):
         keys: list[str],
         prefix: str = "",
         weights: dict[str, float] | None = None,
+        searched: bool = False,
     ) -> None:
+        """`searched`: the words are the search's answer for this text (none: no completion is
+        likely, as where a word is most likely finished), not yet to come."""
         text = Text()
         if not words:
-            text.append("no suggestion yet", style="italic dim")
+            text.append(
+                "no likely completion" if searched else "no suggestion yet", style="italic dim"
+            )
         for i, (word, key) in enumerate(zip(words, keys, strict=False)):
             if i:
                 text.append("  ·  ", style="dim")

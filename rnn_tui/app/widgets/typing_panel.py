@@ -22,8 +22,9 @@ class TypingPanel(Static):
         text.append(f"{rate(stats.top3_rate):>4}\n", style="bold")
         text.append("bits/char ", style="dim")
         text.append(bpc(stats.bpc), style="bold")
+        if unknown is not None:  # (why bits/char jumps: a miss at PROB_FLOOR; before the extra
+            # lines, which the panel's fixed height may cut)
+            text.append(f"\n{glyph(unknown)!r} not in vocabulary: 40 bits", style="italic dim")
         for more in extra:
             text.append(f"\n{more}", style="dim")
-        if unknown is not None:  # (why bits/char jumps: a miss at PROB_FLOOR)
-            text.append(f"\n{glyph(unknown)!r} not in vocabulary: 40 bits", style="italic dim")
         self.update(text, layout=False)  # a fixed size: no layout pass per update
