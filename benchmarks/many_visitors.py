@@ -180,12 +180,24 @@ async def one_round(n: int, max_sessions: int, hold: float, public: bool) -> dic
                     raise SystemExit("error: the server did not start within 60 s")
                 await asyncio.sleep(0.2)
             start, leave = asyncio.Event(), asyncio.Event()
-            tasks = [asyncio.create_task(visitor(http, base, start, hold, leave)) for _ in range(n)]
-            start.set()
-            await asyncio.sleep(hold)
-            during = session_processes(server.pid)
-            leave.set()
-            visitors = await asyncio.gather(*tasks)
+            # Each visitor from an address of its own (127.0.0.2, .3, ...): the gate lets one
+            # address hold one page's place, as for visitors on different machines.
+            clients = [
+                aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(local_addr=(f"127.0.0.{2 + i}", 0))
+                )
+                for i in range(n)
+            ]
+            try:
+                tasks = [asyncio.create_task(visitor(c, base, start, hold, leave)) for c in clients]
+                start.set()
+                await asyncio.sleep(hold)
+                during = session_processes(server.pid)
+                leave.set()
+                visitors = await asyncio.gather(*tasks)
+            finally:
+                for c in clients:
+                    await c.close()
         t_left = time.monotonic()
         left = session_processes(server.pid)
         while sum(left.values()) and time.monotonic() - t_left < 30:
