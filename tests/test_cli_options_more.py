@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from conftest import ENV, assert_user_error, rnn_tui, tiny_trainer
 
-from rnn_tui.cli.options import whole_number_in
+from rnn_tui.cli.common import whole_number
 from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.config import MAX_VOCAB, ModelConfig
 from rnn_tui.engine.corpus import Vocab
@@ -154,7 +154,7 @@ def test_bench_help_gives_the_real_defaults():
 
 # -- --max-vocab --------------------------------------------------------------------------------
 def test_vocab_range_type_gives_the_range():
-    parse = whole_number_in("--max-vocab", 2, MAX_VOCAB)
+    parse = whole_number("--max-vocab", 2, MAX_VOCAB)
     assert parse("2") == 2 and parse(str(MAX_VOCAB)) == MAX_VOCAB
     for bad in ("0", "1", str(MAX_VOCAB + 1), "x"):
         with pytest.raises(argparse.ArgumentTypeError, match=f"from 2 to {MAX_VOCAB}"):
@@ -192,7 +192,10 @@ def test_eval_text_that_is_not_utf8_or_missing_names_text(checkpoint, tmp_path):
     assert_user_error(rnn_tui("eval", checkpoint, "--text", str(bad)), "--text", "UTF-8")
     missing = str(tmp_path / "missing.txt")
     assert_user_error(rnn_tui("eval", checkpoint, "--text", missing), "--text", "missing.txt")
-    assert_user_error(rnn_tui("eval", checkpoint, "--text", str(tmp_path)), "--text", "regular")
+    assert_user_error(rnn_tui("eval", checkpoint, "--text", str(tmp_path)), "--text", "directory")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # (refused from its stat: opening it would wait for a writer)
+    assert_user_error(rnn_tui("eval", checkpoint, "--text", str(fifo)), "--text", "regular")
 
 
 # -- a reader of stdout that leaves ---------------------------------------------------------------

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import SIZE, make_app, tiny_trainer, until, wait_for
 
+from rnn_tui.app.format import FIGURE_WIDTH, figure
 from rnn_tui.app.messages import TrainingProgress
-from rnn_tui.app.widgets.loss import FIGURE_WIDTH, figure
 from rnn_tui.engine.control import RunState
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.runtime.training_process import TrainingProcess

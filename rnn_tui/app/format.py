@@ -3,6 +3,7 @@ width in terminal cells (not characters: a CJK character takes two, a combining 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -29,6 +30,23 @@ def duration(seconds: float) -> str:
 
 def bpc(value: float | None) -> str:
     return "  -  " if value is None or value != value else f"{value:.3f}"
+
+
+FIGURE_WIDTH = 5  # "4.015": the figures' column holds five characters
+
+
+def figure(value: float | None) -> str:
+    """A loss in FIGURE_WIDTH characters, right-aligned: 4.015, 56.61, 101.5, 1369, 452k; fewer
+    decimals as it grows, so a diverging run's figures never wrap the panel's narrow column."""
+    if value is None or value != value:
+        return "  -  "
+    if math.isfinite(value):
+        for scale, suffix in ((1.0, ""), (1e3, "k"), (1e6, "M")):
+            for decimals in (3, 2, 1, 0):  # (as rounded: 9.9996 is 10.00, not 10.000)
+                text = f"{value / scale:.{decimals}f}{suffix}"
+                if len(text) <= FIGURE_WIDTH:
+                    return text.rjust(FIGURE_WIDTH)
+    return f"{value:.0e}".rjust(FIGURE_WIDTH)
 
 
 def rate(value: float | None) -> str:

@@ -8,23 +8,28 @@ import json
 import math
 import os
 
-from rnn_tui.cli.options import given, whole_number_in
+from rnn_tui.cli.options import given
 from rnn_tui.engine.config import MAX_VOCAB
 from rnn_tui.engine.errors import ConfigError
 from rnn_tui.engine.options import MODEL_FIELDS, TRAIN_FIELDS
 
 
 # -- option types and groups -------------------------------------------------------------------------
-def whole_number(name: str, least: int):
-    """An argparse type: a whole number >= `least`, refused in one line that names the option."""
+def whole_number(name: str, least: int, most: int | None = None):
+    """An argparse type: a whole number >= `least` (and <= `most`, if given), refused in one line
+    that names the option (and, with `most`, its whole range)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
+            value = None
+        if most is not None and (value is None or not least <= value <= most):
             raise argparse.ArgumentTypeError(
-                f"{name} must be a whole number (got {text!r})"
-            ) from None
+                f"{name} must be a whole number from {least} to {most} (got {text})"
+            )
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})")
         if value < least:
             at_least = "at least 1" if least == 1 else f"{least} or more"
             raise argparse.ArgumentTypeError(f"{name} must be {at_least} (got {value})")
@@ -94,7 +99,7 @@ def add_corpus_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("corpus symbols")
     g.add_argument(
         "--max-vocab",
-        type=whole_number_in("--max-vocab", 2, MAX_VOCAB),
+        type=whole_number("--max-vocab", 2, MAX_VOCAB),
         metavar="N",
         help="keep the N-1 most frequent characters, the rest read as one unknown symbol "
         "(default 8192: only texts with more distinct characters lose any)",

@@ -104,7 +104,7 @@ def _check(args) -> None:
 
 def run_eval(args) -> int:
     from rnn_tui.cli.common import load_predictor
-    from rnn_tui.engine.corpus import load_corpus, policy_for
+    from rnn_tui.engine.corpus import load_corpus, policy_for, read_text
     from rnn_tui.engine.errors import ConfigError, CorpusError
     from rnn_tui.lab.evaluate import (
         compare,
@@ -131,7 +131,9 @@ def run_eval(args) -> int:
             f"than the checkpoint ({len(ckpt.vocab)}), with too few of its characters to score"
         ) from None
     if args.text:
-        text = read_text(args.text, args.max_chars)
+        text = read_text(args.text, args.max_chars, "--text file")
+        if not text:
+            raise ConfigError(f"--text {args.text!r} is empty: give a text to score")
     else:
         text = held_out_text(corpus, val_fraction, args.max_chars)
     label = f"{ckpt.model_config.cell} {ckpt.model_config.hidden} (step {ckpt.step})"
@@ -147,52 +149,6 @@ def run_eval(args) -> int:
     footer = [f"kn-{args.order}: {note}"] if note else []
     _print(result, args.json, extra=extra, footer="\n".join([*footer, _footer(result, extra)]))
     return 0
-
-
-def read_text(path: str, max_chars: int) -> str:
-    """The first `max_chars` characters of `eval --text`, read as a corpus file is (UTF-8 checked,
-    a BOM dropped, CRLF as LF) but with none of a corpus's checks: scoring a text learns nothing
-    from it, so one character repeated, or a single one, is a text to score. A built-in corpus's
-    name reads that corpus, as it always did."""
-    import os
-    import stat
-
-    from rnn_tui.engine.builtin_corpora import BUILTIN_CORPORA, builtin_text
-    from rnn_tui.engine.encoding import iter_symbols
-    from rnn_tui.engine.errors import ConfigError
-
-    if path in BUILTIN_CORPORA:
-        text = builtin_text(path)[:max_chars]
-    else:
-        where = f"--text file {path!r}"
-        try:
-            # (stat first: opening a FIFO would wait for a writer)
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                raise ConfigError(f"{where} is not a regular file; give a text file")
-            with open(path, "rb") as f:
-                text = _first_chars(iter_symbols(f, where, byte_mode=False), max_chars)
-        except FileNotFoundError:
-            raise ConfigError(f"no {where}") from None
-        except OSError as e:
-            raise ConfigError(f"cannot read {where}: {e.strerror or e}") from None
-    if not text:
-        raise ConfigError(f"--text {path!r} is empty: give a text to score")
-    return text
-
-
-def _first_chars(chunks, n: int) -> str:
-    """The first `n` characters of `iter_symbols`' chunks (ASCII bytes or code points)."""
-    pieces, have = [], 0
-    for chunk in chunks:
-        if isinstance(chunk, bytes):
-            piece = chunk[: n - have].decode("ascii")
-        else:
-            piece = chunk[: n - have].astype("<u4").tobytes().decode("utf-32-le")
-        pieces.append(piece)
-        have += len(piece)
-        if have >= n:
-            break
-    return "".join(pieces)
 
 
 def _dynamic_speed(result, network, text: str, dynamic: bool) -> dict:

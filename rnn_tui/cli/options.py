@@ -42,23 +42,6 @@ def add_seed_option(p: argparse.ArgumentParser, default_note: str) -> None:
     add_option(p, seed, help_text=f"{seed.help} ({seed.range_text()}; {default_note})")
 
 
-def whole_number_in(flag: str, lo: int, hi: int):
-    """An argparse type: a whole number from `lo` to `hi`, refused in one line giving the range."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(
-                f"{flag} must be a whole number from {lo} to {hi} (got {text})"
-            )
-        return value
-
-    return parse
-
-
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """The corpus, model and training flags of `app`, `train` and `compare`: every registry option
     that is a flag, in the registry's order, in two groups."""

@@ -581,7 +581,6 @@ class GateRoutes:
                 os.replace(partial, final)  # the app sees the whole file or none
         except (ConnectionError, ClientPayloadError, asyncio.IncompleteReadError):
             # The browser went away mid-way (a closed tab, a lost link): nobody reads the answer.
-            _remove(partial)
             log.warning(
                 "an upload from %s stopped after %d bytes: nothing kept", request.remote, size
             )
@@ -589,14 +588,13 @@ class GateRoutes:
                 "Upload interrupted", "The file did not arrive whole: nothing was kept.", 400
             )
         except OSError as exc:  # the server's disk: full, or the session's folder gone
-            _remove(partial)
             log.warning("an upload from %s could not be stored: %s", request.remote, exc.strerror)
             return page("Not stored", "The server could not store the file: try again later.", 507)
         except Exception:  # noqa: BLE001 (a broken form: whatever aiohttp says, the answer is no)
-            _remove(partial)
             return page("Nothing uploaded", "The form could not be read.", 400)
+        finally:
+            _remove(partial)  # what is left of a file not kept (a kept one was renamed)
         if size > MAX_UPLOAD_BYTES:
-            _remove(partial)
             return page(
                 "Too large", f"A checkpoint here is at most {MAX_UPLOAD_BYTES // 2**20} MB.", 413
             )

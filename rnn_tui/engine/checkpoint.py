@@ -1,4 +1,8 @@
-"""Checkpoints as one .npz file: no pickle, written atomically, every field validated on load."""
+"""Checkpoints as one .npz file: no pickle, written atomically, every field validated on load.
+
+(Over 500 lines: the validation is one walk over a possibly hostile file, from its first bytes
+through the array headers to the meta; where a save may go, past links and onto which files, is
+here because only `save_checkpoint` and the check before a run use it.)"""
 
 from __future__ import annotations
 
@@ -167,16 +171,19 @@ def _os_reason(e: Exception) -> str:
 def corpus_reference(corpus: str) -> str:
     """How a checkpoint names its corpus: a built-in by its name, a file by its absolute path
     (a relative one would mean another file, or none, from another folder)."""
-    if not corpus or corpus in BUILTIN_CORPORA or os.path.isabs(corpus):
-        return corpus
-    return os.path.abspath(corpus)
+    return os.path.abspath(corpus) if _relative_file(corpus) else corpus
+
+
+def _relative_file(corpus: str) -> bool:
+    """Whether a checkpoint's corpus name is a file's relative path (not a built-in's name)."""
+    return bool(corpus) and corpus not in BUILTIN_CORPORA and not os.path.isabs(corpus)
 
 
 def _resolve_corpus(corpus: str, path: str) -> str:
     """The corpus file of an older checkpoint, which recorded it relative to where training ran:
     first relative to the checkpoint's folder (a model kept beside its text), else as recorded,
     so relative to the current folder."""
-    if not corpus or corpus in BUILTIN_CORPORA or os.path.isabs(corpus):
+    if not _relative_file(corpus):
         return corpus
     beside = os.path.join(os.path.dirname(os.path.abspath(path)), corpus)
     return beside if os.path.exists(beside) else corpus

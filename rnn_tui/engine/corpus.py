@@ -26,6 +26,7 @@ from rnn_tui.engine.encoding import (
     encode_symbols,
     encode_text_codes,
     id_dtype,
+    iter_symbols,
     lookup_table,
 )
 from rnn_tui.engine.errors import CorpusError
@@ -295,12 +296,46 @@ def load_corpus(
     return _load_file(name, policy, progress, use_cache)
 
 
+def read_text(name_or_path: str | os.PathLike, max_chars: int, what: str = "text file") -> str:
+    """The first `max_chars` characters of a built-in corpus or a UTF-8 file, read as a corpus
+    file is (UTF-8 checked, a BOM dropped, CRLF as LF) but with none of a corpus's checks: a text
+    to score learns nothing from it, so one character repeated, or a single one, is a text.
+    `what` names the file in an error ("--text file")."""
+    name = os.fspath(name_or_path)
+    if name in BUILTIN_CORPORA:
+        return builtin_text(name)[:max_chars]
+    where = f"{what} {name!r}"
+    f = _open_corpus_file(name, where)
+    try:
+        with f:
+            return _first_chars(iter_symbols(f, where, byte_mode=False), max_chars)
+    except OSError as e:
+        raise CorpusError(f"cannot read {where}: {e.strerror or e}") from None
+
+
+def _first_chars(chunks: Iterable[bytes | np.ndarray], n: int) -> str:
+    """The first `n` characters of `iter_symbols`' chunks (ASCII bytes or code points)."""
+    pieces, have = [], 0
+    for chunk in chunks:
+        if isinstance(chunk, bytes):
+            piece = chunk[: n - have].decode("ascii")
+        else:
+            piece = chunk[: n - have].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+        pieces.append(piece)
+        have += len(piece)
+        if have >= n:
+            break
+    return "".join(pieces)
+
+
 def _open_corpus_file(path: str, where: str):
+    """`path` opened for reading, or CorpusError naming it as `where` says ("corpus file 'x'"):
+    missing, a directory, not a regular file (opening a FIFO would wait for a writer), unreadable."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
         names = ", ".join(BUILTIN_CORPORA)
-        raise CorpusError(f"no corpus file {path!r}; the built-in corpora are {names}") from None
+        raise CorpusError(f"no {where}; the built-in corpora are {names}") from None
     except OSError as e:
         raise CorpusError(f"cannot read {where}: {e.strerror or e}") from None
     if stat.S_ISDIR(st.st_mode):
